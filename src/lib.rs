@@ -1,0 +1,22 @@
+//! driftwatch: post-hire login and network anomaly detection.
+//!
+//! Remote employees claim a country, a city and a time zone; their VPN and SSO logins say
+//! where and when they really work. driftwatch compares the two from the first login.
+//!
+//! # Layout
+//!
+//! The core is pure (no I/O; the clock and inputs are arguments); drivers do the I/O.
+//!
+//! - [`event`]: [`event::LoginEvent`], the one normalised shape of every input record.
+//! - [`decode`]: one adapter per input format (Okta, Entra ID, Google Workspace, OCSF, ECS,
+//!   GlobalProtect, Cisco ASA, OpenVPN, Fortinet), format auto-detection, and the closed
+//!   set of reasons a record is rejected.
+//! - [`roster`]: claimed profiles from HR (CSV or JSON), validation, alias resolution.
+//! - [`enrich`]: GeoIP (City in GeoIP2 or DB-IP layout, ASN, Anonymous-IP) and tagged
+//!   intel lists, folded into [`enrich::Geo`], cached by address.
+//! - [`reload`]: atomic hot reload of file-backed values, keeping the old one on failure.
+pub mod decode;
+pub mod enrich;
+pub mod event;
+pub mod reload;
+pub mod roster;
