@@ -1,48 +1,279 @@
 //! Resolve: the roster of claimed profiles HR holds, and alias matching from the account
 //! names sources use (e-mail, UPN, `DOMAIN\user`, bare username) to an [`EmployeeId`].
 //!
-//! TODO (being written): CSV/JSON loading with all-errors validation, work hours, aliases.
+//! # The roster file
+//!
+//! CSV with a header, or JSON (see [`read`] for the JSON shape). Columns, by header name
+//! in any order and case; other columns are ignored:
+//!
+//! | column | required | value |
+//! |---|---|---|
+//! | `employee_id` | yes | stable HR id (`E1001`); not an e-mail, no white space |
+//! | `aliases` | no | account names separated by `;`: e-mail/UPN, `DOMAIN\user`, bare |
+//! | `claimed_country` | yes | assigned ISO 3166-1 alpha-2 code, any case (`US`, `gb`) |
+//! | `claimed_region` | no | free text |
+//! | `claimed_city` | no | free text |
+//! | `claimed_lat`, `claimed_lon` | no | degrees; both or neither |
+//! | `claimed_timezone` | yes | IANA name (`America/New_York`) |
+//! | `work_hours` | no | `09:00-18:00 Mon-Fri`, see [`work_hours`] |
+//! | `start_date` | no | `YYYY-MM-DD` |
+//! | `status` | yes | `active`, `leave` or `terminated` ([`Status`]) |
+//!
+//! Loading checks every row and reports every problem at once with its line
+//! ([`RosterError::Invalid`]), including duplicate ids and an alias claimed by two
+//! employees. How account names match is described in [`alias`].
+//!
+//! # Layout
+//!
+//! - `profile`: [`ClaimedProfile`], [`EmployeeId`], [`Status`].
+//! - [`work_hours`]: the claimed working hours type and its format.
+//! - [`alias`]: normalisation and the index `resolve` uses.
+//! - [`read`]: CSV and JSON to raw rows; `row`: a raw row checked into a profile.
+//! - `country`: the ISO 3166-1 table. `error`: [`RosterError`] and [`RowError`].
 
-use std::fmt;
+pub mod alias;
+mod country;
+mod error;
+mod profile;
+pub mod read;
+mod row;
+pub mod work_hours;
 
-use chrono_tz::Tz;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 
-/// The roster's stable id for an employee. Never an e-mail: ids appear in alerts and
-/// reports, and an e-mail changes with a name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EmployeeId(pub String);
+pub use error::{Field, RosterError, RowError};
+pub use profile::{ClaimedProfile, EmployeeId, Status, UnknownStatus};
+pub use work_hours::{WorkHours, WorkHoursError};
 
-impl fmt::Display for EmployeeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+use crate::reload::Watched;
+use alias::AliasIndex;
+use row::{Checked, RawRecord};
+
+/// The `[roster]` configuration section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterConfig {
+    /// The roster file. `.csv` is read as CSV and `.json` as JSON; any other name is
+    /// recognised by content (JSON starts with `[` or `{`). Watched for hot reload.
+    pub path: PathBuf,
+}
+
+impl RosterConfig {
+    /// Every problem with this section, empty when it is usable. Does no I/O: whether
+    /// the file exists and parses is [`Roster::load`]'s to report.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.path.as_os_str().is_empty() {
+            problems.push("roster.path is empty".to_owned());
+        } else if self.path.file_name().is_none() {
+            problems.push(format!(
+                "roster.path {} does not name a file",
+                self.path.display()
+            ));
+        }
+        problems
+    }
+
+    /// Load the roster this section names.
+    pub fn load(&self) -> Result<Roster, RosterError> {
+        Roster::load(&self.path)
+    }
+
+    /// Load the roster and watch it for hot reload; see [`watch`].
+    pub fn watch(&self) -> Result<Watched<Roster, RosterError>, RosterError> {
+        watch(&self.path)
     }
 }
 
-/// What HR says about an employee: never learned, only loaded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClaimedProfile {
-    pub employee_id: EmployeeId,
-    /// ISO 3166-1 alpha-2, upper case.
-    pub country: String,
-    pub region: Option<String>,
-    pub city: Option<String>,
-    /// Claimed (lat, lon), when given.
-    pub point: Option<(f64, f64)>,
-    pub timezone: Tz,
+/// Load the roster at `path` and watch it: a driver calls
+/// [`Watched::reload_if_changed`] periodically; a replacement that fails to load is
+/// reported and the previous roster keeps serving.
+pub fn watch(path: &Path) -> Result<Watched<Roster, RosterError>, RosterError> {
+    let owned = path.to_path_buf();
+    Watched::new(vec![owned.clone()], move || Roster::load(&owned))
 }
 
-/// The roster: profiles and the alias index.
+/// The roster: profiles and the alias index, immutable once loaded (a reload builds a
+/// new one, so readers never see a half-updated index).
 #[derive(Debug, Default)]
 pub struct Roster {
+    /// In file order.
     profiles: Vec<ClaimedProfile>,
+    /// Exact id → index into `profiles`, for callers holding an [`EmployeeId`].
+    ids: HashMap<EmployeeId, usize>,
+    /// Normalised account names → index into `profiles`, precomputed so that
+    /// [`Roster::resolve`] on the hot path is one or two hash lookups.
+    aliases: AliasIndex,
+}
+
+/// The two file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Json,
+}
+
+impl Format {
+    fn of(path: &Path, content: &[u8]) -> Format {
+        let ext = path.extension().and_then(|e| e.to_str());
+        match ext {
+            Some(e) if e.eq_ignore_ascii_case("csv") => Format::Csv,
+            Some(e) if e.eq_ignore_ascii_case("json") => Format::Json,
+            _ => {
+                let body = content
+                    .strip_prefix("\u{feff}".as_bytes())
+                    .unwrap_or(content);
+                match body.iter().find(|b| !b.is_ascii_whitespace()) {
+                    Some(b'[' | b'{') => Format::Json,
+                    _ => Format::Csv,
+                }
+            }
+        }
+    }
+}
+
+/// The message for a key that an earlier row already claimed.
+fn claimed_twice(what: &str, earlier: Option<&Checked>) -> String {
+    match earlier {
+        Some(Checked {
+            id: Some(id), line, ..
+        }) => {
+            format!("{what} is also claimed by {id} (line {line})")
+        }
+        Some(Checked { line, .. }) => format!("{what} is also claimed on line {line}"),
+        None => format!("{what} is also claimed by another employee"),
+    }
 }
 
 impl Roster {
-    /// The employee an account name belongs to.
-    pub fn resolve(&self, _user: &str) -> Option<&ClaimedProfile> {
-        self.profiles.first()
+    /// Load a roster file, CSV or JSON by extension (or by content for other names).
+    pub fn load(path: &Path) -> Result<Roster, RosterError> {
+        let content = std::fs::read(path).map_err(|source| RosterError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        match Format::of(path, &content) {
+            Format::Csv => Roster::from_csv_reader(content.as_slice()),
+            Format::Json => match std::str::from_utf8(&content) {
+                Ok(text) => Roster::from_json_str(text),
+                Err(e) => Err(RosterError::Json(format!("not UTF-8: {e}"))),
+            },
+        }
+    }
+
+    /// Read a CSV roster.
+    pub fn from_csv_reader<R: std::io::Read>(input: R) -> Result<Roster, RosterError> {
+        let (records, problems) = read::csv(input)?;
+        Roster::build(records, problems)
+    }
+
+    /// Read a JSON roster.
+    pub fn from_json_str(text: &str) -> Result<Roster, RosterError> {
+        let (records, problems) = read::json(text)?;
+        Roster::build(records, problems)
+    }
+
+    /// Check every row, index ids and aliases, and report all problems at once.
+    fn build(records: Vec<RawRecord>, mut errors: Vec<RowError>) -> Result<Roster, RosterError> {
+        let checked: Vec<Checked> = records
+            .into_iter()
+            .map(|r| row::check(r, &mut errors))
+            .collect();
+        let mut aliases = AliasIndex::default();
+        for (owner, row) in checked.iter().enumerate() {
+            let Some(id) = &row.id else { continue };
+            let mut conflict = |field: Field, message: String| {
+                errors.push(RowError {
+                    line: row.line,
+                    employee_id: Some(id.0.clone()),
+                    field,
+                    message,
+                })
+            };
+            let id_key = alias::id_key(&id.0);
+            if let Err(prev) = aliases.claim(&id_key, owner) {
+                let prev = checked.get(prev);
+                if let Some(first) = prev
+                    .filter(|p| p.id.as_ref().map(|i| alias::id_key(&i.0)) == Some(id_key.clone()))
+                {
+                    // A repeated row would also repeat every alias conflict; one error
+                    // says it all.
+                    conflict(
+                        Field::EmployeeId,
+                        format!("duplicate employee_id; first on line {}", first.line),
+                    );
+                    continue;
+                }
+                conflict(
+                    Field::EmployeeId,
+                    claimed_twice(&format!("employee_id {id}"), prev),
+                );
+            }
+            for a in &row.aliases {
+                if let Err(prev) = aliases.claim(&a.key, owner) {
+                    conflict(
+                        Field::Aliases,
+                        claimed_twice(&format!("alias {:?}", a.key), checked.get(prev)),
+                    );
+                }
+            }
+        }
+        // Derived user names go in after every explicit claim, so an explicit alias wins
+        // whatever the row order.
+        for (owner, row) in checked.iter().enumerate() {
+            for user in row.aliases.iter().filter_map(|a| a.user.as_deref()) {
+                aliases.derive(user, owner);
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.line);
+            return Err(RosterError::Invalid(errors));
+        }
+        // No errors means every row produced a profile (row::check reports any row it
+        // cannot turn into one), so positions in `profiles` are the owners indexed above.
+        let profiles: Vec<ClaimedProfile> = checked.into_iter().filter_map(|c| c.profile).collect();
+        if profiles.is_empty() {
+            return Err(RosterError::Empty);
+        }
+        let ids = profiles
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.employee_id.clone(), i))
+            .collect();
+        Ok(Roster {
+            profiles,
+            ids,
+            aliases,
+        })
+    }
+
+    /// The employee an account name belongs to, matched as described in [`alias`]:
+    /// case-insensitively across e-mail/UPN, `DOMAIN\user`, bare names and the employee
+    /// id. `None` for unknown and ambiguous names. Does not allocate for ASCII names.
+    pub fn resolve(&self, user: &str) -> Option<&ClaimedProfile> {
+        self.aliases.lookup(user).and_then(|i| self.profiles.get(i))
+    }
+
+    /// The profile with this exact employee id.
+    pub fn get(&self, id: &EmployeeId) -> Option<&ClaimedProfile> {
+        self.ids.get(id).and_then(|i| self.profiles.get(*i))
+    }
+
+    /// Every profile, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = &ClaimedProfile> {
+        self.profiles.iter()
+    }
+
+    /// User names that resolve to nobody because several employees' aliases yield them
+    /// (e.g. `jdoe` from `jdoe@corp.example` and `jdoe@contractor.example`), sorted;
+    /// worth logging at load so HR can add explicit aliases.
+    pub fn ambiguous_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.aliases.ambiguous().collect();
+        names.sort_unstable();
+        names
     }
 
     /// Number of employees.
