@@ -155,7 +155,9 @@ fn required<'a>(
     fail: &mut impl FnMut(Field, String),
 ) -> Option<&'a str> {
     let value = raw.get(field);
-    if value.is_none() {
+    // A value of the wrong type was already reported; "is required" would repeat it.
+    let reported = raw.problems.iter().any(|(f, _)| *f == field);
+    if value.is_none() && !reported {
         fail(field, "is required".to_owned());
     }
     value
