@@ -439,10 +439,10 @@ fn every_country_maxmind_reports_is_claimable() {
         match v {
             serde_json::Value::Object(map) => {
                 for (k, v) in map {
-                    if k.ends_with("country") {
-                        if let Some(code) = v.get("iso_code").and_then(|c| c.as_str()) {
-                            codes.insert(code.to_owned());
-                        }
+                    if k.ends_with("country")
+                        && let Some(code) = v.get("iso_code").and_then(|c| c.as_str())
+                    {
+                        codes.insert(code.to_owned());
                     }
                     collect(v, codes);
                 }

@@ -135,6 +135,57 @@ impl Format {
     }
 }
 
+/// Index every row's id and aliases, reporting keys two employees claim. Rows with
+/// other problems are indexed too, so a duplicate shows up in the same report.
+fn index(checked: &[Checked], errors: &mut Vec<RowError>) -> AliasIndex {
+    let mut aliases = AliasIndex::default();
+    for (owner, row) in checked.iter().enumerate() {
+        let Some(id) = &row.id else { continue };
+        let mut conflict = |field: Field, message: String| {
+            errors.push(RowError {
+                line: row.line,
+                employee_id: Some(id.0.clone()),
+                field,
+                message,
+            })
+        };
+        let id_key = alias::id_key(&id.0);
+        if let Err(prev) = aliases.claim(&id_key, owner) {
+            let prev = checked.get(prev);
+            let same_id =
+                |p: &&Checked| p.id.as_ref().is_some_and(|i| alias::id_key(&i.0) == id_key);
+            if let Some(first) = prev.filter(same_id) {
+                // A repeated row would also repeat every alias conflict; one error says it.
+                conflict(
+                    Field::EmployeeId,
+                    format!("duplicate employee_id; first on line {}", first.line),
+                );
+                continue;
+            }
+            conflict(
+                Field::EmployeeId,
+                claimed_twice(&format!("employee_id {id}"), prev),
+            );
+        }
+        for a in &row.aliases {
+            if let Err(prev) = aliases.claim(&a.key, owner) {
+                conflict(
+                    Field::Aliases,
+                    claimed_twice(&format!("alias {:?}", a.key), checked.get(prev)),
+                );
+            }
+        }
+    }
+    // Derived user names go in after every explicit claim, so an explicit alias wins
+    // whatever the row order.
+    for (owner, row) in checked.iter().enumerate() {
+        for user in row.aliases.iter().filter_map(|a| a.user.as_deref()) {
+            aliases.derive(user, owner);
+        }
+    }
+    aliases
+}
+
 /// The message for a key that an earlier row already claimed.
 fn claimed_twice(what: &str, earlier: Option<&Checked>) -> String {
     match earlier {
@@ -182,52 +233,7 @@ impl Roster {
             .into_iter()
             .map(|r| row::check(r, &mut errors))
             .collect();
-        let mut aliases = AliasIndex::default();
-        for (owner, row) in checked.iter().enumerate() {
-            let Some(id) = &row.id else { continue };
-            let mut conflict = |field: Field, message: String| {
-                errors.push(RowError {
-                    line: row.line,
-                    employee_id: Some(id.0.clone()),
-                    field,
-                    message,
-                })
-            };
-            let id_key = alias::id_key(&id.0);
-            if let Err(prev) = aliases.claim(&id_key, owner) {
-                let prev = checked.get(prev);
-                if let Some(first) = prev
-                    .filter(|p| p.id.as_ref().map(|i| alias::id_key(&i.0)) == Some(id_key.clone()))
-                {
-                    // A repeated row would also repeat every alias conflict; one error
-                    // says it all.
-                    conflict(
-                        Field::EmployeeId,
-                        format!("duplicate employee_id; first on line {}", first.line),
-                    );
-                    continue;
-                }
-                conflict(
-                    Field::EmployeeId,
-                    claimed_twice(&format!("employee_id {id}"), prev),
-                );
-            }
-            for a in &row.aliases {
-                if let Err(prev) = aliases.claim(&a.key, owner) {
-                    conflict(
-                        Field::Aliases,
-                        claimed_twice(&format!("alias {:?}", a.key), checked.get(prev)),
-                    );
-                }
-            }
-        }
-        // Derived user names go in after every explicit claim, so an explicit alias wins
-        // whatever the row order.
-        for (owner, row) in checked.iter().enumerate() {
-            for user in row.aliases.iter().filter_map(|a| a.user.as_deref()) {
-                aliases.derive(user, owner);
-            }
-        }
+        let aliases = index(&checked, &mut errors);
         if !errors.is_empty() {
             errors.sort_by_key(|e| e.line);
             return Err(RosterError::Invalid(errors));

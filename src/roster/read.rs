@@ -1,4 +1,4 @@
-//! Roster files to [`RawRecord`]s: CSV with a header, or JSON.
+//! Roster files to raw rows: CSV with a header, or JSON.
 //!
 //! CSV columns are found by header name (any order, any case); unknown columns are
 //! ignored, so an HR export with `department` or `manager` columns loads as it is.
