@@ -192,7 +192,7 @@ mod tests {
     const NOT_A_LOGIN: Expect = Expect::Reject(RejectReason::NotALogin);
 
     #[test]
-    fn sample_lines() {
+    fn sample_table() {
         check_sample(
             SAMPLE,
             decode,
