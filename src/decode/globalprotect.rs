@@ -346,6 +346,19 @@ mod tests {
         }
     }
 
+    /// Found by the property test: a multi-byte blank (U+00A0) before the first comma
+    /// made the body split land inside a character.
+    #[test]
+    fn multibyte_blank_in_header_does_not_panic() {
+        assert_eq!(
+            decode("\u{a0}", &DecodeContext::default())
+                .unwrap_err()
+                .reason,
+            RejectReason::Malformed
+        );
+        assert_eq!(body("Nov 30 16:09:08\u{a0}1,2"), "1,2");
+    }
+
     #[test]
     fn sniff_claims_only_globalprotect() {
         for l in crate::decode::syslog::testkit::sample_lines(SAMPLE) {

@@ -225,7 +225,14 @@ pub fn parse<'a>(text: &'a str, ctx: &DecodeContext) -> Syslog<'a> {
             message: text,
         };
     };
-    let rest = lead.rest.trim_start_matches([' ', ':']);
+    // `Nov 02 2010 14:24:38: %ASA-...` ends its timestamp with a colon; an IPv6 client
+    // (`::ffff:1.2.3.4:1194`) starting the message must keep its own.
+    let rest = lead
+        .rest
+        .strip_prefix(':')
+        .filter(|r| r.is_empty() || r.starts_with(' '))
+        .unwrap_or(lead.rest)
+        .trim_start();
     let (host, program, message) = if rfc5424 {
         rfc5424_fields(rest)
     } else if lead.form.is_syslog() {
@@ -602,6 +609,12 @@ mod tests {
         let lead = leading_time("Nov 02 2010 14:24:38: %ASA-3-313001: x", &c).unwrap();
         assert_eq!(lead.form, Form::Rfc3164Year);
         assert_eq!(lead.rest, ": %ASA-3-313001: x");
+    }
+
+    #[test]
+    fn message_starting_with_ipv6_keeps_its_colons() {
+        let s = parse("2024-12-15 14:11:26 ::ffff:1.2.3.4:1194 x", &ctx("UTC"));
+        assert_eq!(s.message, "::ffff:1.2.3.4:1194 x");
     }
 
     proptest::proptest! {
