@@ -88,9 +88,8 @@ pub fn decode(text: &str, ctx: &DecodeContext) -> Result<LoginEvent, Rejection> 
             "pre-logon is the machine tunnel, not a person",
         ));
     }
-    let ip = fields::ip(
-        first_address(&[field(col::PUBLIC_IPV4), field(col::PUBLIC_IPV6)]).map(|(raw, _)| raw),
-    )?;
+    let ip = first_address(&[field(col::PUBLIC_IPV4), field(col::PUBLIC_IPV6)])?
+        .map_or_else(|| fields::ip(None), Ok)?;
     let time = match field(col::GENERATED_TIME) {
         "" => syslog::time(field(col::RECEIVE_TIME), ctx)?,
         generated => syslog::time(generated, ctx)?,
@@ -139,19 +138,25 @@ fn vpn_figures(kind: EventKind, record: &csv::StringRecord) -> Option<VpnSession
     };
     Some(VpnSession {
         duration_secs,
+        // The assigned address is a detail: a bad one does not cost the event.
         assigned_ip: first_address(&[field(col::PRIVATE_IPV4), field(col::PRIVATE_IPV6)])
-            .map(|(_, ip)| ip),
+            .ok()
+            .flatten(),
         ..VpnSession::default()
     })
 }
 
 /// The first field holding a real address: PAN-OS fills an unused slot with `0.0.0.0`
-/// (or leaves it empty), so those mean "absent", not a client at 0.0.0.0.
-fn first_address<'a>(candidates: &[&'a str]) -> Option<(&'a str, IpAddr)> {
-    candidates.iter().find_map(|raw| {
-        let ip = fields::ip(Some(raw)).ok()?;
-        (!ip.is_unspecified()).then_some((*raw, ip))
-    })
+/// (or leaves it empty), so those mean "absent", not a client at 0.0.0.0. A filled slot
+/// that is not an address is [`RejectReason::InvalidIp`].
+fn first_address(candidates: &[&str]) -> Result<Option<IpAddr>, Rejection> {
+    for raw in candidates.iter().filter(|raw| !raw.is_empty()) {
+        let ip = fields::ip(Some(raw))?;
+        if !ip.is_unspecified() {
+            return Ok(Some(ip));
+        }
+    }
+    Ok(None)
 }
 
 /// The CSV body: the header ends at the last blank before the first comma, since the
@@ -323,6 +328,13 @@ mod tests {
         );
         let e = decode(&text, &DecodeContext::default()).unwrap();
         assert_eq!(e.ip, "2001:db8::7".parse::<IpAddr>().unwrap());
+        let garbage = line("gateway-auth", "bob", "vpn.example", "", "success");
+        assert_eq!(
+            decode(&garbage, &DecodeContext::default())
+                .unwrap_err()
+                .reason,
+            RejectReason::InvalidIp
+        );
         let none = line("gateway-auth", "bob", "0.0.0.0", "", "success");
         assert_eq!(
             decode(&none, &DecodeContext::default()).unwrap_err().reason,

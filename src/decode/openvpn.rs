@@ -469,6 +469,12 @@ mod tests {
             .reason,
             RejectReason::MissingTime
         );
+        assert_eq!(
+            one("2024-12-15 25:11:26 alice/81.2.69.142:5000 client-instance exiting")
+                .unwrap_err()
+                .reason,
+            RejectReason::InvalidTime
+        );
         // No prefix: the address after `with` is used.
         let e =
             one("2024-12-15 14:11:26 [erin] Peer Connection Initiated with [AF_INET]81.2.69.1:9")

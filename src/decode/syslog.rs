@@ -88,13 +88,25 @@ pub fn leading_time<'a>(text: &'a str, ctx: &DecodeContext) -> Option<Leading<'a
             }
             // The shape matched but a value is out of range (hour 25): a bad time, not
             // another form.
-            Err(e) if e.kind() == ParseErrorKind::OutOfRange => {
-                (Err(invalid_time(text)), &text[text.len()..])
-            }
+            Err(e) if e.kind() == ParseErrorKind::OutOfRange => (
+                Err(invalid_time(text)),
+                skip_tokens(text, layout.split(' ').count()),
+            ),
             Err(_) => return None,
         };
         Some(Leading { time, form, rest })
     })
+}
+
+/// The text after `n` blank-separated tokens: where an unreadable timestamp of a layout
+/// with `n` parts would have ended.
+fn skip_tokens(text: &str, n: usize) -> &str {
+    let mut rest = text;
+    for _ in 0..n {
+        rest = rest.trim_start();
+        rest = &rest[rest.find(char::is_whitespace).unwrap_or(rest.len())..];
+    }
+    rest
 }
 
 /// A whole field that is a timestamp in one of the known forms (PAN-OS CSV times, a
@@ -609,6 +621,13 @@ mod tests {
         let lead = leading_time("Nov 02 2010 14:24:38: %ASA-3-313001: x", &c).unwrap();
         assert_eq!(lead.form, Form::Rfc3164Year);
         assert_eq!(lead.rest, ": %ASA-3-313001: x");
+    }
+
+    #[test]
+    fn an_out_of_range_time_still_ends_where_its_layout_does() {
+        let lead = leading_time("Nov 30 2024 25:00:00 host x", &ctx("UTC")).unwrap();
+        assert_eq!(lead.rest, " host x");
+        assert_eq!(lead.time.unwrap_err().reason, RejectReason::InvalidTime);
     }
 
     #[test]
