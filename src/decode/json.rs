@@ -198,6 +198,7 @@ pub(crate) mod testing {
     }
 
     /// Assert the decoded event's user, IP, time, kind and outcome.
+    #[track_caller]
     pub fn check(result: Result<LoginEvent, Rejection>, want: Expect<'_>) -> LoginEvent {
         let ev = result.unwrap_or_else(|r| panic!("expected an event, got {r}"));
         assert_eq!(ev.user, want.user);
@@ -212,6 +213,7 @@ pub(crate) mod testing {
     }
 
     /// The reason of a rejection; fails the test on an event.
+    #[track_caller]
     pub fn reason(result: Result<LoginEvent, Rejection>) -> RejectReason {
         match result {
             Ok(ev) => panic!("expected a rejection, got {ev:?}"),
