@@ -320,6 +320,78 @@ mod tests {
         );
     }
 
+    /// Panther's mixed-source test files, through auto-detection: our formats decode,
+    /// the others (Asana, Box, CloudTrail, Notion, OneLogin, 1Password, Zoom) are claimed
+    /// by no adapter.
+    #[test]
+    fn panther_mixed_sources_through_auto_detection() {
+        use crate::decode::{DecodeContext, FormatChoice, decode};
+        use crate::event::{EventKind, Format, NonInteractive};
+        let ctx = DecodeContext::default();
+        let auto = |log: &str| decode(log.as_bytes(), FormatChoice::Auto, &ctx);
+
+        let rogue = testing::panther("sign_in_from_rogue_state.tests.json");
+        let got: Vec<Result<Format, RejectReason>> = rogue
+            .iter()
+            .map(|(_, log)| auto(log).map(|ev| ev.format).map_err(|r| r.reason))
+            .collect();
+        use RejectReason::{MissingTime, UnknownFormat};
+        let want = [
+            Err(MissingTime), // Okta SSO with no `published`
+            Ok(Format::Okta),
+            Ok(Format::Okta),
+            Ok(Format::Okta),
+            Err(UnknownFormat), // Asana
+            Ok(Format::Entra),
+            Err(UnknownFormat), // Box
+            Err(UnknownFormat), // CloudTrail
+            Err(UnknownFormat), // Notion
+            Ok(Format::Okta),
+            Err(UnknownFormat), // OneLogin
+            Err(UnknownFormat), // 1Password
+            Err(UnknownFormat), // Zoom
+        ];
+        assert_eq!(got, want);
+        let azure = auto(&rogue[5].1).unwrap();
+        assert_eq!(azure.user, "very-normal-service-principal");
+        assert_eq!(azure.ip.to_string(), "12.12.12.12");
+        assert_eq!(
+            azure.kind,
+            EventKind::NonInteractive(NonInteractive::ServicePrincipal)
+        );
+        let okta = auto(&rogue[9].1).unwrap();
+        assert_eq!(okta.vendor.country.as_deref(), Some("Russia"));
+        assert_eq!(okta.time.to_rfc3339(), "2024-08-15T15:05:09.154+00:00");
+
+        // OneLogin is not ours: no adapter claims it, and each one handed it rejects it.
+        let onelogin = testing::panther("onelogin_login.tests.json");
+        assert_eq!(onelogin.len(), 2);
+        for (name, log) in &onelogin {
+            assert_eq!(testing::reason(auto(log)), UnknownFormat, "{name}");
+            let ctx = &ctx;
+            let by_adapter = [
+                super::super::okta::decode(log, ctx),
+                super::super::entra::decode(log, ctx),
+                super::super::google_workspace::decode(log, ctx),
+                super::super::ocsf::decode(log, ctx),
+                super::super::ecs::decode(log, ctx),
+            ]
+            .map(|r| r.map_err(|e| e.reason).err());
+            use RejectReason::{MissingUser, NotALogin};
+            assert_eq!(
+                by_adapter,
+                [
+                    Some(NotALogin),
+                    Some(MissingUser),
+                    Some(NotALogin),
+                    Some(NotALogin),
+                    Some(NotALogin)
+                ],
+                "{name}"
+            );
+        }
+    }
+
     #[test]
     fn first_skips_blank() {
         assert_eq!(first([Some(" "), None, Some("1.2.3.4")]), Some("1.2.3.4"));
