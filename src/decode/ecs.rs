@@ -16,7 +16,7 @@ use crate::event::{EventKind, Format, LoginEvent, Outcome, VendorContext};
 /// Does the record look like an ECS document? `@timestamp` and an `event` object; the
 /// raw vendor records of the other JSON adapters carry no `@timestamp`.
 pub fn sniff(text: &str) -> bool {
-    text.contains("\"@timestamp\"") && text.contains("\"event\"")
+    json::is_ecs(text) && text.contains("\"event\"")
 }
 
 /// Decode one ECS document.
@@ -292,6 +292,19 @@ mod tests {
                 Err(r) => r.format,
             };
             assert_eq!(format, Some(Format::Ecs), "{line}");
+        }
+    }
+
+    /// ECS documents made from vendor records keep vendor fields the vendor sniffers
+    /// look for; they are still ECS.
+    #[test]
+    fn ecs_made_from_vendor_records_is_ecs() {
+        let azure = r#"{"@timestamp":"2019-10-18T09:45:48.072Z","event":{"category":["authentication"],"outcome":"failure","action":"Sign-in activity"},"azure":{"signinlogs":{"category":"SignInLogs","properties":{"user_principal_name":"test@elastic.co"}}},"user":{"name":"test@elastic.co"},"source":{"ip":"81.2.69.144"}}"#;
+        let google = r#"{"@timestamp":"2020-10-02T15:00:00Z","event":{"category":["authentication"],"action":"login_success","outcome":"success","original":"{\"kind\":\"admin#reports#activity\",\"eventType\":\"x\",\"actor\":{}}"},"user":{"email":"foo@bar.com"},"source":{"ip":"67.43.156.13"}}"#;
+        let ctx = DecodeContext::default();
+        for doc in [azure, google] {
+            let ev = super::super::decode(doc.as_bytes(), FormatChoice::Auto, &ctx).unwrap();
+            assert_eq!(ev.format, Format::Ecs, "{doc}");
         }
     }
 

@@ -17,16 +17,18 @@ use crate::event::{EventKind, Format, LoginEvent, NonInteractive, Outcome, Vendo
 
 /// Does the record look like an Entra sign-in? The diagnostic categories all end in
 /// `SignInLogs`; a bare Graph object has a `userPrincipalName` or `signInEventTypes`.
+/// An ECS document made from a sign-in is ECS.
 pub fn sniff(text: &str) -> bool {
-    json::contains_any(
-        text,
-        &[
-            "SignInLogs\"",
-            "\"userPrincipalName\"",
-            "\"userprincipalname\"",
-            "\"signInEventTypes\"",
-        ],
-    )
+    !json::is_ecs(text)
+        && json::contains_any(
+            text,
+            &[
+                "SignInLogs\"",
+                "\"userPrincipalName\"",
+                "\"userprincipalname\"",
+                "\"signInEventTypes\"",
+            ],
+        )
 }
 
 /// Decode one Entra sign-in record.

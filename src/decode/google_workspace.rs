@@ -15,9 +15,11 @@ use super::json::{self, Text};
 use super::{DecodeContext, Rejection, fields};
 use crate::event::{EventKind, Format, LoginEvent, Outcome};
 
-/// Does the record look like a Reports API activity?
+/// Does the record look like a Reports API activity (and not an ECS document made
+/// from one)?
 pub fn sniff(text: &str) -> bool {
     json::contains_any(text, &["admin#reports#activity", "\"applicationName\""])
+        && !json::is_ecs(text)
 }
 
 /// Decode one Google Workspace login activity.

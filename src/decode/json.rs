@@ -33,6 +33,14 @@ pub fn contains_any(text: &str, needles: &[&str]) -> bool {
     needles.iter().any(|n| text.contains(n))
 }
 
+/// Is the record an Elastic Common Schema document? Raw vendor records never carry
+/// `@timestamp` (Okta has `published`, Entra `time`, Google `id.time`), while an ECS
+/// document made from one keeps vendor fields (`azure.signinlogs.category: SignInLogs`,
+/// the raw record in `event.original`) that the vendor sniffers would otherwise match.
+pub fn is_ecs(text: &str) -> bool {
+    text.contains("\"@timestamp\"")
+}
+
 /// A string field, borrowed from the input when it has no escapes. Numbers are kept as
 /// their decimal text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,9 +16,10 @@ use crate::event::{EventKind, Format, LoginEvent, NonInteractive, Outcome, Vendo
 
 /// Does the record look like an Okta System Log event? `eventType` with an `actor` (or
 /// `legacyEventType`, which only Okta writes). CloudTrail also has an `eventType`, but
-/// neither of the others.
+/// neither of the others. An ECS document made from an Okta event is ECS.
 pub fn sniff(text: &str) -> bool {
     json::contains_any(text, &["\"eventType\"", "\"eventtype\""])
+        && !json::is_ecs(text)
         && json::contains_any(
             text,
             &["\"actor\"", "\"legacyEventType\"", "\"legacyeventtype\""],
