@@ -71,8 +71,11 @@ pub fn rfc3339(value: Option<&str>) -> Result<DateTime<Utc>, Rejection> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .or_else(|_| {
-            // Some sources write no offset: read as UTC, which is what they mean.
-            NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f").map(|n| n.and_utc())
+            // Some sources write no offset: read as UTC, which is what they mean. Panther's
+            // normalised logs also write a space for the `T`.
+            NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f")
+                .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f"))
+                .map(|n| n.and_utc())
         })
         .map_err(|_| invalid_time(raw))
 }
@@ -202,6 +205,8 @@ mod tests {
             RejectReason::InvalidTime
         );
         assert_eq!(rfc3339(None).unwrap_err().reason, RejectReason::MissingTime);
+        let panther = rfc3339(Some("2024-08-15 15:05:09.154000000")).unwrap();
+        assert_eq!(panther.to_rfc3339(), "2024-08-15T15:05:09.154+00:00");
         assert_eq!(
             epoch(1_728_938_800_841_267_391).unwrap().timestamp(),
             1_728_938_800

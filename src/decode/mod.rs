@@ -14,6 +14,7 @@ pub mod fields;
 pub mod fortinet;
 pub mod globalprotect;
 pub mod google_workspace;
+pub mod json;
 pub mod ocsf;
 pub mod okta;
 pub mod openvpn;
