@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
-use maxminddb::{MaxMindDbError, Reader, geoip2};
+use maxminddb::{MaxMindDbError, Reader, WithinOptions, geoip2};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
@@ -235,7 +235,7 @@ impl GeoDb {
             }
             Reads::AnonymousIp => {
                 if let Some(a) = found.decode::<geoip2::AnonymousIp>()? {
-                    geo.anonymous = Some(AnonymousFlags {
+                    let flags = AnonymousFlags {
                         // MaxMind leaves out flags that are false.
                         is_anonymous: a.is_anonymous.unwrap_or(false),
                         is_anonymous_vpn: a.is_anonymous_vpn.unwrap_or(false),
@@ -243,7 +243,9 @@ impl GeoDb {
                         is_public_proxy: a.is_public_proxy.unwrap_or(false),
                         is_residential_proxy: a.is_residential_proxy.unwrap_or(false),
                         is_tor_exit_node: a.is_tor_exit_node.unwrap_or(false),
-                    });
+                    };
+                    // MaxMind stores empty records for some networks: no flag, no news.
+                    geo.anonymous = flags.any().then_some(flags);
                 }
             }
         }
@@ -258,10 +260,12 @@ impl GeoDb {
     }
 }
 
-/// The top-level keys of the database's first record, to tell what it holds; `None` for
-/// an empty database.
+/// The top-level keys of the database's first non-empty record, to tell what it holds;
+/// `None` for a database without one. (MaxMind's databases hold empty maps for reserved
+/// networks, which say nothing about the layout.)
 fn first_record_keys(reader: &Reader<Vec<u8>>) -> Result<Option<Vec<String>>, MaxMindDbError> {
-    let Some(first) = reader.networks(Default::default())?.next() else {
+    let options = WithinOptions::default().skip_empty_values();
+    let Some(first) = reader.networks(options)?.next() else {
         return Ok(None);
     };
     let record = first?.decode::<BTreeMap<String, IgnoredAny>>()?;

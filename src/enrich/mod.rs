@@ -68,7 +68,7 @@ pub struct Geo {
     /// Autonomous system organisation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub as_org: Option<String>,
-    /// Anonymous-IP flags, when that database has a record for the address.
+    /// Anonymous-IP flags, when that database has a record with any flag set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anonymous: Option<AnonymousFlags>,
     /// Tags of the intel lists that matched, sorted, without repeats.
