@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use maxminddb::{MaxMindDbError, Reader, WithinOptions, geoip2};
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use serde::de::{IgnoredAny, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::config::CityLayoutSetting;
 use super::error::EnrichError;
@@ -83,12 +83,31 @@ struct DbipCity<'a> {
     state1: Option<&'a str>,
     #[serde(borrow, default)]
     city: Option<&'a str>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "coordinate")]
     latitude: Option<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "coordinate")]
     longitude: Option<f64>,
     #[serde(borrow, default)]
     timezone: Option<&'a str>,
+}
+
+/// A coordinate stored as `double` (MaxMind) or `float` (some converters write DB-IP's
+/// coordinates that way): maxminddb decodes a typed `f64` only from `double`.
+fn coordinate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct Number;
+    impl Visitor<'_> for Number {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a coordinate")
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_f32<E>(self, v: f32) -> Result<Self::Value, E> {
+            Ok(Some(f64::from(v)))
+        }
+    }
+    d.deserialize_any(Number)
 }
 
 /// Top-level keys that only a GeoIP2-layout City (or Country) record has.
@@ -142,14 +161,15 @@ impl GeoDb {
             .ok()
             .and_then(|secs| DateTime::from_timestamp(secs, 0))
             .ok_or_else(|| wrong(format!("build_epoch {} is out of range", meta.build_epoch)))?;
-        let keys = first_record_keys(&reader).map_err(db_err)?;
+        let sample = first_record(&reader).map_err(db_err)?;
+        let keys = sample.as_ref().map(|s| &s.keys);
         let reads = match kind {
             DatabaseKind::City => {
-                Reads::City(city_layout(&database_type, keys.as_ref(), layout).map_err(wrong)?)
+                Reads::City(city_layout(&database_type, keys, layout).map_err(wrong)?)
             }
             DatabaseKind::Asn => {
                 expect_key(
-                    keys.as_ref(),
+                    keys,
                     |k| k == "autonomous_system_number",
                     "autonomous_system_number",
                 )
@@ -157,12 +177,7 @@ impl GeoDb {
                 Reads::Asn
             }
             DatabaseKind::AnonymousIp => {
-                expect_key(
-                    keys.as_ref(),
-                    |k| k.starts_with("is_"),
-                    "is_anonymous* flags",
-                )
-                .map_err(wrong)?;
+                expect_key(keys, |k| k.starts_with("is_"), "is_anonymous* flags").map_err(wrong)?;
                 Reads::AnonymousIp
             }
         };
@@ -182,12 +197,18 @@ impl GeoDb {
             database_type,
             build_time,
         };
-        Ok(GeoDb {
+        let db = GeoDb {
             reader,
             reads,
             info,
             build,
-        })
+        };
+        if let Some(sample) = sample {
+            // Read one record the way lookups will, so a database whose values have
+            // unexpected types is refused now rather than answering nothing later.
+            db.fill(sample.ip, &mut Geo::default()).map_err(db_err)?;
+        }
+        Ok(db)
     }
 
     /// Facts about this database.
@@ -260,16 +281,26 @@ impl GeoDb {
     }
 }
 
-/// The top-level keys of the database's first non-empty record, to tell what it holds;
-/// `None` for a database without one. (MaxMind's databases hold empty maps for reserved
+/// The database's first non-empty record: an address it covers and its top-level keys,
+/// which tell what the database holds. (MaxMind's databases hold empty maps for reserved
 /// networks, which say nothing about the layout.)
-fn first_record_keys(reader: &Reader<Vec<u8>>) -> Result<Option<Vec<String>>, MaxMindDbError> {
+struct Sample {
+    ip: IpAddr,
+    keys: Vec<String>,
+}
+
+fn first_record(reader: &Reader<Vec<u8>>) -> Result<Option<Sample>, MaxMindDbError> {
     let options = WithinOptions::default().skip_empty_values();
     let Some(first) = reader.networks(options)?.next() else {
         return Ok(None);
     };
-    let record = first?.decode::<BTreeMap<String, IgnoredAny>>()?;
-    Ok(record.map(|m| m.into_keys().collect()))
+    let first = first?;
+    let ip = first.network()?.ip();
+    let record = first.decode::<BTreeMap<String, IgnoredAny>>()?;
+    Ok(record.map(|m| Sample {
+        ip,
+        keys: m.into_keys().collect(),
+    }))
 }
 
 fn expect_key(
