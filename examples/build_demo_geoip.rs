@@ -122,6 +122,7 @@ fn build<T: DeserializeOwned + Serialize>(
         database_type: &source.database_type,
         description: &source.description,
         build_epoch: source.build_epoch,
+        ipv4_only: false,
     };
     let mmdb = out.join(format!("{name}.mmdb"));
     mmdb_write::write_mmdb(&mmdb, &meta, &records)?;

@@ -386,3 +386,43 @@ fn records_of_unexpected_types_are_refused_at_open() {
     let err = Enricher::open(&city_only(path)).unwrap_err();
     assert!(matches!(err, EnrichError::Database { .. }), "{err}");
 }
+
+/// ip-location-db ships DB-IP City as an IPv4-only and an IPv6 file.
+#[test]
+fn split_ipv4_and_ipv6_city_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let v4 = dir.path().join("dbip-city-ipv4.mmdb");
+    let v6 = dir.path().join("dbip-city-ipv6.mmdb");
+    let berlin = dbip("Berlin", "Berlin", 52.52, 13.405, "Europe/Berlin");
+    let tokyo = DbipRecord {
+        country_code: "JP",
+        ..dbip("Tokyo", "Tokyo", 35.68, 139.65, "Asia/Tokyo")
+    };
+    enrich_support::write_db_version(&v4, "dbip-city-ipv4", 0, true, &[("192.0.2.0/24", berlin)]);
+    // The IPv6 file also (wrongly) covers the IPv4 range: the first City database wins.
+    let potsdam = dbip("Potsdam", "Brandenburg", 52.39, 13.06, "Europe/Berlin");
+    enrich_support::write_db(
+        &v6,
+        "dbip-city-ipv6",
+        0,
+        &[("2001:db8::/32", tokyo), ("192.0.2.0/24", potsdam)],
+    );
+    let e = Enricher::open(&EnrichConfig {
+        city: Some(v4),
+        city_ipv6: Some(v6),
+        ..EnrichConfig::default()
+    })
+    .unwrap();
+    assert_eq!(e.databases().len(), 2);
+    let de = e.lookup("192.0.2.1".parse().unwrap());
+    assert_eq!(
+        (de.city.as_deref(), de.databases.len()),
+        (Some("Berlin"), 1)
+    );
+    let jp = e.lookup("2001:db8::1".parse().unwrap());
+    assert_eq!(
+        (jp.country.as_deref(), jp.city.as_deref()),
+        (Some("JP"), Some("Tokyo"))
+    );
+    assert_eq!(jp.databases.len(), 1);
+}

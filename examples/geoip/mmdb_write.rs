@@ -20,17 +20,23 @@ pub struct Meta<'a> {
     pub description: &'a str,
     /// Metadata `build_epoch`, seconds since 1970.
     pub build_epoch: u64,
+    /// Write an IPv4-only database (`ip_version` 4), as some converters do.
+    pub ipv4_only: bool,
 }
 
-/// Write an IPv6 database (IPv4 networks go under `::/96`, where readers look them up) with
-/// one record per network.
+/// Write a database with one record per network. An IPv6 database (the usual kind) holds
+/// IPv4 networks under `::/96`, where readers look them up.
 pub fn write_mmdb<T: Serialize>(
     path: &Path,
     meta: &Meta<'_>,
     records: &[(IpNet, T)],
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut db = Database::default();
-    db.metadata.ip_version = IpVersion::V6;
+    db.metadata.ip_version = if meta.ipv4_only {
+        IpVersion::V4
+    } else {
+        IpVersion::V6
+    };
     db.metadata.database_type = meta.database_type.to_owned();
     db.metadata.languages = vec!["en".to_owned()];
     db.metadata.binary_format_major_version = 2;
@@ -41,7 +47,16 @@ pub fn write_mmdb<T: Serialize>(
         .insert("en".to_owned(), meta.description.to_owned());
     for (net, record) in records {
         let data = db.insert_value(record)?;
-        db.insert_node(tree_path(*net), data);
+        let path = match net {
+            IpNet::V4(v4) if meta.ipv4_only => {
+                IpAddrWithMask::new(IpAddr::V4(v4.network()), v4.prefix_len())
+            }
+            IpNet::V6(_) if meta.ipv4_only => {
+                return Err(format!("{net} cannot go into an IPv4-only database").into());
+            }
+            _ => tree_path(*net),
+        };
+        db.insert_node(path, data);
     }
     let file = std::fs::File::create(path)?;
     let mut out = db.write_to(std::io::BufWriter::new(file))?;

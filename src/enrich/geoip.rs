@@ -219,6 +219,13 @@ impl GeoDb {
     /// Write what this database knows about `ip` into `geo`; an address it has no record
     /// for leaves `geo` untouched.
     pub(crate) fn fill(&self, ip: IpAddr, geo: &mut Geo) -> Result<(), MaxMindDbError> {
+        let is_city = matches!(self.reads, Reads::City(_));
+        // An IPv4-only database cannot hold an IPv6 address (the reader would call the
+        // lookup an error), and the first City database with a record wins.
+        let answered = is_city && geo.databases.iter().any(|d| d.kind == DatabaseKind::City);
+        if answered || (ip.is_ipv6() && self.reader.metadata().ip_version == 4) {
+            return Ok(());
+        }
         let found = self.reader.lookup(ip)?;
         if !found.has_data() {
             return Ok(());
@@ -271,7 +278,6 @@ impl GeoDb {
             }
         }
         // The location's network is the most telling; the ASN's stands in without one.
-        let is_city = matches!(self.reads, Reads::City(_));
         if is_city || (geo.network.is_none() && self.reads == Reads::Asn) {
             let net = found.network()?;
             geo.network = IpNet::new(net.ip(), net.prefix()).ok();

@@ -75,6 +75,7 @@ pub fn write_asn_db(path: &Path, records: &[(&str, u32, &str)]) {
         database_type: "GeoLite2-ASN",
         description: "driftwatch test data",
         build_epoch: 1_700_000_000,
+        ipv4_only: false,
     };
     mmdb_write::write_mmdb(path, &meta, &records).unwrap();
 }
@@ -94,11 +95,22 @@ pub struct DbipRecord {
     pub timezone: &'static str,
 }
 
-/// Write a database of `database_type` holding `records`.
+/// Write an IPv6 database of `database_type` holding `records`.
 pub fn write_db<T: Serialize>(
     path: &Path,
     database_type: &str,
     build_epoch: u64,
+    records: &[(&str, T)],
+) {
+    write_db_version(path, database_type, build_epoch, false, records);
+}
+
+/// Write a database of `database_type` holding `records`, IPv4-only if asked.
+pub fn write_db_version<T: Serialize>(
+    path: &Path,
+    database_type: &str,
+    build_epoch: u64,
+    ipv4_only: bool,
     records: &[(&str, T)],
 ) {
     let records: Vec<(IpNet, &T)> = records
@@ -109,6 +121,7 @@ pub fn write_db<T: Serialize>(
         database_type,
         description: "driftwatch test data",
         build_epoch,
+        ipv4_only,
     };
     mmdb_write::write_mmdb(path, &meta, &records).unwrap();
 }
