@@ -124,15 +124,10 @@ impl Enricher {
         for list in &self.lists {
             let list = list.get();
             if let Some(hit) = list.find(ip, geo.asn) {
-                let entry = match (hit.net, hit.asn) {
-                    (Some(net), _) => net.to_string(),
-                    (None, Some(asn)) => format!("AS{asn}"),
-                    (None, None) => String::new(),
-                };
                 geo.intel.push(IntelMatch {
                     tag: list.tag().to_string(),
                     provider: hit.provider.map(str::to_owned),
-                    entry,
+                    entry: hit.entry.to_string(),
                     list: list.path().to_owned(),
                 });
             }

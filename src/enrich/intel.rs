@@ -20,9 +20,19 @@ use super::error::EnrichError;
 
 /// What one list entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Entry {
+pub(crate) enum Entry {
     Asn(u32),
     Net(IpNet),
+}
+
+impl std::fmt::Display for Entry {
+    /// `AS9009` or `2.26.164.0/22`, as lists write them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::Asn(asn) => write!(f, "AS{asn}"),
+            Entry::Net(net) => write!(f, "{net}"),
+        }
+    }
 }
 
 /// `AS9009`, `as9009`, `9009`, `1.2.3.0/24`, `2001:db8::/32`, or a bare address (a host
@@ -128,9 +138,8 @@ fn span_of(net: IpNet, provider: Option<Arc<str>>) -> Result<Span<u32>, Span<u12
 pub(crate) struct ListHit<'a> {
     /// The provider the matching entry names.
     pub provider: Option<&'a str>,
-    /// The matching entry: an ASN or a network.
-    pub asn: Option<u32>,
-    pub net: Option<IpNet>,
+    /// The matching entry.
+    pub entry: Entry,
 }
 
 /// Counts and settings of one loaded list, for `driftwatch geoip` output.
@@ -242,16 +251,14 @@ impl IntelList {
         if let Some((net, provider)) = by_net {
             return Some(ListHit {
                 provider: provider.as_deref(),
-                asn: None,
-                net: Some(net),
+                entry: Entry::Net(net),
             });
         }
         let asn = asn?;
         let provider = self.asns.get(&asn)?;
         Some(ListHit {
             provider: provider.as_deref(),
-            asn: Some(asn),
-            net: None,
+            entry: Entry::Asn(asn),
         })
     }
 
