@@ -95,8 +95,8 @@ pub enum NonInteractive {
 }
 
 /// What kind of event a record is. Only [`EventKind::is_interactive`] kinds are scored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+/// Serialized as its flat name ([`EventKind::as_str`]), e.g. `"token_refresh"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     /// A person signing in (SSO, web, portal). Success or failure is in [`LoginEvent::outcome`].
     InteractiveLogin,
@@ -121,6 +121,18 @@ impl EventKind {
         )
     }
 
+    /// Every kind, for parsing names and pre-registering metrics.
+    pub const ALL: [EventKind; 8] = [
+        EventKind::InteractiveLogin,
+        EventKind::Mfa,
+        EventKind::VpnSessionStart,
+        EventKind::VpnSessionEnd,
+        EventKind::Logout,
+        EventKind::NonInteractive(NonInteractive::TokenRefresh),
+        EventKind::NonInteractive(NonInteractive::ServicePrincipal),
+        EventKind::NonInteractive(NonInteractive::ServiceAccount),
+    ];
+
     /// The stable name used in metrics and alerts.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -133,6 +145,22 @@ impl EventKind {
             EventKind::NonInteractive(NonInteractive::ServicePrincipal) => "service_principal",
             EventKind::NonInteractive(NonInteractive::ServiceAccount) => "service_account",
         }
+    }
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown event kind {name:?}")))
     }
 }
 

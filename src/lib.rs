@@ -14,9 +14,22 @@
 //! - [`roster`]: claimed profiles from HR (CSV or JSON), validation, alias resolution.
 //! - [`enrich`]: GeoIP (City in GeoIP2 or DB-IP layout, ASN, Anonymous-IP) and tagged
 //!   intel lists, folded into [`enrich::Geo`], cached by address.
+//! - [`rules`]: detectors, one file each, pure functions from an enriched event and the
+//!   claimed profile to [`alert::Finding`]s.
+//! - [`alert`]: findings, explained alerts with typed evidence, deterministic alert ids.
+//! - [`pipeline`]: the core's data path for one record (decode → resolve → enrich →
+//!   detect) and the [`pipeline::Tally`] of what happened.
+//! - [`config`]: the TOML file, composed from each module's own section, all errors at once.
 //! - [`reload`]: atomic hot reload of file-backed values, keeping the old one on failure.
+//! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin) and
+//!   [`drivers::replay`] (`driftwatch replay`).
+pub mod alert;
+pub mod config;
 pub mod decode;
+pub mod drivers;
 pub mod enrich;
 pub mod event;
+pub mod pipeline;
 pub mod reload;
 pub mod roster;
+pub mod rules;

@@ -1,1 +1,201 @@
-fn main() {}
+//! The `driftwatch` command line. `anyhow` lives only here; exit codes are decided in one
+//! place ([`main`]): 0 success, 1 a run that failed, 2 bad usage or configuration.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::{Datelike, Utc};
+use clap::{Parser, Subcommand};
+
+use driftwatch::config::{Config, ConfigError};
+use driftwatch::decode::FormatChoice;
+use driftwatch::drivers::input::Source;
+use driftwatch::drivers::replay::{self, Output};
+use driftwatch::enrich::Enricher;
+use driftwatch::pipeline::Pipeline;
+use driftwatch::roster::Roster;
+
+#[derive(Parser)]
+#[command(
+    name = "driftwatch",
+    version,
+    about = "Are remote employees where and when they claim to be?"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the core over NDJSON / syslog files (plain or gzip) or stdin and write alerts
+    /// as JSON lines.
+    Replay {
+        /// Configuration file (TOML). Without it: no roster, no GeoIP, defaults.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Roster file (CSV or JSON); overrides `[roster] path` in the config.
+        #[arg(long)]
+        roster: Option<PathBuf>,
+        /// Input format: auto, okta, entra, google_workspace, ocsf, ecs, globalprotect,
+        /// cisco_asa, openvpn, fortinet. Overrides `[decode] format`.
+        #[arg(long)]
+        format: Option<FormatChoice>,
+        /// Where alerts go: a file, or - for stdout.
+        #[arg(long, default_value = "-")]
+        alerts_out: String,
+        /// Where rejected records go (JSON lines with the reason); overrides
+        /// `[dead_letter] path`.
+        #[arg(long)]
+        dead_letter: Option<PathBuf>,
+        /// Never show a progress bar.
+        #[arg(long)]
+        no_progress: bool,
+        /// Input files or folders (every file in them), or - for stdin.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+    /// Validate a configuration file and everything it points to (roster, databases,
+    /// lists); print every problem at once.
+    CheckConfig {
+        #[arg(long, short, default_value = "driftwatch.toml")]
+        config: PathBuf,
+    },
+    /// GeoIP tools.
+    Geoip {
+        #[command(subcommand)]
+        command: GeoipCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GeoipCommand {
+    /// Print the full enrichment of each IP address as JSON.
+    Lookup {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[arg(required = true)]
+        ips: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DRIFTWATCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("driftwatch: {e:#}");
+            if e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Replay {
+            config,
+            roster,
+            format,
+            alerts_out,
+            dead_letter,
+            no_progress,
+            inputs,
+        } => {
+            let config = load_config(config.as_deref())?;
+            let roster = load_roster(&config, roster.as_deref())?;
+            let enricher = Enricher::open(&config.enrich).context("opening GeoIP databases")?;
+            let pipeline = Pipeline {
+                decode: config.decode.context(Utc::now().year()),
+                rules: config.rules.clone(),
+            };
+            let mut sources = Vec::new();
+            for arg in &inputs {
+                sources.extend(
+                    Source::expand(arg).with_context(|| format!("reading {}", arg.display()))?,
+                );
+            }
+            let dead_letter = dead_letter.or(config.dead_letter.path.clone());
+            let opts = replay::Options {
+                inputs: sources,
+                format: format.unwrap_or(config.decode.format),
+                alerts_out: Output::parse(&alerts_out),
+                dead_letter: dead_letter.clone(),
+                dead_letter_filtered: config.dead_letter.include_filtered,
+                progress: !no_progress,
+            };
+            let report = replay::run(&pipeline, &roster, &enricher, &opts)?;
+            eprint!("{}", report.summary(dead_letter.as_deref()));
+            Ok(())
+        }
+        Command::CheckConfig { config } => {
+            let cfg = Config::load(&config)?;
+            let roster = load_roster(&cfg, None)?;
+            let enricher = Enricher::open(&cfg.enrich).context("opening GeoIP databases")?;
+            println!("{}: OK", config.display());
+            println!("  roster: {} employee(s)", roster.len());
+            for db in enricher.databases() {
+                println!(
+                    "  geoip: {:?} {} ({}), built {}",
+                    db.kind,
+                    db.database_type,
+                    db.path.display(),
+                    db.build_time.to_rfc3339()
+                );
+            }
+            for list in enricher.lists() {
+                println!(
+                    "  list: {} tag={} ({} ASNs, {} IPv4 and {} IPv6 networks)",
+                    list.path.display(),
+                    list.tag,
+                    list.asns,
+                    list.ipv4_networks,
+                    list.ipv6_networks
+                );
+            }
+            Ok(())
+        }
+        Command::Geoip {
+            command: GeoipCommand::Lookup { config, ips },
+        } => {
+            let config = load_config(config.as_deref())?;
+            let enricher = Enricher::open(&config.enrich).context("opening GeoIP databases")?;
+            for raw in ips {
+                let ip = driftwatch::decode::fields::ip(Some(&raw))
+                    .map_err(|r| anyhow::anyhow!("{raw}: {}", r.detail))?;
+                let geo = enricher.lookup(ip);
+                let out = serde_json::json!({ "ip": ip, "enrichment": &*geo });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    match path {
+        Some(p) => Ok(Config::load(p)?),
+        None => Ok(Config::default()),
+    }
+}
+
+fn load_roster(config: &Config, over: Option<&Path>) -> Result<Roster> {
+    let path = over
+        .map(Path::to_path_buf)
+        .or_else(|| config.roster.as_ref().map(|r| r.path.clone()));
+    match path {
+        Some(p) => Roster::load(&p).with_context(|| format!("loading roster {}", p.display())),
+        None => Ok(Roster::default()),
+    }
+}

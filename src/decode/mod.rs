@@ -123,6 +123,11 @@ impl Rejection {
         }
     }
 
+    /// The rejection for a record of `len` bytes over the `max` limit.
+    pub fn oversized(len: usize, max: usize) -> Self {
+        Rejection::new(RejectReason::Oversized, format!("{len} bytes, limit {max}"))
+    }
+
     /// The same rejection, attributed to a format.
     pub fn in_format(mut self, format: Format) -> Self {
         self.format = Some(format);
@@ -194,10 +199,7 @@ pub fn decode(
     ctx: &DecodeContext,
 ) -> Result<LoginEvent, Rejection> {
     if record.len() > ctx.max_record_bytes {
-        return Err(Rejection::new(
-            RejectReason::Oversized,
-            format!("{} bytes, limit {}", record.len(), ctx.max_record_bytes),
-        ));
+        return Err(Rejection::oversized(record.len(), ctx.max_record_bytes));
     }
     let text = std::str::from_utf8(record)
         .map_err(|e| Rejection::new(RejectReason::InvalidEncoding, format!("not UTF-8: {e}")))?;

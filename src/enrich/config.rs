@@ -142,6 +142,25 @@ impl ListFormat {
 pub const ANONYMIZER_TAGS: [&str; 4] = ["vpn", "hosting", "tor", "proxy"];
 
 impl EnrichConfig {
+    /// Every file path in this configuration, for rewriting (the config loader makes
+    /// relative paths relative to the config file).
+    pub fn for_each_path(&mut self, mut f: impl FnMut(&mut PathBuf)) {
+        for p in [
+            &mut self.city,
+            &mut self.city_ipv6,
+            &mut self.asn,
+            &mut self.anonymous_ip,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            f(p);
+        }
+        for list in &mut self.lists {
+            f(&mut list.path);
+        }
+    }
+
     /// Every problem with this configuration, in one pass, so an operator fixes them all
     /// at once. Empty means valid. Checks that files exist; their content is checked by
     /// [`super::Enricher::open`].

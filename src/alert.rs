@@ -1,0 +1,303 @@
+//! Findings and alerts: what a rule says about one event, and the explained, deterministic
+//! record that leaves driftwatch.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::enrich::Geo;
+use crate::event::{EventKind, Format, LoginEvent};
+use crate::roster::{ClaimedProfile, EmployeeId};
+
+/// How urgent an alert is. Ordered: `Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One piece of evidence, typed so every alert explains itself the same way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Evidence {
+    /// The event that triggered the finding.
+    Login {
+        time: DateTime<Utc>,
+        ip: IpAddr,
+        kind: EventKind,
+        format: Format,
+        user: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        source_id: Option<String>,
+    },
+    /// Where the address geolocates, and what network it belongs to.
+    Location {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        country: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        city: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lat: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lon: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        accuracy_km: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        asn: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        as_org: Option<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        tags: Vec<String>,
+    },
+    /// What HR says about the employee.
+    Claimed {
+        country: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        city: Option<String>,
+        timezone: String,
+    },
+    /// A GeoIP database the lookup used, with its build time.
+    Database {
+        database_type: String,
+        build: String,
+    },
+}
+
+impl Evidence {
+    /// The triggering event.
+    pub fn login(event: &LoginEvent) -> Evidence {
+        Evidence::Login {
+            time: event.time,
+            ip: event.ip,
+            kind: event.kind,
+            format: event.format,
+            user: event.user.clone(),
+            source_id: event.source_id.clone(),
+        }
+    }
+
+    /// Where the address geolocates.
+    pub fn location(geo: &Geo) -> Evidence {
+        Evidence::Location {
+            country: geo.country.clone(),
+            city: geo.city.clone(),
+            lat: geo.latitude,
+            lon: geo.longitude,
+            accuracy_km: geo.accuracy_km,
+            asn: geo.asn,
+            as_org: geo.as_org.clone(),
+            tags: geo.tags.clone(),
+        }
+    }
+
+    /// The employee's claimed place.
+    pub fn claimed(profile: &ClaimedProfile) -> Evidence {
+        Evidence::Claimed {
+            country: profile.country.clone(),
+            city: profile.city.clone(),
+            timezone: profile.timezone.name().to_owned(),
+        }
+    }
+
+    /// The databases that answered for the address.
+    pub fn databases(geo: &Geo) -> Vec<Evidence> {
+        geo.databases
+            .iter()
+            .map(|d| Evidence::Database {
+                database_type: d.database_type.clone(),
+                build: d
+                    .build_time
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            })
+            .collect()
+    }
+}
+
+/// What one rule concluded about one event, before it becomes an [`Alert`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// The rule's stable name (`claimed_location`, ...).
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// Contribution to the employee's risk, 0–100.
+    pub risk: u8,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// An explained alert, as written to the alerts output (one JSON object per line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Deterministic: the same input gives the same id, so a replay after a crash cannot
+    /// create a second alert for the same event.
+    pub id: String,
+    pub employee_id: EmployeeId,
+    /// Event time of the triggering login, RFC 3339.
+    #[serde(with = "rfc3339")]
+    pub time: DateTime<Utc>,
+    pub severity: Severity,
+    pub rules: Vec<String>,
+    /// 0–100.
+    pub risk: u8,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Alert {
+    /// The alert for a finding about one employee's event.
+    pub fn from_finding(employee: &EmployeeId, event: &LoginEvent, finding: Finding) -> Alert {
+        Alert {
+            id: alert_id(finding.rule, employee, event),
+            employee_id: employee.clone(),
+            time: event.time,
+            severity: finding.severity,
+            rules: vec![finding.rule.to_owned()],
+            risk: finding.risk.min(100),
+            summary: finding.summary,
+            evidence: finding.evidence,
+        }
+    }
+}
+
+/// `dw-` and 24 hex digits of SHA-256 over the rule, the employee and the event's identity
+/// (format, source id, time, address, kind). Stable across runs and machines.
+pub fn alert_id(rule: &str, employee: &EmployeeId, event: &LoginEvent) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        rule,
+        &employee.0,
+        event.format.as_str(),
+        event.source_id.as_deref().unwrap_or(""),
+        &event.time.to_rfc3339_opts(SecondsFormat::Nanos, true),
+        &event.ip.to_string(),
+        event.kind.as_str(),
+    ] {
+        h.update(part.as_bytes());
+        // A separator that cannot occur in the parts keeps ("ab","c") apart from ("a","bc").
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    let mut id = String::with_capacity(27);
+    id.push_str("dw-");
+    for b in &digest[..12] {
+        id.push_str(&format!("{b:02x}"));
+    }
+    id
+}
+
+mod rfc3339 {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Outcome;
+
+    fn event(ip: &str, secs: i64) -> LoginEvent {
+        LoginEvent::new(
+            Format::Okta,
+            DateTime::from_timestamp(secs, 0).unwrap(),
+            "a@corp.example".into(),
+            ip.parse().unwrap(),
+            EventKind::InteractiveLogin,
+            Outcome::Success,
+        )
+    }
+
+    #[test]
+    fn ids_are_deterministic_and_distinct() {
+        let e = EmployeeId("E1".into());
+        let a = alert_id("claimed_location", &e, &event("1.2.3.4", 100));
+        assert_eq!(a, alert_id("claimed_location", &e, &event("1.2.3.4", 100)));
+        assert_eq!(a.len(), 27);
+        assert!(a.starts_with("dw-"));
+        assert_ne!(a, alert_id("claimed_location", &e, &event("1.2.3.4", 101)));
+        assert_ne!(a, alert_id("claimed_location", &e, &event("1.2.3.5", 100)));
+        assert_ne!(a, alert_id("other", &e, &event("1.2.3.4", 100)));
+        assert_ne!(
+            a,
+            alert_id(
+                "claimed_location",
+                &EmployeeId("E2".into()),
+                &event("1.2.3.4", 100)
+            )
+        );
+    }
+
+    #[test]
+    fn alert_json_has_the_documented_fields() {
+        let ev = event("1.2.3.4", 1_700_000_000);
+        let f = Finding {
+            rule: "claimed_location",
+            severity: Severity::High,
+            risk: 70,
+            summary: "s".into(),
+            evidence: vec![Evidence::Database {
+                database_type: "x".into(),
+                build: "y".into(),
+            }],
+        };
+        let alert = Alert::from_finding(&EmployeeId("E1".into()), &ev, f);
+        let v: serde_json::Value = serde_json::to_value(&alert).unwrap();
+        for key in [
+            "id",
+            "employee_id",
+            "time",
+            "severity",
+            "rules",
+            "risk",
+            "summary",
+            "evidence",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["time"], "2023-11-14T22:13:20Z");
+        assert_eq!(v["severity"], "high");
+        assert_eq!(v["evidence"][0]["type"], "database");
+        let back: Alert = serde_json::from_value(v).unwrap();
+        assert_eq!(back, alert);
+    }
+}

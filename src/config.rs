@@ -1,0 +1,177 @@
+//! The one TOML configuration file. Every section is owned by the module it configures
+//! (`roster::RosterConfig`, `enrich::EnrichConfig`, `rules::RulesConfig`); this file only
+//! composes them, reads the file, makes relative paths relative to the file, and collects
+//! every validation error at once. `driftwatch.example.toml` documents every field.
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::decode::{DecodeContext, FormatChoice};
+use crate::enrich::EnrichConfig;
+use crate::roster::RosterConfig;
+use crate::rules::RulesConfig;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[decode]`: how records are read.
+    #[serde(default)]
+    pub decode: DecodeConfig,
+    /// `[roster]`: the claimed profiles. Without it every account is unknown.
+    #[serde(default)]
+    pub roster: Option<RosterConfig>,
+    /// `[enrich]`: GeoIP databases and intel lists. Without them no location is known and
+    /// location rules stay silent.
+    #[serde(default)]
+    pub enrich: EnrichConfig,
+    /// `[rules]`: detector settings.
+    #[serde(default)]
+    pub rules: RulesConfig,
+    /// `[dead_letter]`: where rejected records are kept.
+    #[serde(default)]
+    pub dead_letter: DeadLetterConfig,
+}
+
+/// `[decode]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecodeConfig {
+    /// Input format: `auto` (detect per record) or one adapter's name.
+    pub format: FormatChoice,
+    /// Longer records are rejected as `oversized`. Default 64 KiB: the largest real
+    /// sign-in records (Entra with conditional-access details) are ~10–20 KB, and a bound
+    /// keeps a corrupt stream without newlines from taking the memory.
+    pub max_record_bytes: usize,
+    /// IANA time zone for syslog timestamps that carry no offset (PAN-OS, ASA, OpenVPN).
+    /// Default UTC, which is what most collectors are set to.
+    pub default_timezone: String,
+    /// Year for syslog timestamps that carry none. Default: the current year.
+    pub default_year: Option<i32>,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig {
+            format: FormatChoice::Auto,
+            max_record_bytes: 64 * 1024,
+            default_timezone: "UTC".to_owned(),
+            default_year: None,
+        }
+    }
+}
+
+impl DecodeConfig {
+    fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if self.max_record_bytes == 0 {
+            errors.push("decode.max_record_bytes: must be at least 1".to_owned());
+        }
+        if self.default_timezone.parse::<Tz>().is_err() {
+            errors.push(format!(
+                "decode.default_timezone: {:?} is not an IANA time zone",
+                self.default_timezone
+            ));
+        }
+        errors
+    }
+
+    /// The adapters' context. `this_year` is the clock's year, used when no
+    /// `default_year` is set (the caller owns the clock).
+    pub fn context(&self, this_year: i32) -> DecodeContext {
+        DecodeContext {
+            max_record_bytes: self.max_record_bytes,
+            default_tz: self.default_timezone.parse().unwrap_or(Tz::UTC),
+            default_year: self.default_year.unwrap_or(this_year),
+        }
+    }
+}
+
+/// `[dead_letter]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadLetterConfig {
+    /// File that rejected records are appended to, one JSON object per line with the
+    /// reason. Unset: rejected records are only counted (replay's `--dead-letter` sets it).
+    pub path: Option<PathBuf>,
+    /// Also keep well-formed records that are not login events (`not_a_login`). Default
+    /// false: a full Okta stream is mostly other event types, and they are not bad input.
+    pub include_filtered: bool,
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        DeadLetterConfig {
+            path: None,
+            include_filtered: false,
+        }
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {} problem(s):\n  - {}", .errors.len(), .errors.join("\n  - "))]
+    Invalid { path: PathBuf, errors: Vec<String> },
+}
+
+impl Config {
+    /// Read, parse and validate a config file. Relative paths inside it are taken relative
+    /// to the file's folder, so a config works from any working directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.rebase(base);
+        let errors = config.validate();
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                errors,
+            })
+        }
+    }
+
+    /// Every problem in the configuration, from every section.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = self.decode.validate();
+        if let Some(r) = &self.roster {
+            errors.extend(r.validate());
+        }
+        errors.extend(self.enrich.validate());
+        errors.extend(self.rules.validate());
+        errors
+    }
+
+    fn rebase(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(r) = &mut self.roster {
+            fix(&mut r.path);
+        }
+        self.enrich.for_each_path(fix);
+        if let Some(p) = &mut self.dead_letter.path {
+            fix(p);
+        }
+    }
+}

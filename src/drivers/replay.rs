@@ -1,0 +1,344 @@
+//! `driftwatch replay`: the core over NDJSON / syslog files (plain or gzip) or stdin.
+//! Alerts go out as JSON lines; rejected records go to a dead-letter file with their
+//! reason; a summary goes to stderr at the end.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::input::Source;
+use crate::decode::{FormatChoice, RejectReason, Rejection};
+use crate::enrich::Enricher;
+use crate::event::Format;
+use crate::pipeline::{Pipeline, Processed, Tally};
+use crate::roster::Roster;
+
+/// How much of an over-long record is kept for the dead-letter file. Records above the
+/// decode limit are rejected anyway; this bounds memory while keeping the evidence.
+const DEAD_LETTER_KEEP: usize = 1024 * 1024;
+
+/// Inputs below this size finish too fast for a progress bar to help.
+const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Where a stream of JSON lines goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Output {
+    /// `-` is stdout.
+    pub fn parse(arg: &str) -> Output {
+        if arg == "-" {
+            Output::Stdout
+        } else {
+            Output::File(PathBuf::from(arg))
+        }
+    }
+
+    fn open(&self) -> io::Result<Box<dyn Write>> {
+        Ok(match self {
+            Output::Stdout => Box::new(BufWriter::new(io::stdout().lock())),
+            Output::File(p) => Box::new(BufWriter::new(File::create(p)?)),
+        })
+    }
+}
+
+/// What to replay and where results go.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub inputs: Vec<Source>,
+    pub format: FormatChoice,
+    pub alerts_out: Output,
+    pub dead_letter: Option<PathBuf>,
+    /// Also dead-letter `not_a_login` records.
+    pub dead_letter_filtered: bool,
+    /// Show a progress bar (only used on a terminal, for large inputs).
+    pub progress: bool,
+}
+
+/// The result of a replay run.
+#[derive(Debug)]
+pub struct Report {
+    pub tally: Tally,
+    pub files: usize,
+    pub elapsed: Duration,
+    pub dead_letters: u64,
+}
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("cannot read {source_name}: {error}")]
+    Input {
+        source_name: String,
+        error: io::Error,
+    },
+    #[error("cannot write {what}: {error}")]
+    Output {
+        what: &'static str,
+        error: io::Error,
+    },
+}
+
+/// One rejected record as kept in the dead-letter file.
+#[derive(Serialize)]
+struct DeadLetter<'a> {
+    reason: RejectReason,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<Format>,
+    source: &'a str,
+    line: u64,
+    /// Length of the original record in bytes.
+    bytes: usize,
+    /// The record as text, when it is UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<&'a str>,
+    /// The record in base64, when it is not UTF-8 (so nothing is lost).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record_base64: Option<String>,
+    /// True when only the first bytes of an over-long record are kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
+}
+
+/// Run the core over every input.
+pub fn run(
+    pipeline: &Pipeline,
+    roster: &Roster,
+    enricher: &Enricher,
+    opts: &Options,
+) -> Result<Report, ReplayError> {
+    let started = Instant::now();
+    let mut alerts = opts
+        .alerts_out
+        .open()
+        .map_err(|error| ReplayError::Output {
+            what: "alerts",
+            error,
+        })?;
+    let mut dead = match &opts.dead_letter {
+        Some(p) => Some(BufWriter::new(File::create(p).map_err(|error| {
+            ReplayError::Output {
+                what: "dead letters",
+                error,
+            }
+        })?)),
+        None => None,
+    };
+    let progress = progress_bar(opts);
+    let keep = DEAD_LETTER_KEEP.max(pipeline.decode.max_record_bytes + 1);
+    let mut tally = Tally::default();
+    let mut dead_letters = 0u64;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut line_out = Vec::with_capacity(4096);
+
+    for source in &opts.inputs {
+        let name = source.name();
+        let bar = progress.clone();
+        let mut records =
+            source
+                .open(move |n| bar.inc(n as u64))
+                .map_err(|error| ReplayError::Input {
+                    source_name: name.clone(),
+                    error,
+                })?;
+        loop {
+            let record = records
+                .next(&mut buf, keep)
+                .map_err(|error| ReplayError::Input {
+                    source_name: name.clone(),
+                    error,
+                })?;
+            let Some(record) = record else { break };
+            let processed = if record.len > record.bytes.len() {
+                Processed::Rejected(Rejection::oversized(
+                    record.len,
+                    pipeline.decode.max_record_bytes,
+                ))
+            } else {
+                pipeline.process(record.bytes, opts.format, roster, enricher)
+            };
+            tally.count(&processed);
+            match &processed {
+                Processed::Rejected(r) if r.reason.is_bad_input() || opts.dead_letter_filtered => {
+                    if let Some(out) = dead.as_mut() {
+                        write_dead_letter(out, r, &name, record.line, record.bytes, record.len)
+                            .map_err(|error| ReplayError::Output {
+                                what: "dead letters",
+                                error,
+                            })?;
+                        dead_letters += 1;
+                    }
+                }
+                Processed::Scored { alerts: found, .. } => {
+                    for alert in found {
+                        line_out.clear();
+                        serde_json::to_writer(&mut line_out, alert).map_err(|e| {
+                            ReplayError::Output {
+                                what: "alerts",
+                                error: io::Error::other(e),
+                            }
+                        })?;
+                        line_out.push(b'\n');
+                        alerts
+                            .write_all(&line_out)
+                            .map_err(|error| ReplayError::Output {
+                                what: "alerts",
+                                error,
+                            })?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    alerts.flush().map_err(|error| ReplayError::Output {
+        what: "alerts",
+        error,
+    })?;
+    if let Some(out) = dead.as_mut() {
+        out.flush().map_err(|error| ReplayError::Output {
+            what: "dead letters",
+            error,
+        })?;
+    }
+    progress.finish_and_clear();
+    Ok(Report {
+        tally,
+        files: opts.inputs.len(),
+        elapsed: started.elapsed(),
+        dead_letters,
+    })
+}
+
+fn write_dead_letter(
+    out: &mut impl Write,
+    r: &Rejection,
+    source: &str,
+    line: u64,
+    bytes: &[u8],
+    len: usize,
+) -> io::Result<()> {
+    let text = std::str::from_utf8(bytes).ok();
+    let entry = DeadLetter {
+        reason: r.reason,
+        detail: &r.detail,
+        format: r.format,
+        source,
+        line,
+        bytes: len,
+        record: text,
+        record_base64: match text {
+            Some(_) => None,
+            None => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        },
+        truncated: len > bytes.len(),
+    };
+    serde_json::to_writer(&mut *out, &entry).map_err(io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+fn progress_bar(opts: &Options) -> ProgressBar {
+    let total: u64 = opts.inputs.iter().filter_map(Source::len).sum();
+    if !opts.progress || !io::stderr().is_terminal() || total < PROGRESS_MIN_BYTES {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+impl Report {
+    /// The end-of-run summary printed to stderr.
+    pub fn summary(&self, dead_letter: Option<&std::path::Path>) -> String {
+        let t = &self.tally;
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "driftwatch replay: {} records from {} input(s) in {:.2} s ({:.0} records/s)",
+            t.records,
+            self.files,
+            secs,
+            t.records as f64 / secs
+        );
+        let decoded: u64 = t.decoded.values().sum();
+        let _ = writeln!(
+            s,
+            "  decoded          {decoded:>8}  {}",
+            join(t.decoded.iter().map(|(f, n)| (f.as_str().to_owned(), *n)))
+        );
+        let _ = writeln!(
+            s,
+            "  non-interactive  {:>8}  (counted, not scored)",
+            t.non_interactive
+        );
+        let by_reason = t.rejected.iter().map(|(reason, by_format)| {
+            let n: u64 = by_format.values().sum();
+            (reason.as_str().to_owned(), n)
+        });
+        let _ = writeln!(
+            s,
+            "  rejected         {:>8}  {}",
+            t.rejected_total(),
+            join(by_reason)
+        );
+        let mut unknown: Vec<_> = t.unknown_users.iter().collect();
+        unknown.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let shown = join(unknown.iter().take(10).map(|(u, n)| ((*u).clone(), **n)));
+        let more = if unknown.len() > 10 {
+            format!(", … {} more", unknown.len() - 10)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "  unknown users    {:>8}  events from {} account(s): {shown}{more}",
+            t.unknown_user_events(),
+            unknown.len()
+        );
+        let _ = writeln!(
+            s,
+            "  alerts           {:>8}  {} | {}",
+            t.alerts_total(),
+            join(t.alerts_by_rule.iter().map(|(r, n)| (r.clone(), *n))),
+            join(
+                t.alerts_by_severity
+                    .iter()
+                    .map(|(sev, n)| (sev.as_str().to_owned(), *n))
+            )
+        );
+        if let Some(p) = dead_letter {
+            let _ = writeln!(
+                s,
+                "  dead letters     {:>8}  → {}",
+                self.dead_letters,
+                p.display()
+            );
+        }
+        s
+    }
+}
+
+fn join(items: impl Iterator<Item = (String, u64)>) -> String {
+    let parts: Vec<String> = items.map(|(k, n)| format!("{k} {n}")).collect();
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
