@@ -12,9 +12,9 @@ use driftwatch::config::{Config, ConfigError};
 use driftwatch::decode::FormatChoice;
 use driftwatch::drivers::input::Source;
 use driftwatch::drivers::replay::{self, Output};
-use driftwatch::enrich::Enricher;
+use driftwatch::enrich::{EnrichError, Enricher};
 use driftwatch::pipeline::Pipeline;
-use driftwatch::roster::Roster;
+use driftwatch::roster::{Roster, RosterError};
 
 #[derive(Parser)]
 #[command(
@@ -93,13 +93,23 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("driftwatch: {e:#}");
-            if e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()) {
+            if is_configuration_error(&e) {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
             }
         }
     }
+}
+
+/// A broken config file, roster or database is the operator's to fix (exit 2), not a
+/// failed run.
+fn is_configuration_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<ConfigError>().is_some()
+            || c.downcast_ref::<RosterError>().is_some()
+            || c.downcast_ref::<EnrichError>().is_some()
+    })
 }
 
 fn run(cli: Cli) -> Result<()> {

@@ -152,3 +152,130 @@ impl Tally {
         self.alerts_by_severity.values().sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::EnrichConfig;
+    use crate::event::EventKind;
+    use std::path::Path;
+
+    fn fixtures() -> (Roster, Enricher) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let roster = Roster::load(&root.join("examples/roster.csv")).unwrap();
+        let geo = root.join("examples/geoip");
+        let enricher = Enricher::open(&EnrichConfig {
+            city: Some(geo.join("demo-city.mmdb")),
+            asn: Some(geo.join("demo-asn.mmdb")),
+            anonymous_ip: Some(geo.join("demo-anonymous-ip.mmdb")),
+            ..EnrichConfig::default()
+        })
+        .unwrap();
+        (roster, enricher)
+    }
+
+    fn okta(user: &str, ip: &str, event_type: &str) -> Vec<u8> {
+        format!(
+            r#"{{"actor":{{"alternateId":"{user}","type":"User"}},"eventType":"{event_type}","outcome":{{"result":"SUCCESS"}},"published":"2026-11-03T14:00:00.000Z","client":{{"ipAddress":"{ip}"}},"uuid":"u-1"}}"#
+        )
+        .into_bytes()
+    }
+
+    fn process(record: &[u8]) -> Processed {
+        let (roster, enricher) = fixtures();
+        Pipeline::default().process(record, FormatChoice::Auto, &roster, &enricher)
+    }
+
+    #[test]
+    fn login_abroad_resolves_through_an_alias_and_alerts() {
+        // CORP\anguyen is E1001's alias; 2001:db8:100::/48 is Tokyo in the demo databases.
+        let p = process(&okta(
+            r"CORP\\ANGUYEN",
+            "2001:db8:100:1::5",
+            "user.session.start",
+        ));
+        let Processed::Scored {
+            employee,
+            alerts,
+            geo,
+            ..
+        } = p
+        else {
+            panic!("{p:?}")
+        };
+        assert_eq!(employee.0, "E1001");
+        assert_eq!(geo.country.as_deref(), Some("JP"));
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].rules, ["claimed_location"]);
+        assert_eq!(alerts[0].employee_id.0, "E1001");
+    }
+
+    #[test]
+    fn login_at_home_is_scored_without_alert() {
+        let p = process(&okta(
+            "anguyen@corp.example",
+            "198.51.100.11",
+            "user.session.start",
+        ));
+        assert!(
+            matches!(p, Processed::Scored { ref alerts, .. } if alerts.is_empty()),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn non_interactive_events_are_never_scored() {
+        // A logout from abroad says nothing about where the person signs in.
+        let p = process(&okta(
+            "anguyen@corp.example",
+            "2001:db8:100:1::5",
+            "user.session.end",
+        ));
+        let Processed::Scored { event, alerts, .. } = p else {
+            panic!("{p:?}")
+        };
+        assert_eq!(event.kind, EventKind::Logout);
+        assert!(alerts.is_empty());
+    }
+
+    #[test]
+    fn unknown_accounts_are_kept_with_their_enrichment() {
+        let p = process(&okta(
+            "intruder@corp.example",
+            "2001:db8:100:1::5",
+            "user.session.start",
+        ));
+        let Processed::UnknownUser { event, geo } = p else {
+            panic!("{p:?}")
+        };
+        assert_eq!(event.user, "intruder@corp.example");
+        assert_eq!(geo.country.as_deref(), Some("JP"));
+    }
+
+    #[test]
+    fn tally_counts_every_outcome() {
+        let (roster, enricher) = fixtures();
+        let pipeline = Pipeline::default();
+        let mut tally = Tally::default();
+        for r in [
+            okta(
+                "anguyen@corp.example",
+                "2001:db8:100:1::5",
+                "user.session.start",
+            ),
+            okta("anguyen@corp.example", "198.51.100.11", "user.session.end"),
+            okta("nobody@corp.example", "198.51.100.11", "user.session.start"),
+            b"   ".to_vec(),
+            b"{not json".to_vec(),
+        ] {
+            tally.count(&pipeline.process(&r, FormatChoice::Auto, &roster, &enricher));
+        }
+        assert_eq!(tally.records, 4, "blank lines are not records");
+        assert_eq!(tally.decoded.get(&Format::Okta), Some(&3));
+        assert_eq!(tally.non_interactive, 1);
+        assert_eq!(tally.unknown_users.get("nobody@corp.example"), Some(&1));
+        assert_eq!(tally.rejected_total(), 1);
+        assert_eq!(tally.alerts_by_rule.get("claimed_location"), Some(&1));
+        assert_eq!(tally.alerts_by_severity.get(&Severity::High), Some(&1));
+    }
+}

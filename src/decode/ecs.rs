@@ -16,7 +16,7 @@ use crate::event::{EventKind, Format, LoginEvent, Outcome, VendorContext};
 /// Does the record look like an ECS document? `@timestamp` and an `event` object; the
 /// raw vendor records of the other JSON adapters carry no `@timestamp`.
 pub fn sniff(text: &str) -> bool {
-    json::is_ecs(text) && text.contains("\"event\"")
+    json::is_ecs(text) && json::contains_any(text, &["\"event\""])
 }
 
 /// Decode one ECS document.

@@ -15,7 +15,7 @@ const AUTHENTICATION: i64 = 3002;
 
 /// Does the record look like OCSF? Every OCSF event has a `class_uid`.
 pub fn sniff(text: &str) -> bool {
-    text.contains("\"class_uid\"")
+    json::contains_any(text, &["\"class_uid\""])
 }
 
 /// Decode one OCSF record.

@@ -73,6 +73,12 @@ impl RosterConfig {
                 "roster.path {} does not name a file",
                 self.path.display()
             ));
+        } else if !self.path.is_file() {
+            // Reported with the other problems; the content is checked when it loads.
+            problems.push(format!(
+                "roster.path {} is not a readable file",
+                self.path.display()
+            ));
         }
         problems
     }

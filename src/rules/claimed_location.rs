@@ -111,3 +111,157 @@ fn place(city: Option<&str>, country: &str) -> String {
         None => country.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::{AnonymousFlags, Geo};
+    use crate::event::{EventKind, Format, LoginEvent};
+    use crate::roster::{ClaimedProfile, EmployeeId, Status};
+
+    fn profile() -> ClaimedProfile {
+        ClaimedProfile {
+            employee_id: EmployeeId("E1".into()),
+            aliases: vec!["a@corp.example".into()],
+            country: "US".into(),
+            region: None,
+            city: Some("New York".into()),
+            point: Some((40.7128, -74.006)),
+            timezone: chrono_tz::America::New_York,
+            work_hours: None,
+            start_date: None,
+            status: Status::Active,
+        }
+    }
+
+    fn event(outcome: Outcome) -> LoginEvent {
+        LoginEvent::new(
+            Format::Okta,
+            chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            "a@corp.example".into(),
+            "203.0.113.9".parse().unwrap(),
+            EventKind::InteractiveLogin,
+            outcome,
+        )
+    }
+
+    fn geo(country: &str) -> Geo {
+        Geo {
+            country: Some(country.into()),
+            city: Some("Shenyang".into()),
+            accuracy_km: Some(50),
+            asn: Some(64510),
+            as_org: Some("Demo Cloud".into()),
+            ..Geo::default()
+        }
+    }
+
+    fn run(cfg: &Config, event: &LoginEvent, geo: &Geo) -> Option<Finding> {
+        check(
+            cfg,
+            &Input {
+                event,
+                profile: &profile(),
+                geo,
+            },
+        )
+    }
+
+    #[test]
+    fn fires_from_the_first_login_abroad_with_evidence() {
+        let f = run(&Config::default(), &event(Outcome::Success), &geo("CN")).expect("fires");
+        assert_eq!(f.rule, "claimed_location");
+        assert_eq!(f.severity, Severity::High);
+        assert!(f.summary.contains("Shenyang, CN"), "{}", f.summary);
+        assert!(f.summary.contains("AS64510 Demo Cloud"), "{}", f.summary);
+        assert!(f.summary.contains("New York, US"), "{}", f.summary);
+        assert!(f.summary.contains("±50 km"), "{}", f.summary);
+        assert!(matches!(f.evidence[0], Evidence::Login { .. }));
+        assert!(matches!(f.evidence[2], Evidence::Claimed { ref country, .. } if country == "US"));
+    }
+
+    #[test]
+    fn silent_in_the_claimed_country_whatever_the_case() {
+        assert_eq!(
+            run(&Config::default(), &event(Outcome::Success), &geo("US")),
+            None
+        );
+        assert_eq!(
+            run(&Config::default(), &event(Outcome::Success), &geo("us")),
+            None
+        );
+    }
+
+    #[test]
+    fn silent_without_a_location() {
+        let unknown = Geo {
+            country: None,
+            ..geo("CN")
+        };
+        assert_eq!(
+            run(&Config::default(), &event(Outcome::Success), &unknown),
+            None
+        );
+    }
+
+    #[test]
+    fn an_anonymizer_is_location_unknown_not_a_mismatch() {
+        let by_flag = Geo {
+            anonymous: Some(AnonymousFlags {
+                is_anonymous: true,
+                is_anonymous_vpn: true,
+                ..AnonymousFlags::default()
+            }),
+            ..geo("CN")
+        };
+        assert_eq!(
+            run(&Config::default(), &event(Outcome::Success), &by_flag),
+            None
+        );
+        let by_list = Geo {
+            tags: vec!["vpn".into()],
+            ..geo("CN")
+        };
+        assert_eq!(
+            run(&Config::default(), &event(Outcome::Success), &by_list),
+            None
+        );
+    }
+
+    #[test]
+    fn corporate_egress_is_exempt() {
+        let egress = Geo {
+            tags: vec!["corporate_egress".into()],
+            ..geo("DE")
+        };
+        assert_eq!(
+            run(&Config::default(), &event(Outcome::Success), &egress),
+            None
+        );
+    }
+
+    #[test]
+    fn failed_attempts_and_disabled_rule_stay_silent() {
+        assert_eq!(
+            run(&Config::default(), &event(Outcome::Failure), &geo("CN")),
+            None
+        );
+        let off = Config {
+            enabled: false,
+            ..Config::default()
+        };
+        assert_eq!(run(&off, &event(Outcome::Success), &geo("CN")), None);
+        // An MFA step or a session with no stated outcome still places the person.
+        assert!(run(&Config::default(), &event(Outcome::Unknown), &geo("CN")).is_some());
+    }
+
+    #[test]
+    fn risk_above_100_is_a_config_error() {
+        let bad = Config {
+            risk: 101,
+            ..Config::default()
+        };
+        assert_eq!(bad.validate().len(), 1);
+        assert!(Config::default().validate().is_empty());
+    }
+}

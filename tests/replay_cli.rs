@@ -1,0 +1,427 @@
+//! `driftwatch replay`, `check-config` and `geoip lookup` through the real binary, on the
+//! shipped example company and on the real vendor samples in ../shared/samples.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shared(rel: &str) -> PathBuf {
+    root().join("../shared").join(rel)
+}
+
+fn driftwatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run driftwatch")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// The number after `label` in replay's summary.
+fn summary_count(summary: &str, label: &str) -> u64 {
+    let line = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{summary}"));
+    line.trim_start()[label.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {line:?}"))
+}
+
+fn replay_example(dir: &Path) -> (Output, Vec<Value>, Vec<Value>) {
+    let dlq = dir.join("dlq.jsonl");
+    let out = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        "--dead-letter",
+        dlq.to_str().unwrap(),
+        "examples/events/",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let alerts = json_lines(&String::from_utf8(out.stdout.clone()).unwrap());
+    let dead = json_lines(&std::fs::read_to_string(&dlq).unwrap());
+    (out, alerts, dead)
+}
+
+#[test]
+fn quick_start_replay_alerts_on_the_planted_cases_and_keeps_bad_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, alerts, dead) = replay_example(dir.path());
+
+    // E1002 (claims New York) logs in from Tokyo; E1007 (claims London) visits Berlin.
+    let employees: BTreeSet<&str> = alerts
+        .iter()
+        .map(|a| a["employee_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(employees, BTreeSet::from(["E1002", "E1007"]));
+    for a in &alerts {
+        for key in [
+            "id",
+            "employee_id",
+            "time",
+            "severity",
+            "rules",
+            "risk",
+            "summary",
+            "evidence",
+        ] {
+            assert!(a.get(key).is_some(), "alert without {key}: {a}");
+        }
+        assert_eq!(a["rules"], serde_json::json!(["claimed_location"]));
+        assert!(a["time"].as_str().unwrap().ends_with('Z'));
+        let evidence_types: BTreeSet<&str> = a["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            evidence_types,
+            BTreeSet::from(["login", "location", "claimed", "database"])
+        );
+    }
+    let e1007 = alerts.iter().find(|a| a["employee_id"] == "E1007").unwrap();
+    assert!(
+        e1007["summary"].as_str().unwrap().contains("Berlin, DE"),
+        "{e1007}"
+    );
+    assert!(
+        e1007["summary"].as_str().unwrap().contains("London, GB"),
+        "{e1007}"
+    );
+
+    let reasons: BTreeSet<&str> = dead.iter().map(|d| d["reason"].as_str().unwrap()).collect();
+    assert_eq!(
+        reasons,
+        BTreeSet::from([
+            "invalid_json",
+            "missing_ip",
+            "invalid_time",
+            "unknown_format"
+        ])
+    );
+    for d in &dead {
+        assert!(
+            d["source"]
+                .as_str()
+                .unwrap()
+                .ends_with("broken-records.log")
+        );
+        assert!(d["line"].as_u64().unwrap() >= 1);
+        assert!(
+            d["record"].as_str().is_some(),
+            "the record itself is kept: {d}"
+        );
+    }
+
+    let summary = stderr(&out);
+    assert_eq!(summary_count(&summary, "rejected"), 4);
+    assert_eq!(summary_count(&summary, "alerts"), alerts.len() as u64);
+    assert!(
+        summary.contains("jsmith@corp.example"),
+        "unknown accounts are listed:\n{summary}"
+    );
+    assert!(summary.contains("svc-backup@corp.example"), "{summary}");
+    assert!(summary.contains("okta 150"), "{summary}");
+}
+
+#[test]
+fn alert_ids_are_the_same_on_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, first, _) = replay_example(dir.path());
+    let (_, second, _) = replay_example(dir.path());
+    assert!(!first.is_empty());
+    assert_eq!(first, second);
+    let ids: BTreeSet<&str> = first.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), first.len(), "ids are unique within a run");
+}
+
+#[test]
+fn gzip_files_and_stdin_give_the_same_alerts_as_plain_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = root().join("examples/events/okta-system-log.ndjson");
+    let bytes = std::fs::read(&plain).unwrap();
+    let gz_path = dir.path().join("okta.log.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&bytes).unwrap();
+    std::fs::write(&gz_path, gz.finish().unwrap()).unwrap();
+
+    let args = |input: &str| {
+        vec![
+            "replay",
+            "--config",
+            "driftwatch.example.toml",
+            "--format",
+            "okta",
+            input,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()
+    };
+    let run = |input: &str| {
+        let a = args(input);
+        driftwatch(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let from_plain = run(plain.to_str().unwrap());
+    let from_gz = run(gz_path.to_str().unwrap());
+    assert!(
+        from_plain.status.success() && from_gz.status.success(),
+        "{}",
+        stderr(&from_gz)
+    );
+    assert!(!from_plain.stdout.is_empty());
+    assert_eq!(from_plain.stdout, from_gz.stdout);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(args("-"))
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let from_stdin = child.wait_with_output().unwrap();
+    assert!(from_stdin.status.success(), "{}", stderr(&from_stdin));
+    assert_eq!(from_plain.stdout, from_stdin.stdout);
+}
+
+/// Every line of every line-based real sample either decodes or lands in the dead-letter
+/// file with a reason: nothing is lost, nothing panics.
+#[test]
+fn every_real_sample_line_is_decoded_or_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keep-all.toml");
+    std::fs::write(&config, "[dead_letter]\ninclude_filtered = true\n").unwrap();
+    let dlq = dir.path().join("dlq.jsonl");
+    let files: Vec<PathBuf> = [
+        "elastic-integrations/okta-system-events.ndjson",
+        "elastic-integrations/azure-signinlogs-eventhub.ndjson",
+        "elastic-integrations/google-workspace-login.ndjson",
+        "elastic-integrations/panw-globalprotect.log",
+        "elastic-integrations/cisco-asa-anyconnect.log",
+        "crowdsec-hub/fortinet-sslvpn-login-fail.log",
+        "crowdsec-hub/openvpn-bf.log",
+        "crowdsec-hub/openvpn-server.log",
+    ]
+    .iter()
+    .map(|f| shared(&format!("samples/{f}")))
+    .collect();
+    let mut args: Vec<String> = [
+        "replay",
+        "--config",
+        config.to_str().unwrap(),
+        "--dead-letter",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(dlq.to_str().unwrap().to_owned());
+    args.extend(files.iter().map(|f| f.to_str().unwrap().to_owned()));
+    let out = driftwatch(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let lines: u64 = files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count() as u64
+        })
+        .sum();
+    let summary = stderr(&out);
+    let decoded = summary_count(&summary, "decoded");
+    let rejected = summary_count(&summary, "rejected");
+    let dead = json_lines(&std::fs::read_to_string(&dlq).unwrap());
+    assert_eq!(
+        summary_count(&summary, "driftwatch replay:"),
+        lines,
+        "{summary}"
+    );
+    assert_eq!(decoded + rejected, lines, "{summary}");
+    assert_eq!(dead.len() as u64, rejected, "every rejected record is kept");
+    // Each format contributes decoded events.
+    for format in [
+        "okta",
+        "entra",
+        "google_workspace",
+        "globalprotect",
+        "cisco_asa",
+        "fortinet",
+        "openvpn",
+    ] {
+        assert!(
+            summary.contains(&format!("{format} ")),
+            "no {format} decoded:\n{summary}"
+        );
+    }
+    let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in &dead {
+        *by_reason.entry(d["reason"].as_str().unwrap()).or_default() += 1;
+        assert!(!d["detail"].as_str().unwrap().is_empty());
+    }
+    assert!(by_reason.contains_key("not_a_login"), "{by_reason:?}");
+}
+
+#[test]
+fn oversized_and_non_utf8_records_are_dead_lettered_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("odd.log");
+    let mut data = vec![b'{'; 100_000];
+    data.push(b'\n');
+    data.extend_from_slice(b"\xff\xfe not text\n");
+    std::fs::write(&input, &data).unwrap();
+    let dlq = dir.path().join("dlq.jsonl");
+    let out = driftwatch(&[
+        "replay",
+        "--dead-letter",
+        dlq.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dead = json_lines(&std::fs::read_to_string(&dlq).unwrap());
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0]["reason"], "oversized");
+    assert_eq!(dead[0]["bytes"], 100_000);
+    assert_eq!(dead[0]["record"].as_str().unwrap().len(), 100_000);
+    assert_eq!(dead[1]["reason"], "invalid_encoding");
+    assert_eq!(dead[1]["record_base64"], "//4gbm90IHRleHQ=");
+}
+
+#[test]
+fn check_config_accepts_the_example_from_any_directory() {
+    let out = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["check-config", "--config"])
+        .arg(root().join("driftwatch.example.toml"))
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("roster: 10 employee(s)"), "{text}");
+    assert!(text.contains("Driftwatch-Demo-GeoIP2-City"), "{text}");
+    assert!(text.contains("consumer-vpn-providers.csv"), "{text}");
+}
+
+#[test]
+fn check_config_reports_every_problem_at_once_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        r#"
+[decode]
+default_timezone = "Mars/Olympus_Mons"
+max_record_bytes = 0
+[roster]
+path = "no-such-roster.csv"
+[enrich]
+city = "no-such-city.mmdb"
+cache_size = 0
+[rules.claimed_location]
+risk = 250
+"#,
+    )
+    .unwrap();
+    let out = driftwatch(&["check-config", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in [
+        "Mars/Olympus_Mons",
+        "max_record_bytes",
+        "no-such-roster.csv",
+        "no-such-city.mmdb",
+        "cache_size",
+        "risk",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not reported in:\n{err}");
+    }
+}
+
+#[test]
+fn unknown_config_keys_are_rejected_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("typo.toml");
+    std::fs::write(&config, "[enrich]\ncity_db = \"x.mmdb\"\n").unwrap();
+    let out = driftwatch(&["check-config", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("city_db"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_broken_roster_is_a_configuration_error_listing_every_bad_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("roster.csv");
+    std::fs::write(
+        &roster,
+        "employee_id,aliases,claimed_country,claimed_timezone,status\n\
+         E1,a@x.example,ZZ,America/New_York,active\n\
+         E2,b@x.example,US,Not/AZone,active\n",
+    )
+    .unwrap();
+    let out = driftwatch(&[
+        "replay",
+        "--roster",
+        roster.to_str().unwrap(),
+        "examples/events/okta-system-log.ndjson",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("line 2") && err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn geoip_lookup_prints_the_full_enrichment() {
+    let out = driftwatch(&[
+        "geoip",
+        "lookup",
+        "--config",
+        "driftwatch.example.toml",
+        "203.0.113.20",
+        "2001:db8:100::1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let docs: Vec<Value> = serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(docs.len(), 2);
+    let cn = &docs[0]["enrichment"];
+    assert_eq!(docs[0]["ip"], "203.0.113.20");
+    assert_eq!(cn["country"], "CN");
+    assert_eq!(cn["city"], "Shenyang");
+    assert_eq!(cn["accuracy_km"], 50);
+    assert_eq!(cn["asn"], 64510);
+    assert_eq!(cn["anonymous"]["is_anonymous_vpn"], true);
+    assert_eq!(cn["vpn_provider"], "DemoVPN (Astrill-like, demo data)");
+    assert!(cn["databases"].as_array().unwrap().len() >= 2, "{cn}");
+    assert_eq!(docs[1]["enrichment"]["country"], "JP");
+
+    let bad = driftwatch(&["geoip", "lookup", "not-an-ip"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("not-an-ip"));
+}
