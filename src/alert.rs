@@ -155,12 +155,23 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
 }
 
+/// Whether an alert line opens an alert or updates one already open (same id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    /// The first line for this id.
+    Open,
+    /// The open alert's risk rose to a higher severity, or another rule joined it.
+    Escalated,
+}
+
 /// An explained alert, as written to the alerts output (one JSON object per line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Deterministic: the same input gives the same id, so a replay after a crash cannot
-    /// create a second alert for the same event.
+    /// create a second alert for the same event. Escalations keep the id.
     pub id: String,
+    pub status: AlertStatus,
     pub employee_id: EmployeeId,
     /// Event time of the triggering login, RFC 3339.
     #[serde(with = "rfc3339")]
@@ -171,22 +182,6 @@ pub struct Alert {
     pub risk: u8,
     pub summary: String,
     pub evidence: Vec<Evidence>,
-}
-
-impl Alert {
-    /// The alert for a finding about one employee's event.
-    pub fn from_finding(employee: &EmployeeId, event: &LoginEvent, finding: Finding) -> Alert {
-        Alert {
-            id: alert_id(finding.rule, employee, event),
-            employee_id: employee.clone(),
-            time: event.time,
-            severity: finding.severity,
-            rules: vec![finding.rule.to_owned()],
-            risk: finding.risk.min(100),
-            summary: finding.summary,
-            evidence: finding.evidence,
-        }
-    }
 }
 
 /// `dw-` and 24 hex digits of SHA-256 over the rule, the employee and the event's identity
@@ -280,7 +275,17 @@ mod tests {
                 build: "y".into(),
             }],
         };
-        let alert = Alert::from_finding(&EmployeeId("E1".into()), &ev, f);
+        let alert = Alert {
+            id: alert_id(f.rule, &EmployeeId("E1".into()), &ev),
+            status: AlertStatus::Open,
+            employee_id: EmployeeId("E1".into()),
+            time: ev.time,
+            severity: f.severity,
+            rules: vec![f.rule.to_owned()],
+            risk: f.risk,
+            summary: f.summary,
+            evidence: f.evidence,
+        };
         let v: serde_json::Value = serde_json::to_value(&alert).unwrap();
         for key in [
             "id",

@@ -1,5 +1,5 @@
 //! The one TOML configuration file. Every section is owned by the module it configures
-//! (`roster::RosterConfig`, `enrich::EnrichConfig`, `rules::RulesConfig`); this file only
+//! (`roster::RosterConfig`, `enrich::EnrichConfig`, `detect::DetectConfig`); this file only
 //! composes them, reads the file, makes relative paths relative to the file, and collects
 //! every validation error at once. `driftwatch.example.toml` documents every field.
 
@@ -9,9 +9,10 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::decode::{DecodeContext, FormatChoice};
+use crate::detect::DetectConfig;
+use crate::engine::Settings;
 use crate::enrich::EnrichConfig;
 use crate::roster::RosterConfig;
-use crate::rules::RulesConfig;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -27,9 +28,15 @@ pub struct Config {
     /// location rules stay silent.
     #[serde(default)]
     pub enrich: EnrichConfig,
-    /// `[rules]`: detector settings.
+    /// `[detect]`: detector settings, one table per detector.
     #[serde(default)]
-    pub rules: RulesConfig,
+    pub detect: DetectConfig,
+    /// `[risk]`: how findings add up to alerts.
+    #[serde(default)]
+    pub risk: crate::risk::Config,
+    /// `[suppress]`: allowlists and approved travel.
+    #[serde(default)]
+    pub suppress: crate::suppress::Config,
     /// `[dead_letter]`: where rejected records are kept.
     #[serde(default)]
     pub dead_letter: DeadLetterConfig,
@@ -156,8 +163,19 @@ impl Config {
             errors.extend(r.validate());
         }
         errors.extend(self.enrich.validate());
-        errors.extend(self.rules.validate());
+        errors.extend(self.detect.validate());
+        errors.extend(self.risk.validate());
+        errors.extend(self.suppress.validate());
         errors
+    }
+
+    /// The detection engine's settings.
+    pub fn engine(&self) -> Settings {
+        Settings {
+            detect: self.detect.clone(),
+            risk: self.risk.clone(),
+            lateness: chrono::Duration::milliseconds((self.detect.lateness_hours * 3.6e6) as i64),
+        }
     }
 
     fn rebase(&mut self, base: &Path) {
@@ -171,6 +189,9 @@ impl Config {
         }
         self.enrich.for_each_path(fix);
         if let Some(p) = &mut self.dead_letter.path {
+            fix(p);
+        }
+        if let Some(p) = &mut self.suppress.travel {
             fix(p);
         }
     }

@@ -14,11 +14,17 @@
 //! - [`roster`]: claimed profiles from HR (CSV or JSON), validation, alias resolution.
 //! - [`enrich`]: GeoIP (City in GeoIP2 or DB-IP layout, ASN, Anonymous-IP) and tagged
 //!   intel lists, folded into [`enrich::Geo`], cached by address.
-//! - [`rules`]: detectors, one file each, pure functions from an enriched event and the
-//!   claimed profile to [`alert::Finding`]s.
+//! - [`detect`]: the detectors, one file each: pure functions from an enriched event, the
+//!   claimed profile and the detector's own per-employee state to [`alert::Finding`]s.
+//! - [`state`]: [`state::EmployeeState`], what is learned per employee, versioned and
+//!   serialisable.
+//! - [`risk`]: findings into a decaying per-employee risk; alerts opened and escalated.
+//! - [`suppress`]: allowlisted networks / ASNs / tags and approved travel.
+//! - [`engine`]: the stateful detection stage: reorder buffer (lateness), state per
+//!   employee, the shared-infrastructure index, detectors, risk.
 //! - [`alert`]: findings, explained alerts with typed evidence, deterministic alert ids.
-//! - [`pipeline`]: the core's data path for one record (decode → resolve → enrich →
-//!   detect) and the [`pipeline::Tally`] of what happened.
+//! - [`pipeline`]: the core's stateless steps for one record (decode → resolve →
+//!   enrich) and the [`pipeline::Tally`] of what happened.
 //! - [`config`]: the TOML file, composed from each module's own section, all errors at once.
 //! - [`reload`]: atomic hot reload of file-backed values, keeping the old one on failure.
 //! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin) and
@@ -26,10 +32,14 @@
 pub mod alert;
 pub mod config;
 pub mod decode;
+pub mod detect;
 pub mod drivers;
+pub mod engine;
 pub mod enrich;
 pub mod event;
 pub mod pipeline;
 pub mod reload;
+pub mod risk;
 pub mod roster;
-pub mod rules;
+pub mod state;
+pub mod suppress;

@@ -12,9 +12,11 @@ use driftwatch::config::{Config, ConfigError};
 use driftwatch::decode::FormatChoice;
 use driftwatch::drivers::input::Source;
 use driftwatch::drivers::replay::{self, Output};
+use driftwatch::engine::Engine;
 use driftwatch::enrich::{EnrichError, Enricher};
 use driftwatch::pipeline::Pipeline;
 use driftwatch::roster::{Roster, RosterError};
+use driftwatch::suppress::{SuppressError, Suppressions};
 
 #[derive(Parser)]
 #[command(
@@ -109,6 +111,7 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
         c.downcast_ref::<ConfigError>().is_some()
             || c.downcast_ref::<RosterError>().is_some()
             || c.downcast_ref::<EnrichError>().is_some()
+            || c.downcast_ref::<SuppressError>().is_some()
     })
 }
 
@@ -126,10 +129,11 @@ fn run(cli: Cli) -> Result<()> {
             let config = load_config(config.as_deref())?;
             let roster = load_roster(&config, roster.as_deref())?;
             let enricher = Enricher::open(&config.enrich).context("opening GeoIP databases")?;
+            let suppress = Suppressions::load(&config.suppress).context("loading suppressions")?;
             let pipeline = Pipeline {
                 decode: config.decode.context(Utc::now().year()),
-                rules: config.rules.clone(),
             };
+            let mut engine = Engine::new(config.engine());
             let mut sources = Vec::new();
             for arg in &inputs {
                 sources.extend(
@@ -145,7 +149,13 @@ fn run(cli: Cli) -> Result<()> {
                 dead_letter_filtered: config.dead_letter.include_filtered,
                 progress: !no_progress,
             };
-            let report = replay::run(&pipeline, &roster, &enricher, &opts)?;
+            let core = replay::Core {
+                pipeline: &pipeline,
+                roster: &roster,
+                enricher: &enricher,
+                suppress: &suppress,
+            };
+            let report = replay::run(&core, &mut engine, &opts)?;
             eprint!("{}", report.summary(dead_letter.as_deref()));
             Ok(())
         }
@@ -153,8 +163,10 @@ fn run(cli: Cli) -> Result<()> {
             let cfg = Config::load(&config)?;
             let roster = load_roster(&cfg, None)?;
             let enricher = Enricher::open(&cfg.enrich).context("opening GeoIP databases")?;
+            let suppress = Suppressions::load(&cfg.suppress).context("loading suppressions")?;
             println!("{}: OK", config.display());
             println!("  roster: {} employee(s)", roster.len());
+            println!("  approved trips: {}", suppress.trips());
             for db in enricher.databases() {
                 println!(
                     "  geoip: {:?} {} ({}), built {}",

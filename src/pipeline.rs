@@ -1,4 +1,5 @@
-//! The pure core's data path for one record: decode → resolve → enrich → detect.
+//! The pure core's data path for one record: decode → resolve → enrich. Detection follows
+//! in [`crate::engine`], which needs events in time order.
 //!
 //! [`Pipeline::process`] does no I/O: the roster and enricher snapshots are arguments, so
 //! every driver (replay now, the Kafka service later) runs the same code and a behaviour is
@@ -9,10 +10,10 @@ use std::sync::Arc;
 
 use crate::alert::{Alert, Severity};
 use crate::decode::{self, DecodeContext, FormatChoice, RejectReason, Rejection};
+use crate::engine::Resolved;
 use crate::enrich::{Enricher, Geo};
 use crate::event::{Format, LoginEvent};
-use crate::roster::{EmployeeId, Roster};
-use crate::rules::{self, RulesConfig};
+use crate::roster::Roster;
 
 /// What became of one record.
 #[derive(Debug)]
@@ -24,24 +25,18 @@ pub enum Processed {
     /// Decoded, but the account is not in the roster. Kept visible: an account HR does not
     /// know about matters.
     UnknownUser { event: LoginEvent, geo: Arc<Geo> },
-    /// Decoded and resolved; zero or more alerts.
-    Scored {
-        event: LoginEvent,
-        employee: EmployeeId,
-        geo: Arc<Geo>,
-        alerts: Vec<Alert>,
-    },
+    /// Decoded, resolved and enriched: ready for the engine.
+    Resolved(Resolved),
 }
 
-/// The core, configured.
+/// The core's first steps, configured.
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
     pub decode: DecodeContext,
-    pub rules: RulesConfig,
 }
 
 impl Pipeline {
-    /// Run one raw record through the core.
+    /// Run one raw record through decode, resolve and enrich.
     pub fn process(
         &self,
         record: &[u8],
@@ -60,22 +55,12 @@ impl Pipeline {
         let Some(profile) = roster.resolve(&event.user) else {
             return Processed::UnknownUser { event, geo };
         };
-        let input = rules::Input {
-            event: &event,
-            profile,
-            geo: &geo,
-        };
-        let alerts = rules::evaluate(&self.rules, &input)
-            .into_iter()
-            .map(|f| Alert::from_finding(&profile.employee_id, &event, f))
-            .collect();
         let employee = profile.employee_id.clone();
-        Processed::Scored {
+        Processed::Resolved(Resolved {
             event,
             employee,
             geo,
-            alerts,
-        }
+        })
     }
 }
 
@@ -117,17 +102,17 @@ impl Tally {
                     .entry(event.user.to_lowercase())
                     .or_default() += 1;
             }
-            Processed::Scored { event, alerts, .. } => {
-                self.count_event(event);
-                for a in alerts {
-                    for r in &a.rules {
-                        *self.alerts_by_rule.entry(r.clone()).or_default() += 1;
-                    }
-                    *self.alerts_by_severity.entry(a.severity).or_default() += 1;
-                }
-            }
+            Processed::Resolved(r) => self.count_event(&r.event),
         }
         self.records += 1;
+    }
+
+    /// Count one alert line (opened or escalated).
+    pub fn count_alert(&mut self, a: &Alert) {
+        for r in &a.rules {
+            *self.alerts_by_rule.entry(r.clone()).or_default() += 1;
+        }
+        *self.alerts_by_severity.entry(a.severity).or_default() += 1;
     }
 
     fn count_event(&mut self, event: &LoginEvent) {
@@ -157,7 +142,6 @@ impl Tally {
 mod tests {
     use super::*;
     use crate::enrich::EnrichConfig;
-    use crate::event::EventKind;
     use std::path::Path;
 
     fn fixtures() -> (Roster, Enricher) {
@@ -187,55 +171,19 @@ mod tests {
     }
 
     #[test]
-    fn login_abroad_resolves_through_an_alias_and_alerts() {
+    fn resolves_through_an_alias_and_enriches() {
         // CORP\anguyen is E1001's alias; 2001:db8:100::/48 is Tokyo in the demo databases.
         let p = process(&okta(
             r"CORP\\ANGUYEN",
             "2001:db8:100:1::5",
             "user.session.start",
         ));
-        let Processed::Scored {
-            employee,
-            alerts,
-            geo,
-            ..
-        } = p
-        else {
+        let Processed::Resolved(r) = p else {
             panic!("{p:?}")
         };
-        assert_eq!(employee.0, "E1001");
-        assert_eq!(geo.country.as_deref(), Some("JP"));
-        assert_eq!(alerts.len(), 1);
-        assert_eq!(alerts[0].rules, ["claimed_location"]);
-        assert_eq!(alerts[0].employee_id.0, "E1001");
-    }
-
-    #[test]
-    fn login_at_home_is_scored_without_alert() {
-        let p = process(&okta(
-            "anguyen@corp.example",
-            "198.51.100.11",
-            "user.session.start",
-        ));
-        assert!(
-            matches!(p, Processed::Scored { ref alerts, .. } if alerts.is_empty()),
-            "{p:?}"
-        );
-    }
-
-    #[test]
-    fn non_interactive_events_are_never_scored() {
-        // A logout from abroad says nothing about where the person signs in.
-        let p = process(&okta(
-            "anguyen@corp.example",
-            "2001:db8:100:1::5",
-            "user.session.end",
-        ));
-        let Processed::Scored { event, alerts, .. } = p else {
-            panic!("{p:?}")
-        };
-        assert_eq!(event.kind, EventKind::Logout);
-        assert!(alerts.is_empty());
+        assert_eq!(r.employee.0, "E1001");
+        assert_eq!(r.geo.country.as_deref(), Some("JP"));
+        assert_eq!(r.event.ip.to_string(), "2001:db8:100:1::5");
     }
 
     #[test]
@@ -275,7 +223,5 @@ mod tests {
         assert_eq!(tally.non_interactive, 1);
         assert_eq!(tally.unknown_users.get("nobody@corp.example"), Some(&1));
         assert_eq!(tally.rejected_total(), 1);
-        assert_eq!(tally.alerts_by_rule.get("claimed_location"), Some(&1));
-        assert_eq!(tally.alerts_by_severity.get(&Severity::High), Some(&1));
     }
 }

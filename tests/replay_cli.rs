@@ -341,7 +341,7 @@ path = "no-such-roster.csv"
 [enrich]
 city = "no-such-city.mmdb"
 cache_size = 0
-[rules.claimed_location]
+[detect.claimed_location]
 risk = 250
 "#,
     )

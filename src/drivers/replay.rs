@@ -12,12 +12,15 @@ use base64::Engine as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::input::Source;
+use super::input::{Record, Records, Source};
+use crate::alert::Alert;
 use crate::decode::{FormatChoice, RejectReason, Rejection};
+use crate::engine::{Engine, Resolved};
 use crate::enrich::Enricher;
 use crate::event::Format;
 use crate::pipeline::{Pipeline, Processed, Tally};
 use crate::roster::Roster;
+use crate::suppress::Suppressions;
 
 /// How much of an over-long record is kept for the dead-letter file. Records above the
 /// decode limit are rejected anyway; this bounds memory while keeping the evidence.
@@ -71,6 +74,8 @@ pub struct Report {
     pub files: usize,
     pub elapsed: Duration,
     pub dead_letters: u64,
+    /// Events that arrived later than the engine's lateness (applied anyway).
+    pub late_events: u64,
 }
 
 /// Why a replay stopped.
@@ -110,114 +115,182 @@ struct DeadLetter<'a> {
     truncated: bool,
 }
 
-/// Run the core over every input.
-pub fn run(
-    pipeline: &Pipeline,
-    roster: &Roster,
-    enricher: &Enricher,
-    opts: &Options,
-) -> Result<Report, ReplayError> {
+/// The core's inputs besides the records: roster, enrichment, suppressions.
+pub struct Core<'a> {
+    pub pipeline: &'a Pipeline,
+    pub roster: &'a Roster,
+    pub enricher: &'a Enricher,
+    pub suppress: &'a Suppressions,
+}
+
+/// One input being read: its records and the next resolved event it holds back, so
+/// several sources are merged in event-time order (each file of an export covers the same
+/// weeks; reading them one after the other would make every file after the first "late").
+struct Reader {
+    name: String,
+    records: Records,
+    head: Option<Resolved>,
+}
+
+/// Where results go, and what was counted.
+struct Sinks {
+    alerts: Box<dyn Write>,
+    dead: Option<BufWriter<File>>,
+    dead_filtered: bool,
+    dead_letters: u64,
+    tally: Tally,
+    line: Vec<u8>,
+}
+
+impl Sinks {
+    fn alert(&mut self, alert: &Alert) -> Result<(), ReplayError> {
+        self.tally.count_alert(alert);
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, alert)
+            .map_err(io::Error::other)
+            .map_err(out("alerts"))?;
+        self.line.push(b'\n');
+        self.alerts.write_all(&self.line).map_err(out("alerts"))
+    }
+
+    fn reject(
+        &mut self,
+        r: &Rejection,
+        source: &str,
+        record: &Record<'_>,
+    ) -> Result<(), ReplayError> {
+        if !(r.reason.is_bad_input() || self.dead_filtered) {
+            return Ok(());
+        }
+        if let Some(dead) = self.dead.as_mut() {
+            write_dead_letter(dead, r, source, record.line, record.bytes, record.len)
+                .map_err(out("dead letters"))?;
+            self.dead_letters += 1;
+        }
+        Ok(())
+    }
+}
+
+fn out(what: &'static str) -> impl Fn(io::Error) -> ReplayError {
+    move |error| ReplayError::Output { what, error }
+}
+
+/// Run the core over every input, merged in event-time order, through `engine`.
+pub fn run(core: &Core<'_>, engine: &mut Engine, opts: &Options) -> Result<Report, ReplayError> {
     let started = Instant::now();
-    let mut alerts = opts
-        .alerts_out
-        .open()
-        .map_err(|error| ReplayError::Output {
-            what: "alerts",
-            error,
-        })?;
-    let mut dead = match &opts.dead_letter {
-        Some(p) => Some(BufWriter::new(File::create(p).map_err(|error| {
-            ReplayError::Output {
-                what: "dead letters",
-                error,
-            }
-        })?)),
-        None => None,
+    let mut sinks = Sinks {
+        alerts: opts.alerts_out.open().map_err(out("alerts"))?,
+        dead: match &opts.dead_letter {
+            Some(p) => Some(BufWriter::new(
+                File::create(p).map_err(out("dead letters"))?,
+            )),
+            None => None,
+        },
+        dead_filtered: opts.dead_letter_filtered,
+        dead_letters: 0,
+        tally: Tally::default(),
+        line: Vec::with_capacity(4096),
     };
     let progress = progress_bar(opts);
-    let keep = DEAD_LETTER_KEEP.max(pipeline.decode.max_record_bytes + 1);
-    let mut tally = Tally::default();
-    let mut dead_letters = 0u64;
+    let keep = DEAD_LETTER_KEEP.max(core.pipeline.decode.max_record_bytes + 1);
     let mut buf = Vec::with_capacity(64 * 1024);
-    let mut line_out = Vec::with_capacity(4096);
 
+    let mut readers = Vec::with_capacity(opts.inputs.len());
     for source in &opts.inputs {
         let name = source.name();
         let bar = progress.clone();
-        let mut records =
+        let records =
             source
                 .open(move |n| bar.inc(n as u64))
                 .map_err(|error| ReplayError::Input {
                     source_name: name.clone(),
                     error,
                 })?;
-        loop {
-            let record = records
-                .next(&mut buf, keep)
-                .map_err(|error| ReplayError::Input {
-                    source_name: name.clone(),
-                    error,
-                })?;
-            let Some(record) = record else { break };
-            let processed = if record.len > record.bytes.len() {
-                Processed::Rejected(Rejection::oversized(
-                    record.len,
-                    pipeline.decode.max_record_bytes,
-                ))
-            } else {
-                pipeline.process(record.bytes, opts.format, roster, enricher)
-            };
-            tally.count(&processed);
-            match &processed {
-                Processed::Rejected(r) if r.reason.is_bad_input() || opts.dead_letter_filtered => {
-                    if let Some(out) = dead.as_mut() {
-                        write_dead_letter(out, r, &name, record.line, record.bytes, record.len)
-                            .map_err(|error| ReplayError::Output {
-                                what: "dead letters",
-                                error,
-                            })?;
-                        dead_letters += 1;
-                    }
-                }
-                Processed::Scored { alerts: found, .. } => {
-                    for alert in found {
-                        line_out.clear();
-                        serde_json::to_writer(&mut line_out, alert).map_err(|e| {
-                            ReplayError::Output {
-                                what: "alerts",
-                                error: io::Error::other(e),
-                            }
-                        })?;
-                        line_out.push(b'\n');
-                        alerts
-                            .write_all(&line_out)
-                            .map_err(|error| ReplayError::Output {
-                                what: "alerts",
-                                error,
-                            })?;
-                    }
-                }
-                _ => {}
-            }
-        }
+        let mut reader = Reader {
+            name,
+            records,
+            head: None,
+        };
+        fill(&mut reader, core, opts.format, &mut buf, keep, &mut sinks)?;
+        readers.push(reader);
     }
-    alerts.flush().map_err(|error| ReplayError::Output {
-        what: "alerts",
-        error,
-    })?;
-    if let Some(out) = dead.as_mut() {
-        out.flush().map_err(|error| ReplayError::Output {
-            what: "dead letters",
-            error,
-        })?;
+    // Always take the earliest held event: a k-way merge with one event per input held.
+    while let Some(i) = readers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.head.as_ref().map(|h| (h.event.time, i)))
+        .min()
+        .map(|(_, i)| i)
+    {
+        let Some(item) = readers[i].head.take() else {
+            break;
+        };
+        for alert in engine.push(item, core.roster, core.suppress) {
+            sinks.alert(&alert)?;
+        }
+        fill(
+            &mut readers[i],
+            core,
+            opts.format,
+            &mut buf,
+            keep,
+            &mut sinks,
+        )?;
+    }
+    for alert in engine.flush(core.roster, core.suppress) {
+        sinks.alert(&alert)?;
+    }
+    sinks.alerts.flush().map_err(out("alerts"))?;
+    if let Some(dead) = sinks.dead.as_mut() {
+        dead.flush().map_err(out("dead letters"))?;
     }
     progress.finish_and_clear();
     Ok(Report {
-        tally,
+        tally: sinks.tally,
         files: opts.inputs.len(),
         elapsed: started.elapsed(),
-        dead_letters,
+        dead_letters: sinks.dead_letters,
+        late_events: engine.late_events(),
     })
+}
+
+/// Read `reader` until it holds its next resolved event or ends; rejected records and
+/// unknown accounts are counted (and dead-lettered) on the way.
+fn fill(
+    reader: &mut Reader,
+    core: &Core<'_>,
+    format: FormatChoice,
+    buf: &mut Vec<u8>,
+    keep: usize,
+    sinks: &mut Sinks,
+) -> Result<(), ReplayError> {
+    while reader.head.is_none() {
+        let name = &reader.name;
+        let record = reader
+            .records
+            .next(buf, keep)
+            .map_err(|error| ReplayError::Input {
+                source_name: name.clone(),
+                error,
+            })?;
+        let Some(record) = record else { return Ok(()) };
+        let processed = if record.len > record.bytes.len() {
+            Processed::Rejected(Rejection::oversized(
+                record.len,
+                core.pipeline.decode.max_record_bytes,
+            ))
+        } else {
+            core.pipeline
+                .process(record.bytes, format, core.roster, core.enricher)
+        };
+        sinks.tally.count(&processed);
+        match processed {
+            Processed::Rejected(r) => sinks.reject(&r, name, &record)?,
+            Processed::Resolved(r) => reader.head = Some(r),
+            Processed::Blank | Processed::UnknownUser { .. } => {}
+        }
+    }
+    Ok(())
 }
 
 fn write_dead_letter(
@@ -322,6 +395,13 @@ impl Report {
                     .map(|(sev, n)| (sev.as_str().to_owned(), *n))
             )
         );
+        if self.late_events > 0 {
+            let _ = writeln!(
+                s,
+                "  late events      {:>8}  (older than the lateness window; applied out of order)",
+                self.late_events
+            );
+        }
         if let Some(p) = dead_letter {
             let _ = writeln!(
                 s,

@@ -8,11 +8,11 @@
 
 use serde::Deserialize;
 
-use super::Input;
+use super::Context;
 use crate::alert::{Evidence, Finding, Severity};
 use crate::event::Outcome;
 
-/// `[rules.claimed_location]`.
+/// `[detect.claimed_location]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -45,7 +45,7 @@ impl Config {
         let mut errors = Vec::new();
         if self.risk > 100 {
             errors.push(format!(
-                "rules.claimed_location.risk: {} is above 100",
+                "detect.claimed_location.risk: {} is above 100",
                 self.risk
             ));
         }
@@ -54,15 +54,19 @@ impl Config {
 }
 
 /// The rule's stable name.
-pub const RULE: &str = "claimed_location";
+pub const NAME: &str = "claimed_location";
 
 /// The finding for one event, if any.
-pub fn check(cfg: &Config, input: &Input<'_>) -> Option<Finding> {
-    let Input {
+pub fn check(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
+    let Context {
         event,
         profile,
         geo,
-    } = *input;
+        ..
+    } = *ctx;
+    if !event.kind.is_interactive() || ctx.allowlisted || ctx.trip.is_some() {
+        return None;
+    }
     if !cfg.enabled || event.outcome == Outcome::Failure {
         // A failed attempt is someone else's guess at a password as often as it is the
         // employee: it says nothing reliable about where the employee is.
@@ -87,7 +91,7 @@ pub fn check(cfg: &Config, input: &Input<'_>) -> Option<Finding> {
         .map(|km| format!(", accuracy ±{km} km"))
         .unwrap_or_default();
     Some(Finding {
-        rule: RULE,
+        rule: NAME,
         severity: cfg.severity,
         risk: cfg.risk,
         summary: format!(
@@ -159,10 +163,13 @@ mod tests {
     fn run(cfg: &Config, event: &LoginEvent, geo: &Geo) -> Option<Finding> {
         check(
             cfg,
-            &Input {
+            &Context {
                 event,
                 profile: &profile(),
                 geo,
+                allowlisted: false,
+                trip: None,
+                network: &[],
             },
         )
     }

@@ -1,0 +1,165 @@
+//! Detect: the detectors, one file each. A detector is a pure function of the event, its
+//! enrichment, the claimed profile, the detector's own per-employee state and the clock
+//! (event time); it does no I/O.
+//!
+//! Every detector file has the same parts, so a reader finds any rule in one `ls`:
+//! `NAME` (the rule name in alerts), `Config` (its `[detect.NAME]` table, with defaults and
+//! `validate()`), and `check(cfg, ctx, ...) -> Vec<Finding>`. Detectors that learn from an
+//! employee's history also have `State` (serialised inside [`crate::state::EmployeeState`])
+//! and `update(cfg, ctx, &mut State)`, which the engine calls after every detector has
+//! checked the event, so `check` always sees the history *before* the event.
+
+pub mod anonymizer;
+pub mod claimed_location;
+pub mod concurrent_sessions;
+pub mod impossible_travel;
+pub mod long_session;
+pub mod novelty;
+pub mod sanctioned_region;
+pub mod shared_infrastructure;
+pub mod working_hours;
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert::Finding;
+use crate::enrich::Geo;
+use crate::event::LoginEvent;
+use crate::roster::ClaimedProfile;
+use crate::suppress::Trip;
+
+/// Settings of every detector: `[detect.<name>]` tables in the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// How late (hours of event time) an event may arrive and still be applied in order.
+    /// Default 6: collectors batch and sources lag, and the order matters to travel and
+    /// session detectors. Alerts wait this long behind the newest event.
+    pub lateness_hours: f64,
+    pub claimed_location: claimed_location::Config,
+    pub sanctioned_region: sanctioned_region::Config,
+    pub impossible_travel: impossible_travel::Config,
+    pub working_hours: working_hours::Config,
+    pub anonymizer: anonymizer::Config,
+    pub shared_infrastructure: shared_infrastructure::Config,
+    pub novelty: novelty::Config,
+    pub concurrent_sessions: concurrent_sessions::Config,
+    pub long_session: long_session::Config,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            lateness_hours: 6.0,
+            claimed_location: Default::default(),
+            sanctioned_region: Default::default(),
+            impossible_travel: Default::default(),
+            working_hours: Default::default(),
+            anonymizer: Default::default(),
+            shared_infrastructure: Default::default(),
+            novelty: Default::default(),
+            concurrent_sessions: Default::default(),
+            long_session: Default::default(),
+        }
+    }
+}
+
+impl DetectConfig {
+    /// Every problem with the detector settings.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = self.claimed_location.validate();
+        if !(0.0..=24.0 * 7.0).contains(&self.lateness_hours) {
+            errors.push("detect.lateness_hours must be between 0 and 168".to_owned());
+        }
+        errors.extend(self.sanctioned_region.validate());
+        errors.extend(self.impossible_travel.validate());
+        errors.extend(self.working_hours.validate());
+        errors.extend(self.anonymizer.validate());
+        errors.extend(self.shared_infrastructure.validate());
+        errors.extend(self.novelty.validate());
+        errors.extend(self.concurrent_sessions.validate());
+        errors.extend(self.long_session.validate());
+        errors
+    }
+}
+
+/// Every rule name, for metrics and summaries.
+pub const NAMES: [&str; 9] = [
+    claimed_location::NAME,
+    sanctioned_region::NAME,
+    impossible_travel::NAME,
+    working_hours::NAME,
+    anonymizer::NAME,
+    shared_infrastructure::NAME,
+    novelty::NAME,
+    concurrent_sessions::NAME,
+    long_session::NAME,
+];
+
+/// The learned, per-employee part of each detector that has one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DetectorStates {
+    pub impossible_travel: impossible_travel::State,
+    pub working_hours: working_hours::State,
+    pub anonymizer: anonymizer::State,
+    pub novelty: novelty::State,
+    pub concurrent_sessions: concurrent_sessions::State,
+}
+
+/// Everything a detector may look at for one event, besides its own state.
+pub struct Context<'a> {
+    pub event: &'a LoginEvent,
+    pub geo: &'a Geo,
+    pub profile: &'a ClaimedProfile,
+    /// The address is allowlisted (corporate egress tag, or an allowlisted network or ASN
+    /// in `[suppress]`): it says nothing about where the person is.
+    pub allowlisted: bool,
+    /// An approved trip of this employee covering the event's time and country.
+    pub trip: Option<&'a Trip>,
+    /// Other employees seen on the same IPv4 address / IPv6 /64 within the
+    /// shared-infrastructure window (this employee excluded).
+    pub network: &'a [shared_infrastructure::Sighting],
+}
+
+/// Run every enabled detector over one event, against the states as they were before it.
+pub fn check(cfg: &DetectConfig, ctx: &Context<'_>, states: &DetectorStates) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    findings.extend(claimed_location::check(&cfg.claimed_location, ctx));
+    findings.extend(sanctioned_region::check(&cfg.sanctioned_region, ctx));
+    findings.extend(impossible_travel::check(
+        &cfg.impossible_travel,
+        ctx,
+        &states.impossible_travel,
+    ));
+    findings.extend(working_hours::check(
+        &cfg.working_hours,
+        ctx,
+        &states.working_hours,
+    ));
+    findings.extend(anonymizer::check(&cfg.anonymizer, ctx, &states.anonymizer));
+    findings.extend(shared_infrastructure::check(
+        &cfg.shared_infrastructure,
+        ctx,
+    ));
+    findings.extend(novelty::check(&cfg.novelty, ctx, &states.novelty));
+    findings.extend(concurrent_sessions::check(
+        &cfg.concurrent_sessions,
+        ctx,
+        &states.concurrent_sessions,
+    ));
+    findings.extend(long_session::check(&cfg.long_session, ctx));
+    findings
+}
+
+/// Learn from one event, after every detector has checked it.
+pub fn update(cfg: &DetectConfig, ctx: &Context<'_>, states: &mut DetectorStates) {
+    impossible_travel::update(&cfg.impossible_travel, ctx, &mut states.impossible_travel);
+    working_hours::update(&cfg.working_hours, ctx, &mut states.working_hours);
+    anonymizer::update(&cfg.anonymizer, ctx, &mut states.anonymizer);
+    novelty::update(&cfg.novelty, ctx, &mut states.novelty);
+    concurrent_sessions::update(
+        &cfg.concurrent_sessions,
+        ctx,
+        &mut states.concurrent_sessions,
+    );
+}

@@ -1,0 +1,200 @@
+//! The detection engine: per-employee state, detectors and risk, applied to resolved and
+//! enriched events in event-time order.
+//!
+//! Events may arrive out of order (several sources, collectors that batch). The engine holds
+//! them in a reorder buffer and applies them once the watermark — the latest event time
+//! seen — has passed them by the configured lateness, so any order within the lateness gives
+//! the same state and the same alerts. An event later than that is still applied (never
+//! dropped) and counted as late. `flush` applies everything held, at the end of a replay.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::alert::Alert;
+use crate::detect::{self, Context, DetectConfig};
+use crate::enrich::Geo;
+use crate::event::LoginEvent;
+use crate::risk;
+use crate::roster::{EmployeeId, Roster};
+use crate::state::EmployeeState;
+use crate::suppress::Suppressions;
+
+/// A decoded event resolved to an employee and enriched: the engine's input.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub event: LoginEvent,
+    pub employee: EmployeeId,
+    pub geo: Arc<Geo>,
+}
+
+impl Resolved {
+    /// Total order used by the reorder buffer: event time first, then the event's own
+    /// content, so equal times are applied in the same order whatever order they came in.
+    fn order_key(&self) -> impl Ord + '_ {
+        let e = &self.event;
+        (
+            e.time,
+            &self.employee,
+            e.format,
+            e.source_id.as_deref(),
+            e.ip,
+            e.kind.as_str(),
+            &e.user,
+        )
+    }
+}
+
+struct Pending(Resolved);
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.order_key().cmp(&other.0.order_key())
+    }
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub detect: DetectConfig,
+    pub risk: risk::Config,
+    /// How late an event may arrive and still be applied in order.
+    pub lateness: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            detect: DetectConfig::default(),
+            risk: risk::Config::default(),
+            lateness: Duration::hours(6),
+        }
+    }
+}
+
+/// The detection engine.
+pub struct Engine {
+    settings: Settings,
+    states: HashMap<EmployeeId, EmployeeState>,
+    network: detect::shared_infrastructure::NetworkIndex,
+    pending: BinaryHeap<Reverse<Pending>>,
+    watermark: Option<DateTime<Utc>>,
+    late: u64,
+}
+
+impl Engine {
+    pub fn new(settings: Settings) -> Engine {
+        Engine {
+            settings,
+            states: HashMap::new(),
+            network: Default::default(),
+            pending: BinaryHeap::new(),
+            watermark: None,
+            late: 0,
+        }
+    }
+
+    /// Take one event; returns the alerts of every event the watermark released.
+    pub fn push(&mut self, item: Resolved, roster: &Roster, suppress: &Suppressions) -> Vec<Alert> {
+        let time = item.event.time;
+        let mut alerts = Vec::new();
+        if self
+            .watermark
+            .is_some_and(|w| time < w - self.settings.lateness)
+        {
+            self.late += 1;
+            alerts.extend(self.apply(item, roster, suppress));
+            return alerts;
+        }
+        self.pending.push(Reverse(Pending(item)));
+        self.watermark = Some(self.watermark.map_or(time, |w| w.max(time)));
+        let release = self.watermark.map(|w| w - self.settings.lateness);
+        while let Some(Reverse(next)) = self.pending.peek() {
+            if release.is_some_and(|r| next.0.event.time > r) {
+                break;
+            }
+            let Some(Reverse(Pending(item))) = self.pending.pop() else {
+                break;
+            };
+            alerts.extend(self.apply(item, roster, suppress));
+        }
+        alerts
+    }
+
+    /// Apply everything still held (end of input).
+    pub fn flush(&mut self, roster: &Roster, suppress: &Suppressions) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        while let Some(Reverse(Pending(item))) = self.pending.pop() {
+            alerts.extend(self.apply(item, roster, suppress));
+        }
+        alerts
+    }
+
+    fn apply(&mut self, item: Resolved, roster: &Roster, suppress: &Suppressions) -> Option<Alert> {
+        let Resolved {
+            event,
+            employee,
+            geo,
+        } = item;
+        // The roster may have been reloaded without this employee since the event was
+        // resolved: nothing to compare with, so nothing to score.
+        let profile = roster.get(&employee)?;
+        let cfg = &self.settings.detect;
+        let network = self
+            .network
+            .view(&cfg.shared_infrastructure, &event, &employee);
+        let ctx = Context {
+            event: &event,
+            geo: &geo,
+            profile,
+            allowlisted: suppress.is_allowlisted(event.ip, &geo),
+            trip: suppress.trip(&employee, event.time, geo.country.as_deref()),
+            network: &network,
+        };
+        let state = self.states.entry(employee.clone()).or_default();
+        let findings = detect::check(cfg, &ctx, &state.detectors);
+        detect::update(cfg, &ctx, &mut state.detectors);
+        state.touch(event.time, event.kind.is_interactive());
+        self.network.observe(&cfg.shared_infrastructure, &ctx);
+        risk::apply(
+            &self.settings.risk,
+            &mut state.risk,
+            &employee,
+            &event,
+            findings,
+        )
+    }
+
+    /// What the engine knows about an employee.
+    pub fn state(&self, employee: &EmployeeId) -> Option<&EmployeeState> {
+        self.states.get(employee)
+    }
+
+    /// Every employee's state.
+    pub fn states(&self) -> impl Iterator<Item = (&EmployeeId, &EmployeeState)> {
+        self.states.iter()
+    }
+
+    /// Events that arrived later than the lateness allows (applied anyway).
+    pub fn late_events(&self) -> u64 {
+        self.late
+    }
+
+    /// Events held in the reorder buffer.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+}

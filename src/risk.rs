@@ -1,0 +1,384 @@
+//! Risk: findings add to a per-employee score that decays with a half-life; crossing a
+//! severity threshold opens an alert, and a rising risk (or a new rule joining) updates
+//! that same alert — same id — instead of opening a duplicate.
+//!
+//! The score is kept per rule: a rule's contribution is the larger of its decayed value and
+//! the new finding's risk, plus a small step for every repeat, so a hundred identical
+//! findings (one login seen by Okta, MFA and SSO records) do not add up to a hundred
+//! alerts' worth of risk, while persistence still counts. The total is the sum over rules,
+//! capped at 100. Adding a finding never lowers the score.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{Alert, AlertStatus, Finding, Severity, alert_id};
+use crate::event::LoginEvent;
+use crate::roster::EmployeeId;
+
+/// `[risk]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Hours for a contribution to halve. Default 168 (a week): working-hours and
+    /// anonymizer evidence builds over weeks, and an analyst looks back about that far.
+    pub half_life_hours: f64,
+    /// Score at which each severity is reached. Defaults 15 / 35 / 60 / 85.
+    pub low: f64,
+    pub medium: f64,
+    pub high: f64,
+    pub critical: f64,
+    /// The least severity that opens an alert. Default medium: low findings (novelty,
+    /// one-off VPN use) are context, not pages.
+    pub alert_at: Severity,
+    /// Share of a finding's risk a repeat of the same rule adds on top. Default 0.1.
+    pub repeat_step: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            half_life_hours: 168.0,
+            low: 15.0,
+            medium: 35.0,
+            high: 60.0,
+            critical: 85.0,
+            alert_at: Severity::Medium,
+            repeat_step: 0.1,
+        }
+    }
+}
+
+impl Config {
+    /// Every problem with these settings.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if !(self.half_life_hours > 0.0) {
+            errors.push("risk.half_life_hours must be above 0".to_owned());
+        }
+        let t = [self.low, self.medium, self.high, self.critical];
+        if !t.windows(2).all(|w| w[0] < w[1]) || t[0] <= 0.0 || t[3] > 100.0 {
+            errors.push(
+                "risk thresholds must rise: 0 < low < medium < high < critical <= 100".to_owned(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.repeat_step) {
+            errors.push("risk.repeat_step must be between 0 and 1".to_owned());
+        }
+        errors
+    }
+
+    /// The severity a score reaches, if any.
+    pub fn level(&self, score: f64) -> Option<Severity> {
+        [
+            (self.critical, Severity::Critical),
+            (self.high, Severity::High),
+            (self.medium, Severity::Medium),
+            (self.low, Severity::Low),
+        ]
+        .into_iter()
+        .find(|(t, _)| score >= *t)
+        .map(|(_, s)| s)
+    }
+}
+
+/// The alert an employee has open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenAlert {
+    pub id: String,
+    pub opened: DateTime<Utc>,
+    pub severity: Severity,
+    pub rules: Vec<String>,
+}
+
+/// An employee's risk.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct State {
+    /// Decayed contribution per rule, as of `updated`.
+    pub by_rule: BTreeMap<String, f64>,
+    pub updated: Option<DateTime<Utc>>,
+    pub open: Option<OpenAlert>,
+}
+
+impl State {
+    /// The score at `now` (decayed, never negative, at most 100).
+    pub fn score_at(&self, cfg: &Config, now: DateTime<Utc>) -> f64 {
+        let f = self.decay_factor(cfg, now);
+        self.by_rule.values().map(|v| v * f).sum::<f64>().min(100.0)
+    }
+
+    fn decay_factor(&self, cfg: &Config, now: DateTime<Utc>) -> f64 {
+        match self.updated {
+            // Events earlier than the last update (late arrivals) do not un-decay.
+            Some(t) if now > t => {
+                let hours = (now - t).num_milliseconds() as f64 / 3.6e6;
+                0.5f64.powf(hours / cfg.half_life_hours)
+            }
+            _ => 1.0,
+        }
+    }
+
+    fn decay_to(&mut self, cfg: &Config, now: DateTime<Utc>) {
+        let f = self.decay_factor(cfg, now);
+        for v in self.by_rule.values_mut() {
+            *v *= f;
+        }
+        // Contributions that decayed to nothing are forgotten: bounded state.
+        self.by_rule.retain(|_, v| *v >= 0.5);
+        if self.updated.is_none_or(|t| now > t) {
+            self.updated = Some(now);
+        }
+    }
+}
+
+/// Fold one event's findings into the risk; returns the alert to emit, if the event opens
+/// one or raises / widens the open one.
+pub fn apply(
+    cfg: &Config,
+    state: &mut State,
+    employee: &EmployeeId,
+    event: &LoginEvent,
+    findings: Vec<Finding>,
+) -> Option<Alert> {
+    state.decay_to(cfg, event.time);
+    let score_before = state.by_rule.values().sum::<f64>().min(100.0);
+    if state.open.is_some() && cfg.level(score_before).is_none_or(|l| l < Severity::Low) {
+        // Risk decayed away: the episode is over; the next crossing opens a new alert.
+        state.open = None;
+    }
+    if findings.is_empty() {
+        return None;
+    }
+    for f in &findings {
+        let slot = state.by_rule.entry(f.rule.to_owned()).or_insert(0.0);
+        let risk = f64::from(f.risk.min(100));
+        *slot = slot.max(risk)
+            + if *slot > 0.0 {
+                cfg.repeat_step * risk
+            } else {
+                0.0
+            };
+        *slot = slot.min(100.0);
+    }
+    let score = state.by_rule.values().sum::<f64>().min(100.0);
+    let strongest = findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::Low);
+    // A high or critical finding (a sanctioned region, a login abroad) is worth an alert at
+    // once; weaker ones must add up.
+    let from_findings = (strongest >= Severity::High).then_some(strongest);
+    let severity = cfg.level(score).max(from_findings)?;
+    if severity < cfg.alert_at {
+        return None;
+    }
+    let rules_now: Vec<String> = findings.iter().map(|f| f.rule.to_owned()).collect();
+    let (id, status, rules) = match &mut state.open {
+        None => {
+            let id = alert_id(findings[0].rule, employee, event);
+            let mut rules = rules_now.clone();
+            rules.sort();
+            rules.dedup();
+            state.open = Some(OpenAlert {
+                id: id.clone(),
+                opened: event.time,
+                severity,
+                rules: rules.clone(),
+            });
+            (id, AlertStatus::Open, rules)
+        }
+        Some(open) => {
+            let new_rule = rules_now.iter().any(|r| !open.rules.contains(r));
+            if severity <= open.severity && !new_rule {
+                return None;
+            }
+            open.severity = open.severity.max(severity);
+            open.rules.extend(rules_now);
+            open.rules.sort();
+            open.rules.dedup();
+            (open.id.clone(), AlertStatus::Escalated, open.rules.clone())
+        }
+    };
+    let severity = state.open.as_ref().map_or(severity, |o| o.severity);
+    let summary = findings
+        .iter()
+        .map(|f| f.summary.as_str())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    Some(Alert {
+        id,
+        status,
+        employee_id: employee.clone(),
+        time: event.time,
+        severity,
+        rules,
+        risk: score.round() as u8,
+        summary,
+        evidence: findings.into_iter().flat_map(|f| f.evidence).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventKind, Format, Outcome};
+    use proptest::prelude::*;
+
+    fn event(hours: i64) -> LoginEvent {
+        LoginEvent::new(
+            Format::Okta,
+            DateTime::from_timestamp(1_700_000_000 + hours * 3600, 0).unwrap(),
+            "a".into(),
+            "192.0.2.1".parse().unwrap(),
+            EventKind::InteractiveLogin,
+            Outcome::Success,
+        )
+    }
+
+    fn finding(rule: &'static str, severity: Severity, risk: u8) -> Finding {
+        Finding {
+            rule,
+            severity,
+            risk,
+            summary: format!("{rule} fired"),
+            evidence: vec![],
+        }
+    }
+
+    #[test]
+    fn a_high_finding_opens_an_alert_and_repeats_do_not_duplicate_it() {
+        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        let a = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(0),
+            vec![finding("claimed_location", Severity::High, 60)],
+        )
+        .expect("opens");
+        assert_eq!(a.status, AlertStatus::Open);
+        assert_eq!(a.severity, Severity::High);
+        for h in 1..5 {
+            let again = apply(
+                &cfg,
+                &mut s,
+                &e,
+                &event(h),
+                vec![finding("claimed_location", Severity::High, 60)],
+            );
+            assert_eq!(
+                again, None,
+                "the same rule at the same level updates nothing"
+            );
+        }
+        let escalated = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(6),
+            vec![finding("anonymizer", Severity::Medium, 30)],
+        )
+        .expect("a new rule widens the alert");
+        assert_eq!(escalated.id, a.id, "same alert, same id");
+        assert_eq!(escalated.status, AlertStatus::Escalated);
+        assert_eq!(escalated.rules, ["anonymizer", "claimed_location"]);
+        assert_eq!(
+            escalated.severity,
+            Severity::Critical,
+            "score {}",
+            escalated.risk
+        );
+    }
+
+    #[test]
+    fn weak_findings_add_up_before_they_alert() {
+        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        assert_eq!(
+            apply(
+                &cfg,
+                &mut s,
+                &e,
+                &event(0),
+                vec![finding("novelty", Severity::Low, 10)]
+            ),
+            None
+        );
+        assert_eq!(
+            apply(
+                &cfg,
+                &mut s,
+                &e,
+                &event(1),
+                vec![finding("anonymizer", Severity::Low, 15)]
+            ),
+            None
+        );
+        let a = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(2),
+            vec![finding("working_hours", Severity::Medium, 20)],
+        )
+        .expect("45 is medium");
+        assert_eq!(a.severity, Severity::Medium);
+    }
+
+    #[test]
+    fn risk_decays_and_a_new_episode_gets_a_new_id() {
+        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        let first = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(0),
+            vec![finding("claimed_location", Severity::High, 60)],
+        )
+        .unwrap();
+        assert!(
+            (s.score_at(&cfg, event(168).time) - 30.0).abs() < 0.01,
+            "one half-life halves it"
+        );
+        // Eight weeks later the risk is gone and the episode closed.
+        let later = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(8 * 168),
+            vec![finding("claimed_location", Severity::High, 60)],
+        )
+        .unwrap();
+        assert_eq!(later.status, AlertStatus::Open);
+        assert_ne!(later.id, first.id);
+    }
+
+    #[test]
+    fn thresholds_must_rise() {
+        assert!(Config::default().validate().is_empty());
+        let bad = Config {
+            medium: 10.0,
+            ..Config::default()
+        };
+        assert_eq!(bad.validate().len(), 1);
+    }
+
+    proptest! {
+        /// More mismatching findings never lower the risk.
+        #[test]
+        fn more_findings_never_lower_risk(risks in proptest::collection::vec(0u8..=100, 1..30), extra in 0u8..=100) {
+            let cfg = Config::default();
+            let e = EmployeeId("E1".into());
+            let rules = ["claimed_location", "anonymizer", "working_hours", "novelty"];
+            let mut s = State::default();
+            for (i, r) in risks.iter().enumerate() {
+                let _ = apply(&cfg, &mut s, &e, &event(0), vec![finding(rules[i % 4], Severity::Medium, *r)]);
+            }
+            let before = s.score_at(&cfg, event(0).time);
+            let _ = apply(&cfg, &mut s, &e, &event(0), vec![finding(rules[extra as usize % 4], Severity::Medium, extra)]);
+            prop_assert!(s.score_at(&cfg, event(0).time) >= before);
+        }
+    }
+}

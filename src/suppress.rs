@@ -1,0 +1,285 @@
+//! Suppressions: what makes an address or a login expected rather than suspicious —
+//! allowlisted networks, ASNs and intel tags (corporate egress, the company's own VPN), and
+//! approved travel windows from a CSV file. Analyst dispositions join them with the API
+//! issue.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::enrich::Geo;
+use crate::roster::EmployeeId;
+
+/// `[suppress]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Intel-list tags whose addresses say nothing about where a person is. Default
+    /// `["corporate_egress"]`: the company's VPN or proxy egress geolocates wherever the
+    /// concentrator is.
+    pub allowlist_tags: Vec<String>,
+    /// Networks (CIDR) treated the same way, without writing an intel list.
+    pub allowlist_networks: Vec<IpNet>,
+    /// ASNs treated the same way.
+    pub allowlist_asns: Vec<u32>,
+    /// Approved travel: CSV with a header `employee_id,country,from,to` (ISO country,
+    /// inclusive dates). Logins from that country in that window do not count as being
+    /// elsewhere than claimed. Unset: no approved trips.
+    pub travel: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            allowlist_tags: vec!["corporate_egress".to_owned()],
+            allowlist_networks: Vec::new(),
+            allowlist_asns: Vec::new(),
+            travel: None,
+        }
+    }
+}
+
+impl Config {
+    /// Every problem with these settings.
+    pub fn validate(&self) -> Vec<String> {
+        match &self.travel {
+            Some(p) if !p.is_file() => {
+                vec![format!(
+                    "suppress.travel: {} is not a readable file",
+                    p.display()
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One approved trip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trip {
+    pub employee_id: EmployeeId,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+    pub from: NaiveDate,
+    /// Inclusive.
+    pub to: NaiveDate,
+}
+
+impl Trip {
+    fn covers(&self, time: DateTime<Utc>, country: &str) -> bool {
+        // Dates are taken in UTC, padded by a day on each side: flights cross midnight
+        // and time zones, and a trip approved "from the 3rd" starts on the 2nd somewhere.
+        let day = time.date_naive();
+        self.country.eq_ignore_ascii_case(country)
+            && day >= self.from.pred_opt().unwrap_or(self.from)
+            && day <= self.to.succ_opt().unwrap_or(self.to)
+    }
+}
+
+/// Why the suppressions could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SuppressError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {} bad row(s):\n  - {}", .errors.len(), .errors.join("\n  - "))]
+    Invalid { path: PathBuf, errors: Vec<String> },
+}
+
+/// Loaded suppressions.
+#[derive(Debug, Clone, Default)]
+pub struct Suppressions {
+    tags: Vec<String>,
+    networks: Vec<IpNet>,
+    asns: Vec<u32>,
+    trips: HashMap<EmployeeId, Vec<Trip>>,
+}
+
+#[derive(Deserialize)]
+struct TripRow {
+    employee_id: String,
+    country: String,
+    from: String,
+    to: String,
+}
+
+impl Suppressions {
+    /// Load what `cfg` names.
+    pub fn load(cfg: &Config) -> Result<Suppressions, SuppressError> {
+        let mut s = Suppressions {
+            tags: cfg.allowlist_tags.clone(),
+            networks: cfg.allowlist_networks.clone(),
+            asns: cfg.allowlist_asns.clone(),
+            trips: HashMap::new(),
+        };
+        if let Some(path) = &cfg.travel {
+            for trip in read_trips(path)? {
+                s.trips
+                    .entry(trip.employee_id.clone())
+                    .or_default()
+                    .push(trip);
+            }
+        }
+        Ok(s)
+    }
+
+    /// The address says nothing about where the person is.
+    pub fn is_allowlisted(&self, ip: IpAddr, geo: &Geo) -> bool {
+        geo.tags.iter().any(|t| self.tags.contains(t))
+            || geo.asn.is_some_and(|a| self.asns.contains(&a))
+            || self.networks.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The approved trip covering a login at `time` from `country`, if any.
+    pub fn trip(
+        &self,
+        employee: &EmployeeId,
+        time: DateTime<Utc>,
+        country: Option<&str>,
+    ) -> Option<&Trip> {
+        let country = country?;
+        self.trips
+            .get(employee)?
+            .iter()
+            .find(|t| t.covers(time, country))
+    }
+
+    /// Number of approved trips loaded.
+    pub fn trips(&self) -> usize {
+        self.trips.values().map(Vec::len).sum()
+    }
+}
+
+fn read_trips(path: &Path) -> Result<Vec<Trip>, SuppressError> {
+    let io = |source| SuppressError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut trips = Vec::new();
+    let mut errors = Vec::new();
+    for (i, row) in reader.deserialize::<TripRow>().enumerate() {
+        let line = i + 2;
+        let row = match row {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        let date = |field: &str, v: &str| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| format!("line {line}: {field} {v:?} is not a YYYY-MM-DD date"))
+        };
+        match (date("from", &row.from), date("to", &row.to)) {
+            (Ok(from), Ok(to)) if from <= to && row.country.len() == 2 => trips.push(Trip {
+                employee_id: EmployeeId(row.employee_id),
+                country: row.country.to_ascii_uppercase(),
+                from,
+                to,
+            }),
+            (Ok(_), Ok(_)) if row.country.len() != 2 => errors.push(format!(
+                "line {line}: country {:?} is not ISO alpha-2",
+                row.country
+            )),
+            (Ok(_), Ok(_)) => errors.push(format!("line {line}: from is after to")),
+            (a, b) => errors.extend(a.err().into_iter().chain(b.err())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(trips)
+    } else {
+        Err(SuppressError::Invalid {
+            path: path.to_owned(),
+            errors,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("travel.csv");
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn trips_cover_their_country_and_dates_with_a_day_of_slack() {
+        let (_d, p) = write("employee_id,country,from,to\nE1,de,2026-11-10,2026-11-12\n");
+        let s = Suppressions::load(&Config {
+            travel: Some(p),
+            ..Config::default()
+        })
+        .unwrap();
+        let e = EmployeeId("E1".into());
+        let at = |d: &str| format!("{d}T12:00:00Z").parse::<DateTime<Utc>>().unwrap();
+        assert!(s.trip(&e, at("2026-11-10"), Some("DE")).is_some());
+        assert!(
+            s.trip(&e, at("2026-11-13"), Some("DE")).is_some(),
+            "a day of slack"
+        );
+        assert!(s.trip(&e, at("2026-11-14"), Some("DE")).is_none());
+        assert!(
+            s.trip(&e, at("2026-11-11"), Some("FR")).is_none(),
+            "another country"
+        );
+        assert!(
+            s.trip(&EmployeeId("E2".into()), at("2026-11-11"), Some("DE"))
+                .is_none()
+        );
+        assert!(s.trip(&e, at("2026-11-11"), None).is_none());
+    }
+
+    #[test]
+    fn every_bad_trip_row_is_reported() {
+        let (_d, p) = write(
+            "employee_id,country,from,to\nE1,DEU,2026-11-10,2026-11-12\nE2,DE,soon,2026-11-12\nE3,DE,2026-11-12,2026-11-10\n",
+        );
+        let err = Suppressions::load(&Config {
+            travel: Some(p),
+            ..Config::default()
+        })
+        .unwrap_err();
+        let SuppressError::Invalid { errors, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("line 2"));
+    }
+
+    #[test]
+    fn allowlists_by_tag_network_and_asn() {
+        let s = Suppressions::load(&Config {
+            allowlist_networks: vec!["198.51.100.0/28".parse().unwrap()],
+            allowlist_asns: vec![64500],
+            ..Config::default()
+        })
+        .unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let tagged = Geo {
+            tags: vec!["corporate_egress".into()],
+            ..Geo::default()
+        };
+        assert!(s.is_allowlisted(ip("192.0.2.1"), &tagged));
+        assert!(s.is_allowlisted(ip("198.51.100.3"), &Geo::default()));
+        assert!(!s.is_allowlisted(ip("198.51.100.30"), &Geo::default()));
+        let asn = Geo {
+            asn: Some(64500),
+            ..Geo::default()
+        };
+        assert!(s.is_allowlisted(ip("192.0.2.1"), &asn));
+    }
+}
