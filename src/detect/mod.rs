@@ -15,6 +15,7 @@ pub mod concurrent_sessions;
 pub mod impossible_travel;
 pub mod long_session;
 pub mod novelty;
+pub mod place;
 pub mod sanctioned_region;
 pub mod shared_infrastructure;
 pub mod working_hours;
