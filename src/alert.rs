@@ -91,6 +91,86 @@ pub enum Evidence {
         database_type: String,
         build: String,
     },
+    /// Two logins and what it would take to travel between them (impossible_travel,
+    /// concurrent_sessions).
+    Travel {
+        from_time: DateTime<Utc>,
+        from_ip: IpAddr,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from_place: Option<String>,
+        to_time: DateTime<Utc>,
+        to_ip: IpAddr,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to_place: Option<String>,
+        /// Great-circle distance between the two points.
+        distance_km: f64,
+        /// Distance minus both accuracy radii: the least the person must have moved.
+        effective_km: f64,
+        hours: f64,
+        speed_kmh: f64,
+    },
+    /// Activity hours against the claimed time zone (working_hours).
+    Hours {
+        claimed_timezone: String,
+        claimed_offset_hours: f64,
+        inferred_offset_hours: f64,
+        /// Share of interactive logins outside the claimed working hours.
+        share_outside: f64,
+        active_days: u32,
+        logins: u32,
+        /// The statistical test and its p-value.
+        test: String,
+        p_value: f64,
+    },
+    /// A share of logins over a window (anonymizer).
+    Share {
+        what: String,
+        share: f64,
+        matching: u32,
+        logins: u32,
+        window_days: u32,
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        providers: Vec<String>,
+    },
+    /// Employees who claim different places seen on one network (shared_infrastructure).
+    Cluster {
+        /// The IPv4 address or IPv6 /64.
+        network: String,
+        /// How many employees used it in the window (rarity).
+        employees_on_network: u32,
+        members: Vec<ClusterMember>,
+    },
+    /// What the employee's own history says (novelty): the new value and the known ones.
+    Baseline {
+        what: String,
+        value: String,
+        known: Vec<String>,
+        logins_seen: u64,
+    },
+    /// A VPN or sign-in session (long_session, concurrent_sessions).
+    Session {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        started: Option<DateTime<Utc>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ended: Option<DateTime<Utc>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration_hours: Option<f64>,
+        ip: IpAddr,
+    },
+    /// Context that changed the verdict, in words ("anonymizer: severity lowered").
+    Note { text: String },
+}
+
+/// One employee in a shared-infrastructure cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterMember {
+    pub employee_id: EmployeeId,
+    pub claimed_country: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_city: Option<String>,
+    pub last_seen: DateTime<Utc>,
 }
 
 impl Evidence {
