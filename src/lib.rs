@@ -23,6 +23,8 @@
 //! - [`reload`]: atomic hot reload of file-backed values, keeping the old one on failure.
 //! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin) and
 //!   [`drivers::replay`] (`driftwatch replay`).
+//! - [`simulate`]: a seeded synthetic company (roster, GeoIP world, Okta and VPN logs,
+//!   planted legitimate and fraudulent cases, ground truth) for `driftwatch simulate`.
 pub mod alert;
 pub mod config;
 pub mod decode;
@@ -33,3 +35,4 @@ pub mod pipeline;
 pub mod reload;
 pub mod roster;
 pub mod rules;
+pub mod simulate;

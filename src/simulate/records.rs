@@ -1,0 +1,629 @@
+//! The content of every output file, rendered without I/O: roster and travel CSV, intel
+//! lists, GeoIP records, the configuration, Okta System Log JSON and Cisco ASA syslog.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use chrono::{Days, NaiveTime};
+use ipnet::IpNet;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::events::{APPS, CLIENT_APPS, Kind, SimEvent};
+use super::population::Setup;
+use super::world::{self, CONSUMER_VPN_PROVIDER, NetId, NetKind, PLACES, continent, country_name};
+use super::{SimError, Simulation};
+
+/// Roster columns, in driftwatch's order.
+const ROSTER_HEADER: [&str; 12] = [
+    "employee_id",
+    "aliases",
+    "department",
+    "claimed_country",
+    "claimed_region",
+    "claimed_city",
+    "claimed_lat",
+    "claimed_lon",
+    "claimed_timezone",
+    "work_hours",
+    "start_date",
+    "status",
+];
+
+fn csv_text(what: &'static str, rows: Vec<Vec<String>>) -> Result<String, SimError> {
+    let encode = |e: &dyn std::fmt::Display| SimError::Encode {
+        what,
+        message: e.to_string(),
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        w.write_record(&row).map_err(|e| encode(&e))?;
+    }
+    let bytes = w.into_inner().map_err(|e| encode(&e))?;
+    String::from_utf8(bytes).map_err(|e| encode(&e))
+}
+
+/// `roster.csv`: every employee's claims.
+pub fn roster_csv(sim: &Simulation) -> Result<String, SimError> {
+    let mut rows = vec![ROSTER_HEADER.iter().map(|s| (*s).to_owned()).collect()];
+    for e in &sim.employees {
+        let p = e.claimed_place();
+        rows.push(vec![
+            e.id.clone(),
+            e.aliases.join(";"),
+            e.department.to_owned(),
+            p.country.to_owned(),
+            p.region.to_owned(),
+            p.city.to_owned(),
+            format!("{:.4}", p.lat),
+            format!("{:.4}", p.lon),
+            p.tz.to_owned(),
+            e.work_hours.map(|h| h.to_string()).unwrap_or_default(),
+            e.start_date.to_string(),
+            e.status.to_string(),
+        ]);
+    }
+    csv_text("roster", rows)
+}
+
+/// `approved-travel.csv`: `employee_id,country,from,to`, dates inclusive, one approved trip
+/// a row.
+pub fn approved_travel_csv(sim: &Simulation) -> Result<String, SimError> {
+    let mut rows = vec![vec![
+        "employee_id".to_owned(),
+        "country".to_owned(),
+        "from".to_owned(),
+        "to".to_owned(),
+    ]];
+    for e in &sim.employees {
+        if let Setup::Away(a) = &e.setup
+            && a.approved
+        {
+            let day = |d: u32| (sim.params.start + Days::new(u64::from(d))).to_string();
+            rows.push(vec![
+                e.id.clone(),
+                PLACES[a.dest].country.to_owned(),
+                day(a.depart),
+                day(a.last + 1),
+            ]);
+        }
+    }
+    csv_text("approved travel", rows)
+}
+
+fn list(header: &str, lines: impl Iterator<Item = String>) -> String {
+    let mut out =
+        format!("# {header}\n# Simulated by `driftwatch simulate`: synthetic addresses.\n");
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+fn networks_of_kinds<'a>(
+    sim: &'a Simulation,
+    kinds: &'a [NetKind],
+) -> impl Iterator<Item = NetId> + 'a {
+    (0..sim.world.networks.len()).filter(move |&i| kinds.contains(&sim.world.networks[i].kind))
+}
+
+/// `corporate-egress.txt`: the company's office and VPN egress networks.
+pub fn corporate_egress_txt(sim: &Simulation) -> String {
+    list(
+        "Corporate egress: offices and the company VPN (tag corporate_egress).",
+        networks_of_kinds(sim, &[NetKind::Office, NetKind::CorporateVpn]).map(|i| {
+            let n = &sim.world.networks[i];
+            format!("{} # {:?} {}", n.net, n.kind, PLACES[n.place].city)
+        }),
+    )
+}
+
+/// `carrier-nat.txt`: the mobile carriers' NAT pools.
+pub fn carrier_nat_txt(sim: &Simulation) -> String {
+    list(
+        "Mobile carrier NAT pools (tag carrier_nat).",
+        networks_of_kinds(sim, &[NetKind::Mobile]).map(|i| {
+            let n = &sim.world.networks[i];
+            format!("{} # {}", n.net, sim.world.system_of(i).org)
+        }),
+    )
+}
+
+/// `consumer-vpn.txt`: the consumer VPN's ASN.
+pub fn consumer_vpn_txt(sim: &Simulation) -> String {
+    let mut asns: Vec<u32> = networks_of_kinds(sim, &[NetKind::ConsumerVpn])
+        .map(|i| sim.world.system_of(i).number)
+        .collect();
+    asns.dedup();
+    list(
+        "Consumer VPN providers' ASNs (tag vpn; provider set in driftwatch.toml).",
+        asns.into_iter()
+            .map(|a| format!("AS{a} # {CONSUMER_VPN_PROVIDER} (simulated)")),
+    )
+}
+
+#[derive(Serialize)]
+pub struct Names {
+    pub en: String,
+}
+
+fn names(s: &str) -> Names {
+    Names { en: s.to_owned() }
+}
+
+#[derive(Serialize)]
+pub struct Named {
+    pub names: Names,
+}
+
+#[derive(Serialize)]
+pub struct Coded {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iso_code: Option<String>,
+    pub names: Names,
+}
+
+#[derive(Serialize)]
+pub struct Location {
+    pub accuracy_radius: u16,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub time_zone: String,
+}
+
+/// A GeoIP2 City record.
+#[derive(Serialize)]
+pub struct CityRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<Named>,
+    pub continent: Coded,
+    pub country: Coded,
+    pub location: Location,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subdivisions: Vec<Coded>,
+}
+
+/// A GeoLite2-ASN record.
+#[derive(Serialize)]
+pub struct AsnRecord {
+    pub autonomous_system_number: u32,
+    pub autonomous_system_organization: String,
+}
+
+/// A GeoIP2-Anonymous-IP record (false flags left out, as MaxMind does).
+#[derive(Serialize, Default)]
+pub struct AnonymousRecord {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_anonymous: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_anonymous_vpn: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_hosting_provider: bool,
+}
+
+/// City records: one per network. Mobile pools are located only to the country, like
+/// real carrier ranges.
+pub fn city_records(world: &world::World) -> Vec<(IpNet, CityRecord)> {
+    world
+        .networks
+        .iter()
+        .map(|n| {
+            let p = &PLACES[n.place];
+            let (code, name) = continent(p.country);
+            let country_only = n.kind == NetKind::Mobile;
+            let record = CityRecord {
+                city: (!country_only).then(|| Named {
+                    names: names(p.city),
+                }),
+                continent: Coded {
+                    code: Some(code.to_owned()),
+                    iso_code: None,
+                    names: names(name),
+                },
+                country: Coded {
+                    code: None,
+                    iso_code: Some(p.country.to_owned()),
+                    names: names(country_name(p.country)),
+                },
+                location: Location {
+                    accuracy_radius: n.accuracy_km,
+                    latitude: p.lat,
+                    longitude: p.lon,
+                    time_zone: p.tz.to_owned(),
+                },
+                subdivisions: if country_only || p.region.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Coded {
+                        code: None,
+                        iso_code: Some(p.region_code.to_owned()),
+                        names: names(p.region),
+                    }]
+                },
+            };
+            (n.net, record)
+        })
+        .collect()
+}
+
+/// ASN records: one per network.
+pub fn asn_records(world: &world::World) -> Vec<(IpNet, AsnRecord)> {
+    (0..world.networks.len())
+        .map(|i| {
+            let s = world.system_of(i);
+            (
+                world.networks[i].net,
+                AsnRecord {
+                    autonomous_system_number: s.number,
+                    autonomous_system_organization: s.org.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Anonymous-IP records: hosting and consumer VPN networks only.
+pub fn anonymous_records(world: &world::World) -> Vec<(IpNet, AnonymousRecord)> {
+    world
+        .networks
+        .iter()
+        .filter_map(|n| {
+            let r = match n.kind {
+                NetKind::Hosting => AnonymousRecord {
+                    is_anonymous: true,
+                    is_hosting_provider: true,
+                    ..AnonymousRecord::default()
+                },
+                NetKind::ConsumerVpn => AnonymousRecord {
+                    is_anonymous: true,
+                    is_anonymous_vpn: true,
+                    is_hosting_provider: true,
+                },
+                _ => return None,
+            };
+            Some((n.net, r))
+        })
+        .collect()
+}
+
+/// Seconds since 1970 the databases claim to be built at: three days before the first
+/// simulated day, so they are "current" for the whole run.
+pub fn build_epoch(sim: &Simulation) -> u64 {
+    let built = sim.params.start - Days::new(3);
+    built.and_time(NaiveTime::MIN).and_utc().timestamp().max(0) as u64
+}
+
+/// File names inside the output folder, shared by the writers and the configuration.
+pub mod paths {
+    pub const ROSTER: &str = "roster.csv";
+    pub const APPROVED_TRAVEL: &str = "approved-travel.csv";
+    pub const TRUTH: &str = "truth.json";
+    pub const CONFIG: &str = "driftwatch.toml";
+    pub const CITY: &str = "geoip/sim-city.mmdb";
+    pub const ASN: &str = "geoip/sim-asn.mmdb";
+    pub const ANONYMOUS: &str = "geoip/sim-anonymous-ip.mmdb";
+    pub const CORPORATE_EGRESS: &str = "geoip/corporate-egress.txt";
+    pub const CARRIER_NAT: &str = "geoip/carrier-nat.txt";
+    pub const CONSUMER_VPN: &str = "geoip/consumer-vpn.txt";
+    pub const OKTA: &str = "events/okta.ndjson";
+    pub const VPN: &str = "events/vpn-cisco-asa.log";
+}
+
+/// `driftwatch.toml`: a complete configuration for the simulated company, with paths
+/// relative to its own folder.
+pub fn config_toml(sim: &Simulation) -> String {
+    use paths::*;
+    let p = &sim.params;
+    format!(
+        r#"# driftwatch configuration for a simulated company (`driftwatch simulate`):
+# {employees} employees, {days} days from {start}, seed {seed}. Paths are relative to this
+# file's folder. The ground truth is in {TRUTH}; approved trips in {APPROVED_TRAVEL}
+# (employee_id,country,from,to).
+#
+#   driftwatch check-config --config {CONFIG}
+#   driftwatch replay --config {CONFIG} events/
+
+[decode]
+format = "auto"
+max_record_bytes = 65536
+# The simulated Cisco ASA writes UTC timestamps with the year.
+default_timezone = "UTC"
+
+[roster]
+path = "{ROSTER}"
+
+[enrich]
+city = "{CITY}"
+city_layout = "geoip2"
+asn = "{ASN}"
+anonymous_ip = "{ANONYMOUS}"
+cache_size = 65536
+
+[[enrich.lists]]
+path = "{CORPORATE_EGRESS}"
+tag = "corporate_egress"
+
+[[enrich.lists]]
+path = "{CARRIER_NAT}"
+tag = "carrier_nat"
+
+[[enrich.lists]]
+path = "{CONSUMER_VPN}"
+tag = "vpn"
+provider = "{CONSUMER_VPN_PROVIDER}"
+
+[rules.claimed_location]
+enabled = true
+severity = "high"
+risk = 60
+exempt_tags = ["corporate_egress"]
+
+[dead_letter]
+include_filtered = false
+"#,
+        employees = p.employees,
+        days = p.days,
+        start = p.start,
+        seed = p.seed,
+    )
+}
+
+/// 62 symbols for Okta-style ids.
+const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+fn base62(mut n: u128, len: usize) -> String {
+    let mut s = String::with_capacity(len);
+    for _ in 0..len {
+        s.push(BASE62[(n % 62) as usize] as char);
+        n /= 62;
+    }
+    s
+}
+
+fn uuid(n: u128) -> String {
+    let h = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// Desktop and mobile user agents: (browser, os, raw).
+const DESKTOP_AGENTS: &[(&str, &str, &str)] = &[
+    (
+        "CHROME",
+        "Mac OS X",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
+    ),
+    (
+        "EDGE_CHROMIUM",
+        "Windows 10",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0",
+    ),
+    (
+        "CHROME",
+        "Windows 10",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
+    ),
+    (
+        "FIREFOX",
+        "Linux",
+        "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0",
+    ),
+];
+const MOBILE_AGENTS: &[(&str, &str, &str)] = &[
+    (
+        "SAFARI",
+        "iOS",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1",
+    ),
+    (
+        "CHROME",
+        "Android",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Mobile Safari/537.36",
+    ),
+];
+
+fn geo_context(sim: &Simulation, net: NetId) -> Value {
+    let n = &sim.world.networks[net];
+    let p = &PLACES[n.place];
+    let country_only = n.kind == NetKind::Mobile;
+    json!({
+        "city": (!country_only).then_some(p.city),
+        "country": country_name(p.country),
+        "geolocation": {"lat": p.lat, "lon": p.lon},
+        "postalCode": null,
+        "state": (!country_only && !p.region.is_empty()).then_some(p.region),
+    })
+}
+
+/// One Okta System Log record (`/api/v1/logs` shape) for an Okta event.
+pub fn okta_json(sim: &Simulation, ev: &SimEvent) -> String {
+    let Some(e) = sim.employees.get(ev.employee as usize) else {
+        return String::new();
+    };
+    let n = &sim.world.networks[ev.net];
+    let system = sim.world.system_of(ev.net);
+    let mobile = n.kind == NetKind::Mobile;
+    let agents = if mobile {
+        MOBILE_AGENTS
+    } else {
+        DESKTOP_AGENTS
+    };
+    let (browser, os, raw) = agents[(e.device % agents.len() as u64) as usize];
+    let request_id = base62(ev.nonce >> 64, 27);
+    let (event_type, legacy, message, result, reason) = match ev.kind {
+        Kind::SessionStart => (
+            "user.session.start",
+            "core.user_auth.login_success",
+            "User login to Okta",
+            "SUCCESS",
+            None,
+        ),
+        Kind::FailedLogin => (
+            "user.session.start",
+            "core.user_auth.login_failed",
+            "User login to Okta",
+            "FAILURE",
+            Some("INVALID_CREDENTIALS"),
+        ),
+        Kind::Mfa => (
+            "user.authentication.auth_via_mfa",
+            "core.user.factor.attempt_success",
+            "Authentication of user via MFA",
+            "SUCCESS",
+            None,
+        ),
+        Kind::Sso(_) => (
+            "user.authentication.sso",
+            "app.auth.sso",
+            "User single sign on to app",
+            "SUCCESS",
+            None,
+        ),
+        Kind::Token(_) => (
+            "user.authentication.authenticate",
+            "core.user_auth.login_success",
+            "User authentication",
+            "SUCCESS",
+            None,
+        ),
+        Kind::SessionEnd => (
+            "user.session.end",
+            "core.user_auth.logout_success",
+            "User logout from Okta",
+            "SUCCESS",
+            None,
+        ),
+        Kind::VpnStart | Kind::VpnEnd { .. } => return String::new(),
+    };
+    let actor = match ev.kind {
+        // A native app acting for the user: counted, never scored.
+        Kind::Token(app) => json!({
+            "alternateId": e.okta_login,
+            "detailEntry": null,
+            "displayName": CLIENT_APPS.get(usize::from(app)).copied().unwrap_or("Okta Verify"),
+            "id": format!("0oa{:017x}", (e.device ^ u64::from(app)) >> 8),
+            "type": "PublicClientApp",
+        }),
+        _ => json!({
+            "alternateId": e.okta_login,
+            "detailEntry": null,
+            "displayName": format!("{} {}", e.first, e.last),
+            "id": e.okta_id,
+            "type": "User",
+        }),
+    };
+    let target = match ev.kind {
+        Kind::Sso(app) => {
+            let name = APPS.get(usize::from(app)).copied().unwrap_or("Slack");
+            json!([{
+                "alternateId": name,
+                "detailEntry": {"signOnModeType": "SAML_2_0"},
+                "displayName": name,
+                "id": format!("0oa{:017x}", u64::from(app) * 0x9e37_79b9 + 0x1234),
+                "type": "AppInstance",
+            }])
+        }
+        _ => Value::Null,
+    };
+    let geo = geo_context(sim, ev.net);
+    let hosted = matches!(n.kind, NetKind::Hosting | NetKind::ConsumerVpn);
+    let record = json!({
+        "actor": actor,
+        "authenticationContext": {
+            "authenticationProvider": null,
+            "authenticationStep": 0,
+            "credentialProvider": null,
+            "credentialType": null,
+            "externalSessionId": format!("102{}", base62(u128::from(ev.session), 25)),
+            "interface": null,
+            "issuer": null,
+        },
+        "client": {
+            "device": if mobile { "Mobile" } else { "Computer" },
+            "geographicalContext": geo.clone(),
+            "id": null,
+            "ipAddress": ev.ip.to_string(),
+            "userAgent": {"browser": browser, "os": os, "rawUserAgent": raw},
+            "zone": "null",
+        },
+        "debugContext": {"debugData": {
+            "deviceFingerprint": format!("{:032x}", u128::from(e.device) * 0x1_0000_0001),
+            "requestId": request_id,
+            "requestUri": "/api/v1/authn",
+            "threatSuspected": "false",
+            "url": "/api/v1/authn?",
+        }},
+        "displayMessage": message,
+        "eventType": event_type,
+        "legacyEventType": legacy,
+        "outcome": {"reason": reason, "result": result},
+        "published": ev.time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "request": {"ipChain": [{
+            "geographicalContext": geo,
+            "ip": ev.ip.to_string(),
+            "source": null,
+            "version": if ev.ip.is_ipv4() { "V4" } else { "V6" },
+        }]},
+        "securityContext": {
+            "asNumber": system.number,
+            "asOrg": system.org,
+            "domain": system.domain,
+            "isProxy": hosted,
+            "isp": system.org,
+        },
+        "severity": if result == "FAILURE" { "WARN" } else { "INFO" },
+        "target": target,
+        "transaction": {"detail": {}, "id": request_id, "type": "WEB"},
+        "uuid": uuid(ev.nonce),
+        "version": "0",
+    });
+    record.to_string()
+}
+
+/// The VPN group every session uses.
+const VPN_GROUP: &str = "GP-Remote";
+/// The concentrator's host name in the syslog header.
+const VPN_HOST: &str = "vpn-edge-1";
+
+/// One Cisco ASA syslog line for a VPN event (UTC timestamp with the year).
+pub fn asa_line(sim: &Simulation, ev: &SimEvent) -> String {
+    let Some(e) = sim.employees.get(ev.employee as usize) else {
+        return String::new();
+    };
+    let stamp = ev.time.format("%b %d %Y %H:%M:%S");
+    let user = &e.vpn_login;
+    let ip: IpAddr = ev.ip;
+    let mut s = String::with_capacity(256);
+    match ev.kind {
+        Kind::VpnStart => {
+            let _ = write!(
+                s,
+                "<166>{stamp} {VPN_HOST} : %ASA-6-113039: Group <{VPN_GROUP}> User <{user}> IP <{ip}> AnyConnect parent session started."
+            );
+        }
+        Kind::VpnEnd {
+            secs,
+            bytes_out,
+            bytes_in,
+        } => {
+            let _ = write!(
+                s,
+                "<164>{stamp} {VPN_HOST} : %ASA-4-113019: Group = {VPN_GROUP}, Username = {user}, IP = {ip}, Session disconnected. Session Type: SSL, Duration: {}h:{:02}m:{:02}s, Bytes xmt: {bytes_out}, Bytes rcv: {bytes_in}, Reason: User Requested",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            );
+        }
+        _ => {}
+    }
+    s
+}
