@@ -355,11 +355,10 @@ path = "{CONSUMER_VPN}"
 tag = "vpn"
 provider = "{CONSUMER_VPN_PROVIDER}"
 
-[rules.claimed_location]
-enabled = true
-severity = "high"
-risk = 60
-exempt_tags = ["corporate_egress"]
+# Detector settings are left at their defaults. Approved trips for the suppressions
+# (once the detectors' [suppress] section exists):
+#   [suppress]
+#   travel = "{APPROVED_TRAVEL}"
 
 [dead_letter]
 include_filtered = false
