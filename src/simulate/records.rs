@@ -7,7 +7,6 @@ use std::net::IpAddr;
 use chrono::{Days, NaiveTime};
 use ipnet::IpNet;
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use super::events::{APPS, CLIENT_APPS, Kind, SimEvent};
 use super::population::Setup;
@@ -430,35 +429,174 @@ const MOBILE_AGENTS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn geo_context(sim: &Simulation, net: NetId) -> Value {
-    let n = &sim.world.networks[net];
-    let p = &PLACES[n.place];
-    let country_only = n.kind == NetKind::Mobile;
-    json!({
-        "city": (!country_only).then_some(p.city),
-        "country": country_name(p.country),
-        "geolocation": {"lat": p.lat, "lon": p.lon},
-        "postalCode": null,
-        "state": (!country_only && !p.region.is_empty()).then_some(p.region),
-    })
+// The Okta record as typed structs: fields in Okta's (alphabetical) order, strings
+// borrowed, so a record serialises without building a JSON tree.
+
+#[derive(Serialize)]
+struct Point {
+    lat: f64,
+    lon: f64,
 }
 
-/// One Okta System Log record (`/api/v1/logs` shape) for an Okta event.
-pub fn okta_json(sim: &Simulation, ev: &SimEvent) -> String {
-    let Some(e) = sim.employees.get(ev.employee as usize) else {
-        return String::new();
-    };
-    let n = &sim.world.networks[ev.net];
-    let system = sim.world.system_of(ev.net);
-    let mobile = n.kind == NetKind::Mobile;
-    let agents = if mobile {
-        MOBILE_AGENTS
-    } else {
-        DESKTOP_AGENTS
-    };
-    let (browser, os, raw) = agents[(e.device % agents.len() as u64) as usize];
-    let request_id = base62(ev.nonce >> 64, 27);
-    let (event_type, legacy, message, result, reason) = match ev.kind {
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GeoContext<'a> {
+    city: Option<&'a str>,
+    country: &'a str,
+    geolocation: Point,
+    postal_code: Option<&'a str>,
+    state: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Actor<'a> {
+    alternate_id: &'a str,
+    detail_entry: Option<()>,
+    display_name: &'a str,
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthenticationContext<'a> {
+    authentication_provider: Option<()>,
+    authentication_step: u8,
+    credential_provider: Option<()>,
+    credential_type: Option<()>,
+    external_session_id: &'a str,
+    interface: Option<()>,
+    issuer: Option<()>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserAgent<'a> {
+    browser: &'a str,
+    os: &'a str,
+    raw_user_agent: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Client<'a> {
+    device: &'a str,
+    geographical_context: &'a GeoContext<'a>,
+    id: Option<()>,
+    ip_address: &'a str,
+    user_agent: UserAgent<'a>,
+    zone: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DebugData<'a> {
+    device_fingerprint: &'a str,
+    request_id: &'a str,
+    request_uri: &'a str,
+    threat_suspected: &'a str,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DebugContext<'a> {
+    debug_data: DebugData<'a>,
+}
+
+#[derive(Serialize)]
+struct OktaOutcome<'a> {
+    reason: Option<&'a str>,
+    result: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Hop<'a> {
+    geographical_context: &'a GeoContext<'a>,
+    ip: &'a str,
+    source: Option<()>,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Request<'a> {
+    ip_chain: [Hop<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SecurityContext<'a> {
+    as_number: u32,
+    as_org: &'a str,
+    domain: &'a str,
+    is_proxy: bool,
+    isp: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignOnMode {
+    sign_on_mode_type: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Target<'a> {
+    alternate_id: &'a str,
+    detail_entry: SignOnMode,
+    display_name: &'a str,
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct Transaction<'a> {
+    detail: Empty,
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OktaRecord<'a> {
+    actor: Actor<'a>,
+    authentication_context: AuthenticationContext<'a>,
+    client: Client<'a>,
+    debug_context: DebugContext<'a>,
+    display_message: &'a str,
+    event_type: &'a str,
+    legacy_event_type: &'a str,
+    outcome: OktaOutcome<'a>,
+    published: &'a str,
+    request: Request<'a>,
+    security_context: SecurityContext<'a>,
+    severity: &'a str,
+    target: Option<[Target<'a>; 1]>,
+    transaction: Transaction<'a>,
+    uuid: &'a str,
+    version: &'a str,
+}
+
+/// The event type, legacy type, message, result and reason of an Okta event.
+fn okta_type(
+    kind: Kind,
+) -> Option<(
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+)> {
+    Some(match kind {
         Kind::SessionStart => (
             "user.session.start",
             "core.user_auth.login_success",
@@ -487,6 +625,7 @@ pub fn okta_json(sim: &Simulation, ev: &SimEvent) -> String {
             "SUCCESS",
             None,
         ),
+        // A native app acting for the user: counted, never scored.
         Kind::Token(_) => (
             "user.authentication.authenticate",
             "core.user_auth.login_success",
@@ -501,91 +640,154 @@ pub fn okta_json(sim: &Simulation, ev: &SimEvent) -> String {
             "SUCCESS",
             None,
         ),
-        Kind::VpnStart | Kind::VpnEnd { .. } => return String::new(),
+        Kind::VpnStart | Kind::VpnEnd { .. } => return None,
+    })
+}
+
+/// One Okta System Log record (`/api/v1/logs` shape) for an Okta event; empty for a VPN
+/// event.
+pub fn okta_json(sim: &Simulation, ev: &SimEvent) -> String {
+    let (Some(e), Some((event_type, legacy, message, result, reason))) =
+        (sim.employees.get(ev.employee as usize), okta_type(ev.kind))
+    else {
+        return String::new();
     };
+    let n = &sim.world.networks[ev.net];
+    let p = &PLACES[n.place];
+    let system = sim.world.system_of(ev.net);
+    let mobile = n.kind == NetKind::Mobile;
+    let agents = if mobile {
+        MOBILE_AGENTS
+    } else {
+        DESKTOP_AGENTS
+    };
+    let (browser, os, raw) = agents[(e.device % agents.len() as u64) as usize];
+    let request_id = base62(ev.nonce >> 64, 27);
+    let session_id = format!("102{}", base62(u128::from(ev.session), 25));
+    let ip = ev.ip.to_string();
+    let published = ev.time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let fingerprint = format!("{:032x}", u128::from(e.device) * 0x1_0000_0001);
+    let uuid = uuid(ev.nonce);
+    // Okta's own geolocation of the address: the network's place (country only for
+    // carrier NAT).
+    let country_only = mobile;
+    let geo = GeoContext {
+        city: (!country_only).then_some(p.city),
+        country: country_name(p.country),
+        geolocation: Point {
+            lat: p.lat,
+            lon: p.lon,
+        },
+        postal_code: None,
+        state: (!country_only && !p.region.is_empty()).then_some(p.region),
+    };
+    let display_name;
+    let client_id;
     let actor = match ev.kind {
-        // A native app acting for the user: counted, never scored.
-        Kind::Token(app) => json!({
-            "alternateId": e.okta_login,
-            "detailEntry": null,
-            "displayName": CLIENT_APPS.get(usize::from(app)).copied().unwrap_or("Okta Verify"),
-            "id": format!("0oa{:017x}", (e.device ^ u64::from(app)) >> 8),
-            "type": "PublicClientApp",
-        }),
-        _ => json!({
-            "alternateId": e.okta_login,
-            "detailEntry": null,
-            "displayName": format!("{} {}", e.first, e.last),
-            "id": e.okta_id,
-            "type": "User",
-        }),
+        Kind::Token(app) => {
+            client_id = format!("0oa{:017x}", (e.device ^ u64::from(app)) >> 8);
+            Actor {
+                alternate_id: &e.okta_login,
+                detail_entry: None,
+                display_name: CLIENT_APPS
+                    .get(usize::from(app))
+                    .copied()
+                    .unwrap_or("Okta Verify"),
+                id: &client_id,
+                kind: "PublicClientApp",
+            }
+        }
+        _ => {
+            display_name = format!("{} {}", e.first, e.last);
+            Actor {
+                alternate_id: &e.okta_login,
+                detail_entry: None,
+                display_name: &display_name,
+                id: &e.okta_id,
+                kind: "User",
+            }
+        }
     };
+    let app_id;
     let target = match ev.kind {
         Kind::Sso(app) => {
             let name = APPS.get(usize::from(app)).copied().unwrap_or("Slack");
-            json!([{
-                "alternateId": name,
-                "detailEntry": {"signOnModeType": "SAML_2_0"},
-                "displayName": name,
-                "id": format!("0oa{:017x}", u64::from(app) * 0x9e37_79b9 + 0x1234),
-                "type": "AppInstance",
+            app_id = format!("0oa{:017x}", u64::from(app) * 0x9e37_79b9 + 0x1234);
+            Some([Target {
+                alternate_id: name,
+                detail_entry: SignOnMode {
+                    sign_on_mode_type: "SAML_2_0",
+                },
+                display_name: name,
+                id: &app_id,
+                kind: "AppInstance",
             }])
         }
-        _ => Value::Null,
+        _ => None,
     };
-    let geo = geo_context(sim, ev.net);
-    let hosted = matches!(n.kind, NetKind::Hosting | NetKind::ConsumerVpn);
-    let record = json!({
-        "actor": actor,
-        "authenticationContext": {
-            "authenticationProvider": null,
-            "authenticationStep": 0,
-            "credentialProvider": null,
-            "credentialType": null,
-            "externalSessionId": format!("102{}", base62(u128::from(ev.session), 25)),
-            "interface": null,
-            "issuer": null,
+    let record = OktaRecord {
+        actor,
+        authentication_context: AuthenticationContext {
+            authentication_provider: None,
+            authentication_step: 0,
+            credential_provider: None,
+            credential_type: None,
+            external_session_id: &session_id,
+            interface: None,
+            issuer: None,
         },
-        "client": {
-            "device": if mobile { "Mobile" } else { "Computer" },
-            "geographicalContext": geo.clone(),
-            "id": null,
-            "ipAddress": ev.ip.to_string(),
-            "userAgent": {"browser": browser, "os": os, "rawUserAgent": raw},
-            "zone": "null",
+        client: Client {
+            device: if mobile { "Mobile" } else { "Computer" },
+            geographical_context: &geo,
+            id: None,
+            ip_address: &ip,
+            user_agent: UserAgent {
+                browser,
+                os,
+                raw_user_agent: raw,
+            },
+            zone: "null",
         },
-        "debugContext": {"debugData": {
-            "deviceFingerprint": format!("{:032x}", u128::from(e.device) * 0x1_0000_0001),
-            "requestId": request_id,
-            "requestUri": "/api/v1/authn",
-            "threatSuspected": "false",
-            "url": "/api/v1/authn?",
-        }},
-        "displayMessage": message,
-        "eventType": event_type,
-        "legacyEventType": legacy,
-        "outcome": {"reason": reason, "result": result},
-        "published": ev.time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        "request": {"ipChain": [{
-            "geographicalContext": geo,
-            "ip": ev.ip.to_string(),
-            "source": null,
-            "version": if ev.ip.is_ipv4() { "V4" } else { "V6" },
-        }]},
-        "securityContext": {
-            "asNumber": system.number,
-            "asOrg": system.org,
-            "domain": system.domain,
-            "isProxy": hosted,
-            "isp": system.org,
+        debug_context: DebugContext {
+            debug_data: DebugData {
+                device_fingerprint: &fingerprint,
+                request_id: &request_id,
+                request_uri: "/api/v1/authn",
+                threat_suspected: "false",
+                url: "/api/v1/authn?",
+            },
         },
-        "severity": if result == "FAILURE" { "WARN" } else { "INFO" },
-        "target": target,
-        "transaction": {"detail": {}, "id": request_id, "type": "WEB"},
-        "uuid": uuid(ev.nonce),
-        "version": "0",
-    });
-    record.to_string()
+        display_message: message,
+        event_type,
+        legacy_event_type: legacy,
+        outcome: OktaOutcome { reason, result },
+        published: &published,
+        request: Request {
+            ip_chain: [Hop {
+                geographical_context: &geo,
+                ip: &ip,
+                source: None,
+                version: if ev.ip.is_ipv4() { "V4" } else { "V6" },
+            }],
+        },
+        security_context: SecurityContext {
+            as_number: system.number,
+            as_org: &system.org,
+            domain: &system.domain,
+            is_proxy: matches!(n.kind, NetKind::Hosting | NetKind::ConsumerVpn),
+            isp: &system.org,
+        },
+        severity: if result == "FAILURE" { "WARN" } else { "INFO" },
+        target,
+        transaction: Transaction {
+            detail: Empty {},
+            id: &request_id,
+            kind: "WEB",
+        },
+        uuid: &uuid,
+        version: "0",
+    };
+    serde_json::to_string(&record).unwrap_or_default()
 }
 
 /// The VPN group every session uses.
