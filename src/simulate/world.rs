@@ -50,6 +50,8 @@ impl Place {
     }
 }
 
+// One argument per table column keeps the table readable.
+#[allow(clippy::too_many_arguments)]
 const fn p(
     country: &'static str,
     region: &'static str,
@@ -590,9 +592,9 @@ impl World {
                 let usable = size.saturating_sub(2).max(1);
                 IpAddr::V4(Ipv4Addr::from(u32::from(v4.network()) + 1 + n % usable))
             }
-            IpNet::V6(v6) => {
-                IpAddr::V6(Ipv6Addr::from(u128::from(v6.network()) | u128::from(n) + 1))
-            }
+            IpNet::V6(v6) => IpAddr::V6(Ipv6Addr::from(
+                u128::from(v6.network()) | (u128::from(n) + 1),
+            )),
         }
     }
 
