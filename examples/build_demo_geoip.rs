@@ -12,9 +12,7 @@
 //! real GeoLite2 database. `tests/enrich_demo.rs` checks the committed `.mmdb` files still
 //! say what the JSON says.
 
-#[path = "geoip/mmdb_write.rs"]
-mod mmdb_write;
-
+use driftwatch::enrich::write as mmdb_write;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 

@@ -29,6 +29,8 @@
 //! - [`reload`]: atomic hot reload of file-backed values, keeping the old one on failure.
 //! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin) and
 //!   [`drivers::replay`] (`driftwatch replay`).
+//! - [`simulate`]: a seeded synthetic company (roster, GeoIP world, Okta and VPN logs,
+//!   planted legitimate and fraudulent cases, ground truth) for `driftwatch simulate`.
 pub mod alert;
 pub mod config;
 pub mod decode;
@@ -41,5 +43,6 @@ pub mod pipeline;
 pub mod reload;
 pub mod risk;
 pub mod roster;
+pub mod simulate;
 pub mod state;
 pub mod suppress;

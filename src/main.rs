@@ -16,6 +16,7 @@ use driftwatch::engine::Engine;
 use driftwatch::enrich::{EnrichError, Enricher};
 use driftwatch::pipeline::Pipeline;
 use driftwatch::roster::{Roster, RosterError};
+use driftwatch::simulate::{self, SimError};
 use driftwatch::suppress::{SuppressError, Suppressions};
 
 #[derive(Parser)]
@@ -63,6 +64,28 @@ enum Command {
     CheckConfig {
         #[arg(long, short, default_value = "driftwatch.toml")]
         config: PathBuf,
+    },
+    /// Write a simulated company: roster, GeoIP databases and lists, Okta and Cisco ASA
+    /// logs with planted legitimate and fraudulent cases, ground truth and a config.
+    Simulate {
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Employees in the roster.
+        #[arg(long, default_value_t = 2000)]
+        employees: u32,
+        /// Days of activity.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Seed: the same seed writes byte-identical files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First simulated day (YYYY-MM-DD).
+        #[arg(long, default_value = "2026-10-01")]
+        start: chrono::NaiveDate,
+        /// Gzip the event files.
+        #[arg(long)]
+        gzip: bool,
     },
     /// GeoIP tools.
     Geoip {
@@ -112,6 +135,10 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
             || c.downcast_ref::<RosterError>().is_some()
             || c.downcast_ref::<EnrichError>().is_some()
             || c.downcast_ref::<SuppressError>().is_some()
+            || matches!(
+                c.downcast_ref::<SimError>(),
+                Some(SimError::TooFewEmployees { .. } | SimError::Days(_))
+            )
     })
 }
 
@@ -186,6 +213,37 @@ fn run(cli: Cli) -> Result<()> {
                     list.ipv6_networks
                 );
             }
+            Ok(())
+        }
+        Command::Simulate {
+            out,
+            employees,
+            days,
+            seed,
+            start,
+            gzip,
+        } => {
+            let params = simulate::Params {
+                employees,
+                days,
+                seed,
+                start,
+            };
+            let sim = simulate::Simulation::new(params)?;
+            let written = simulate::write(&sim, &out, gzip)?;
+            for f in &written.files {
+                println!("{}", f.display());
+            }
+            let s = &written.truth.summary;
+            eprintln!(
+                "driftwatch simulate: {} employees ({} fraudulent), {} days, {} Okta and {} VPN events in {}",
+                s.employees,
+                s.fraudulent,
+                s.days,
+                s.okta_events,
+                s.vpn_events,
+                out.display()
+            );
             Ok(())
         }
         Command::Geoip {

@@ -7,6 +7,7 @@
 //!   `geoip/consumer-vpn-providers.csv`).
 //! - [`enricher`]: [`Enricher`], which owns them, answers lookups through a cache, and
 //!   reloads files that were replaced.
+//! - [`write`]: writes small MaxMind DB files (the simulator's world, demo and test data).
 //!
 //! Lookups are pure reads of in-memory data; only opening and reloading touch files.
 
@@ -15,6 +16,7 @@ pub mod enricher;
 pub mod error;
 pub mod geoip;
 pub mod intel;
+pub mod write;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -3,8 +3,7 @@
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
-#[path = "../../examples/geoip/mmdb_write.rs"]
-pub mod mmdb_write;
+pub use driftwatch::enrich::write as mmdb_write;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};

@@ -1,6 +1,6 @@
-//! Writing small MaxMind DB files with the `maxminddb-writer` dev-dependency. Shared (by
-//! `#[path]`) between `examples/build_demo_geoip.rs` and the enrich tests, which write
-//! their own databases; it is not part of the library, which only reads databases.
+//! Writing small MaxMind DB files: the simulator's world (`driftwatch simulate`), the demo
+//! databases (`examples/build_demo_geoip.rs`) and the enrich tests' own databases. The
+//! pipeline never writes databases; this is a tool for producing inputs.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -11,6 +11,27 @@ use maxminddb_writer::Database;
 use maxminddb_writer::metadata::IpVersion;
 use maxminddb_writer::paths::IpAddrWithMask;
 use serde::Serialize;
+
+/// Why a database could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteMmdbError {
+    /// The file cannot be created or written.
+    #[error("writing {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A record cannot be encoded, or the tree cannot be written.
+    #[error("encoding {path}: {message}")]
+    Encode {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    /// An IPv6 network was given for an IPv4-only database.
+    #[error("{network} cannot go into an IPv4-only database")]
+    Ipv6InIpv4Database { network: IpNet },
+}
 
 /// What a database says about itself.
 pub struct Meta<'a> {
@@ -30,7 +51,15 @@ pub fn write_mmdb<T: Serialize>(
     path: &Path,
     meta: &Meta<'_>,
     records: &[(IpNet, T)],
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(), WriteMmdbError> {
+    let encode = |e: maxminddb_writer::Error| WriteMmdbError::Encode {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let io = |source| WriteMmdbError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut db = Database::default();
     db.metadata.ip_version = if meta.ipv4_only {
         IpVersion::V4
@@ -46,21 +75,21 @@ pub fn write_mmdb<T: Serialize>(
         .description
         .insert("en".to_owned(), meta.description.to_owned());
     for (net, record) in records {
-        let data = db.insert_value(record)?;
+        let data = db.insert_value(record).map_err(encode)?;
         let path = match net {
             IpNet::V4(v4) if meta.ipv4_only => {
                 IpAddrWithMask::new(IpAddr::V4(v4.network()), v4.prefix_len())
             }
             IpNet::V6(_) if meta.ipv4_only => {
-                return Err(format!("{net} cannot go into an IPv4-only database").into());
+                return Err(WriteMmdbError::Ipv6InIpv4Database { network: *net });
             }
             _ => tree_path(*net),
         };
         db.insert_node(path, data);
     }
-    let file = std::fs::File::create(path)?;
-    let mut out = db.write_to(std::io::BufWriter::new(file))?;
-    out.flush()?;
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut out = db.write_to(std::io::BufWriter::new(file)).map_err(encode)?;
+    out.flush().map_err(io)?;
     Ok(())
 }
 
