@@ -25,6 +25,8 @@
 //! - [`alert`]: findings, explained alerts with typed evidence, deterministic alert ids.
 //! - [`pipeline`]: the core's stateless steps for one record (decode → resolve →
 //!   enrich) and the [`pipeline::Tally`] of what happened.
+//! - [`evaluate`]: detection quality against the simulator's ground truth (recall per
+//!   scenario, false alerts per 1,000 employee-days, time to first alert).
 //! - [`config`]: the TOML file, composed from each module's own section, all errors at once.
 //! - [`reload`]: atomic hot reload of file-backed values, keeping the old one on failure.
 //! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin) and
@@ -38,6 +40,7 @@ pub mod detect;
 pub mod drivers;
 pub mod engine;
 pub mod enrich;
+pub mod evaluate;
 pub mod event;
 pub mod pipeline;
 pub mod reload;

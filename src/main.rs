@@ -87,6 +87,19 @@ enum Command {
         #[arg(long)]
         gzip: bool,
     },
+    /// Score alerts against a simulator ground truth (`truth.json`): recall per scenario,
+    /// false alerts per 1,000 employee-days, time to first alert. Prints Markdown (or JSON).
+    Evaluate {
+        /// The simulator's truth.json.
+        #[arg(long)]
+        truth: PathBuf,
+        /// Alert lines written by `replay` (a file, or - for stdin).
+        #[arg(long)]
+        alerts: PathBuf,
+        /// Print JSON instead of Markdown.
+        #[arg(long)]
+        json: bool,
+    },
     /// GeoIP tools.
     Geoip {
         #[command(subcommand)]
@@ -184,6 +197,35 @@ fn run(cli: Cli) -> Result<()> {
             };
             let report = replay::run(&core, &mut engine, &opts)?;
             eprint!("{}", report.summary(dead_letter.as_deref()));
+            Ok(())
+        }
+        Command::Evaluate {
+            truth,
+            alerts,
+            json,
+        } => {
+            let truth: driftwatch::evaluate::TruthFile = serde_json::from_slice(
+                &std::fs::read(&truth).with_context(|| format!("reading {}", truth.display()))?,
+            )
+            .with_context(|| format!("parsing {}", truth.display()))?;
+            let text = if alerts == Path::new("-") {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&alerts)
+                    .with_context(|| format!("reading {}", alerts.display()))?
+            };
+            let alerts = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(serde_json::from_str)
+                .collect::<Result<Vec<driftwatch::alert::Alert>, _>>()
+                .context("parsing alert lines")?;
+            let evaluation = driftwatch::evaluate::evaluate(&truth, &alerts);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&evaluation)?);
+            } else {
+                print!("{evaluation}");
+            }
             Ok(())
         }
         Command::CheckConfig { config } => {
