@@ -479,11 +479,21 @@ fn format_offset(hours: f64) -> String {
 /// True when the rule looks at this event at all.
 fn scored(cfg: &Config, ctx: &Context<'_>) -> bool {
     // A failed login may be someone else guessing a password; an approved trip is another
-    // zone on purpose. Neither says when the employee works at home.
+    // zone on purpose; a login geolocated in another country is a trip (approved or not) and
+    // is claimed_location's to judge — its hours are the local hours of wherever the person
+    // is. None says when the employee works at home. A login whose location is unknown
+    // (anonymizer, no GeoIP answer) still counts: hiding the place must not hide the hours.
+    let abroad = !ctx.geo.is_anonymizer()
+        && ctx
+            .geo
+            .country
+            .as_deref()
+            .is_some_and(|c| !c.eq_ignore_ascii_case(&ctx.profile.country));
     cfg.enabled
         && ctx.event.kind.is_interactive()
         && ctx.event.outcome != Outcome::Failure
         && ctx.trip.is_none()
+        && !abroad
 }
 
 /// Record the event and return the verdict when a finding is due for it: the level rose
@@ -737,6 +747,50 @@ mod tests {
                 _ => None,
             })
             .expect("hours evidence")
+    }
+
+    #[test]
+    fn logins_geolocated_abroad_are_a_trip_not_working_hours() {
+        // The same Korean hours, but every login geolocates in Korea: that is a stay abroad
+        // (claimed_location's to judge), not evidence about hours at home.
+        let in_korea = Geo {
+            country: Some("KR".into()),
+            ..Geo::default()
+        };
+        let profile = profile(New_York, None);
+        let (cfg, mut state) = (Config::default(), State::default());
+        for event in &korea_hours(2) {
+            let ctx = Context {
+                event,
+                geo: &in_korea,
+                profile: &profile,
+                allowlisted: false,
+                trip: None,
+                network: &[],
+            };
+            assert!(check(&cfg, &ctx, &state).is_empty());
+            update(&cfg, &ctx, &mut state);
+        }
+        assert_eq!(state, State::default());
+        // Behind an anonymizer the place is unknown, so the hours still count.
+        let hidden = Geo {
+            tags: vec!["vpn".into()],
+            ..in_korea
+        };
+        let mut findings = Vec::new();
+        for event in &korea_hours(2) {
+            let ctx = Context {
+                event,
+                geo: &hidden,
+                profile: &profile,
+                allowlisted: false,
+                trip: None,
+                network: &[],
+            };
+            findings.extend(check(&cfg, &ctx, &state));
+            update(&cfg, &ctx, &mut state);
+        }
+        assert_eq!(severities(&findings), [Severity::Medium, Severity::High]);
     }
 
     #[test]
