@@ -18,6 +18,8 @@ pub mod novelty;
 pub mod place;
 pub mod sanctioned_region;
 pub mod shared_infrastructure;
+#[cfg(test)]
+pub mod testkit;
 pub mod working_hours;
 
 use serde::{Deserialize, Serialize};
