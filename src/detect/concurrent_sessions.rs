@@ -276,9 +276,11 @@ fn open(cfg: &Config, state: &mut State, event: &LoginEvent, fix: Fix) {
     let vpn = event.kind == EventKind::VpnSessionStart;
     // A restart of the same session, or another sign-in from the same network, replaces
     // the old entry: it is one session, and the newer start is the stricter reference.
-    state
-        .open
-        .retain(|o| !(o.same_session(event) || (!vpn && !o.vpn && same_network(o.fix.ip, fix.ip))));
+    let replaced = |o: &Open| {
+        let repeat_sign_in = !vpn && !o.vpn && same_network(o.fix.ip, fix.ip);
+        o.same_session(event) || repeat_sign_in
+    };
+    state.open.retain(|o| !replaced(o));
     state.open.push(Open {
         fix,
         session: event.session.as_deref().map(|s| clip(s).to_owned()),
