@@ -18,6 +18,7 @@ use super::{Context, place};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::enrich::Geo;
 use crate::event::Outcome;
+use crate::roster::ClaimedProfile;
 
 /// `[detect.claimed_location]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -115,8 +116,8 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
         return None;
     }
     let country = geo.country.as_deref()?;
-    let claimed = place_name(profile.city.as_deref(), &profile.country);
-    let seen = describe(geo, country);
+    let claimed = claimed_place(profile);
+    let seen = seen_place(geo);
     let via = format!("via {} {}", event.format, event.ip);
     if !country.eq_ignore_ascii_case(&profile.country) {
         let summary = format!(
@@ -199,8 +200,9 @@ fn has_any_tag(geo: &Geo, tags: &[String]) -> bool {
     geo.tags.iter().any(|t| tags.contains(t))
 }
 
-/// `Shenyang, CN (AS64510 Demo Cloud), accuracy ±50 km`: where the address is, for a summary.
-fn describe(geo: &Geo, country: &str) -> String {
+/// `Shenyang, CN (AS64510 Demo Cloud), accuracy ±50 km`: where an address is, for a
+/// summary. Shared with the other location rules so every alert names a place alike.
+pub(super) fn seen_place(geo: &Geo) -> String {
     let network = match (geo.asn, geo.as_org.as_deref()) {
         (Some(asn), Some(org)) => format!(" (AS{asn} {org})"),
         (Some(asn), None) => format!(" (AS{asn})"),
@@ -210,10 +212,16 @@ fn describe(geo: &Geo, country: &str) -> String {
         .accuracy_km
         .map(|km| format!(", accuracy ±{km} km"))
         .unwrap_or_default();
+    let country = geo.country.as_deref().unwrap_or("an unknown country");
     format!(
         "{}{network}{accuracy}",
         place_name(geo.city.as_deref(), country)
     )
+}
+
+/// `New York, US`: the employee's claimed place, for a summary.
+pub(super) fn claimed_place(profile: &ClaimedProfile) -> String {
+    place_name(profile.city.as_deref(), &profile.country)
 }
 
 fn place_name(city: Option<&str>, country: &str) -> String {
