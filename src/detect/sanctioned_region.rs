@@ -181,14 +181,13 @@ enum Match<'a> {
 }
 
 fn sanctioned<'a>(cfg: &'a Config, geo: &Geo) -> Option<Match<'a>> {
-    if let Some(country) = geo.country.as_deref() {
-        if let Some(c) = cfg
-            .countries
+    let country = geo.country.as_deref().and_then(|country| {
+        cfg.countries
             .iter()
             .find(|c| c.eq_ignore_ascii_case(country))
-        {
-            return Some(Match::Country(c));
-        }
+    });
+    if let Some(c) = country {
+        return Some(Match::Country(c));
     }
     cfg.regions
         .iter()
