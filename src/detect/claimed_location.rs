@@ -1,16 +1,24 @@
-//! claimed_location: a successful interactive login geolocated outside the employee's
-//! claimed country. Fires from the first login, with no warm-up: comparing with the claimed
-//! profile, not the employee's own history, is what catches a fraudulent hire on day one.
+//! claimed_location: a successful interactive login geolocated away from the employee's
+//! claimed place — outside the claimed country (high), or inside it but farther from the
+//! claimed point than the larger of a configured radius and the database's accuracy radius
+//! (medium: the laptop-farm case, a "New York" hire whose laptop sits in Nevada). Fires from
+//! the first login, with no warm-up: comparing with the claimed profile, not the employee's
+//! own history, is what catches a fraudulent hire on day one.
 //!
-//! Never fires when the location is unknown (no GeoIP answer), when the address is an
-//! anonymizer (its location says nothing about the person; the anonymizer rule judges that),
-//! or when the address carries an exempt intel tag (corporate egress by default).
+//! Never fires when the location is unknown (no GeoIP answer, or no coordinates for the
+//! distance check), when the address is an anonymizer (its location says nothing about the
+//! person; the anonymizer rule judges that), when the address is allowlisted or carries an
+//! exempt intel tag (corporate egress by default), or when an approved trip covers the login.
+//! Mobile-carrier and carrier-NAT addresses are judged by country only: their gateway sits
+//! wherever the carrier put it, often a region away from the handset.
 
 use serde::Deserialize;
 
-use super::Context;
+use super::{Context, place};
 use crate::alert::{Evidence, Finding, Severity};
+use crate::enrich::Geo;
 use crate::event::Outcome;
+use crate::roster::ClaimedProfile;
 
 /// `[detect.claimed_location]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -21,8 +29,26 @@ pub struct Config {
     /// Severity of a login from another country. Default high: one login abroad may be a
     /// trip, but it is exactly the evidence an analyst must see the same day.
     pub severity: Severity,
-    /// Risk (0–100) the finding contributes.
+    /// Risk (0–100) a login from another country contributes. Default 60, the high
+    /// threshold: with the severity it opens an alert at once.
     pub risk: u8,
+    /// How far (km) from the claimed point a login inside the claimed country may be before
+    /// it counts. Default 300: a metro area plus a commute and the usual error of a
+    /// city-level GeoIP answer; the database's own accuracy radius wins when it is larger.
+    pub radius_km: f64,
+    /// Severity of a login inside the claimed country but too far from the claimed point.
+    /// Default medium: a domestic trip looks the same once, a laptop farm looks like it
+    /// every day.
+    pub in_country_severity: Severity,
+    /// Risk (0–100) such a login contributes. Default 30: one domestic trip stays below the
+    /// medium alert threshold (35); the repeats of a laptop kept elsewhere cross it within
+    /// a day or two.
+    pub in_country_risk: u8,
+    /// Intel-list tags whose addresses are judged by country only, never by distance.
+    /// Default `mobile`, `carrier_nat`: a carrier's NAT gateway geolocates to wherever the
+    /// carrier put it, often hundreds of km from the handset, and the accuracy radius MaxMind
+    /// gives such blocks (up to 1000 km) says as much.
+    pub coarse_tags: Vec<String>,
     /// Intel-list tags whose addresses never count as a location (the company's own VPN or
     /// proxy egress geolocates wherever the concentrator is).
     pub exempt_tags: Vec<String>,
@@ -34,6 +60,10 @@ impl Default for Config {
             enabled: true,
             severity: Severity::High,
             risk: 60,
+            radius_km: 300.0,
+            in_country_severity: Severity::Medium,
+            in_country_risk: 30,
+            coarse_tags: vec!["mobile".to_owned(), "carrier_nat".to_owned()],
             exempt_tags: vec!["corporate_egress".to_owned()],
         }
     }
@@ -43,10 +73,20 @@ impl Config {
     /// Every problem with these settings.
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
-        if self.risk > 100 {
+        for (field, risk) in [
+            ("risk", self.risk),
+            ("in_country_risk", self.in_country_risk),
+        ] {
+            if risk > 100 {
+                errors.push(format!(
+                    "detect.claimed_location.{field}: {risk} is above 100"
+                ));
+            }
+        }
+        if !(self.radius_km.is_finite() && self.radius_km > 0.0) {
             errors.push(format!(
-                "detect.claimed_location.risk: {} is above 100",
-                self.risk
+                "detect.claimed_location.radius_km: {} must be a positive number of km",
+                self.radius_km
             ));
         }
         errors
@@ -72,15 +112,97 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
         // employee: it says nothing reliable about where the employee is.
         return None;
     }
-    if geo.is_anonymizer() || geo.tags.iter().any(|t| cfg.exempt_tags.contains(t)) {
+    if geo.is_anonymizer() || has_any_tag(geo, &cfg.exempt_tags) {
         return None;
     }
     let country = geo.country.as_deref()?;
-    if country.eq_ignore_ascii_case(&profile.country) {
+    let claimed = claimed_place(profile);
+    let seen = seen_place(geo);
+    let via = format!("via {} {}", event.format, event.ip);
+    if !country.eq_ignore_ascii_case(&profile.country) {
+        let summary = format!(
+            "{} logged in from {seen} {via}; claimed location is {claimed}",
+            profile.employee_id
+        );
+        return Some(finding(ctx, cfg.severity, cfg.risk, summary, None));
+    }
+    let far = too_far(cfg, ctx)?;
+    let summary = format!(
+        "{} logged in from {seen} {via}, {:.0} km from the claimed point in {claimed} \
+         (allowed {:.0} km)",
+        profile.employee_id, far.distance_km, far.allowed_km
+    );
+    let note = Evidence::Note {
+        text: format!(
+            "{:.0} km from the claimed point; allowed {:.0} km = max(radius {:.0} km, \
+             accuracy radius {:.0} km)",
+            far.distance_km, far.allowed_km, cfg.radius_km, far.accuracy_km
+        ),
+    };
+    Some(finding(
+        ctx,
+        cfg.in_country_severity,
+        cfg.in_country_risk,
+        summary,
+        Some(note),
+    ))
+}
+
+/// A login inside the claimed country but away from the claimed point.
+struct TooFar {
+    distance_km: f64,
+    accuracy_km: f64,
+    allowed_km: f64,
+}
+
+/// The in-country distance check: `None` when the login is close enough or cannot be
+/// judged (no coordinates on either side, or an address placed only coarsely).
+fn too_far(cfg: &Config, ctx: &Context<'_>) -> Option<TooFar> {
+    if has_any_tag(ctx.geo, &cfg.coarse_tags) {
         return None;
     }
-    let seen = place(geo.city.as_deref(), country);
-    let claimed = place(profile.city.as_deref(), &profile.country);
+    let distance_km = place::of_profile(ctx.profile)?.distance_km(place::of_geo(ctx.geo)?);
+    let accuracy_km = ctx.geo.accuracy_km.map_or(0.0, f64::from);
+    let allowed_km = cfg.radius_km.max(accuracy_km);
+    (distance_km > allowed_km).then_some(TooFar {
+        distance_km,
+        accuracy_km,
+        allowed_km,
+    })
+}
+
+fn finding(
+    ctx: &Context<'_>,
+    severity: Severity,
+    risk: u8,
+    summary: String,
+    note: Option<Evidence>,
+) -> Finding {
+    let evidence = [
+        Evidence::login(ctx.event),
+        Evidence::location(ctx.geo),
+        Evidence::claimed(ctx.profile),
+    ]
+    .into_iter()
+    .chain(note)
+    .chain(Evidence::databases(ctx.geo))
+    .collect();
+    Finding {
+        rule: NAME,
+        severity,
+        risk,
+        summary,
+        evidence,
+    }
+}
+
+fn has_any_tag(geo: &Geo, tags: &[String]) -> bool {
+    geo.tags.iter().any(|t| tags.contains(t))
+}
+
+/// `Shenyang, CN (AS64510 Demo Cloud), accuracy ±50 km`: where an address is, for a
+/// summary. Shared with the other location rules so every alert names a place alike.
+pub(super) fn seen_place(geo: &Geo) -> String {
     let network = match (geo.asn, geo.as_org.as_deref()) {
         (Some(asn), Some(org)) => format!(" (AS{asn} {org})"),
         (Some(asn), None) => format!(" (AS{asn})"),
@@ -90,26 +212,19 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
         .accuracy_km
         .map(|km| format!(", accuracy ±{km} km"))
         .unwrap_or_default();
-    Some(Finding {
-        rule: NAME,
-        severity: cfg.severity,
-        risk: cfg.risk,
-        summary: format!(
-            "{} logged in from {seen}{network}{accuracy} via {} {}; claimed location is {claimed}",
-            profile.employee_id, event.format, event.ip,
-        ),
-        evidence: vec![
-            Evidence::login(event),
-            Evidence::location(geo),
-            Evidence::claimed(profile),
-        ]
-        .into_iter()
-        .chain(Evidence::databases(geo))
-        .collect(),
-    })
+    let country = geo.country.as_deref().unwrap_or("an unknown country");
+    format!(
+        "{}{network}{accuracy}",
+        place_name(geo.city.as_deref(), country)
+    )
 }
 
-fn place(city: Option<&str>, country: &str) -> String {
+/// `New York, US`: the employee's claimed place, for a summary.
+pub(super) fn claimed_place(profile: &ClaimedProfile) -> String {
+    place_name(profile.city.as_deref(), &profile.country)
+}
+
+fn place_name(city: Option<&str>, country: &str) -> String {
     match city {
         Some(c) => format!("{c}, {country}"),
         None => country.to_owned(),
@@ -120,8 +235,11 @@ fn place(city: Option<&str>, country: &str) -> String {
 mod tests {
     use super::*;
     use crate::enrich::{AnonymousFlags, Geo};
+    use crate::enrich::{EnrichConfig, Enricher};
     use crate::event::{EventKind, Format, LoginEvent};
     use crate::roster::{ClaimedProfile, EmployeeId, Status};
+    use crate::suppress::Trip;
+    use std::sync::LazyLock;
 
     fn profile() -> ClaimedProfile {
         ClaimedProfile {
@@ -161,17 +279,58 @@ mod tests {
     }
 
     fn run(cfg: &Config, event: &LoginEvent, geo: &Geo) -> Option<Finding> {
-        check(
-            cfg,
-            &Context {
-                event,
-                profile: &profile(),
-                geo,
-                allowlisted: false,
-                trip: None,
-                network: &[],
-            },
-        )
+        check(cfg, &context(event, geo, false, None))
+    }
+
+    fn context<'a>(
+        event: &'a LoginEvent,
+        geo: &'a Geo,
+        allowlisted: bool,
+        trip: Option<&'a Trip>,
+    ) -> Context<'a> {
+        static PROFILE: LazyLock<ClaimedProfile> = LazyLock::new(profile);
+        Context {
+            event,
+            profile: &PROFILE,
+            geo,
+            allowlisted,
+            trip,
+            network: &[],
+        }
+    }
+
+    /// What MaxMind's official test databases (../shared/geoip/maxmind-test) say about `ip`.
+    fn maxmind(ip: &str, with_anonymous_ip: bool) -> Geo {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/geoip/maxmind-test/");
+        let enricher = Enricher::open(&EnrichConfig {
+            city: Some(format!("{dir}GeoIP2-City-Test.mmdb").into()),
+            anonymous_ip: with_anonymous_ip
+                .then(|| format!("{dir}GeoIP2-Anonymous-IP-Test.mmdb").into()),
+            ..EnrichConfig::default()
+        })
+        .unwrap();
+        enricher.lookup_uncached(ip.parse().unwrap())
+    }
+
+    /// A US address at `lat, lon` with the given accuracy radius.
+    fn us_at(lat: f64, lon: f64, accuracy_km: u32) -> Geo {
+        Geo {
+            country: Some("US".into()),
+            latitude: Some(lat),
+            longitude: Some(lon),
+            accuracy_km: Some(accuracy_km),
+            ..Geo::default()
+        }
+    }
+
+    fn note(f: &Finding) -> &str {
+        f.evidence
+            .iter()
+            .find_map(|e| match e {
+                Evidence::Note { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .unwrap_or("")
     }
 
     #[test]
@@ -270,5 +429,202 @@ mod tests {
         };
         assert_eq!(bad.validate().len(), 1);
         assert!(Config::default().validate().is_empty());
+    }
+
+    #[test]
+    fn fires_in_country_far_from_the_claimed_point() {
+        // MaxMind's test City database: 216.160.83.56 is Milton, WA (±22 km); the
+        // employee claims New York, 3,869 km away.
+        let milton = maxmind("216.160.83.56", false);
+        assert_eq!(milton.city.as_deref(), Some("Milton"));
+        let f = run(&Config::default(), &event(Outcome::Success), &milton).expect("fires");
+        assert_eq!(f.severity, Severity::Medium);
+        assert_eq!(f.risk, 30);
+        assert!(f.summary.contains("Milton, US"), "{}", f.summary);
+        assert!(f.summary.contains("±22 km"), "{}", f.summary);
+        assert!(
+            f.summary
+                .contains("3869 km from the claimed point in New York, US"),
+            "{}",
+            f.summary
+        );
+        assert!(f.summary.contains("(allowed 300 km)"), "{}", f.summary);
+        assert_eq!(
+            note(&f),
+            "3869 km from the claimed point; allowed 300 km = max(radius 300 km, accuracy radius 22 km)"
+        );
+        assert!(
+            f.evidence.iter().any(|e| matches!(e, Evidence::Database { database_type, .. } if database_type == "GeoIP2-City")),
+            "{:?}",
+            f.evidence
+        );
+    }
+
+    #[test]
+    fn in_country_near_the_claimed_point_is_silent() {
+        // Newark, 14 km from the claimed point; Philadelphia, 130 km: both inside 300 km.
+        for (lat, lon) in [(40.7357, -74.1724), (39.9526, -75.1652)] {
+            assert_eq!(
+                run(
+                    &Config::default(),
+                    &event(Outcome::Success),
+                    &us_at(lat, lon, 5)
+                ),
+                None
+            );
+        }
+        // Boston is 306 km away: just outside the default radius, inside a 400 km one.
+        let boston = us_at(42.3601, -71.0589, 5);
+        assert!(run(&Config::default(), &event(Outcome::Success), &boston).is_some());
+        let wider = Config {
+            radius_km: 400.0,
+            ..Config::default()
+        };
+        assert_eq!(run(&wider, &event(Outcome::Success), &boston), None);
+    }
+
+    #[test]
+    fn a_large_accuracy_radius_widens_the_allowance() {
+        // With a 1000 km accuracy radius the answer could be anywhere within 1000 km, so
+        // Detroit (773 km from New York) is not evidence and Atlanta (1,200 km) is.
+        let detroit = us_at(42.3314, -83.0458, 1000);
+        assert_eq!(
+            run(&Config::default(), &event(Outcome::Success), &detroit),
+            None
+        );
+        let atlanta = us_at(33.749, -84.388, 1000);
+        let f = run(&Config::default(), &event(Outcome::Success), &atlanta).expect("fires");
+        assert!(f.summary.contains("(allowed 1000 km)"), "{}", f.summary);
+    }
+
+    #[test]
+    fn mobile_carrier_addresses_are_judged_by_country_only() {
+        // MaxMind's test City database: 149.101.100.0/28 is "US" at the country centroid
+        // with a 1000 km accuracy radius, 2,071 km from New York: the shape of a carrier NAT
+        // block.
+        let centroid = maxmind("149.101.100.1", false);
+        assert_eq!(centroid.accuracy_km, Some(1000));
+        let plain = run(&Config::default(), &event(Outcome::Success), &centroid).expect("fires");
+        assert!(
+            plain.summary.contains("(allowed 1000 km)"),
+            "{}",
+            plain.summary
+        );
+        for tag in ["mobile", "carrier_nat"] {
+            let carrier = Geo {
+                tags: vec![tag.into()],
+                ..centroid.clone()
+            };
+            assert_eq!(
+                run(&Config::default(), &event(Outcome::Success), &carrier),
+                None,
+                "{tag}"
+            );
+            // A carrier abroad is still abroad.
+            let roaming = Geo {
+                country: Some("MX".into()),
+                ..carrier
+            };
+            let f = run(&Config::default(), &event(Outcome::Success), &roaming).expect("fires");
+            assert_eq!(f.severity, Severity::High, "{tag}");
+        }
+    }
+
+    #[test]
+    fn an_anonymizer_from_the_real_databases_is_not_a_mismatch() {
+        // 81.2.69.142 is London in the test City database and carries every Anonymous-IP
+        // flag in the test Anonymous-IP database.
+        let plain = maxmind("81.2.69.142", false);
+        assert_eq!(plain.country.as_deref(), Some("GB"));
+        assert!(run(&Config::default(), &event(Outcome::Success), &plain).is_some());
+        let anonymous = maxmind("81.2.69.142", true);
+        assert!(anonymous.is_anonymizer());
+        assert_eq!(
+            run(&Config::default(), &event(Outcome::Success), &anonymous),
+            None
+        );
+    }
+
+    #[test]
+    fn an_approved_trip_or_an_allowlisted_address_is_silent() {
+        let (e, abroad) = (event(Outcome::Success), geo("DE"));
+        let trip = Trip {
+            employee_id: EmployeeId("E1".into()),
+            country: "DE".into(),
+            from: chrono::NaiveDate::from_ymd_opt(2023, 11, 10).unwrap(),
+            to: chrono::NaiveDate::from_ymd_opt(2023, 11, 20).unwrap(),
+        };
+        assert!(check(&Config::default(), &context(&e, &abroad, false, None)).is_some());
+        assert_eq!(
+            check(
+                &Config::default(),
+                &context(&e, &abroad, false, Some(&trip))
+            ),
+            None
+        );
+        assert_eq!(
+            check(&Config::default(), &context(&e, &abroad, true, None)),
+            None
+        );
+        let far = us_at(33.749, -84.388, 5);
+        assert_eq!(
+            check(&Config::default(), &context(&e, &far, true, None)),
+            None
+        );
+    }
+
+    #[test]
+    fn in_country_without_coordinates_on_either_side_is_silent() {
+        let no_point = Geo {
+            latitude: None,
+            ..us_at(33.749, -84.388, 5)
+        };
+        assert_eq!(
+            run(&Config::default(), &event(Outcome::Success), &no_point),
+            None
+        );
+        let far = us_at(33.749, -84.388, 5);
+        let e = event(Outcome::Success);
+        let unplaced = ClaimedProfile {
+            point: None,
+            ..profile()
+        };
+        let ctx = Context {
+            profile: &unplaced,
+            ..context(&e, &far, false, None)
+        };
+        assert_eq!(check(&Config::default(), &ctx), None);
+    }
+
+    #[test]
+    fn non_interactive_events_are_never_scored() {
+        let mut e = event(Outcome::Success);
+        e.kind = EventKind::NonInteractive(crate::event::NonInteractive::TokenRefresh);
+        assert_eq!(run(&Config::default(), &e, &geo("CN")), None);
+        e.kind = EventKind::Logout;
+        assert_eq!(
+            run(&Config::default(), &e, &us_at(33.749, -84.388, 5)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_bad_radius_is_a_config_error() {
+        for radius_km in [0.0, -5.0, f64::NAN] {
+            let bad = Config {
+                radius_km,
+                ..Config::default()
+            };
+            assert_eq!(bad.validate().len(), 1, "{radius_km}");
+            assert!(bad.validate()[0].starts_with("detect.claimed_location.radius_km"));
+        }
+        let bad = Config {
+            in_country_risk: 101,
+            ..Config::default()
+        };
+        assert_eq!(
+            bad.validate(),
+            vec!["detect.claimed_location.in_country_risk: 101 is above 100".to_owned()]
+        );
     }
 }
