@@ -12,7 +12,9 @@
 //! Mobile-carrier and carrier-NAT addresses are judged by country only: their gateway sits
 //! wherever the carrier put it, often a region away from the handset.
 
-use serde::Deserialize;
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
 
 use super::{Context, place};
 use crate::alert::{Evidence, Finding, Severity};
@@ -26,12 +28,23 @@ use crate::roster::ClaimedProfile;
 pub struct Config {
     /// Run the rule at all.
     pub enabled: bool,
-    /// Severity of a login from another country. Default high: one login abroad may be a
-    /// trip, but it is exactly the evidence an analyst must see the same day.
+    /// Severity of a login from another country. Default medium: one login abroad is
+    /// evidence an analyst must see the same day, but an unapproved business trip looks the
+    /// same for its first days; it opens an alert (risk 40 is above the medium threshold)
+    /// without paging.
     pub severity: Severity,
-    /// Risk (0–100) a login from another country contributes. Default 60, the high
-    /// threshold: with the severity it opens an alert at once.
+    /// Risk (0–100) a login from another country contributes. Default 40.
     pub risk: u8,
+    /// Distinct days abroad within `window_days` from which a login abroad is
+    /// `persistent_severity`. Default 7: longer than a business trip (3–5 days), shorter
+    /// than anyone living abroad needs to show it.
+    pub persistent_days: u32,
+    /// The window for `persistent_days`. Default 14.
+    pub window_days: u32,
+    /// Severity of a login abroad once persistent. Default high.
+    pub persistent_severity: Severity,
+    /// Risk of a login abroad once persistent. Default 60 (the high threshold).
+    pub persistent_risk: u8,
     /// How far (km) from the claimed point a login inside the claimed country may be before
     /// it counts. Default 300: a metro area plus a commute and the usual error of a
     /// city-level GeoIP answer; the database's own accuracy radius wins when it is larger.
@@ -58,8 +71,12 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             enabled: true,
-            severity: Severity::High,
-            risk: 60,
+            severity: Severity::Medium,
+            risk: 40,
+            persistent_days: 7,
+            window_days: 14,
+            persistent_severity: Severity::High,
+            persistent_risk: 60,
             radius_km: 300.0,
             in_country_severity: Severity::Medium,
             in_country_risk: 30,
@@ -73,8 +90,18 @@ impl Config {
     /// Every problem with these settings.
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
+        if self.persistent_days == 0
+            || self.persistent_days > self.window_days
+            || self.window_days > 31
+        {
+            errors.push(format!(
+                "detect.claimed_location: persistent_days ({}) must be between 1 and window_days ({}), and window_days at most 31",
+                self.persistent_days, self.window_days
+            ));
+        }
         for (field, risk) in [
             ("risk", self.risk),
+            ("persistent_risk", self.persistent_risk),
             ("in_country_risk", self.in_country_risk),
         ] {
             if risk > 100 {
@@ -96,8 +123,109 @@ impl Config {
 /// The rule's stable name.
 pub const NAME: &str = "claimed_location";
 
-/// The finding for one event, if any.
-pub fn check(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
+/// Days on which the rule reported, so a place is reported once a day (one sign-in is
+/// several records: session, MFA, SSO) and days abroad can be counted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    reported: VecDeque<Reported>,
+}
+
+/// The most days remembered: the largest window allowed, plus in-country days.
+const MAX_REPORTED: usize = 40;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Reported {
+    /// Days since 1970 (UTC).
+    day: i32,
+    /// ISO country of the login; `abroad` says whether it was outside the claimed one.
+    country: String,
+    abroad: bool,
+}
+
+fn day_number(t: chrono::DateTime<chrono::Utc>) -> i32 {
+    t.timestamp().div_euclid(86_400) as i32
+}
+
+/// The finding for one event, if any: at most one per place and day; a login abroad turns
+/// `persistent_severity` once the employee has been abroad on `persistent_days` distinct
+/// days of the window.
+pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
+    let mut finding = judge(cfg, ctx)?;
+    let (day, country, abroad) = key(ctx)?;
+    if state
+        .reported
+        .iter()
+        .any(|r| r.day == day && r.abroad == abroad && r.country == country)
+    {
+        return None;
+    }
+    if abroad {
+        let since = day - cfg.window_days as i32;
+        let mut days: Vec<i32> = state
+            .reported
+            .iter()
+            .filter(|r| r.abroad && r.day > since)
+            .map(|r| r.day)
+            .collect();
+        days.push(day);
+        days.sort_unstable();
+        days.dedup();
+        if days.len() as u32 >= cfg.persistent_days {
+            finding.severity = cfg.persistent_severity;
+            finding.risk = cfg.persistent_risk;
+            finding.summary.push_str(&format!(
+                "; abroad on {} of the last {} days",
+                days.len(),
+                cfg.window_days
+            ));
+            finding.evidence.push(Evidence::Note {
+                text: format!(
+                    "persistent: logins from outside {} on {} distinct days within {} days (threshold {})",
+                    ctx.profile.country,
+                    days.len(),
+                    cfg.window_days,
+                    cfg.persistent_days
+                ),
+            });
+        }
+    }
+    Some(finding)
+}
+
+/// Remember the day when this event is reported.
+pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
+    if judge(cfg, ctx).is_none() {
+        return;
+    }
+    let Some((day, country, abroad)) = key(ctx) else {
+        return;
+    };
+    if !state
+        .reported
+        .iter()
+        .any(|r| r.day == day && r.abroad == abroad && r.country == country)
+    {
+        state.reported.push_back(Reported {
+            day,
+            country,
+            abroad,
+        });
+    }
+    let since = day - cfg.window_days as i32;
+    state.reported.retain(|r| r.day > since);
+    while state.reported.len() > MAX_REPORTED {
+        state.reported.pop_front();
+    }
+}
+
+fn key(ctx: &Context<'_>) -> Option<(i32, String, bool)> {
+    let country = ctx.geo.country.as_deref()?.to_ascii_uppercase();
+    let abroad = !country.eq_ignore_ascii_case(&ctx.profile.country);
+    Some((day_number(ctx.event.time), country, abroad))
+}
+
+/// The verdict on one event alone, before once-a-day and persistence.
+fn judge(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
     let Context {
         event,
         profile,
@@ -279,7 +407,7 @@ mod tests {
     }
 
     fn run(cfg: &Config, event: &LoginEvent, geo: &Geo) -> Option<Finding> {
-        check(cfg, &context(event, geo, false, None))
+        check(cfg, &context(event, geo, false, None), &State::default())
     }
 
     fn context<'a>(
@@ -333,11 +461,76 @@ mod tests {
             .unwrap_or("")
     }
 
+    /// Logins abroad, one sign-in a day (three records each), through check then update.
+    fn days_abroad(days: i64) -> Vec<Finding> {
+        let cfg = Config::default();
+        let mut state = State::default();
+        let profile = profile();
+        let geo = geo("CN");
+        let mut findings = Vec::new();
+        for day in 0..days {
+            for record in 0..3 {
+                let mut e = event(Outcome::Success);
+                e.time += chrono::Duration::days(day) + chrono::Duration::seconds(record * 5);
+                let ctx = Context {
+                    event: &e,
+                    profile: &profile,
+                    geo: &geo,
+                    allowlisted: false,
+                    trip: None,
+                    network: &[],
+                };
+                findings.extend(check(&cfg, &ctx, &state));
+                update(&cfg, &ctx, &mut state);
+            }
+        }
+        findings
+    }
+
+    #[test]
+    fn a_place_is_reported_once_a_day() {
+        let findings = days_abroad(3);
+        assert_eq!(findings.len(), 3, "one finding per day, not per record");
+        assert!(findings.iter().all(|f| f.severity == Severity::Medium));
+    }
+
+    #[test]
+    fn a_business_trip_stays_medium_and_living_abroad_turns_high() {
+        let week = days_abroad(5);
+        assert!(
+            week.iter().all(|f| f.severity == Severity::Medium),
+            "a 5-day trip"
+        );
+        let month = days_abroad(10);
+        let severities: Vec<Severity> = month.iter().map(|f| f.severity).collect();
+        assert_eq!(&severities[..6], &[Severity::Medium; 6]);
+        assert_eq!(
+            &severities[6..],
+            &[Severity::High; 4],
+            "from the 7th day abroad"
+        );
+        assert_eq!(month[6].risk, 60);
+        assert!(
+            month[6].summary.contains("abroad on 7 of the last 14 days"),
+            "{}",
+            month[6].summary
+        );
+    }
+
+    #[test]
+    fn persistence_settings_are_validated() {
+        let bad = Config {
+            persistent_days: 20,
+            ..Config::default()
+        };
+        assert_eq!(bad.validate().len(), 1);
+    }
+
     #[test]
     fn fires_from_the_first_login_abroad_with_evidence() {
         let f = run(&Config::default(), &event(Outcome::Success), &geo("CN")).expect("fires");
         assert_eq!(f.rule, "claimed_location");
-        assert_eq!(f.severity, Severity::High);
+        assert_eq!((f.severity, f.risk), (Severity::Medium, 40));
         assert!(f.summary.contains("Shenyang, CN"), "{}", f.summary);
         assert!(f.summary.contains("AS64510 Demo Cloud"), "{}", f.summary);
         assert!(f.summary.contains("New York, US"), "{}", f.summary);
@@ -526,7 +719,7 @@ mod tests {
                 ..carrier
             };
             let f = run(&Config::default(), &event(Outcome::Success), &roaming).expect("fires");
-            assert_eq!(f.severity, Severity::High, "{tag}");
+            assert_eq!(f.severity, Severity::Medium, "{tag}");
         }
     }
 
@@ -554,21 +747,37 @@ mod tests {
             from: chrono::NaiveDate::from_ymd_opt(2023, 11, 10).unwrap(),
             to: chrono::NaiveDate::from_ymd_opt(2023, 11, 20).unwrap(),
         };
-        assert!(check(&Config::default(), &context(&e, &abroad, false, None)).is_some());
+        assert!(
+            check(
+                &Config::default(),
+                &context(&e, &abroad, false, None),
+                &State::default()
+            )
+            .is_some()
+        );
         assert_eq!(
             check(
                 &Config::default(),
-                &context(&e, &abroad, false, Some(&trip))
+                &context(&e, &abroad, false, Some(&trip)),
+                &State::default()
             ),
             None
         );
         assert_eq!(
-            check(&Config::default(), &context(&e, &abroad, true, None)),
+            check(
+                &Config::default(),
+                &context(&e, &abroad, true, None),
+                &State::default()
+            ),
             None
         );
         let far = us_at(33.749, -84.388, 5);
         assert_eq!(
-            check(&Config::default(), &context(&e, &far, true, None)),
+            check(
+                &Config::default(),
+                &context(&e, &far, true, None),
+                &State::default()
+            ),
             None
         );
     }
@@ -593,7 +802,7 @@ mod tests {
             profile: &unplaced,
             ..context(&e, &far, false, None)
         };
-        assert_eq!(check(&Config::default(), &ctx), None);
+        assert_eq!(check(&Config::default(), &ctx, &State::default()), None);
     }
 
     #[test]

@@ -102,6 +102,7 @@ pub const NAMES: [&str; 9] = [
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DetectorStates {
+    pub claimed_location: claimed_location::State,
     pub impossible_travel: impossible_travel::State,
     pub working_hours: working_hours::State,
     pub anonymizer: anonymizer::State,
@@ -127,7 +128,11 @@ pub struct Context<'a> {
 /// Run every enabled detector over one event, against the states as they were before it.
 pub fn check(cfg: &DetectConfig, ctx: &Context<'_>, states: &DetectorStates) -> Vec<Finding> {
     let mut findings = Vec::new();
-    findings.extend(claimed_location::check(&cfg.claimed_location, ctx));
+    findings.extend(claimed_location::check(
+        &cfg.claimed_location,
+        ctx,
+        &states.claimed_location,
+    ));
     findings.extend(sanctioned_region::check(&cfg.sanctioned_region, ctx));
     findings.extend(impossible_travel::check(
         &cfg.impossible_travel,
@@ -156,6 +161,7 @@ pub fn check(cfg: &DetectConfig, ctx: &Context<'_>, states: &DetectorStates) -> 
 
 /// Learn from one event, after every detector has checked it.
 pub fn update(cfg: &DetectConfig, ctx: &Context<'_>, states: &mut DetectorStates) {
+    claimed_location::update(&cfg.claimed_location, ctx, &mut states.claimed_location);
     impossible_travel::update(&cfg.impossible_travel, ctx, &mut states.impossible_travel);
     working_hours::update(&cfg.working_hours, ctx, &mut states.working_hours);
     anonymizer::update(&cfg.anonymizer, ctx, &mut states.anonymizer);
