@@ -103,6 +103,10 @@ pub struct Config {
     /// The workday the offset inference fits activity into. Default `09:00-18:00 Mon-Fri`,
     /// the office day of the places this rule looks for.
     pub model_workday: WorkHours,
+    /// Minutes before the claimed window opens or after it closes that still count as
+    /// inside. Default 60: people sign in a little before their shift starts and finish a
+    /// little late; a night-shift worker logging in at 21:45 for 22:00 is on time.
+    pub grace_minutes: u32,
     /// Logins within this many minutes of the last counted one are the same sign-in (SSO,
     /// MFA and VPN records of one act) and count once. Default 5.
     pub burst_minutes: u32,
@@ -132,6 +136,7 @@ impl Default for Config {
             high_active_days: 10,
             default_hours: hours("07:00-20:00 Mon-Fri"),
             model_workday: hours("09:00-18:00 Mon-Fri"),
+            grace_minutes: 60,
             burst_minutes: 5,
             repeat_days: 7,
             medium_risk: 40,
@@ -303,7 +308,11 @@ impl State {
         };
         entry.hours |= 1 << local.hour();
         if counted {
-            let count = if window.contains(local) {
+            let grace = chrono::Duration::minutes(i64::from(cfg.grace_minutes));
+            let inside = window.contains(local)
+                || window.contains(local + grace)
+                || window.contains(local - grace);
+            let count = if inside {
                 &mut entry.inside
             } else {
                 &mut entry.outside
@@ -376,7 +385,14 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Verdict> {
         return None;
     }
     let claimed_offset_hours = offset_hours(ctx);
-    let shift = best_shift(&state.week(), &cfg.model_workday, claimed_offset_hours);
+    // With a rostered pattern (a night shift) the question is how far the activity sits
+    // from that pattern; without one, from an ordinary office day.
+    let model = ctx
+        .profile
+        .work_hours
+        .as_ref()
+        .unwrap_or(&cfg.model_workday);
+    let shift = best_shift(&state.week(), model, claimed_offset_hours);
     let inferred_offset_hours = claimed_offset_hours + f64::from(shift);
     let gap = clock_distance(claimed_offset_hours, inferred_offset_hours);
     if gap < cfg.min_offset_gap_hours {
@@ -800,7 +816,12 @@ mod tests {
         // 09:10 KST on Monday 10 November is 19:10 EST on Sunday 9 November.
         let first = events[0].time.with_timezone(&New_York);
         assert_eq!((first.weekday(), first.hour()), (Weekday::Sun, 19));
-        let (findings, state) = replay(&Config::default(), &profile(New_York, None), &events);
+        // No grace, so the hand-counted figures below are the hours themselves.
+        let exact = Config {
+            grace_minutes: 0,
+            ..Config::default()
+        };
+        let (findings, state) = replay(&exact, &profile(New_York, None), &events);
         assert_eq!(severities(&findings), [Severity::Medium, Severity::High]);
 
         // Medium once seven New York days are active (Sunday 16 November, 19:10).
@@ -930,15 +951,54 @@ mod tests {
     }
 
     #[test]
+    fn a_night_shift_signing_in_a_little_early_is_on_time() {
+        // Rostered 22:00-06:00 Sun-Thu, signing in at 21:40 and again at 02:00 each night:
+        // with the default grace every login is inside; without it the 21:40 ones are not.
+        let profile = profile(New_York, Some("22:00-06:00 Sun-Thu"));
+        let nights = shifts(
+            New_York,
+            date(2025, 11, 3),
+            3,
+            &[
+                Weekday::Sun,
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+            ],
+            (21, 40),
+            2,
+            260,
+        );
+        let (findings, state) = replay(&Config::default(), &profile, &nights);
+        assert_eq!(findings, []);
+        assert_eq!(state.totals().2, 0, "nothing outside with the grace");
+        let strict = Config {
+            grace_minutes: 0,
+            ..Config::default()
+        };
+        let (_, state) = replay(&strict, &profile, &nights);
+        assert_eq!(
+            state.totals().2,
+            15,
+            "the 21:40 sign-ins fall outside without it"
+        );
+    }
+
+    #[test]
     fn too_few_days_or_logins_never_fire_even_all_off_hours() {
         // One week of Korean hours: six New York days, 45 logins, 41 outside.
         let one_week = korea_hours(1);
-        let (findings, state) = replay(&Config::default(), &profile(New_York, None), &one_week);
+        let exact = Config {
+            grace_minutes: 0,
+            ..Config::default()
+        };
+        let (findings, state) = replay(&exact, &profile(New_York, None), &one_week);
         assert_eq!(findings, []);
         assert_eq!(state.totals(), (6, 45, 41));
         let lenient = Config {
             min_active_days: 6,
-            ..Config::default()
+            ..exact.clone()
         };
         let (findings, _) = replay(&lenient, &profile(New_York, None), &one_week);
         assert_eq!(

@@ -76,6 +76,8 @@ pub struct Report {
     pub dead_letters: u64,
     /// Events that arrived later than the engine's lateness (applied anyway).
     pub late_events: u64,
+    /// Size in bytes of each tracked employee's encoded state, sorted.
+    pub state_sizes: Vec<usize>,
 }
 
 /// Why a replay stopped.
@@ -251,6 +253,11 @@ pub fn run(core: &Core<'_>, engine: &mut Engine, opts: &Options) -> Result<Repor
         elapsed: started.elapsed(),
         dead_letters: sinks.dead_letters,
         late_events: engine.late_events(),
+        state_sizes: {
+            let mut sizes: Vec<usize> = engine.states().map(|(_, s)| s.encoded_len()).collect();
+            sizes.sort_unstable();
+            sizes
+        },
     })
 }
 
@@ -395,6 +402,17 @@ impl Report {
                     .map(|(sev, n)| (sev.as_str().to_owned(), *n))
             )
         );
+        if let Some(max) = self.state_sizes.last() {
+            let at = |q: f64| self.state_sizes[((self.state_sizes.len() - 1) as f64 * q) as usize];
+            let _ = writeln!(
+                s,
+                "  state            {:>8}  employees; bytes each: median {}, p99 {}, max {}",
+                self.state_sizes.len(),
+                at(0.5),
+                at(0.99),
+                max
+            );
+        }
         if self.late_events > 0 {
             let _ = writeln!(
                 s,
