@@ -47,7 +47,43 @@ impl Resolved {
     }
 }
 
-struct Pending(Resolved);
+/// An event held in the reorder buffer. Boxed, with its sort key computed once, so heap
+/// operations move a few words and compare integers rather than strings.
+struct Pending {
+    time: DateTime<Utc>,
+    /// A stable hash of the event's content: orders equal times the same way whatever
+    /// order they arrived in. Full content comparison settles the (rare) hash ties.
+    tiebreak: u64,
+    item: Box<Resolved>,
+}
+
+impl Pending {
+    fn new(item: Resolved) -> Pending {
+        // FNV-1a: stable across runs and machines (unlike the std RandomState hasher).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |bytes: &[u8]| {
+            for b in bytes.iter().chain([0xffu8].iter()) {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        let e = &item.event;
+        feed(item.employee.0.as_bytes());
+        feed(e.format.as_str().as_bytes());
+        feed(e.source_id.as_deref().unwrap_or("").as_bytes());
+        match e.ip {
+            std::net::IpAddr::V4(a) => feed(&a.octets()),
+            std::net::IpAddr::V6(a) => feed(&a.octets()),
+        }
+        feed(e.kind.as_str().as_bytes());
+        feed(e.user.as_bytes());
+        Pending {
+            time: e.time,
+            tiebreak: h,
+            item: Box::new(item),
+        }
+    }
+}
 
 impl PartialEq for Pending {
     fn eq(&self, other: &Self) -> bool {
@@ -62,7 +98,9 @@ impl PartialOrd for Pending {
 }
 impl Ord for Pending {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.order_key().cmp(&other.0.order_key())
+        (self.time, self.tiebreak)
+            .cmp(&(other.time, other.tiebreak))
+            .then_with(|| self.item.order_key().cmp(&other.item.order_key()))
     }
 }
 
@@ -119,17 +157,17 @@ impl Engine {
             alerts.extend(self.apply(item, roster, suppress));
             return alerts;
         }
-        self.pending.push(Reverse(Pending(item)));
+        self.pending.push(Reverse(Pending::new(item)));
         self.watermark = Some(self.watermark.map_or(time, |w| w.max(time)));
         let release = self.watermark.map(|w| w - self.settings.lateness);
         while let Some(Reverse(next)) = self.pending.peek() {
-            if release.is_some_and(|r| next.0.event.time > r) {
+            if release.is_some_and(|r| next.time > r) {
                 break;
             }
-            let Some(Reverse(Pending(item))) = self.pending.pop() else {
+            let Some(Reverse(next)) = self.pending.pop() else {
                 break;
             };
-            alerts.extend(self.apply(item, roster, suppress));
+            alerts.extend(self.apply(*next.item, roster, suppress));
         }
         alerts
     }
@@ -137,8 +175,8 @@ impl Engine {
     /// Apply everything still held (end of input).
     pub fn flush(&mut self, roster: &Roster, suppress: &Suppressions) -> Vec<Alert> {
         let mut alerts = Vec::new();
-        while let Some(Reverse(Pending(item))) = self.pending.pop() {
-            alerts.extend(self.apply(item, roster, suppress));
+        while let Some(Reverse(next)) = self.pending.pop() {
+            alerts.extend(self.apply(*next.item, roster, suppress));
         }
         alerts
     }
@@ -165,8 +203,7 @@ impl Engine {
             network: &network,
         };
         let state = self.states.entry(employee.clone()).or_default();
-        let findings = detect::check(cfg, &ctx, &state.detectors);
-        detect::update(cfg, &ctx, &mut state.detectors);
+        let findings = detect::apply(cfg, &ctx, &mut state.detectors);
         state.touch(event.time, event.kind.is_interactive());
         self.network.observe(&cfg.shared_infrastructure, &ctx);
         risk::apply(

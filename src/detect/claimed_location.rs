@@ -194,7 +194,7 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> 
 
 /// Remember the day when this event is reported.
 pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
-    if judge(cfg, ctx).is_none() {
+    if mismatch(cfg, ctx).is_none() {
         return;
     }
     let Some((day, country, abroad)) = key(ctx) else {
@@ -226,35 +226,23 @@ fn key(ctx: &Context<'_>) -> Option<(i32, String, bool)> {
 
 /// The verdict on one event alone, before once-a-day and persistence.
 fn judge(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
+    let mismatch = mismatch(cfg, ctx)?;
     let Context {
         event,
         profile,
         geo,
         ..
     } = *ctx;
-    if !event.kind.is_interactive() || ctx.allowlisted || ctx.trip.is_some() {
-        return None;
-    }
-    if !cfg.enabled || event.outcome == Outcome::Failure {
-        // A failed attempt is someone else's guess at a password as often as it is the
-        // employee: it says nothing reliable about where the employee is.
-        return None;
-    }
-    if geo.is_anonymizer() || has_any_tag(geo, &cfg.exempt_tags) {
-        return None;
-    }
-    let country = geo.country.as_deref()?;
     let claimed = claimed_place(profile);
     let seen = seen_place(geo);
     let via = format!("via {} {}", event.format, event.ip);
-    if !country.eq_ignore_ascii_case(&profile.country) {
+    let Mismatch::InCountry(far) = mismatch else {
         let summary = format!(
             "{} logged in from {seen} {via}; claimed location is {claimed}",
             profile.employee_id
         );
         return Some(finding(ctx, cfg.severity, cfg.risk, summary, None));
-    }
-    let far = too_far(cfg, ctx)?;
+    };
     let summary = format!(
         "{} logged in from {seen} {via}, {:.0} km from the claimed point in {claimed} \
          (allowed {:.0} km)",
@@ -274,6 +262,38 @@ fn judge(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
         summary,
         Some(note),
     ))
+}
+
+/// Where the login is against the claim, when it is a mismatch.
+enum Mismatch {
+    Abroad,
+    InCountry(TooFar),
+}
+
+/// The verdict alone, without building any text: on the hot path for every login.
+fn mismatch(cfg: &Config, ctx: &Context<'_>) -> Option<Mismatch> {
+    let Context {
+        event,
+        profile,
+        geo,
+        ..
+    } = *ctx;
+    if !event.kind.is_interactive() || ctx.allowlisted || ctx.trip.is_some() {
+        return None;
+    }
+    if !cfg.enabled || event.outcome == Outcome::Failure {
+        // A failed attempt is someone else's guess at a password as often as it is the
+        // employee: it says nothing reliable about where the employee is.
+        return None;
+    }
+    if geo.is_anonymizer() || has_any_tag(geo, &cfg.exempt_tags) {
+        return None;
+    }
+    let country = geo.country.as_deref()?;
+    if !country.eq_ignore_ascii_case(&profile.country) {
+        return Some(Mismatch::Abroad);
+    }
+    too_far(cfg, ctx).map(Mismatch::InCountry)
 }
 
 /// A login inside the claimed country but away from the claimed point.

@@ -125,50 +125,44 @@ pub struct Context<'a> {
     pub network: &'a [shared_infrastructure::Sighting],
 }
 
-/// Run every enabled detector over one event, against the states as they were before it.
-pub fn check(cfg: &DetectConfig, ctx: &Context<'_>, states: &DetectorStates) -> Vec<Finding> {
+/// Run every enabled detector over one event and learn from it. Each detector judges the
+/// event against its own state as it was before the event, then updates it; no detector
+/// reads another's state, so this is the same as checking all before updating any.
+pub fn apply(cfg: &DetectConfig, ctx: &Context<'_>, states: &mut DetectorStates) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let s = states;
     findings.extend(claimed_location::check(
         &cfg.claimed_location,
         ctx,
-        &states.claimed_location,
+        &s.claimed_location,
     ));
+    claimed_location::update(&cfg.claimed_location, ctx, &mut s.claimed_location);
     findings.extend(sanctioned_region::check(&cfg.sanctioned_region, ctx));
     findings.extend(impossible_travel::check(
         &cfg.impossible_travel,
         ctx,
-        &states.impossible_travel,
+        &s.impossible_travel,
     ));
-    findings.extend(working_hours::check(
+    impossible_travel::update(&cfg.impossible_travel, ctx, &mut s.impossible_travel);
+    findings.extend(working_hours::observe(
         &cfg.working_hours,
         ctx,
-        &states.working_hours,
+        &mut s.working_hours,
     ));
-    findings.extend(anonymizer::check(&cfg.anonymizer, ctx, &states.anonymizer));
+    findings.extend(anonymizer::check(&cfg.anonymizer, ctx, &s.anonymizer));
+    anonymizer::update(&cfg.anonymizer, ctx, &mut s.anonymizer);
     findings.extend(shared_infrastructure::check(
         &cfg.shared_infrastructure,
         ctx,
     ));
-    findings.extend(novelty::check(&cfg.novelty, ctx, &states.novelty));
+    findings.extend(novelty::check(&cfg.novelty, ctx, &s.novelty));
+    novelty::update(&cfg.novelty, ctx, &mut s.novelty);
     findings.extend(concurrent_sessions::check(
         &cfg.concurrent_sessions,
         ctx,
-        &states.concurrent_sessions,
+        &s.concurrent_sessions,
     ));
+    concurrent_sessions::update(&cfg.concurrent_sessions, ctx, &mut s.concurrent_sessions);
     findings.extend(long_session::check(&cfg.long_session, ctx));
     findings
-}
-
-/// Learn from one event, after every detector has checked it.
-pub fn update(cfg: &DetectConfig, ctx: &Context<'_>, states: &mut DetectorStates) {
-    claimed_location::update(&cfg.claimed_location, ctx, &mut states.claimed_location);
-    impossible_travel::update(&cfg.impossible_travel, ctx, &mut states.impossible_travel);
-    working_hours::update(&cfg.working_hours, ctx, &mut states.working_hours);
-    anonymizer::update(&cfg.anonymizer, ctx, &mut states.anonymizer);
-    novelty::update(&cfg.novelty, ctx, &mut states.novelty);
-    concurrent_sessions::update(
-        &cfg.concurrent_sessions,
-        ctx,
-        &mut states.concurrent_sessions,
-    );
 }

@@ -351,10 +351,27 @@ impl State {
 /// FNV-1a over the zone name and the window: stable across runs and builds, unlike the
 /// standard hasher, because the state outlives the process.
 fn fingerprint(tz: Tz, window: &WorkHours) -> u32 {
-    let text = format!("{}|{window}", tz.name());
-    text.bytes().fold(0x811c_9dc5, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
+    // FNV-1a over the zone's name and the window's fields; no text is built (this runs for
+    // every login). Stable across runs, as the state is stored.
+    let mut h: u32 = 0x811c_9dc5;
+    let mut feed = |b: u8| h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    tz.name().bytes().for_each(&mut feed);
+    feed(b'|');
+    for v in [window.start_minute(), window.end_minute()] {
+        v.to_le_bytes().into_iter().for_each(&mut feed);
+    }
+    for d in [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ] {
+        feed(u8::from(window.starts_on(d)));
+    }
+    h
 }
 
 /// What the history says, when it is enough to say anything.
@@ -544,15 +561,22 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
 
 /// Learn from one event.
 pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
+    let _ = observe(cfg, ctx, state);
+}
+
+/// `check` and `update` in one pass, without copying the state: what the engine calls.
+pub fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
     if !scored(cfg, ctx) {
-        return;
+        return Vec::new();
     }
-    if let Some(v) = observe_and_judge(cfg, ctx, state) {
-        state.last_fired = Some(Fired {
-            severity: v.severity,
-            at: ctx.event.time.timestamp(),
-        });
-    }
+    let Some(v) = observe_and_judge(cfg, ctx, state) else {
+        return Vec::new();
+    };
+    state.last_fired = Some(Fired {
+        severity: v.severity,
+        at: ctx.event.time.timestamp(),
+    });
+    vec![finding(cfg, ctx, &v)]
 }
 
 fn finding(cfg: &Config, ctx: &Context<'_>, v: &Verdict) -> Finding {
