@@ -66,8 +66,28 @@ fn company() -> Company {
 /// The whole replay core over the records: what `driftwatch replay` does per record,
 /// minus reading and writing files. Returns the number of alert lines.
 fn replay_core(c: &Company, choice: FormatChoice) -> usize {
+    replay_with(c, choice, &c.settings)
+}
+
+/// The engine with only `claimed_location` on: the scope the foundation issue set its
+/// target for (decode, resolve, enrich, the claimed-country rule, alerts).
+fn location_only(c: &Company) -> Settings {
+    let mut s = c.settings.clone();
+    let d = &mut s.detect;
+    d.sanctioned_region.enabled = false;
+    d.impossible_travel.enabled = false;
+    d.working_hours.enabled = false;
+    d.anonymizer.enabled = false;
+    d.shared_infrastructure.enabled = false;
+    d.novelty.enabled = false;
+    d.concurrent_sessions.enabled = false;
+    d.long_session.enabled = false;
+    s
+}
+
+fn replay_with(c: &Company, choice: FormatChoice, settings: &Settings) -> usize {
     let pipeline = Pipeline::default();
-    let mut engine = Engine::new(c.settings.clone());
+    let mut engine = Engine::new(settings.clone());
     let mut alerts = 0;
     for r in &c.records {
         if let Processed::Resolved(item) =
@@ -120,6 +140,16 @@ fn bench(crit: &mut Criterion) {
     ] {
         group.bench_function(name, |b| b.iter(|| black_box(replay_core(&c, choice))));
     }
+    let location = location_only(&c);
+    group.bench_function("core_location_only", |b| {
+        b.iter(|| {
+            black_box(replay_with(
+                &c,
+                FormatChoice::Fixed(Format::Okta),
+                &location,
+            ))
+        })
+    });
     group.finish();
 }
 
@@ -134,9 +164,16 @@ fn paired_ratio(c: &Company) {
         t.elapsed().as_secs_f64()
     };
     let rounds = if cfg!(debug_assertions) { 1 } else { 11 };
+    let location = location_only(c);
     let (mut fixed, mut auto, mut rates) = (Vec::new(), Vec::new(), Vec::new());
+    let mut scoped = Vec::new();
     for _ in 0..rounds {
         let p = time(&|| parse_only(c));
+        scoped.push(
+            p / time(&|| {
+                black_box(replay_with(c, FormatChoice::Fixed(Format::Okta), &location));
+            }),
+        );
         fixed.push(
             p / time(&|| {
                 black_box(replay_core(c, FormatChoice::Fixed(Format::Okta)));
@@ -154,10 +191,11 @@ fn paired_ratio(c: &Company) {
         v[v.len() / 2]
     };
     eprintln!(
-        "paired over {rounds} rounds: parse-only {:.0} records/s; core/parse-only = {:.2} (format okta), {:.2} (format auto)",
+        "paired over {rounds} rounds: parse-only {:.0} records/s; core/parse-only = {:.2} (format okta), {:.2} (format auto), {:.2} (claimed_location only, format okta)",
         median(&mut rates),
         median(&mut fixed),
-        median(&mut auto)
+        median(&mut auto),
+        median(&mut scoped)
     );
 }
 

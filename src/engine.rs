@@ -202,7 +202,14 @@ impl Engine {
             trip: suppress.trip(&employee, event.time, geo.country.as_deref()),
             network: &network,
         };
-        let state = self.states.entry(employee.clone()).or_default();
+        // Look up before inserting: `entry` would clone the id on every event.
+        if !self.states.contains_key(&employee) {
+            self.states
+                .insert(employee.clone(), EmployeeState::default());
+        }
+        let Some(state) = self.states.get_mut(&employee) else {
+            return None;
+        };
         let findings = detect::apply(cfg, &ctx, &mut state.detectors);
         state.touch(event.time, event.kind.is_interactive());
         self.network.observe(&cfg.shared_infrastructure, &ctx);

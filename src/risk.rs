@@ -142,14 +142,23 @@ pub fn apply(
     event: &LoginEvent,
     findings: Vec<Finding>,
 ) -> Option<Alert> {
+    if findings.is_empty() {
+        // Nothing to add. Decay is a function of time, so it is applied lazily when
+        // something is added; only an open episode needs a look, to close it once the risk
+        // has decayed away (the next crossing then opens a new alert).
+        if state.open.is_some()
+            && cfg
+                .level(state.score_at(cfg, event.time))
+                .is_none_or(|l| l < Severity::Low)
+        {
+            state.open = None;
+        }
+        return None;
+    }
     state.decay_to(cfg, event.time);
     let score_before = state.by_rule.values().sum::<f64>().min(100.0);
     if state.open.is_some() && cfg.level(score_before).is_none_or(|l| l < Severity::Low) {
-        // Risk decayed away: the episode is over; the next crossing opens a new alert.
         state.open = None;
-    }
-    if findings.is_empty() {
-        return None;
     }
     for f in &findings {
         let slot = state.by_rule.entry(f.rule.to_owned()).or_insert(0.0);

@@ -407,6 +407,10 @@ impl NetworkIndex {
     /// Other employees seen on the network of `event`'s address within the window before
     /// `event`, each marked whether it is new to `employee` (see [`Sighting::new_to_viewer`]).
     pub fn view(&self, cfg: &Config, event: &LoginEvent, employee: &EmployeeId) -> Vec<Sighting> {
+        // Only what the rule can use: nothing for a disabled rule or an event it ignores.
+        if !cfg.enabled || !event.kind.is_interactive() {
+            return Vec::new();
+        }
         let Some(entries) = self.networks.get(&network_key(event.ip)) else {
             return Vec::new();
         };
@@ -769,7 +773,17 @@ mod tests {
             NEW_YORK.geo(),
             e2.clone(),
         );
-        s.network = ix.view(&cfg, &s.event, &e2.employee_id);
+        // The engine does not even look the network up for it…
+        assert!(ix.view(&cfg, &s.event, &e2.employee_id).is_empty());
+        // …and given the sightings an interactive login would see, it still never fires.
+        let interactive = testkit::event(
+            &e2,
+            FARM_IP,
+            t,
+            EventKind::InteractiveLogin,
+            Outcome::Success,
+        );
+        s.network = ix.view(&cfg, &interactive, &e2.employee_id);
         assert_eq!(s.network.len(), 1);
         assert!(check(&cfg, &s.context()).is_empty());
         // Nor does a disabled rule.
