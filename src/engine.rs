@@ -20,7 +20,7 @@ use crate::event::LoginEvent;
 use crate::risk;
 use crate::roster::{EmployeeId, Roster};
 use crate::state::EmployeeState;
-use crate::suppress::Suppressions;
+use crate::suppress::{Disposition, Silence, Suppressions, Verdict};
 
 /// A decoded event resolved to an employee and enriched: the engine's input.
 #[derive(Debug, Clone)]
@@ -210,7 +210,10 @@ impl Engine {
         let Some(state) = self.states.get_mut(&employee) else {
             return None;
         };
-        let findings = detect::apply(cfg, &ctx, &mut state.detectors);
+        let mut findings = detect::apply(cfg, &ctx, &mut state.detectors);
+        // Silenced rules still learn (above); they just do not add to risk or alert.
+        let time = event.time;
+        findings.retain(|f| !state.silences.iter().any(|s| s.covers(f.rule, time)));
         state.touch(event.time, event.kind.is_interactive());
         self.network.observe(&cfg.shared_infrastructure, &ctx);
         risk::apply(
@@ -220,6 +223,52 @@ impl Engine {
             &event,
             findings,
         )
+    }
+
+    /// Apply an analyst's disposition: a benign or false-positive verdict closes the
+    /// employee's open alert, takes its rules' risk away and silences them from the
+    /// disposition's time until its end; a true positive changes nothing.
+    pub fn dispose(&mut self, d: &Disposition) {
+        if d.verdict == Verdict::TruePositive {
+            return;
+        }
+        let state = self.states.entry(d.employee_id.clone()).or_default();
+        let rules = if d.rules.is_empty() {
+            state
+                .risk
+                .open
+                .as_ref()
+                .map(|o| o.rules.clone())
+                .unwrap_or_default()
+        } else {
+            d.rules.clone()
+        };
+        if rules.is_empty() {
+            return;
+        }
+        let until = d
+            .until
+            .unwrap_or(d.time + Duration::days(crate::suppress::DEFAULT_SUPPRESSION_DAYS));
+        for r in &rules {
+            state.risk.by_rule.remove(r);
+        }
+        if state
+            .risk
+            .open
+            .as_ref()
+            .is_some_and(|o| o.rules.iter().all(|r| rules.contains(r)))
+        {
+            state.risk.open = None;
+        }
+        state.silences.retain(|s| s.until > d.time);
+        state.silences.push(Silence {
+            rules,
+            from: d.time,
+            until,
+        });
+        while state.silences.len() > crate::state::MAX_SILENCES {
+            state.silences.remove(0);
+        }
     }
 
     /// What the engine knows about an employee.
@@ -240,5 +289,97 @@ impl Engine {
     /// Events held in the reorder buffer.
     pub fn pending(&self) -> usize {
         self.pending.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::AlertStatus;
+    use crate::detect::testkit::{self, NEW_YORK, SEOUL};
+
+    fn roster() -> Roster {
+        Roster::from_csv_reader(
+            "employee_id,aliases,claimed_country,claimed_city,claimed_lat,claimed_lon,claimed_timezone,status\n\
+             E1,e1@corp.example,US,New York,40.7128,-74.006,America/New_York,active\n"
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn day0() -> DateTime<Utc> {
+        testkit::at("2026-03-02T14:00:00Z")
+    }
+
+    /// E1 (claims New York) signs in from Seoul on `day`.
+    fn abroad(day: i64) -> Resolved {
+        let profile = NEW_YORK.profile("E1");
+        let mut event = testkit::login(&profile, "203.0.113.9", day0() + Duration::days(day));
+        event.source_id = Some(format!("s{day}"));
+        Resolved {
+            event,
+            employee: EmployeeId("E1".into()),
+            geo: Arc::new(SEOUL.geo()),
+        }
+    }
+
+    fn engine() -> Engine {
+        Engine::new(Settings {
+            lateness: Duration::zero(),
+            ..Settings::default()
+        })
+    }
+
+    fn disposition(verdict: Verdict, alert: &Alert) -> Disposition {
+        Disposition {
+            employee_id: EmployeeId("E1".into()),
+            alert_id: Some(alert.id.clone()),
+            verdict,
+            rules: vec![],
+            time: day0() + Duration::hours(1),
+            until: Some(day0() + Duration::days(10)),
+            note: "known assignment in Seoul".into(),
+        }
+    }
+
+    #[test]
+    fn a_benign_disposition_silences_the_repeat_alert_until_it_ends() {
+        let (roster, sup, mut engine) = (roster(), Suppressions::default(), engine());
+        let first = engine.push(abroad(0), &roster, &sup);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].rules, ["claimed_location"]);
+
+        engine.dispose(&disposition(Verdict::Benign, &first[0]));
+        let state = engine.state(&EmployeeId("E1".into())).unwrap();
+        assert_eq!(state.risk.open, None, "the alert is closed");
+        assert_eq!(
+            state.risk.by_rule.get("claimed_location"),
+            None,
+            "its risk is gone"
+        );
+        for day in 1..10 {
+            assert_eq!(
+                engine.push(abroad(day), &roster, &sup),
+                [],
+                "day {day} is silenced"
+            );
+        }
+        // The silence ends on day 10: the behaviour alerts again, as a new alert.
+        let again = engine.push(abroad(12), &roster, &sup);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].status, AlertStatus::Open);
+        assert_ne!(again[0].id, first[0].id);
+        // The detector kept learning while silenced: twelve days abroad is persistent.
+        assert_eq!(again[0].severity, crate::alert::Severity::High);
+    }
+
+    #[test]
+    fn a_true_positive_changes_nothing() {
+        let (roster, sup, mut engine) = (roster(), Suppressions::default(), engine());
+        let first = engine.push(abroad(0), &roster, &sup);
+        engine.dispose(&disposition(Verdict::TruePositive, &first[0]));
+        let state = engine.state(&EmployeeId("E1".into())).unwrap();
+        assert!(state.risk.open.is_some());
+        assert!(state.silences.is_empty());
     }
 }

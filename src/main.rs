@@ -52,6 +52,10 @@ enum Command {
         /// `[dead_letter] path`.
         #[arg(long)]
         dead_letter: Option<PathBuf>,
+        /// Analysts' dispositions to apply (JSON lines: employee_id, alert_id, verdict
+        /// true_positive|benign|false_positive, rules, time, until, note).
+        #[arg(long)]
+        dispositions: Option<PathBuf>,
         /// Never show a progress bar.
         #[arg(long)]
         no_progress: bool,
@@ -163,6 +167,7 @@ fn run(cli: Cli) -> Result<()> {
             format,
             alerts_out,
             dead_letter,
+            dispositions,
             no_progress,
             inputs,
         } => {
@@ -174,6 +179,13 @@ fn run(cli: Cli) -> Result<()> {
                 decode: config.decode.context(Utc::now().year()),
             };
             let mut engine = Engine::new(config.engine());
+            if let Some(path) = &dispositions {
+                for d in
+                    driftwatch::suppress::read_dispositions(path).context("loading dispositions")?
+                {
+                    engine.dispose(&d);
+                }
+            }
             let mut sources = Vec::new();
             for arg in &inputs {
                 sources.extend(

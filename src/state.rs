@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::DetectorStates;
 use crate::risk;
+use crate::suppress::Silence;
 
 /// Bumped whenever the serialized shape changes incompatibly.
 pub const STATE_VERSION: u16 = 1;
@@ -27,7 +28,13 @@ pub struct EmployeeState {
     /// Each learning detector's memory.
     pub detectors: DetectorStates,
     pub risk: risk::State,
+    /// Rules silenced by analysts' dispositions (at most `MAX_SILENCES`, expired ones
+    /// dropped).
+    pub silences: Vec<Silence>,
 }
+
+/// The most silences kept per employee: each disposition adds one; old ones expire.
+pub const MAX_SILENCES: usize = 8;
 
 impl Default for EmployeeState {
     fn default() -> Self {
@@ -39,6 +46,7 @@ impl Default for EmployeeState {
             interactive: 0,
             detectors: DetectorStates::default(),
             risk: risk::State::default(),
+            silences: Vec::new(),
         }
     }
 }

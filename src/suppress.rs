@@ -1,7 +1,7 @@
 //! Suppressions: what makes an address or a login expected rather than suspicious —
-//! allowlisted networks, ASNs and intel tags (corporate egress, the company's own VPN), and
-//! approved travel windows from a CSV file. Analyst dispositions join them with the API
-//! issue.
+//! allowlisted networks, ASNs and intel tags (corporate egress, the company's own VPN),
+//! approved travel windows from a CSV file, and analysts' dispositions of alerts (a benign
+//! or false-positive verdict silences the alert's rules for that employee for a while).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -77,6 +77,58 @@ impl Trip {
         self.country.eq_ignore_ascii_case(country)
             && day >= self.from.pred_opt().unwrap_or(self.from)
             && day <= self.to.succ_opt().unwrap_or(self.to)
+    }
+}
+
+/// An analyst's verdict on an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The alert is right: nothing is suppressed.
+    TruePositive,
+    /// The behaviour is real but expected (a known trip, a sanctioned contractor VPN).
+    Benign,
+    /// The alert is wrong (bad GeoIP, a shared office address).
+    FalsePositive,
+}
+
+/// A disposition of an alert, as the analyst API (or a file, for replay) records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disposition {
+    pub employee_id: EmployeeId,
+    /// The alert disposed of, when known.
+    #[serde(default)]
+    pub alert_id: Option<String>,
+    pub verdict: Verdict,
+    /// The rules to silence; empty means every rule of the employee's open alert.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// When the disposition was made: suppression starts here.
+    pub time: DateTime<Utc>,
+    /// When suppression ends. Default: `DEFAULT_SUPPRESSION_DAYS` after `time`.
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// How long a benign or false-positive verdict silences its rules when no end is given.
+/// Thirty days: long enough to stop the repeats of a known situation, short enough that a
+/// change of behaviour is seen again within the month.
+pub const DEFAULT_SUPPRESSION_DAYS: i64 = 30;
+
+/// Rules silenced for one employee over a time span (kept in the employee's state).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Silence {
+    pub rules: Vec<String>,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl Silence {
+    /// Is `rule` silenced at `time`?
+    pub fn covers(&self, rule: &str, time: DateTime<Utc>) -> bool {
+        time >= self.from && time < self.until && self.rules.iter().any(|r| r == rule)
     }
 }
 
@@ -197,6 +249,34 @@ fn read_trips(path: &Path) -> Result<Vec<Trip>, SuppressError> {
     }
     if errors.is_empty() {
         Ok(trips)
+    } else {
+        Err(SuppressError::Invalid {
+            path: path.to_owned(),
+            errors,
+        })
+    }
+}
+
+/// Read dispositions from JSON lines (for replay; the API writes them in production).
+pub fn read_dispositions(path: &Path) -> Result<Vec<Disposition>, SuppressError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SuppressError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<Disposition>(line) {
+            Ok(d) => out.push(d),
+            Err(e) => errors.push(format!("line {}: {e}", i + 1)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
     } else {
         Err(SuppressError::Invalid {
             path: path.to_owned(),

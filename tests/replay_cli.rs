@@ -444,3 +444,59 @@ fn geoip_lookup_prints_the_full_enrichment() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("not-an-ip"));
 }
+
+#[test]
+fn a_benign_disposition_silences_the_employee_s_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, alerts, _) = replay_example(dir.path());
+    let opened = alerts
+        .iter()
+        .find(|a| a["employee_id"] == "E1002" && a["status"] == "open")
+        .expect("E1002 alerts without a disposition");
+    let disposition = serde_json::json!({
+        "employee_id": "E1002",
+        "alert_id": opened["id"],
+        "verdict": "benign",
+        "rules": ["claimed_location", "anonymizer"],
+        "time": opened["time"],
+        "note": "contractor on assignment in Tokyo, VPN approved",
+    });
+    let file = dir.path().join("dispositions.jsonl");
+    std::fs::write(&file, format!("{disposition}\n")).unwrap();
+    let out = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        "--dispositions",
+        file.to_str().unwrap(),
+        "examples/events/",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = json_lines(&String::from_utf8(out.stdout).unwrap());
+    assert!(
+        after.iter().all(|a| a["employee_id"] != "E1002"),
+        "{after:?}"
+    );
+    assert!(
+        after.iter().any(|a| a["employee_id"] == "E1005"),
+        "others still alert: {after:?}"
+    );
+
+    std::fs::write(
+        &file,
+        "{\"employee_id\": \"E1002\", \"verdict\": \"maybe\"}\n",
+    )
+    .unwrap();
+    let bad = driftwatch(&[
+        "replay",
+        "--dispositions",
+        file.to_str().unwrap(),
+        "examples/events/okta-system-log.ndjson",
+    ]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "a bad dispositions file is a configuration error"
+    );
+    assert!(stderr(&bad).contains("line 1"), "{}", stderr(&bad));
+}
