@@ -19,7 +19,8 @@
 //! - [`state`]: [`state::EmployeeState`], what is learned per employee, versioned and
 //!   serialisable.
 //! - [`risk`]: findings into a decaying per-employee risk; alerts opened and escalated.
-//! - [`suppress`]: allowlisted networks / ASNs / tags and approved travel.
+//! - [`suppress`]: allowlisted networks / ASNs / tags, approved travel, analysts'
+//!   dispositions.
 //! - [`engine`]: the stateful detection stage: reorder buffer (lateness), state per
 //!   employee, the shared-infrastructure index, detectors, risk.
 //! - [`alert`]: findings, explained alerts with typed evidence, deterministic alert ids.

@@ -6,8 +6,9 @@
 //! `NAME` (the rule name in alerts), `Config` (its `[detect.NAME]` table, with defaults and
 //! `validate()`), and `check(cfg, ctx, ...) -> Vec<Finding>`. Detectors that learn from an
 //! employee's history also have `State` (serialised inside [`crate::state::EmployeeState`])
-//! and `update(cfg, ctx, &mut State)`, which the engine calls after every detector has
-//! checked the event, so `check` always sees the history *before* the event.
+//! and `update(cfg, ctx, &mut State)`; [`apply`] calls each detector's `check` and then its
+//! `update`, so `check` always sees the history *before* the event (working_hours, whose
+//! verdict includes the event, does both in one `observe`).
 
 pub mod anonymizer;
 pub mod claimed_location;
