@@ -31,7 +31,7 @@
 
 use std::collections::VecDeque;
 
-use chrono::{Datelike, NaiveTime, Offset, TimeZone, Timelike, Weekday};
+use chrono::{Datelike, NaiveTime, Offset, TimeZone, Timelike};
 use chrono_tz::{OffsetName, Tz};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Binomial, DiscreteCDF};
@@ -44,16 +44,8 @@ use crate::roster::{ClaimedProfile, WorkHours};
 /// The rule's stable name.
 pub const NAME: &str = "working_hours";
 
-/// Monday-first, the order [`Weekday::num_days_from_monday`] indexes the week in.
-const WEEK: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
+// Monday-first, the order `Weekday::num_days_from_monday` indexes the week in.
+use crate::roster::work_hours::WEEK;
 const HOURS_PER_WEEK: i32 = 7 * 24;
 const SECONDS_PER_DAY: i64 = 86_400;
 /// Real UTC offsets run from −12 (Baker Island) to +14 (Kiribati).
@@ -360,15 +352,7 @@ fn fingerprint(tz: Tz, window: &WorkHours) -> u32 {
     for v in [window.start_minute(), window.end_minute()] {
         v.to_le_bytes().into_iter().for_each(&mut feed);
     }
-    for d in [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ] {
+    for d in WEEK {
         feed(u8::from(window.starts_on(d)));
     }
     h
@@ -640,7 +624,7 @@ fn finding(cfg: &Config, ctx: &Context<'_>, v: &Verdict) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{DateTime, Duration, NaiveDate, Utc};
+    use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
     use chrono_tz::America::New_York;
     use chrono_tz::Asia::Seoul;
 

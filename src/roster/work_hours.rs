@@ -25,7 +25,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 const MINUTES_PER_DAY: u16 = 24 * 60;
 
 /// Monday-first, the order `Weekday::num_days_from_monday` uses and HR writes weeks in.
-const WEEK: [Weekday; 7] = [
+pub const WEEK: [Weekday; 7] = [
     Weekday::Mon,
     Weekday::Tue,
     Weekday::Wed,
