@@ -500,25 +500,14 @@ mod tests {
     use super::*;
     use crate::enrich::{AnonymousFlags, EnrichConfig, Enricher};
     use crate::event::{EventKind, Format, LoginEvent, NonInteractive};
-    use crate::roster::{ClaimedProfile, EmployeeId, Status};
+    use crate::roster::ClaimedProfile;
 
     const DAY: i64 = 86_400;
     /// 2023-11-13 (a Monday) 14:00 UTC.
     const T0: i64 = 1_699_884_000;
 
     fn profile() -> ClaimedProfile {
-        ClaimedProfile {
-            employee_id: EmployeeId("E3".into()),
-            aliases: vec!["c@corp.example".into()],
-            country: "US".into(),
-            region: None,
-            city: Some("Seattle".into()),
-            point: Some((47.6062, -122.3321)),
-            timezone: chrono_tz::America::Los_Angeles,
-            work_hours: None,
-            start_date: None,
-            status: Status::Active,
-        }
+        crate::detect::testkit::SEATTLE.profile("E3")
     }
 
     fn login_at(secs: i64, ip: &str) -> LoginEvent {

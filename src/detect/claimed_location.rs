@@ -385,23 +385,12 @@ mod tests {
     use crate::enrich::{AnonymousFlags, Geo};
     use crate::enrich::{EnrichConfig, Enricher};
     use crate::event::{EventKind, Format, LoginEvent};
-    use crate::roster::{ClaimedProfile, EmployeeId, Status};
+    use crate::roster::{ClaimedProfile, EmployeeId};
     use crate::suppress::Trip;
     use std::sync::LazyLock;
 
     fn profile() -> ClaimedProfile {
-        ClaimedProfile {
-            employee_id: EmployeeId("E1".into()),
-            aliases: vec!["a@corp.example".into()],
-            country: "US".into(),
-            region: None,
-            city: Some("New York".into()),
-            point: Some((40.7128, -74.006)),
-            timezone: chrono_tz::America::New_York,
-            work_hours: None,
-            start_date: None,
-            status: Status::Active,
-        }
+        crate::detect::testkit::NEW_YORK.profile("E1")
     }
 
     fn event(outcome: Outcome) -> LoginEvent {

@@ -279,7 +279,7 @@ mod tests {
     use super::*;
     use crate::enrich::{AnonymousFlags, EnrichConfig, Enricher, Geo};
     use crate::event::{EventKind, Format, LoginEvent, NonInteractive};
-    use crate::roster::{ClaimedProfile, EmployeeId, Status};
+    use crate::roster::ClaimedProfile;
     use chrono::DateTime;
 
     const DAY: i64 = 86_400;
@@ -287,18 +287,7 @@ mod tests {
     const T0: i64 = 1_699_884_000;
 
     fn profile() -> ClaimedProfile {
-        ClaimedProfile {
-            employee_id: EmployeeId("E5".into()),
-            aliases: vec!["e@corp.example".into()],
-            country: "US".into(),
-            region: None,
-            city: Some("Seattle".into()),
-            point: Some((47.6062, -122.3321)),
-            timezone: chrono_tz::America::Los_Angeles,
-            work_hours: None,
-            start_date: None,
-            status: Status::Active,
-        }
+        crate::detect::testkit::SEATTLE.profile("E5")
     }
 
     /// What MaxMind's official test City database (../shared/geoip/maxmind-test) says.

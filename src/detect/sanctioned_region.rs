@@ -268,22 +268,11 @@ mod tests {
     use super::*;
     use crate::enrich::{AnonymousFlags, EnrichConfig, Enricher};
     use crate::event::{EventKind, Format, LoginEvent, NonInteractive};
-    use crate::roster::{ClaimedProfile, EmployeeId, Status};
+    use crate::roster::{ClaimedProfile, EmployeeId};
     use crate::suppress::Trip;
 
     fn profile() -> ClaimedProfile {
-        ClaimedProfile {
-            employee_id: EmployeeId("E7".into()),
-            aliases: vec!["g@corp.example".into()],
-            country: "US".into(),
-            region: Some("Texas".into()),
-            city: Some("Austin".into()),
-            point: Some((30.2672, -97.7431)),
-            timezone: chrono_tz::America::Chicago,
-            work_hours: None,
-            start_date: None,
-            status: Status::Active,
-        }
+        crate::detect::testkit::AUSTIN.profile("E7")
     }
 
     fn event(kind: EventKind, outcome: Outcome) -> LoginEvent {

@@ -57,6 +57,13 @@ pub const LAS_VEGAS: Place = Place {
     lon: -115.1398,
     tz: chrono_tz::America::Los_Angeles,
 };
+pub const SEATTLE: Place = Place {
+    country: "US",
+    city: "Seattle",
+    lat: 47.6062,
+    lon: -122.3321,
+    tz: chrono_tz::America::Los_Angeles,
+};
 pub const LONDON: Place = Place {
     country: "GB",
     city: "London",
