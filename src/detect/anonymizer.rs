@@ -15,10 +15,9 @@
 
 use std::collections::VecDeque;
 
-use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Context;
+use super::{Context, day_of, truncated};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::enrich::Geo;
 use crate::event::Outcome;
@@ -186,16 +185,6 @@ struct ProviderSeen {
 struct Emitted {
     day: i32,
     severity: Severity,
-}
-
-/// The day number of an event time (UTC), shared by the detectors that keep daily state.
-pub(super) fn day_of(time: DateTime<Utc>) -> i32 {
-    time.date_naive().num_days_from_ce()
-}
-
-/// `s` cut to at most `max` characters: state keeps free text bounded.
-pub(super) fn truncated(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
 }
 
 /// Counts over a window.
@@ -501,6 +490,7 @@ mod tests {
     use crate::enrich::{AnonymousFlags, EnrichConfig, Enricher};
     use crate::event::{EventKind, Format, LoginEvent, NonInteractive};
     use crate::roster::ClaimedProfile;
+    use chrono::DateTime;
 
     const DAY: i64 = 86_400;
     /// 2023-11-13 (a Monday) 14:00 UTC.

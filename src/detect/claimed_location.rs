@@ -16,11 +16,11 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, place};
+use super::place::{claimed_place, seen_place};
+use super::{Context, day_of, place};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::enrich::Geo;
 use crate::event::Outcome;
-use crate::roster::ClaimedProfile;
 
 /// `[detect.claimed_location]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -142,10 +142,6 @@ struct Reported {
     abroad: bool,
 }
 
-fn day_number(t: chrono::DateTime<chrono::Utc>) -> i32 {
-    t.timestamp().div_euclid(86_400) as i32
-}
-
 /// The finding for one event, if any: at most one per place and day; a login abroad turns
 /// `persistent_severity` once the employee has been abroad on `persistent_days` distinct
 /// days of the window.
@@ -221,7 +217,7 @@ pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
 fn key(ctx: &Context<'_>) -> Option<(i32, String, bool)> {
     let country = ctx.geo.country.as_deref()?.to_ascii_uppercase();
     let abroad = !country.eq_ignore_ascii_case(&ctx.profile.country);
-    Some((day_number(ctx.event.time), country, abroad))
+    Some((day_of(ctx.event.time), country, abroad))
 }
 
 /// The verdict on one event alone, before once-a-day and persistence.
@@ -346,37 +342,6 @@ fn finding(
 
 fn has_any_tag(geo: &Geo, tags: &[String]) -> bool {
     geo.tags.iter().any(|t| tags.contains(t))
-}
-
-/// `Shenyang, CN (AS64510 Demo Cloud), accuracy ±50 km`: where an address is, for a
-/// summary. Shared with the other location rules so every alert names a place alike.
-pub(super) fn seen_place(geo: &Geo) -> String {
-    let network = match (geo.asn, geo.as_org.as_deref()) {
-        (Some(asn), Some(org)) => format!(" (AS{asn} {org})"),
-        (Some(asn), None) => format!(" (AS{asn})"),
-        _ => String::new(),
-    };
-    let accuracy = geo
-        .accuracy_km
-        .map(|km| format!(", accuracy ±{km} km"))
-        .unwrap_or_default();
-    let country = geo.country.as_deref().unwrap_or("an unknown country");
-    format!(
-        "{}{network}{accuracy}",
-        place_name(geo.city.as_deref(), country)
-    )
-}
-
-/// `New York, US`: the employee's claimed place, for a summary.
-pub(super) fn claimed_place(profile: &ClaimedProfile) -> String {
-    place_name(profile.city.as_deref(), &profile.country)
-}
-
-fn place_name(city: Option<&str>, country: &str) -> String {
-    match city {
-        Some(c) => format!("{c}, {country}"),
-        None => country.to_owned(),
-    }
 }
 
 #[cfg(test)]

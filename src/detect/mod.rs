@@ -23,6 +23,7 @@ pub mod shared_infrastructure;
 pub mod testkit;
 pub mod working_hours;
 
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Finding;
@@ -30,6 +31,16 @@ use crate::enrich::Geo;
 use crate::event::LoginEvent;
 use crate::roster::ClaimedProfile;
 use crate::suppress::Trip;
+
+/// The day number of an event time (UTC), shared by the detectors that keep daily state.
+pub(crate) fn day_of(time: DateTime<Utc>) -> i32 {
+    time.date_naive().num_days_from_ce()
+}
+
+/// `s` cut to at most `max` characters: state keeps free text bounded.
+pub(crate) fn truncated(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
 
 /// Settings of every detector: `[detect.<name>]` tables in the config file.
 #[derive(Debug, Clone, Deserialize)]

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Context;
-use super::anonymizer::{day_of, truncated};
+use super::{day_of, truncated};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::event::Outcome;
 

@@ -37,6 +37,37 @@ pub fn of_profile(profile: &ClaimedProfile) -> Option<Point> {
     profile.point.map(|(lat, lon)| Point { lat, lon })
 }
 
+/// `Shenyang, CN (AS64510 Demo Cloud), accuracy ±50 km`: where an address is, for a
+/// summary. Shared by the location rules so every alert names a place alike.
+pub fn seen_place(geo: &Geo) -> String {
+    let network = match (geo.asn, geo.as_org.as_deref()) {
+        (Some(asn), Some(org)) => format!(" (AS{asn} {org})"),
+        (Some(asn), None) => format!(" (AS{asn})"),
+        _ => String::new(),
+    };
+    let accuracy = geo
+        .accuracy_km
+        .map(|km| format!(", accuracy ±{km} km"))
+        .unwrap_or_default();
+    let country = geo.country.as_deref().unwrap_or("an unknown country");
+    format!(
+        "{}{network}{accuracy}",
+        place_name(geo.city.as_deref(), country)
+    )
+}
+
+/// `New York, US`: the employee's claimed place, for a summary.
+pub fn claimed_place(profile: &ClaimedProfile) -> String {
+    place_name(profile.city.as_deref(), &profile.country)
+}
+
+fn place_name(city: Option<&str>, country: &str) -> String {
+    match city {
+        Some(c) => format!("{c}, {country}"),
+        None => country.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@
 use serde::Deserialize;
 
 use super::Context;
-use super::claimed_location::{claimed_place, seen_place};
+use super::place::{claimed_place, seen_place};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::enrich::Geo;
 use crate::event::Outcome;
