@@ -487,7 +487,7 @@ fn remember_provider(state: &mut State, name: String, day: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enrich::{AnonymousFlags, EnrichConfig, Enricher};
+    use crate::enrich::{AnonymousFlags, Enricher};
     use crate::event::{EventKind, Format, LoginEvent, NonInteractive};
     use crate::roster::ClaimedProfile;
     use chrono::DateTime;
@@ -514,13 +514,7 @@ mod tests {
     /// MaxMind's official test Anonymous-IP database (../shared/geoip/maxmind-test) and
     /// City database, as the engine would see them.
     fn maxmind() -> Enricher {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/geoip/maxmind-test/");
-        Enricher::open(&EnrichConfig {
-            city: Some(format!("{dir}GeoIP2-City-Test.mmdb").into()),
-            anonymous_ip: Some(format!("{dir}GeoIP2-Anonymous-IP-Test.mmdb").into()),
-            ..EnrichConfig::default()
-        })
-        .unwrap()
+        crate::detect::testkit::maxmind(true)
     }
 
     /// 71.160.223.0/24 is a hosting provider in the test Anonymous-IP database.
@@ -537,12 +531,7 @@ mod tests {
         }
     }
 
-    /// One event with its enrichment and whether it is allowlisted.
-    struct Step {
-        event: LoginEvent,
-        geo: Geo,
-        allowlisted: bool,
-    }
+    use crate::detect::testkit::Step;
 
     fn step(secs: i64, ip: &str, geo: Geo) -> Step {
         Step {
@@ -554,23 +543,11 @@ mod tests {
 
     /// Run `steps` through check then update, as the engine does; the findings per step.
     fn replay(cfg: &Config, state: &mut State, steps: &[Step]) -> Vec<Vec<Finding>> {
-        let profile = profile();
-        steps
-            .iter()
-            .map(|s| {
-                let ctx = Context {
-                    event: &s.event,
-                    geo: &s.geo,
-                    profile: &profile,
-                    allowlisted: s.allowlisted,
-                    trip: None,
-                    network: &[],
-                };
-                let found = check(cfg, &ctx, state);
-                update(cfg, &ctx, state);
-                found
-            })
-            .collect()
+        crate::detect::testkit::replay_steps(&profile(), steps, state, |ctx, state| {
+            let found = check(cfg, ctx, state);
+            update(cfg, ctx, state);
+            found
+        })
     }
 
     fn share_of(f: &Finding) -> (u32, u32, u32, Vec<String>) {

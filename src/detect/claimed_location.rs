@@ -348,7 +348,6 @@ fn has_any_tag(geo: &Geo, tags: &[String]) -> bool {
 mod tests {
     use super::*;
     use crate::enrich::{AnonymousFlags, Geo};
-    use crate::enrich::{EnrichConfig, Enricher};
     use crate::event::{EventKind, Format, LoginEvent};
     use crate::roster::{ClaimedProfile, EmployeeId};
     use crate::suppress::Trip;
@@ -403,15 +402,7 @@ mod tests {
 
     /// What MaxMind's official test databases (../shared/geoip/maxmind-test) say about `ip`.
     fn maxmind(ip: &str, with_anonymous_ip: bool) -> Geo {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/geoip/maxmind-test/");
-        let enricher = Enricher::open(&EnrichConfig {
-            city: Some(format!("{dir}GeoIP2-City-Test.mmdb").into()),
-            anonymous_ip: with_anonymous_ip
-                .then(|| format!("{dir}GeoIP2-Anonymous-IP-Test.mmdb").into()),
-            ..EnrichConfig::default()
-        })
-        .unwrap();
-        enricher.lookup_uncached(ip.parse().unwrap())
+        crate::detect::testkit::maxmind_geo(ip, with_anonymous_ip)
     }
 
     /// A US address at `lat, lon` with the given accuracy radius.

@@ -973,13 +973,7 @@ pub(crate) mod tests {
 
     #[test]
     fn maxmind_test_city_database_milton_to_london() {
-        use crate::enrich::{EnrichConfig, Enricher};
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/geoip/maxmind-test");
-        let enricher = Enricher::open(&EnrichConfig {
-            city: Some(format!("{dir}/GeoIP2-City-Test.mmdb").into()),
-            ..EnrichConfig::default()
-        })
-        .unwrap();
+        let enricher = crate::detect::testkit::maxmind(false);
         let milton = enricher.lookup_uncached("216.160.83.56".parse().unwrap());
         let london = enricher.lookup_uncached("81.2.69.142".parse().unwrap());
         assert_eq!(

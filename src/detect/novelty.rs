@@ -277,7 +277,7 @@ pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enrich::{AnonymousFlags, EnrichConfig, Enricher, Geo};
+    use crate::enrich::{AnonymousFlags, Geo};
     use crate::event::{EventKind, Format, LoginEvent, NonInteractive};
     use crate::roster::ClaimedProfile;
     use chrono::DateTime;
@@ -292,24 +292,10 @@ mod tests {
 
     /// What MaxMind's official test City database (../shared/geoip/maxmind-test) says.
     fn maxmind(ip: &str) -> Geo {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/geoip/maxmind-test/GeoIP2-City-Test.mmdb"
-        );
-        Enricher::open(&EnrichConfig {
-            city: Some(path.into()),
-            ..EnrichConfig::default()
-        })
-        .unwrap()
-        .lookup_uncached(ip.parse().unwrap())
+        crate::detect::testkit::maxmind_geo(ip, false)
     }
 
-    /// One event with its enrichment and whether it is allowlisted.
-    struct Step {
-        event: LoginEvent,
-        geo: Geo,
-        allowlisted: bool,
-    }
+    use crate::detect::testkit::Step;
 
     fn step(secs: i64, ip: &str, geo: &Geo, asn: u32, device: &str) -> Step {
         let mut event = LoginEvent::new(
@@ -334,23 +320,11 @@ mod tests {
 
     /// Run `steps` through check then update, as the engine does; the findings per step.
     fn replay(cfg: &Config, state: &mut State, steps: &[Step]) -> Vec<Vec<Finding>> {
-        let profile = profile();
-        steps
-            .iter()
-            .map(|s| {
-                let ctx = Context {
-                    event: &s.event,
-                    geo: &s.geo,
-                    profile: &profile,
-                    allowlisted: s.allowlisted,
-                    trip: None,
-                    network: &[],
-                };
-                let found = check(cfg, &ctx, state);
-                update(cfg, &ctx, state);
-                found
-            })
-            .collect()
+        crate::detect::testkit::replay_steps(&profile(), steps, state, |ctx, state| {
+            let found = check(cfg, ctx, state);
+            update(cfg, ctx, state);
+            found
+        })
     }
 
     /// Ten days of three logins a day from home (Milton, WA in the test database), on

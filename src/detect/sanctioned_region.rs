@@ -266,7 +266,7 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enrich::{AnonymousFlags, EnrichConfig, Enricher};
+    use crate::enrich::AnonymousFlags;
     use crate::event::{EventKind, Format, LoginEvent, NonInteractive};
     use crate::roster::{ClaimedProfile, EmployeeId};
     use crate::suppress::Trip;
@@ -316,16 +316,7 @@ mod tests {
 
     /// What MaxMind's official test City database (../shared/geoip/maxmind-test) says.
     fn maxmind(ip: &str) -> Geo {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/geoip/maxmind-test/GeoIP2-City-Test.mmdb"
-        );
-        let enricher = Enricher::open(&EnrichConfig {
-            city: Some(path.into()),
-            ..EnrichConfig::default()
-        })
-        .unwrap();
-        enricher.lookup_uncached(ip.parse().unwrap())
+        crate::detect::testkit::maxmind_geo(ip, false)
     }
 
     fn ukraine(region_code: Option<&str>, region: Option<&str>) -> Geo {

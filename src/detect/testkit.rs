@@ -183,3 +183,58 @@ impl Scene {
         }
     }
 }
+
+/// MaxMind's official test databases in `../shared/geoip/maxmind-test`: the City database,
+/// and the Anonymous-IP one when asked for.
+pub fn maxmind(anonymous_ip: bool) -> crate::enrich::Enricher {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/geoip/maxmind-test/");
+    let config = crate::enrich::EnrichConfig {
+        city: Some(format!("{dir}GeoIP2-City-Test.mmdb").into()),
+        anonymous_ip: anonymous_ip.then(|| format!("{dir}GeoIP2-Anonymous-IP-Test.mmdb").into()),
+        ..crate::enrich::EnrichConfig::default()
+    };
+    match crate::enrich::Enricher::open(&config) {
+        Ok(e) => e,
+        Err(e) => panic!("MaxMind test databases (../shared must sit beside the repo): {e}"),
+    }
+}
+
+/// What the MaxMind test databases say about `ip`.
+pub fn maxmind_geo(ip: &str, anonymous_ip: bool) -> Geo {
+    let ip = match ip.parse() {
+        Ok(ip) => ip,
+        Err(e) => panic!("bad test address {ip:?}: {e}"),
+    };
+    maxmind(anonymous_ip).lookup_uncached(ip)
+}
+
+/// One event of a replayed history, with its enrichment and whether it is allowlisted.
+pub struct Step {
+    pub event: LoginEvent,
+    pub geo: Geo,
+    pub allowlisted: bool,
+}
+
+/// Run `steps` for `profile` in order, as the engine does: `observe` checks one event
+/// against the state and then learns from it. Returns the findings of each step.
+pub fn replay_steps<S>(
+    profile: &ClaimedProfile,
+    steps: &[Step],
+    state: &mut S,
+    mut observe: impl FnMut(&Context<'_>, &mut S) -> Vec<crate::alert::Finding>,
+) -> Vec<Vec<crate::alert::Finding>> {
+    steps
+        .iter()
+        .map(|s| {
+            let ctx = Context {
+                event: &s.event,
+                geo: &s.geo,
+                profile,
+                allowlisted: s.allowlisted,
+                trip: None,
+                network: &[],
+            };
+            observe(&ctx, state)
+        })
+        .collect()
+}
