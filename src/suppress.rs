@@ -144,13 +144,25 @@ pub enum SuppressError {
     Invalid { path: PathBuf, errors: Vec<String> },
 }
 
-/// Loaded suppressions.
-#[derive(Debug, Clone, Default)]
+/// Loaded suppressions. `Default` is what the default `[suppress]` section loads:
+/// corporate egress allowlisted, nothing else.
+#[derive(Debug, Clone)]
 pub struct Suppressions {
     tags: Vec<String>,
     networks: Vec<IpNet>,
     asns: Vec<u32>,
     trips: HashMap<EmployeeId, Vec<Trip>>,
+}
+
+impl Default for Suppressions {
+    fn default() -> Self {
+        Suppressions {
+            tags: Config::default().allowlist_tags,
+            networks: Vec::new(),
+            asns: Vec::new(),
+            trips: HashMap::new(),
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -62,9 +62,6 @@ pub struct Config {
     /// carrier put it, often hundreds of km from the handset, and the accuracy radius MaxMind
     /// gives such blocks (up to 1000 km) says as much.
     pub coarse_tags: Vec<String>,
-    /// Intel-list tags whose addresses never count as a location (the company's own VPN or
-    /// proxy egress geolocates wherever the concentrator is).
-    pub exempt_tags: Vec<String>,
 }
 
 impl Default for Config {
@@ -81,7 +78,6 @@ impl Default for Config {
             in_country_severity: Severity::Medium,
             in_country_risk: 30,
             coarse_tags: vec!["mobile".to_owned(), "carrier_nat".to_owned()],
-            exempt_tags: vec!["corporate_egress".to_owned()],
         }
     }
 }
@@ -282,7 +278,9 @@ fn mismatch(cfg: &Config, ctx: &Context<'_>) -> Option<Mismatch> {
         // employee: it says nothing reliable about where the employee is.
         return None;
     }
-    if geo.is_anonymizer() || has_any_tag(geo, &cfg.exempt_tags) {
+    // Corporate egress and other allowlisted addresses arrive as `ctx.allowlisted`, decided
+    // once for every detector by `[suppress]`.
+    if geo.is_anonymizer() {
         return None;
     }
     let country = geo.country.as_deref()?;
@@ -558,8 +556,15 @@ mod tests {
             tags: vec!["corporate_egress".into()],
             ..geo("DE")
         };
+        // The engine asks `[suppress]` (default allowlist_tags = ["corporate_egress"]).
+        let e = event(Outcome::Success);
+        let allowlisted = crate::suppress::Suppressions::default().is_allowlisted(e.ip, &egress);
         assert_eq!(
-            run(&Config::default(), &event(Outcome::Success), &egress),
+            check(
+                &Config::default(),
+                &context(&e, &egress, allowlisted, None),
+                &State::default()
+            ),
             None
         );
     }
