@@ -64,6 +64,12 @@ impl Pipeline {
     }
 }
 
+/// Distinct unknown account names kept by name; the rest count under [`OTHER_UNKNOWN`].
+pub const MAX_UNKNOWN_NAMES: usize = 10_000;
+
+/// The name further unknown accounts are counted under once [`MAX_UNKNOWN_NAMES`] is reached.
+pub const OTHER_UNKNOWN: &str = "(other unknown accounts)";
+
 /// Counts of what the core did over a run: the replay summary, and the figures metrics
 /// export.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -97,10 +103,16 @@ impl Tally {
             }
             Processed::UnknownUser { event, .. } => {
                 self.count_event(event);
-                *self
-                    .unknown_users
-                    .entry(event.user.to_lowercase())
-                    .or_default() += 1;
+                // Bounded: a stream of junk account names must not grow the tally forever.
+                let name = event.user.to_lowercase();
+                let key = if self.unknown_users.len() < MAX_UNKNOWN_NAMES
+                    || self.unknown_users.contains_key(&name)
+                {
+                    name
+                } else {
+                    OTHER_UNKNOWN.to_owned()
+                };
+                *self.unknown_users.entry(key).or_default() += 1;
             }
             Processed::Resolved(r) => self.count_event(&r.event),
         }
@@ -223,5 +235,23 @@ mod tests {
         assert_eq!(tally.non_interactive, 1);
         assert_eq!(tally.unknown_users.get("nobody@corp.example"), Some(&1));
         assert_eq!(tally.rejected_total(), 1);
+    }
+
+    #[test]
+    fn unknown_account_names_are_bounded() {
+        let (roster, enricher) = fixtures();
+        let pipeline = Pipeline::default();
+        let mut tally = Tally::default();
+        for i in 0..MAX_UNKNOWN_NAMES + 5 {
+            let record = okta(
+                &format!("stranger{i}@corp.example"),
+                "198.51.100.11",
+                "user.session.start",
+            );
+            tally.count(&pipeline.process(&record, FormatChoice::Auto, &roster, &enricher));
+        }
+        assert_eq!(tally.unknown_users.len(), MAX_UNKNOWN_NAMES + 1);
+        assert_eq!(tally.unknown_users.get(OTHER_UNKNOWN), Some(&5));
+        assert_eq!(tally.unknown_user_events(), (MAX_UNKNOWN_NAMES + 5) as u64);
     }
 }
