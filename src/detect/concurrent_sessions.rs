@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Context;
-use super::impossible_travel::{CaveatConfig, Fix, Leg, interval, judge, same_network};
+use super::travel::{CaveatConfig, Fix, Leg, interval, judge, same_network};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::decode::fields::canonical;
 use crate::event::{EventKind, LoginEvent};

@@ -21,6 +21,7 @@ pub mod sanctioned_region;
 pub mod shared_infrastructure;
 #[cfg(test)]
 pub mod testkit;
+pub mod travel;
 pub mod working_hours;
 
 use chrono::{DateTime, Datelike, Utc};
