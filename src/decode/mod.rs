@@ -182,6 +182,10 @@ pub struct DecodeContext {
     pub default_year: i32,
 }
 
+/// Fixed values, for tests and benchmarks: the core never reads the clock, so drivers build
+/// the context from `[decode]` and the clock's year (`DecodeConfig::context`); this default
+/// pins the year instead, so a test of a year-less syslog line gives the same answer in any
+/// year.
 impl Default for DecodeContext {
     fn default() -> Self {
         DecodeContext {
