@@ -40,6 +40,12 @@ pub struct Config {
     /// `[dead_letter]`: where rejected records are kept.
     #[serde(default)]
     pub dead_letter: DeadLetterConfig,
+    /// `[kafka]`: the cluster and topics of `driftwatch run`. Replay does not need it.
+    #[serde(default)]
+    pub kafka: Option<crate::service::config::KafkaConfig>,
+    /// `[service]`: HTTP address, batching and shutdown of `driftwatch run`.
+    #[serde(default)]
+    pub service: crate::service::config::ServiceConfig,
 }
 
 /// `[decode]`.
@@ -166,6 +172,9 @@ impl Config {
         errors.extend(self.detect.validate());
         errors.extend(self.risk.validate());
         errors.extend(self.suppress.validate());
+        if let Some(k) = &self.kafka {
+            errors.extend(k.validate());
+        }
         errors
     }
 

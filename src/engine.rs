@@ -8,12 +8,12 @@
 //! dropped) and counted as late. `flush` applies everything held, at the end of a replay.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::alert::Alert;
+use crate::alert::{Alert, Finding, Severity};
 use crate::detect::{self, Context, DetectConfig};
 use crate::enrich::Geo;
 use crate::event::LoginEvent;
@@ -131,6 +131,8 @@ pub struct Engine {
     pending: BinaryHeap<Reverse<Pending>>,
     watermark: Option<DateTime<Utc>>,
     late: u64,
+    /// Findings made since the last `take_finding_counts`, by rule and severity.
+    finding_counts: BTreeMap<(&'static str, Severity), u64>,
 }
 
 impl Engine {
@@ -142,6 +144,7 @@ impl Engine {
             pending: BinaryHeap::new(),
             watermark: None,
             late: 0,
+            finding_counts: BTreeMap::new(),
         }
     }
 
@@ -210,19 +213,46 @@ impl Engine {
         let Some(state) = self.states.get_mut(&employee) else {
             return None;
         };
-        let mut findings = detect::apply(cfg, &ctx, &mut state.detectors);
-        // Silenced rules still learn (above); they just do not add to risk or alert.
-        let time = event.time;
-        findings.retain(|f| !state.silences.iter().any(|s| s.covers(f.rule, time)));
+        let findings = detect::apply(cfg, &ctx, &mut state.detectors);
+        for f in &findings {
+            *self.finding_counts.entry((f.rule, f.severity)).or_default() += 1;
+        }
         state.touch(event.time, event.kind.is_interactive());
         self.network.observe(&cfg.shared_infrastructure, &ctx);
-        risk::apply(
-            &self.settings.risk,
-            &mut state.risk,
-            &employee,
-            &event,
-            findings,
-        )
+        score(&self.settings.risk, state, &employee, &event, findings)
+    }
+
+    /// Score findings made elsewhere about one of this engine's employees — in the streaming
+    /// service, shared-infrastructure findings from the infra stage, which sees every
+    /// employee on a network while this engine sees only its partition's employees.
+    pub fn apply_findings(
+        &mut self,
+        employee: &EmployeeId,
+        event: &LoginEvent,
+        findings: Vec<Finding>,
+    ) -> Option<Alert> {
+        if !self.states.contains_key(employee) {
+            self.states
+                .insert(employee.clone(), EmployeeState::default());
+        }
+        let state = self.states.get_mut(employee)?;
+        score(&self.settings.risk, state, employee, event, findings)
+    }
+
+    /// Put back an employee's state read from durable storage (the streaming service's
+    /// changelog), replacing whatever the engine held.
+    pub fn restore(&mut self, employee: EmployeeId, state: EmployeeState) {
+        self.states.insert(employee, state);
+    }
+
+    /// Forget an employee (their partition moved to another instance).
+    pub fn forget(&mut self, employee: &EmployeeId) -> Option<EmployeeState> {
+        self.states.remove(employee)
+    }
+
+    /// Employees held, for metrics.
+    pub fn employees(&self) -> usize {
+        self.states.len()
     }
 
     /// Apply an analyst's disposition: a benign or false-positive verdict closes the
@@ -281,6 +311,15 @@ impl Engine {
         self.states.iter()
     }
 
+    /// Findings made since the last call, by rule and severity (silenced ones included:
+    /// the rule still fired).
+    pub fn take_finding_counts(&mut self) -> Vec<(&'static str, Severity, u64)> {
+        std::mem::take(&mut self.finding_counts)
+            .into_iter()
+            .map(|((r, s), n)| (r, s, n))
+            .collect()
+    }
+
     /// Events that arrived later than the lateness allows (applied anyway).
     pub fn late_events(&self) -> u64 {
         self.late
@@ -290,6 +329,20 @@ impl Engine {
     pub fn pending(&self) -> usize {
         self.pending.len()
     }
+}
+
+/// Risk for one event's findings, minus the rules an analyst silenced. Silenced rules still
+/// learn (the detectors' state was updated before this); they just add no risk and no alert.
+fn score(
+    cfg: &risk::Config,
+    state: &mut EmployeeState,
+    employee: &EmployeeId,
+    event: &LoginEvent,
+    mut findings: Vec<Finding>,
+) -> Option<Alert> {
+    let time = event.time;
+    findings.retain(|f| !state.silences.iter().any(|s| s.covers(f.rule, time)));
+    risk::apply(cfg, &mut state.risk, employee, event, findings)
 }
 
 #[cfg(test)]

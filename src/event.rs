@@ -232,7 +232,7 @@ pub struct LoginEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpn: Option<VpnSession>,
     /// What the source said about the network.
-    #[serde(skip_serializing_if = "is_default_vendor")]
+    #[serde(default, skip_serializing_if = "is_default_vendor")]
     pub vendor: VendorContext,
 }
 

@@ -47,6 +47,7 @@ pub mod pipeline;
 pub mod reload;
 pub mod risk;
 pub mod roster;
+pub mod service;
 pub mod simulate;
 pub mod state;
 pub mod suppress;

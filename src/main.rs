@@ -63,6 +63,16 @@ enum Command {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
     },
+    /// Run as a streaming service on Kafka: consume the `[[kafka.input]]` topics, write
+    /// alerts to the alerts topic, serve /metrics, /healthz and /readyz. Stops cleanly on
+    /// SIGTERM or SIGINT.
+    Run {
+        #[arg(long, short, default_value = "driftwatch.toml")]
+        config: PathBuf,
+        /// Stages this process runs (comma-separated). Default: all of them.
+        #[arg(long, value_delimiter = ',', default_values = ["ingest", "detect", "infra"])]
+        stages: Vec<driftwatch::service::Stage>,
+    },
     /// Validate a configuration file and everything it points to (roster, databases,
     /// lists); print every problem at once.
     CheckConfig {
@@ -141,6 +151,68 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// `driftwatch run`: the service on this thread, HTTP and signals on a small runtime.
+fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
+    use driftwatch::service::{self, Ended, Handles, http};
+    use std::sync::atomic::Ordering;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let handles = Handles::default();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(config.service.listen))
+        .with_context(|| format!("listening on {}", config.service.listen))?;
+    eprintln!(
+        "driftwatch: serving /metrics, /healthz and /readyz on http://{}",
+        listener.local_addr()?
+    );
+    let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(http::serve(
+        listener,
+        std::sync::Arc::clone(&handles.metrics),
+        std::sync::Arc::clone(&handles.health),
+        async move {
+            let _ = http_stopped.await;
+        },
+    ));
+    let stop = std::sync::Arc::clone(&handles.stop);
+    runtime.spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested");
+        stop.store(true, Ordering::SeqCst);
+    });
+    let ended = service::run(config, stages, runtime.handle().clone(), &handles);
+    let _ = http_stop.send(());
+    let _ = runtime.block_on(server);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match ended? {
+        Ended::Clean => Ok(()),
+        Ended::DeadlinePassed => anyhow::bail!(
+            "stages were still busy after {} s (service.shutdown_deadline_secs); their \
+             uncommitted input will be read again",
+            config.service.shutdown_deadline_secs
+        ),
+    }
+}
+
+/// SIGTERM (how orchestrators stop a process) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }
 
@@ -239,6 +311,10 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{evaluation}");
             }
             Ok(())
+        }
+        Command::Run { config, stages } => {
+            let config = Config::load(&config)?;
+            serve(&config, &stages)
         }
         Command::CheckConfig { config } => {
             let cfg = Config::load(&config)?;

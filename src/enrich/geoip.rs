@@ -23,7 +23,7 @@ use super::{AnonymousFlags, Geo};
 use crate::decode::fields::non_empty;
 
 /// What a database is configured to answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatabaseKind {
     /// Location: country, region, city, coordinates, accuracy, time zone.
@@ -36,7 +36,7 @@ pub enum DatabaseKind {
 
 /// How the City database's records are laid out (the resolved form of
 /// [`CityLayoutSetting`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CityLayout {
     /// `country.iso_code`, `subdivisions[].names.en`, `city.names.en`, `location.*`.
@@ -46,7 +46,7 @@ pub enum CityLayout {
 }
 
 /// One loaded database, for `driftwatch geoip` output and alert evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseInfo {
     /// The slot it was configured for.
     pub kind: DatabaseKind,
@@ -63,7 +63,7 @@ pub struct DatabaseInfo {
 
 /// The build stamp of a database that answered a lookup, kept in [`Geo`] so alert evidence
 /// names the data it was judged on even after a reload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseBuild {
     /// The slot the database serves.
     pub kind: DatabaseKind,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{IntelListConfig, ListFormat};
 use super::error::EnrichError;
@@ -143,7 +143,7 @@ pub(crate) struct ListHit<'a> {
 }
 
 /// Counts and settings of one loaded list, for `driftwatch geoip` output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListInfo {
     /// The list file.
     pub path: PathBuf,

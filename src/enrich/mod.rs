@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use config::{ANONYMIZER_TAGS, CityLayoutSetting, EnrichConfig, IntelListConfig, ListFormat};
 pub use enricher::Enricher;
@@ -33,7 +33,8 @@ pub use intel::ListInfo;
 
 /// Everything driftwatch knows about one IP address. Absent facts are `None` (and left out
 /// of JSON): a database without a record for the address is normal, not an error.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Geo {
     /// ISO 3166-1 alpha-2 country, when the City database knows it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,7 +89,7 @@ pub struct Geo {
 }
 
 /// The GeoIP2 Anonymous-IP flags; a flag missing from the record is false.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnonymousFlags {
     /// Any of the other flags.
     pub is_anonymous: bool,
@@ -125,7 +126,7 @@ impl AnonymousFlags {
 }
 
 /// One intel list entry that matched an address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntelMatch {
     /// The list's tag.
     pub tag: String,

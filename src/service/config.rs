@@ -1,0 +1,250 @@
+//! `[kafka]` and `[service]`: where `driftwatch run` reads and writes, and how it serves.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+use crate::decode::FormatChoice;
+
+/// `[kafka]`: the cluster, the topics and the client settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`.
+    pub brokers: String,
+    /// Consumer group shared by every instance; each stage adds a suffix (`.ingest`,
+    /// `.detect`, `.infra`) so the stages balance independently.
+    pub group_id: String,
+    /// Input topics, each with the format of its records.
+    pub input: Vec<InputTopic>,
+    /// Names of the topics driftwatch writes and reads.
+    pub topics: Topics,
+    /// Read the roster from this compacted topic (key: employee id, value: one roster row
+    /// as a JSON object; an empty value removes the employee) instead of `[roster] path`.
+    pub roster_topic: Option<String>,
+    /// Partitions of the topics driftwatch creates. The logins, findings, alerts and
+    /// changelog topics must have the same count (they are co-partitioned); more partitions
+    /// let more instances share the detect work.
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// Create missing topics at start. Off where topics are managed elsewhere.
+    pub create_topics: bool,
+    /// How long `driftwatch.network` keeps records, in days: the infra stage rebuilds its
+    /// index from it, so it must cover `[detect.shared_infrastructure] window_days`.
+    pub network_retention_days: u32,
+    /// librdkafka settings passed through as they are (`security.protocol`, `sasl.*`,
+    /// `ssl.*`, ...). A value `${NAME}` is read from the environment variable NAME, so
+    /// secrets stay out of the file; values are never logged.
+    pub client: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "127.0.0.1:9092".to_owned(),
+            group_id: "driftwatch".to_owned(),
+            input: Vec::new(),
+            topics: Topics::default(),
+            roster_topic: None,
+            partitions: 12,
+            replication_factor: 1,
+            create_topics: true,
+            network_retention_days: 35,
+            client: BTreeMap::new(),
+        }
+    }
+}
+
+/// One input topic.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputTopic {
+    pub topic: String,
+    /// `auto` or an adapter name, as `[decode] format`.
+    #[serde(default)]
+    pub format: FormatChoice,
+}
+
+/// `[kafka.topics]`: the topics of the streaming topology.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Topics {
+    /// Resolved and enriched logins, keyed by employee id.
+    pub logins: String,
+    /// Interactive logins keyed by network (IPv4 address or IPv6 /64), for the infra stage.
+    pub network: String,
+    /// Shared-infrastructure findings, keyed by employee id, back to the detect stage.
+    pub findings: String,
+    /// Alerts, keyed by employee id.
+    pub alerts: String,
+    /// Records that could not be used, with the reason and source in headers.
+    pub dlq: String,
+    /// Per-employee state, compacted, co-partitioned with `logins`.
+    pub changelog: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Topics {
+            logins: "driftwatch.logins".to_owned(),
+            network: "driftwatch.network".to_owned(),
+            findings: "driftwatch.findings".to_owned(),
+            alerts: "driftwatch.alerts".to_owned(),
+            dlq: "driftwatch.dlq".to_owned(),
+            changelog: "driftwatch.state-changelog".to_owned(),
+        }
+    }
+}
+
+/// `[service]`: the process around the stages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// Address of `/metrics`, `/healthz` and `/readyz`.
+    pub listen: SocketAddr,
+    /// On SIGTERM or SIGINT: stop fetching, finish and commit what is in flight, and exit
+    /// within this many seconds.
+    pub shutdown_deadline_secs: u64,
+    /// Records processed between two commits: each batch's output is acknowledged by the
+    /// broker before its input offsets are stored.
+    pub batch_max: usize,
+    /// Longest wait for a batch to fill, in milliseconds.
+    pub batch_wait_ms: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            shutdown_deadline_secs: 30,
+            batch_max: 1000,
+            batch_wait_ms: 100,
+        }
+    }
+}
+
+impl KafkaConfig {
+    /// Every problem, for `Config::validate`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if self.brokers.trim().is_empty() {
+            errors.push("kafka.brokers: must name at least one broker".to_owned());
+        }
+        if self.group_id.trim().is_empty() {
+            errors.push("kafka.group_id: must not be empty".to_owned());
+        }
+        if self.partitions < 1 {
+            errors.push("kafka.partitions: must be at least 1".to_owned());
+        }
+        if self.replication_factor < 1 {
+            errors.push("kafka.replication_factor: must be at least 1".to_owned());
+        }
+        let t = &self.topics;
+        let ours = [
+            &t.logins,
+            &t.network,
+            &t.findings,
+            &t.alerts,
+            &t.dlq,
+            &t.changelog,
+        ];
+        for (i, topic) in self.input.iter().enumerate() {
+            if ours.contains(&&topic.topic) {
+                errors.push(format!(
+                    "kafka.input[{i}].topic: {} is one of driftwatch's own topics",
+                    topic.topic
+                ));
+            }
+        }
+        for (key, value) in &self.client {
+            if let Some(name) = env_reference(value)
+                && std::env::var_os(name).is_none()
+            {
+                errors.push(format!(
+                    "kafka.client.{key}: environment variable {name} is not set"
+                ));
+            }
+            if key == "bootstrap.servers" || key == "group.id" {
+                errors.push(format!(
+                    "kafka.client.{key}: set it as kafka.{} instead",
+                    if key == "group.id" {
+                        "group_id"
+                    } else {
+                        "brokers"
+                    }
+                ));
+            }
+        }
+        errors
+    }
+
+    /// The client settings with `${NAME}` values read from the environment.
+    pub fn client_settings(&self) -> Vec<(String, String)> {
+        self.client
+            .iter()
+            .map(|(k, v)| {
+                let value = match env_reference(v) {
+                    Some(name) => std::env::var(name).unwrap_or_default(),
+                    None => v.clone(),
+                };
+                (k.clone(), value)
+            })
+            .collect()
+    }
+}
+
+/// `NAME` when `value` is exactly `${NAME}`.
+fn env_reference(value: &str) -> Option<&str> {
+    value
+        .strip_prefix("${")?
+        .strip_suffix('}')
+        .filter(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_come_from_the_environment() {
+        let cfg: KafkaConfig = toml::from_str(
+            r#"
+            brokers = "b:9092"
+            [client]
+            "sasl.password" = "${DRIFTWATCH_TEST_SECRET_PRESENT}"
+            "security.protocol" = "SASL_SSL"
+            "#,
+        )
+        .unwrap();
+        // SAFETY: the variable is unique to this test; no other thread reads it.
+        unsafe { std::env::set_var("DRIFTWATCH_TEST_SECRET_PRESENT", "hunter2") };
+        assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+        let settings = cfg.client_settings();
+        assert!(settings.contains(&("sasl.password".to_owned(), "hunter2".to_owned())));
+        assert!(settings.contains(&("security.protocol".to_owned(), "SASL_SSL".to_owned())));
+    }
+
+    #[test]
+    fn a_missing_secret_and_a_misplaced_setting_are_reported() {
+        let cfg: KafkaConfig = toml::from_str(
+            r#"
+            partitions = 0
+            [client]
+            "sasl.password" = "${DRIFTWATCH_TEST_SECRET_ABSENT}"
+            "group.id" = "x"
+            [[input]]
+            topic = "driftwatch.alerts"
+            "#,
+        )
+        .unwrap();
+        let errors = cfg.validate().join("\n");
+        assert!(
+            errors.contains("DRIFTWATCH_TEST_SECRET_ABSENT is not set"),
+            "{errors}"
+        );
+        assert!(errors.contains("kafka.group_id instead"), "{errors}");
+        assert!(errors.contains("kafka.partitions"), "{errors}");
+        assert!(errors.contains("driftwatch's own topics"), "{errors}");
+    }
+}

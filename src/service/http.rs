@@ -1,0 +1,377 @@
+//! The service's HTTP endpoints: `/metrics` for Prometheus, `/healthz` for liveness and
+//! `/readyz` for readiness.
+//!
+//! Liveness and readiness are separate because they ask different things: a process that
+//! is restoring a partition's state from its changelog is healthy (restarting it would
+//! only start the restore again) but not ready (its alerts would be computed on partial
+//! state). An orchestrator restarts on `/healthz` and routes or waits on `/readyz`.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::metrics::Metrics;
+
+/// Liveness and readiness of the service, shared by the stages that change them and the
+/// HTTP handlers that report them. Lock-free: handlers never wait on a busy stage.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// True once every assigned partition's state is restored; false again while a
+    /// rebalance restores new partitions.
+    ready: AtomicBool,
+    /// Why the service cannot go on. Set once: the first failure is the cause, later ones
+    /// are usually its consequences.
+    failed: OnceLock<String>,
+}
+
+impl Health {
+    /// A service that is alive and not yet ready.
+    pub fn new() -> Arc<Health> {
+        Arc::new(Health::default())
+    }
+
+    /// Mark the service ready (state restored, consuming) or not (restoring).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    /// Whether the service is ready and has not failed.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && self.failure().is_none()
+    }
+
+    /// Mark the service failed for good: `/healthz` answers 503 with `why` from now on.
+    /// Only the first reason is kept.
+    pub fn set_failed(&self, why: String) {
+        // Err means a reason is already recorded, which is the one to keep.
+        let _ = self.failed.set(why);
+    }
+
+    /// The reason given to [`Health::set_failed`], if any.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
+    }
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+struct Shared {
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+}
+
+/// Serve the endpoints on `listener` until `shutdown` completes, then finish the requests
+/// in flight and return.
+///
+/// The listener is bound by the caller, so that a bad address is reported before the
+/// service starts and tests can bind port 0.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(Shared { metrics, health }))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn router(shared: Shared) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(shared)
+}
+
+async fn metrics(State(s): State<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn healthz(State(s): State<Shared>) -> Response {
+    match s.health.failure() {
+        Some(why) => plain(StatusCode::SERVICE_UNAVAILABLE, format!("failed: {why}")),
+        None => plain(StatusCode::OK, "ok".to_owned()),
+    }
+}
+
+/// A failed service is not ready either; the reason says which of the two it is.
+async fn readyz(State(s): State<Shared>) -> Response {
+    match s.health.failure() {
+        Some(why) => plain(StatusCode::SERVICE_UNAVAILABLE, format!("failed: {why}")),
+        None if s.health.is_ready() => plain(StatusCode::OK, "ready".to_owned()),
+        None => plain(StatusCode::SERVICE_UNAVAILABLE, "restoring".to_owned()),
+    }
+}
+
+fn plain(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::SocketAddr;
+    use std::process::{Command, Stdio};
+
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::oneshot;
+    use tokio::task::JoinHandle;
+
+    use super::*;
+
+    /// A running server on a free port, and the means to stop it.
+    struct Running {
+        addr: SocketAddr,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<std::io::Result<()>>,
+    }
+
+    async fn start() -> Running {
+        let listener = match TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => panic!("cannot bind 127.0.0.1:0: {e}"),
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => panic!("bound listener has no address: {e}"),
+        };
+        let metrics = Arc::new(Metrics::new());
+        let health = Health::new();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(
+            listener,
+            Arc::clone(&metrics),
+            Arc::clone(&health),
+            async {
+                // A dropped sender stops the server too.
+                let _ = stopped.await;
+            },
+        ));
+        Running {
+            addr,
+            metrics,
+            health,
+            stop,
+            task,
+        }
+    }
+
+    /// A response: status code, header block (lower-cased), body.
+    struct Reply {
+        status: u16,
+        headers: String,
+        body: String,
+    }
+
+    /// One HTTP/1.1 GET on a fresh connection, read to the end (`Connection: close`).
+    ///
+    /// The client is std's blocking socket on the blocking pool: tokio is built without
+    /// `io-util`, and the server keeps the runtime's thread.
+    async fn get(addr: SocketAddr, path: &str) -> Reply {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let exchange = tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(addr)?;
+            stream.write_all(request.as_bytes())?;
+            let mut raw = Vec::new();
+            stream.read_to_end(&mut raw)?;
+            Ok::<_, std::io::Error>(raw)
+        });
+        let raw = match exchange.await {
+            Ok(Ok(raw)) => raw,
+            Ok(Err(e)) => panic!("GET {path} from {addr}: {e}"),
+            Err(e) => panic!("GET {path}: client task: {e}"),
+        };
+        let text = String::from_utf8_lossy(&raw);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            panic!("GET {path}: no header block in {text:?}");
+        };
+        let (status_line, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+        let status = status_line
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|s| s.get(..3))
+            .and_then(|s| s.parse().ok());
+        let Some(status) = status else {
+            panic!("GET {path}: bad status line {status_line:?}");
+        };
+        Reply {
+            status,
+            headers: headers.to_ascii_lowercase(),
+            body: body.to_owned(),
+        }
+    }
+
+    async fn stop(server: Running) {
+        let _ = server.stop.send(());
+        match server.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("server failed: {e}"),
+            Err(e) => panic!("server task: {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn ready_only_after_restore() {
+        let server = start().await;
+        let r = get(server.addr, "/readyz").await;
+        assert_eq!((r.status, r.body.as_str()), (503, "restoring"));
+        let r = get(server.addr, "/healthz").await;
+        assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+
+        server.health.set_ready(true);
+        let r = get(server.addr, "/readyz").await;
+        assert_eq!((r.status, r.body.as_str()), (200, "ready"));
+
+        // A rebalance brings new partitions to restore.
+        server.health.set_ready(false);
+        assert_eq!(get(server.addr, "/readyz").await.status, 503);
+        stop(server).await;
+    }
+
+    #[tokio::test]
+    async fn failure_is_reported_by_both_probes_with_the_first_reason() {
+        let server = start().await;
+        server.health.set_ready(true);
+        server
+            .health
+            .set_failed("changelog topic driftwatch.state-3 is gone".to_owned());
+        server.health.set_failed("a later consequence".to_owned());
+        for path in ["/healthz", "/readyz"] {
+            let r = get(server.addr, path).await;
+            assert_eq!(r.status, 503, "{path}");
+            assert_eq!(
+                r.body, "failed: changelog topic driftwatch.state-3 is gone",
+                "{path}"
+            );
+        }
+        assert!(!server.health.is_ready());
+        stop(server).await;
+    }
+
+    #[tokio::test]
+    async fn metrics_are_served_in_the_text_format() {
+        let server = start().await;
+        server
+            .metrics
+            .records_consumed
+            .with_label_values(&["logins.okta", "okta"])
+            .inc_by(3);
+        let r = get(server.addr, "/metrics").await;
+        assert_eq!(r.status, 200);
+        assert!(
+            r.headers
+                .contains("content-type: text/plain; version=0.0.4"),
+            "{}",
+            r.headers
+        );
+        assert!(
+            r.body.contains(
+                "driftwatch_records_consumed_total{format=\"okta\",source=\"logins.okta\"} 3\n"
+            ),
+            "{}",
+            r.body
+        );
+        assert_eq!(get(server.addr, "/nope").await.status, 404);
+        stop(server).await;
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_accepting() {
+        let server = start().await;
+        let addr = server.addr;
+        stop(server).await;
+        assert!(TcpStream::connect(addr).await.is_err());
+    }
+
+    /// Prometheus' own checker (`promtool`, Debian package `prometheus`) on what `/metrics`
+    /// serves, with every metric family holding samples. Fails without promtool: CI
+    /// installs it, and a skipped check would pass unnoticed.
+    #[tokio::test]
+    async fn promtool_accepts_the_exposition() {
+        let server = start().await;
+        let m = &server.metrics;
+        m.records_consumed
+            .with_label_values(&["logins.okta", "okta"])
+            .inc();
+        m.records_rejected
+            .with_label_values(&["logins.okta", "okta", "missing_ip"])
+            .inc();
+        m.unknown_users.with_label_values(&["logins.okta"]).inc();
+        m.dead_lettered
+            .with_label_values(&["logins.okta", "missing_ip"])
+            .inc();
+        m.findings
+            .with_label_values(&["claimed_location", "high"])
+            .inc();
+        m.alerts
+            .with_label_values(&["claimed_location", "high", "open"])
+            .inc();
+        m.event_lag_seconds
+            .with_label_values(&["detect"])
+            .observe(3.0);
+        m.consumer_lag
+            .with_label_values(&["logins.okta", "0"])
+            .set(12);
+        m.observe_login_country(Some("GB"));
+        m.restore_seconds
+            .with_label_values(&["detect"])
+            .observe(0.2);
+        m.restored_employees.with_label_values(&["detect"]).inc();
+        m.changelog_writes.inc();
+        m.geoip_database_build_timestamp_seconds
+            .with_label_values(&["city"])
+            .set(1_700_000_000);
+        let body = get(server.addr, "/metrics").await.body;
+        stop(server).await;
+
+        let child = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => panic!(
+                "promtool not runnable ({e}): install it (Debian/Ubuntu: apt-get install -y \
+                 prometheus) so the /metrics exposition can be checked"
+            ),
+        };
+        if let Some(mut stdin) = child.stdin.take()
+            && let Err(e) = stdin.write_all(body.as_bytes())
+        {
+            panic!("writing to promtool: {e}");
+        }
+        let out = match child.wait_with_output() {
+            Ok(o) => o,
+            Err(e) => panic!("promtool: {e}"),
+        };
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && said.trim().is_empty(),
+            "promtool check metrics ({}): {said}\n--- exposition ---\n{body}",
+            out.status
+        );
+    }
+}

@@ -1,0 +1,485 @@
+//! `driftwatch run`: the core as a streaming service on Kafka (see DESIGN.md, "Streaming
+//! topology").
+//!
+//! ```text
+//! input topics ─ingest─► driftwatch.logins (key employee) ─detect─► driftwatch.alerts
+//!             └────────► driftwatch.network (key IP or /64) ─infra─► driftwatch.findings ─► detect
+//! detect state ─► driftwatch.state-changelog (compacted, co-partitioned with logins)
+//! bad input ─► driftwatch.dlq
+//! ```
+//!
+//! Each stage is a consumer group of its own (`<group_id>.ingest`, `.detect`, `.infra`) on
+//! a thread of its own; any number of instances share the partitions. A stage works in
+//! batches: poll, apply, produce, wait for every acknowledgement, then store the input
+//! offsets (committed in the background and on revoke): at-least-once, with redelivery made
+//! harmless downstream (see [`detect`]).
+//!
+//! Files: `config` (`[kafka]`, `[service]`), `kafka` (clients, topics, the outbox),
+//! `stage` (consumer context, batch polling), `ingest`, `detect`, `infra` (the stages),
+//! `wire` (record formats, partitioner), `roster_source`, `metrics`, `http`.
+
+pub mod config;
+pub mod detect;
+pub mod http;
+pub mod infra;
+pub mod ingest;
+pub mod kafka;
+pub mod metrics;
+pub mod roster_source;
+pub mod stage;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, Utc};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::OwnedMessage;
+use tokio::runtime::Handle;
+
+use crate::config::Config;
+use crate::enrich::Enricher;
+use crate::pipeline::Pipeline;
+use crate::suppress::Suppressions;
+use detect::{DetectPartitions, DetectTopics};
+use http::Health;
+use infra::InfraPartitions;
+use ingest::{Ingest, IngestTopics};
+use kafka::{Outbox, ServiceError, TopicSpec};
+use metrics::Metrics;
+use roster_source::RosterSource;
+use stage::{Partitions, Progress, StageContext, poll_batch};
+
+/// A stage of the topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Stage {
+    Ingest,
+    Detect,
+    Infra,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 3] = [Stage::Ingest, Stage::Detect, Stage::Infra];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Ingest => "ingest",
+            Stage::Detect => "detect",
+            Stage::Infra => "infra",
+        }
+    }
+}
+
+/// What the service shares with its caller: the stop flag (set it to shut down), metrics
+/// and health for the HTTP endpoints.
+#[derive(Clone)]
+pub struct Handles {
+    pub stop: Arc<AtomicBool>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+}
+
+impl Default for Handles {
+    fn default() -> Self {
+        Handles {
+            stop: Arc::new(AtomicBool::new(false)),
+            metrics: Arc::new(Metrics::new()),
+            health: Health::new(),
+        }
+    }
+}
+
+/// How the service ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Every stage finished its batch, committed and closed.
+    Clean,
+    /// The shutdown deadline passed with stages still busy (their uncommitted input is
+    /// read again by the next owner).
+    DeadlinePassed,
+}
+
+/// Run the given stages until `handles.stop` is set. `runtime` must not be the calling
+/// thread's own runtime (stages block on it).
+pub fn run(
+    config: &Config,
+    stages: &[Stage],
+    runtime: Handle,
+    handles: &Handles,
+) -> Result<Ended, ServiceError> {
+    let kafka = config
+        .kafka
+        .clone()
+        .ok_or_else(|| ServiceError::Other("the configuration has no [kafka] section".into()))?;
+    let metrics = Arc::clone(&handles.metrics);
+    let stop = Arc::clone(&handles.stop);
+
+    let roster = match &kafka.roster_topic {
+        Some(topic) => RosterSource::follow_topic(&kafka, topic, Arc::clone(&stop))?,
+        None => {
+            let r = config.roster.as_ref().ok_or_else(|| {
+                ServiceError::Other("no roster: set [roster] path or kafka.roster_topic".into())
+            })?;
+            RosterSource::File(r.watch().map_err(|e| ServiceError::Other(e.to_string()))?)
+        }
+    };
+    let roster = {
+        roster.refresh();
+        Arc::new(std::sync::Mutex::new(roster))
+    };
+    let current_roster = {
+        let r = Arc::clone(&roster);
+        Arc::new(move || r.lock().unwrap_or_else(|p| p.into_inner()).get())
+            as Arc<dyn Fn() -> Arc<crate::roster::Roster> + Send + Sync>
+    };
+    let enricher =
+        Arc::new(Enricher::open(&config.enrich).map_err(|e| ServiceError::Other(e.to_string()))?);
+    metrics.set_database_builds(&enricher.databases());
+    let suppress = Arc::new(
+        Suppressions::load(&config.suppress).map_err(|e| ServiceError::Other(e.to_string()))?,
+    );
+
+    if kafka.create_topics {
+        let t = &kafka.topics;
+        let n = kafka.partitions;
+        let retention = (i64::from(kafka.network_retention_days) * 86_400_000).to_string();
+        let spec = |name: &str, settings: Vec<(&'static str, String)>| TopicSpec {
+            name: name.to_owned(),
+            partitions: n,
+            settings,
+        };
+        let specs = [
+            spec(&t.logins, vec![]),
+            spec(&t.network, vec![("retention.ms", retention)]),
+            spec(&t.findings, vec![]),
+            spec(&t.alerts, vec![]),
+            spec(&t.dlq, vec![]),
+            spec(&t.changelog, vec![("cleanup.policy", "compact".to_owned())]),
+        ];
+        let handle = runtime.clone();
+        let k = kafka.clone();
+        std::thread::scope(|s| {
+            s.spawn(|| kafka::ensure_topics(&k, &specs, &handle))
+                .join()
+                .unwrap_or_else(|_| Err(ServiceError::Other("topic creation panicked".into())))
+        })?;
+    }
+
+    let mut threads: Vec<(Stage, JoinHandle<Result<(), ServiceError>>)> = Vec::new();
+    let mut ready: Vec<Box<dyn Fn() -> bool + Send>> = Vec::new();
+
+    for &stage in stages {
+        let group = format!("{}.{}", kafka.group_id, stage.as_str());
+        let reader = || -> Result<BaseConsumer, ServiceError> {
+            Ok(kafka::client_config(&kafka)
+                .set("group.id", format!("{group}.restore"))
+                .set("enable.auto.commit", "false")
+                .set("enable.partition.eof", "true")
+                .create()?)
+        };
+        let producer = kafka::producer(&kafka)?;
+        let outbox = Outbox::new(producer, runtime.clone());
+        let opts = LoopOptions {
+            batch_max: config.service.batch_max.max(1),
+            batch_wait: Duration::from_millis(config.service.batch_wait_ms),
+            stop: Arc::clone(&stop),
+            dlq: kafka.topics.dlq.clone(),
+        };
+        match stage {
+            Stage::Ingest => {
+                let ctx = StageContext::new(NoState, Arc::clone(&metrics));
+                let consumer: BaseConsumer<StageContext<NoState>> =
+                    kafka::consumer_config(&kafka, &group).create_with_context(ctx)?;
+                let inputs: Vec<&str> = kafka.input.iter().map(|i| i.topic.as_str()).collect();
+                if inputs.is_empty() {
+                    return Err(ServiceError::Other(
+                        "the ingest stage needs at least one [[kafka.input]] topic".into(),
+                    ));
+                }
+                let t = &kafka.topics;
+                let ingest = Ingest {
+                    pipeline: Pipeline {
+                        decode: config.decode.context(Utc::now().year()),
+                    },
+                    formats: kafka
+                        .input
+                        .iter()
+                        .map(|i| (i.topic.clone(), i.format))
+                        .collect::<HashMap<_, _>>(),
+                    topics: IngestTopics {
+                        logins: t.logins.clone(),
+                        logins_partitions: kafka::partition_count(&consumer, &t.logins)?,
+                        network: t.network.clone(),
+                        network_partitions: kafka::partition_count(&consumer, &t.network)?,
+                        dlq: t.dlq.clone(),
+                        dlq_partitions: kafka::partition_count(&consumer, &t.dlq)?,
+                    },
+                    include_filtered: config.dead_letter.include_filtered,
+                    metrics: Arc::clone(&metrics),
+                    databases: enricher.databases().iter().map(|d| d.kind).collect(),
+                };
+                consumer.subscribe(&inputs)?;
+                let consumer = Arc::new(consumer);
+                let c = Arc::clone(&consumer);
+                ready.push(Box::new(move || c.context().is_ready()));
+                let roster = Arc::clone(&current_roster);
+                let enricher = Arc::clone(&enricher);
+                let metrics = Arc::clone(&metrics);
+                threads.push((
+                    stage,
+                    spawn(stage, move || {
+                        stage_loop(&consumer, outbox, &opts, &metrics, stage, |batch, out| {
+                            ingest.apply(batch, &roster(), &enricher, out);
+                            Ok(Vec::new())
+                        })
+                    })?,
+                ));
+            }
+            Stage::Detect => {
+                let t = &kafka.topics;
+                let topics = DetectTopics {
+                    logins: t.logins.clone(),
+                    findings: t.findings.clone(),
+                    alerts: t.alerts.clone(),
+                    changelog: t.changelog.clone(),
+                };
+                let parts =
+                    DetectPartitions::new(config.engine(), topics, reader()?, Arc::clone(&metrics));
+                let consumer: BaseConsumer<StageContext<DetectPartitions>> =
+                    kafka::consumer_config(&kafka, &group)
+                        .create_with_context(StageContext::new(parts, Arc::clone(&metrics)))?;
+                check_co_partitioned(&consumer, &kafka.topics)?;
+                consumer.subscribe(&[&t.logins, &t.findings])?;
+                let consumer = Arc::new(consumer);
+                let c = Arc::clone(&consumer);
+                ready.push(Box::new(move || c.context().is_ready()));
+                let roster = Arc::clone(&current_roster);
+                let suppress = Arc::clone(&suppress);
+                let metrics = Arc::clone(&metrics);
+                threads.push((
+                    stage,
+                    spawn(stage, move || {
+                        let mut gauges_at = Instant::now();
+                        stage_loop(&consumer, outbox, &opts, &metrics, stage, |batch, out| {
+                            let parts = &consumer.context().partitions;
+                            let mut output = parts.apply(batch, &roster(), &suppress);
+                            let bad = std::mem::take(&mut output.bad);
+                            parts.write(output, out)?;
+                            if gauges_at.elapsed() > Duration::from_secs(5) {
+                                gauges_at = Instant::now();
+                                parts.export_risk_levels();
+                            }
+                            Ok(bad)
+                        })
+                    })?,
+                ));
+            }
+            Stage::Infra => {
+                let t = &kafka.topics;
+                let parts = InfraPartitions::new(
+                    &config.detect,
+                    t.network.clone(),
+                    reader()?,
+                    Arc::clone(&metrics),
+                    Arc::clone(&current_roster),
+                    Arc::clone(&suppress),
+                );
+                let consumer: BaseConsumer<StageContext<InfraPartitions>> =
+                    kafka::consumer_config(&kafka, &group)
+                        .create_with_context(StageContext::new(parts, Arc::clone(&metrics)))?;
+                let findings_partitions = kafka::partition_count(&consumer, &t.findings)?;
+                let findings_topic = t.findings.clone();
+                consumer.subscribe(&[&t.network])?;
+                let consumer = Arc::new(consumer);
+                let c = Arc::clone(&consumer);
+                ready.push(Box::new(move || c.context().is_ready()));
+                let metrics = Arc::clone(&metrics);
+                threads.push((
+                    stage,
+                    spawn(stage, move || {
+                        stage_loop(&consumer, outbox, &opts, &metrics, stage, |batch, out| {
+                            let (findings, bad) = consumer.context().partitions.apply(batch);
+                            for f in findings {
+                                let key = f.employee.0.as_bytes();
+                                let value = serde_json::to_vec(&f).unwrap_or_default();
+                                out.send(
+                                    &findings_topic,
+                                    wire::partition_for(key, findings_partitions),
+                                    key,
+                                    &value,
+                                    None,
+                                );
+                            }
+                            Ok(bad)
+                        })
+                    })?,
+                ));
+            }
+        }
+    }
+
+    // Supervise: readiness, reloads, gauges; then shut down within the deadline.
+    let mut last_reload = Instant::now();
+    let mut failed: Option<ServiceError> = None;
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        handles.health.set_ready(ready.iter().all(|r| r()));
+        if let Some(i) = threads.iter().position(|(_, t)| t.is_finished()) {
+            let (stage, t) = threads.swap_remove(i);
+            let why = match t.join() {
+                Ok(Ok(())) => format!("{} stage stopped", stage.as_str()),
+                Ok(Err(e)) => format!("{} stage failed: {e}", stage.as_str()),
+                Err(_) => format!("{} stage panicked", stage.as_str()),
+            };
+            tracing::error!("{why}");
+            handles.health.set_failed(why.clone());
+            failed = Some(ServiceError::Other(why));
+            stop.store(true, Ordering::SeqCst);
+            break;
+        }
+        if last_reload.elapsed() > Duration::from_secs(10) {
+            last_reload = Instant::now();
+            roster.lock().unwrap_or_else(|p| p.into_inner()).refresh();
+            for (path, r) in enricher.reload_if_changed() {
+                match r {
+                    Ok(()) => tracing::info!(path = %path.display(), "reloaded"),
+                    Err(e) => tracing::error!(path = %path.display(), error = %e, "reload refused"),
+                }
+            }
+            metrics.set_database_builds(&enricher.databases());
+        }
+    }
+    handles.health.set_ready(false);
+    let deadline = Instant::now() + Duration::from_secs(config.service.shutdown_deadline_secs);
+    while Instant::now() < deadline && threads.iter().any(|(_, t)| !t.is_finished()) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut ended = Ended::Clean;
+    for (stage, t) in threads {
+        if !t.is_finished() {
+            tracing::error!(
+                stage = stage.as_str(),
+                "still busy at the shutdown deadline"
+            );
+            ended = Ended::DeadlinePassed;
+            continue;
+        }
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed = failed.or(Some(e)),
+            Err(_) => failed = failed.or(Some(ServiceError::Other("a stage panicked".into()))),
+        }
+    }
+    roster.lock().unwrap_or_else(|p| p.into_inner()).join();
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(ended),
+    }
+}
+
+/// Ingest keeps no partitioned state.
+struct NoState;
+
+impl Partitions for NoState {
+    fn assigned(&self, _: &rdkafka::TopicPartitionList, _: Option<&rdkafka::TopicPartitionList>) {}
+    fn revoked(&self, _: &rdkafka::TopicPartitionList) {}
+}
+
+struct LoopOptions {
+    batch_max: usize,
+    batch_wait: Duration,
+    stop: Arc<AtomicBool>,
+    dlq: String,
+}
+
+fn spawn(
+    stage: Stage,
+    f: impl FnOnce() -> Result<(), ServiceError> + Send + 'static,
+) -> Result<JoinHandle<Result<(), ServiceError>>, ServiceError> {
+    std::thread::Builder::new()
+        .name(stage.as_str().to_owned())
+        .spawn(f)
+        .map_err(|e| ServiceError::Other(format!("starting the {} stage: {e}", stage.as_str())))
+}
+
+/// Poll, apply, produce, wait for acknowledgements, store offsets; until stopped. `apply`
+/// queues the batch's output and returns the records it could not read, which are
+/// dead-lettered with the batch.
+fn stage_loop<P: Partitions>(
+    consumer: &BaseConsumer<StageContext<P>>,
+    mut outbox: Outbox,
+    opts: &LoopOptions,
+    metrics: &Metrics,
+    stage: Stage,
+    mut apply: impl FnMut(
+        &[OwnedMessage],
+        &mut Outbox,
+    ) -> Result<Vec<(OwnedMessage, String)>, ServiceError>,
+) -> Result<(), ServiceError> {
+    while !opts.stop.load(Ordering::SeqCst) {
+        let batch = poll_batch(consumer, opts.batch_max, opts.batch_wait);
+        if batch.is_empty() {
+            continue;
+        }
+        let started = Instant::now();
+        let bad = apply(&batch, &mut outbox)?;
+        for (m, why) in &bad {
+            ingest::dead_letter(
+                &mut outbox,
+                &opts.dlq,
+                1,
+                m,
+                &detect::source_of(m),
+                stage.as_str(),
+                "unreadable_internal_record",
+                why,
+                "driftwatch",
+            );
+        }
+        outbox.wait()?;
+        let mut progress = Progress::default();
+        for m in &batch {
+            progress.done(m);
+        }
+        progress.store(consumer);
+        let per_record = started.elapsed().as_secs_f64() / batch.len() as f64;
+        let hist = metrics
+            .processing_seconds
+            .with_label_values(&[stage.as_str()]);
+        for _ in &batch {
+            hist.observe(per_record);
+        }
+    }
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(error = %e, stage = stage.as_str(), "final commit");
+    }
+    Ok(())
+}
+
+/// The detect stage reads logins and findings partition by partition and writes alerts
+/// and state to the same partition numbers: their counts must agree.
+fn check_co_partitioned<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    t: &config::Topics,
+) -> Result<(), ServiceError> {
+    let n = kafka::partition_count(consumer, &t.logins)?;
+    for topic in [&t.findings, &t.alerts, &t.changelog] {
+        let m = kafka::partition_count(consumer, topic)?;
+        if m != n {
+            return Err(ServiceError::Topic {
+                topic: topic.clone(),
+                message: format!(
+                    "has {m} partitions but {} has {n}: they must be co-partitioned",
+                    t.logins
+                ),
+            });
+        }
+    }
+    Ok(())
+}

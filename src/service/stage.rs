@@ -1,0 +1,235 @@
+//! What every stage's consumer loop shares: the consumer context that restores state on
+//! assignment and commits on revocation, batch polling, and offset storing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
+use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
+
+use super::kafka::REQUEST_TIMEOUT;
+use super::metrics::Metrics;
+
+/// What a stage does when partitions come and go. Called on the consumer's own thread,
+/// inside `poll`, before any record of a newly assigned partition is returned.
+pub trait Partitions: Send + Sync + 'static {
+    /// Partitions assigned; `committed` holds the group's committed offsets for them (when
+    /// the broker answered). Restore state here.
+    fn assigned(&self, tpl: &TopicPartitionList, committed: Option<&TopicPartitionList>);
+    /// Partitions revoked (offsets are already committed).
+    fn revoked(&self, tpl: &TopicPartitionList);
+}
+
+/// The consumer context of a stage.
+pub struct StageContext<P> {
+    pub partitions: P,
+    metrics: Arc<Metrics>,
+    /// Bumped on every rebalance: records polled before it may belong to partitions this
+    /// instance no longer owns, so a batch in the making is dropped and fetched again.
+    generation: AtomicU64,
+    /// Set once the first assignment has been restored.
+    pub assigned_once: AtomicBool,
+    /// Set while an assignment is being restored.
+    pub restoring: AtomicBool,
+}
+
+impl<P> StageContext<P> {
+    pub fn new(partitions: P, metrics: Arc<Metrics>) -> StageContext<P> {
+        StageContext {
+            partitions,
+            metrics,
+            generation: AtomicU64::new(0),
+            assigned_once: AtomicBool::new(false),
+            restoring: AtomicBool::new(false),
+        }
+    }
+
+    /// Restored and consuming.
+    pub fn is_ready(&self) -> bool {
+        self.assigned_once.load(Ordering::SeqCst) && !self.restoring.load(Ordering::SeqCst)
+    }
+}
+
+impl<P: Partitions> ClientContext for StageContext<P> {
+    fn stats(&self, statistics: Statistics) {
+        self.metrics.observe_stats(&statistics);
+    }
+}
+
+impl<P: Partitions> ConsumerContext for StageContext<P> {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Rebalance::Revoke(tpl) = rebalance {
+            // Every batch is finished before the next poll, so the stored offsets cover all
+            // the output already acknowledged: commit them before another member takes over.
+            if !consumer.assignment_lost()
+                && let Err(e) = consumer.commit_consumer_state(CommitMode::Sync)
+            {
+                // Nothing stored yet is the usual reason; the next owner re-reads from the
+                // last commit and skips what was applied.
+                tracing::debug!(error = %e, "commit on revoke");
+            }
+            self.partitions.revoked(tpl);
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            self.restoring.store(true, Ordering::SeqCst);
+            let committed = consumer.committed_offsets((*tpl).clone(), REQUEST_TIMEOUT);
+            if let Err(e) = &committed {
+                tracing::warn!(error = %e, "could not read committed offsets");
+            }
+            self.partitions.assigned(tpl, committed.as_ref().ok());
+            self.assigned_once.store(true, Ordering::SeqCst);
+            self.restoring.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Poll up to `max` records, waiting at most `wait` for the batch to fill. A rebalance
+/// during the poll drops what was collected before it.
+pub fn poll_batch<P: Partitions>(
+    consumer: &BaseConsumer<StageContext<P>>,
+    max: usize,
+    wait: Duration,
+) -> Vec<OwnedMessage> {
+    let deadline = Instant::now() + wait;
+    let mut batch = Vec::new();
+    let mut generation = consumer.context().generation.load(Ordering::SeqCst);
+    while batch.len() < max {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let polled = consumer.poll(left);
+        let now = consumer.context().generation.load(Ordering::SeqCst);
+        if now != generation {
+            batch.clear();
+            generation = now;
+        }
+        match polled {
+            None => break,
+            Some(Ok(m)) => batch.push(m.detach()),
+            Some(Err(KafkaError::PartitionEOF(_))) => {}
+            Some(Err(e)) => {
+                // Broker away, request timed out: librdkafka reconnects by itself; say so
+                // and keep polling.
+                tracing::warn!(error = %e, "consumer error");
+                break;
+            }
+        }
+    }
+    batch
+}
+
+/// The next offset to consume per topic and partition, built up over a batch.
+#[derive(Debug, Default)]
+pub struct Progress(BTreeMap<(String, i32), i64>);
+
+impl Progress {
+    pub fn done(&mut self, m: &impl Message) {
+        let slot = self
+            .0
+            .entry((m.topic().to_owned(), m.partition()))
+            .or_insert(0);
+        *slot = (*slot).max(m.offset() + 1);
+    }
+
+    /// Store the offsets for the background commit. Call only after the batch's output
+    /// was acknowledged.
+    pub fn store<C: ConsumerContext>(self, consumer: &BaseConsumer<C>) {
+        if self.0.is_empty() {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), next) in self.0 {
+            if tpl
+                .add_partition_offset(&topic, partition, Offset::Offset(next))
+                .is_err()
+            {
+                continue;
+            }
+        }
+        if let Err(e) = consumer.store_offsets(&tpl) {
+            // The partition was revoked meanwhile: its new owner re-reads from the last
+            // commit and skips what was applied.
+            tracing::debug!(error = %e, "storing offsets");
+        }
+    }
+}
+
+/// Owned and borrowed messages alike.
+pub fn payload(m: &impl Message) -> &[u8] {
+    m.payload().unwrap_or(&[])
+}
+
+/// Assigned partition numbers of `topic` in `tpl`.
+pub fn partitions_of(tpl: &TopicPartitionList, topic: &str) -> Vec<i32> {
+    tpl.elements_for_topic(topic)
+        .iter()
+        .map(|e| e.partition())
+        .collect()
+}
+
+/// The committed offset of one partition, when there is one.
+pub fn committed_offset(
+    committed: Option<&TopicPartitionList>,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    match committed?.find_partition(topic, partition)?.offset() {
+        Offset::Offset(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// Read records `from..to` of one partition with `reader` (a consumer outside any group),
+/// calling `each` for every record; a compacted partition may skip offsets. Returns the
+/// records read. Fails when the broker sends nothing for [`REQUEST_TIMEOUT`].
+pub fn read_range(
+    reader: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    to: i64,
+    mut each: impl FnMut(&BorrowedMessage<'_>),
+) -> Result<u64, KafkaError> {
+    if from >= to {
+        return Ok(0);
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(from))?;
+    reader.assign(&tpl)?;
+    let mut read = 0;
+    let mut last_seen = Instant::now();
+    let result = loop {
+        match reader.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                last_seen = Instant::now();
+                if m.offset() >= to {
+                    break Ok(read);
+                }
+                read += 1;
+                each(&m);
+                if m.offset() + 1 >= to {
+                    break Ok(read);
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => break Ok(read),
+            Some(Err(e)) => tracing::warn!(error = %e, topic, partition, "restore read"),
+            None if last_seen.elapsed() > REQUEST_TIMEOUT => {
+                break Err(KafkaError::MessageConsumption(
+                    rdkafka::types::RDKafkaErrorCode::RequestTimedOut,
+                ));
+            }
+            None => {}
+        }
+    };
+    reader.unassign()?;
+    result
+}
