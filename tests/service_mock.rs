@@ -4,12 +4,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use driftwatch::alert::Alert;
 use driftwatch::config::Config;
+use driftwatch::decode::FormatChoice;
+use driftwatch::service::config::InputTopic;
 use driftwatch::service::{self, Ended, Handles, Stage};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -22,34 +23,25 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// The example configuration with a `[kafka]` section for `brokers`.
+/// The example config, whose `[kafka]` and `[service]` sections must load, pointed at the
+/// mock cluster with one input topic.
 fn config(brokers: &str) -> Config {
-    let example = std::fs::read_to_string(repo("driftwatch.example.toml")).unwrap();
-    let text = format!(
-        r#"{example}
-[kafka]
-brokers = "{brokers}"
-group_id = "dw-test"
-partitions = 4
-create_topics = false
-
-[[kafka.input]]
-topic = "raw-logins"
-format = "auto"
-
-[service]
-batch_wait_ms = 50
-shutdown_deadline_secs = 20
-"#
-    );
-    // Beside the example, so its relative paths hold; removed when loaded.
-    let file = tempfile::Builder::new()
-        .prefix(".test-config-")
-        .suffix(".toml")
-        .tempfile_in(repo(""))
-        .unwrap();
-    std::fs::write(file.path(), text).unwrap();
-    Config::load(file.path()).unwrap()
+    let mut config = Config::load(&repo("driftwatch.example.toml")).unwrap();
+    let kafka = config
+        .kafka
+        .as_mut()
+        .expect("the example config has a [kafka] section");
+    kafka.brokers = brokers.to_owned();
+    kafka.group_id = "dw-test".to_owned();
+    kafka.partitions = 4;
+    kafka.create_topics = false;
+    kafka.input = vec![InputTopic {
+        topic: "raw-logins".to_owned(),
+        format: FormatChoice::Auto,
+    }];
+    config.service.batch_wait_ms = 50;
+    config.service.shutdown_deadline_secs = 20;
+    config
 }
 
 struct Record {

@@ -283,6 +283,7 @@ impl DetectPartitions {
                     continue;
                 }
                 applied.record(&rec.source);
+                self.metrics.observe_event_lag("detect", rec.event.time);
                 p.clock = p.clock.max(Some(rec.event.time));
                 out.touched.insert((partition, rec.employee.clone()));
                 pushed.insert(partition);

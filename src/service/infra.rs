@@ -106,6 +106,7 @@ impl InfraPartitions {
                     continue;
                 }
             };
+            self.metrics.observe_event_lag("infra", rec.event.time);
             let source = Source {
                 topic: m.topic().to_owned(),
                 partition: m.partition(),

@@ -94,6 +94,7 @@ impl Ingest {
                     self.consumed(topic, fmt);
                     self.metrics.observe_geo(&r.geo, &self.databases);
                     self.metrics.observe_login_country(r.geo.country.as_deref());
+                    self.metrics.observe_event_lag("ingest", r.event.time);
                     let interactive = r.event.kind.is_interactive();
                     let rec = LoginRecord {
                         employee: r.employee,

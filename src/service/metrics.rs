@@ -313,6 +313,15 @@ impl Metrics {
         }
     }
 
+    /// Record how far behind the event's own time a stage handles it (wall clock minus
+    /// event time; an event stamped in the future counts as 0).
+    pub fn observe_event_lag(&self, stage: &str, event_time: chrono::DateTime<chrono::Utc>) {
+        let lag = (chrono::Utc::now() - event_time).as_seconds_f64().max(0.0);
+        self.event_lag_seconds
+            .with_label_values(&[stage])
+            .observe(lag);
+    }
+
     /// Count one resolved login by the country of its address (`Geo::country`). Anything
     /// but two ASCII capital letters counts as `unknown`, so a database or a bug can never
     /// turn an address or a name into a label.
