@@ -1,0 +1,38 @@
+//! Helpers shared by the integration tests that need a real Kafka-compatible broker.
+// Each test binary uses a different subset.
+#![allow(dead_code)]
+
+pub mod service;
+pub mod tansu;
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+/// Runs `future` to completion on the calling thread.
+///
+/// rdkafka's admin and delivery futures are completed by librdkafka's own threads, so they
+/// need no async runtime; this lets the broker helpers stay synchronous, and callable from
+/// plain `#[test]`s as well as from `spawn_blocking` inside async ones (a nested tokio
+/// `block_on` would panic there).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(output) => return output,
+            // A wake before the park leaves the token set, so the park returns at once.
+            Poll::Pending => thread::park(),
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! `driftwatch run` as a separate process against a [`super::tansu::Broker`]: the simulated
+//! company as input, one config per run (its own topics and consumer groups), and the
+//! checks that tell when a run has read everything there is to read.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Datelike;
+use driftwatch::config::Config;
+use driftwatch::decode::{FormatChoice, decode};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::tansu::{client_config, partition_count};
+
+/// The driftwatch binary of this build.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_driftwatch");
+
+/// Writes a simulated company into `dir` with `driftwatch simulate` and returns its login
+/// records (Okta and Cisco ASA lines) in event-time order, as a time-ordered source would
+/// deliver them.
+pub fn company(dir: &Path, employees: u32, days: u32, seed: u64) -> Vec<Vec<u8>> {
+    let status = Command::new(BINARY)
+        .args(["simulate", "--employees", &employees.to_string()])
+        .args([
+            "--days",
+            &days.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+        ])
+        .arg(dir)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run driftwatch simulate");
+    assert!(status.success(), "driftwatch simulate failed: {status}");
+    let config = Config::load(&dir.join("driftwatch.toml")).expect("the simulated config loads");
+    let ctx = config.decode.context(chrono::Utc::now().year());
+    let mut records = Vec::new();
+    for file in ["okta.ndjson", "vpn-cisco-asa.log"] {
+        let text = std::fs::read(dir.join("events").join(file)).expect("read simulated events");
+        records.extend(
+            text.split(|b| *b == b'\n')
+                .filter(|line| !line.is_empty())
+                .map(<[u8]>::to_vec),
+        );
+    }
+    records.sort_by_key(|r| decode(r, FormatChoice::Auto, &ctx).ok().map(|e| e.time));
+    records
+}
+
+/// One run of the service: its name (prefix of its topics and groups), config and HTTP port.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub name: String,
+    pub config: PathBuf,
+    pub port: u16,
+}
+
+/// Settings a run may vary.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub partitions: i32,
+    pub batch_max: usize,
+    pub batch_wait_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            partitions: 3,
+            batch_max: 200,
+            batch_wait_ms: 50,
+        }
+    }
+}
+
+/// A config for run `name` reading `input`: the simulated company's config in `dir` plus
+/// `[kafka]` and `[service]` sections with the run's own topics and groups.
+pub fn run_config(dir: &Path, bootstrap: &str, name: &str, input: &str, opts: &Options) -> Run {
+    let base = std::fs::read_to_string(dir.join("driftwatch.toml")).expect("read the config");
+    let port = free_port();
+    let text = format!(
+        r#"{base}
+[kafka]
+brokers = "{bootstrap}"
+group_id = "{name}"
+partitions = {partitions}
+[[kafka.input]]
+topic = "{input}"
+format = "auto"
+[kafka.topics]
+logins = "{name}.logins"
+network = "{name}.network"
+findings = "{name}.findings"
+alerts = "{name}.alerts"
+dlq = "{name}.dlq"
+changelog = "{name}.changelog"
+[service]
+listen = "127.0.0.1:{port}"
+batch_max = {batch_max}
+batch_wait_ms = {batch_wait_ms}
+shutdown_deadline_secs = 20
+"#,
+        partitions = opts.partitions,
+        batch_max = opts.batch_max,
+        batch_wait_ms = opts.batch_wait_ms,
+    );
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(&config, text).expect("write the run's config");
+    Run {
+        name: name.to_owned(),
+        config,
+        port,
+    }
+}
+
+impl Run {
+    /// The same run served on another port: a second instance in the same group.
+    pub fn second_instance(&self, dir: &Path) -> Run {
+        let text = std::fs::read_to_string(&self.config).expect("read the config");
+        let port = free_port();
+        let from = format!("listen = \"127.0.0.1:{}\"", self.port);
+        let to = format!("listen = \"127.0.0.1:{port}\"");
+        assert!(text.contains(&from));
+        let config = dir.join(format!("{}-{port}.toml", self.name));
+        std::fs::write(&config, text.replace(&from, &to)).expect("write the config");
+        Run {
+            name: self.name.clone(),
+            config,
+            port,
+        }
+    }
+
+    /// Starts `driftwatch run` (all stages unless `stages` says) with its log appended to
+    /// `log`.
+    pub fn start(&self, log: &Path, stages: Option<&str>) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open the run log");
+        let mut command = Command::new(BINARY);
+        command.arg("run").arg("--config").arg(&self.config);
+        if let Some(stages) = stages {
+            command.args(["--stages", stages]);
+        }
+        command
+            .env("DRIFTWATCH_LOG", "info,librdkafka=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start driftwatch run")
+    }
+
+    /// `GET path` on the run's HTTP port: the status code and body, or `None` when nothing
+    /// answers (yet).
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(self.port, path)
+    }
+
+    /// The value of an unlabelled metric, or the sum of a labelled one's series.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics")?;
+        let mut found = None;
+        for line in body.lines().filter(|l| !l.starts_with('#')) {
+            let (series, value) = line.rsplit_once(' ')?;
+            let metric = series.split('{').next().unwrap_or(series);
+            if metric == name {
+                *found.get_or_insert(0.0) += value.parse::<f64>().ok()?;
+            }
+        }
+        found
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+/// Offsets committed by `group` on `topic`, summed over partitions, and the topic's end;
+/// `None` while the broker does not know the topic.
+pub fn progress(bootstrap: &str, group: &str, topic: &str) -> Option<(i64, i64)> {
+    let partitions = partition_count(bootstrap, topic)?;
+    let consumer: BaseConsumer = client_config(bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("create a consumer to read committed offsets");
+    let mut tpl = TopicPartitionList::new();
+    let mut end = 0;
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+        end += consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(5))
+            .ok()?
+            .1;
+    }
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(5))
+        .ok()?
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => o,
+            _ => 0,
+        })
+        .sum();
+    Some((committed, end))
+}
+
+/// Offsets the run's ingest stage has committed on `input`.
+pub fn ingested(bootstrap: &str, run: &str, input: &str) -> i64 {
+    progress(bootstrap, &format!("{run}.ingest"), input).map_or(0, |(done, _)| done)
+}
+
+/// Every stage of `run` has committed everything there is to read. A topic may be empty
+/// (no shared infrastructure, no findings), but it must exist, and the input must not be.
+pub fn caught_up(bootstrap: &str, run: &str, input: &str) -> bool {
+    [
+        ("ingest", input.to_owned()),
+        ("detect", format!("{run}.logins")),
+        ("detect", format!("{run}.findings")),
+        ("infra", format!("{run}.network")),
+    ]
+    .iter()
+    .all(|(stage, topic)| {
+        matches!(
+            progress(bootstrap, &format!("{run}.{stage}"), topic),
+            Some((done, end)) if done == end && (topic != input || end > 0)
+        )
+    })
+}
+
+/// Polls `done` every 200 ms; panics with `what` and the run log after `patience`.
+pub fn wait_until(what: &str, log: &Path, patience: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + patience;
+    while !done() {
+        if Instant::now() >= deadline {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "{what}: not within {patience:?}; run log tail:\n{}",
+                tail.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until `run` is caught up three checks in a row (so findings the infra stage wrote
+/// last have been read and committed by detect too).
+pub fn wait_done(bootstrap: &str, run: &str, input: &str, log: &Path, patience: Duration) {
+    let mut streak = 0;
+    wait_until(&format!("run {run} catching up"), log, patience, || {
+        streak = if caught_up(bootstrap, run, input) {
+            streak + 1
+        } else {
+            0
+        };
+        streak >= 3
+    });
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) and reaps the process; a SIGTERM must end it with 0.
+pub fn stop(mut child: Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} failed");
+    let status = child.wait().expect("reap driftwatch run");
+    if signal == "-TERM" {
+        assert!(
+            status.success(),
+            "SIGTERM must end the service with 0: {status}"
+        );
+    }
+}
