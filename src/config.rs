@@ -103,7 +103,7 @@ impl DecodeConfig {
 }
 
 /// `[dead_letter]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeadLetterConfig {
     /// File that rejected records are appended to, one JSON object per line with the
@@ -112,15 +112,6 @@ pub struct DeadLetterConfig {
     /// Also keep well-formed records that are not login events (`not_a_login`). Default
     /// false: a full Okta stream is mostly other event types, and they are not bad input.
     pub include_filtered: bool,
-}
-
-impl Default for DeadLetterConfig {
-    fn default() -> Self {
-        DeadLetterConfig {
-            path: None,
-            include_filtered: false,
-        }
-    }
 }
 
 /// Why a configuration could not be used.

@@ -210,9 +210,7 @@ impl Engine {
             self.states
                 .insert(employee.clone(), EmployeeState::default());
         }
-        let Some(state) = self.states.get_mut(&employee) else {
-            return None;
-        };
+        let state = self.states.get_mut(&employee)?;
         let findings = detect::apply(cfg, &ctx, &mut state.detectors);
         for f in &findings {
             *self.finding_counts.entry((f.rule, f.severity)).or_default() += 1;

@@ -54,7 +54,7 @@ impl Config {
     /// Every problem with these settings.
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
-        if !(self.half_life_hours > 0.0) {
+        if self.half_life_hours.is_nan() || self.half_life_hours <= 0.0 {
             errors.push("risk.half_life_hours must be above 0".to_owned());
         }
         let t = [self.low, self.medium, self.high, self.critical];

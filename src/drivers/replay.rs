@@ -328,7 +328,7 @@ fn write_dead_letter(
 }
 
 fn progress_bar(opts: &Options) -> ProgressBar {
-    let total: u64 = opts.inputs.iter().filter_map(Source::len).sum();
+    let total: u64 = opts.inputs.iter().filter_map(Source::size).sum();
     if !opts.progress || !io::stderr().is_terminal() || total < PROGRESS_MIN_BYTES {
         return ProgressBar::hidden();
     }
