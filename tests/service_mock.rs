@@ -148,6 +148,22 @@ fn replay_alerts() -> Vec<Alert> {
 
 #[test]
 fn examples_through_the_mock_cluster_give_the_replay_alerts() {
+    examples_through_the_mock_cluster(RosterFrom::File);
+}
+
+/// The roster read from a compacted topic instead of the file: the same alerts.
+#[test]
+fn a_roster_topic_serves_as_the_roster_file_does() {
+    examples_through_the_mock_cluster(RosterFrom::Topic);
+}
+
+#[derive(PartialEq)]
+enum RosterFrom {
+    File,
+    Topic,
+}
+
+fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
             std::env::var("DRIFTWATCH_LOG").unwrap_or_else(|_| "warn".into()),
@@ -169,7 +185,7 @@ fn examples_through_the_mock_cluster_give_the_replay_alerts() {
     ] {
         cluster.create_topic(t, 4, 1).unwrap();
     }
-    let config = config(&brokers);
+    let mut config = config(&brokers);
 
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
@@ -181,6 +197,26 @@ fn examples_through_the_mock_cluster_give_the_replay_alerts() {
         producer
             .send(BaseRecord::to("raw-logins").key(&key).payload(r))
             .unwrap();
+    }
+    if roster_from == RosterFrom::Topic {
+        // One record per employee, keyed by id, each a row of the JSON roster; a removed
+        // employee's tombstone first shows that the latest record per key wins.
+        cluster.create_topic("hr.roster", 2, 1).unwrap();
+        let text = std::fs::read_to_string(repo("examples/roster.json")).unwrap();
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        for row in &rows {
+            let id = row["employee_id"].as_str().unwrap();
+            producer
+                .send(BaseRecord::<str, str>::to("hr.roster").key(id).payload(""))
+                .unwrap();
+            let value = serde_json::to_string(row).unwrap();
+            producer
+                .send(BaseRecord::to("hr.roster").key(id).payload(&value))
+                .unwrap();
+        }
+        config.kafka.as_mut().unwrap().roster_topic = Some("hr.roster".to_owned());
+        // Were the file still read, the run would fail.
+        config.roster.as_mut().unwrap().path = repo("no-such-roster.csv");
     }
     producer.flush(Duration::from_secs(10)).unwrap();
 
