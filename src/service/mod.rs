@@ -262,14 +262,15 @@ pub fn run(
                 threads.push((
                     stage,
                     spawn(stage, move || {
-                        let mut gauges_at = Instant::now();
+                        // The risk gauges walk every employee held: at most once a second.
+                        let mut gauges_at: Option<Instant> = None;
                         stage_loop(&consumer, outbox, &opts, &metrics, stage, |batch, out| {
                             let parts = &consumer.context().partitions;
                             let mut output = parts.apply(batch, &roster(), &suppress);
                             let bad = std::mem::take(&mut output.bad);
                             parts.write(output, out)?;
-                            if gauges_at.elapsed() > Duration::from_secs(5) {
-                                gauges_at = Instant::now();
+                            if gauges_at.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+                                gauges_at = Some(Instant::now());
                                 parts.export_risk_levels();
                             }
                             Ok(bad)

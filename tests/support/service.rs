@@ -66,6 +66,10 @@ pub struct Options {
     pub partitions: i32,
     pub batch_max: usize,
     pub batch_wait_ms: u64,
+    /// `[detect.shared_infrastructure] enabled`. Its findings reach an employee's partition
+    /// through the findings topic, so where they fall among the employee's logins depends
+    /// on timing: runs agree exactly only without it.
+    pub shared_infrastructure: bool,
 }
 
 impl Default for Options {
@@ -74,6 +78,7 @@ impl Default for Options {
             partitions: 3,
             batch_max: 200,
             batch_wait_ms: 50,
+            shared_infrastructure: true,
         }
     }
 }
@@ -81,7 +86,11 @@ impl Default for Options {
 /// A config for run `name` reading `input`: the simulated company's config in `dir` plus
 /// `[kafka]` and `[service]` sections with the run's own topics and groups.
 pub fn run_config(dir: &Path, bootstrap: &str, name: &str, input: &str, opts: &Options) -> Run {
-    let base = std::fs::read_to_string(dir.join("driftwatch.toml")).expect("read the config");
+    let mut base = std::fs::read_to_string(dir.join("driftwatch.toml")).expect("read the config");
+    if !opts.shared_infrastructure {
+        assert!(!base.contains("[detect.shared_infrastructure]"));
+        base.push_str("\n[detect.shared_infrastructure]\nenabled = false\n");
+    }
     let port = free_port();
     let text = format!(
         r#"{base}
@@ -253,17 +262,21 @@ pub fn caught_up(bootstrap: &str, run: &str, input: &str) -> bool {
     })
 }
 
+/// The last 60 lines of a run log.
+pub fn log_tail(log: &Path) -> String {
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(60).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
 /// Polls `done` every 200 ms; panics with `what` and the run log after `patience`.
 pub fn wait_until(what: &str, log: &Path, patience: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + patience;
     while !done() {
         if Instant::now() >= deadline {
-            let log = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(60).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
             panic!(
                 "{what}: not within {patience:?}; run log tail:\n{}",
-                tail.join("\n")
+                log_tail(log)
             );
         }
         std::thread::sleep(Duration::from_millis(200));
