@@ -32,6 +32,8 @@
 //! - [`reload`]: atomic hot reload of file-backed values, keeping the old one on failure.
 //! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin) and
 //!   [`drivers::replay`] (`driftwatch replay`).
+//! - [`service`]: `driftwatch run`, the core on Kafka: the ingest, detect and infra stages,
+//!   the state changelog, dead letters, metrics and the health endpoints.
 //! - [`simulate`]: a seeded synthetic company (roster, GeoIP world, Okta and VPN logs,
 //!   planted legitimate and fraudulent cases, ground truth) for `driftwatch simulate`.
 pub mod alert;

@@ -70,6 +70,8 @@ pub struct Options {
     /// through the findings topic, so where they fall among the employee's logins depends
     /// on timing: runs agree exactly only without it.
     pub shared_infrastructure: bool,
+    /// librdkafka `fetch.wait.max.ms` for every client (`[kafka.client]`), when set.
+    pub fetch_wait_ms: Option<u32>,
 }
 
 impl Default for Options {
@@ -79,6 +81,7 @@ impl Default for Options {
             batch_max: 200,
             batch_wait_ms: 50,
             shared_infrastructure: true,
+            fetch_wait_ms: None,
         }
     }
 }
@@ -118,6 +121,10 @@ shutdown_deadline_secs = 20
         batch_max = opts.batch_max,
         batch_wait_ms = opts.batch_wait_ms,
     );
+    let text = match opts.fetch_wait_ms {
+        Some(ms) => format!("{text}[kafka.client]\n\"fetch.wait.max.ms\" = \"{ms}\"\n"),
+        None => text,
+    };
     let config = dir.join(format!("{name}.toml"));
     std::fs::write(&config, text).expect("write the run's config");
     Run {
@@ -146,7 +153,7 @@ impl Run {
 
     /// Starts `driftwatch run` (all stages unless `stages` says) with its log appended to
     /// `log`.
-    pub fn start(&self, log: &Path, stages: Option<&str>) -> Child {
+    pub fn start(&self, log: &Path, stages: Option<&str>) -> Instance {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -162,6 +169,7 @@ impl Run {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
+            .map(|child| Instance(Some(child)))
             .expect("start driftwatch run")
     }
 
@@ -297,8 +305,31 @@ pub fn wait_done(bootstrap: &str, run: &str, input: &str, log: &Path, patience: 
     });
 }
 
+/// A running `driftwatch run` process, killed when dropped so that a failing test leaves
+/// no process behind.
+pub struct Instance(Option<Child>);
+
+impl Instance {
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Sends `signal` (`-TERM`, `-KILL`) and reaps the process; a SIGTERM must end it with 0.
-pub fn stop(mut child: Child, signal: &str) {
+pub fn stop(mut instance: Instance, signal: &str) {
+    let mut child = instance.0.take().expect("a running instance");
     let status = Command::new("kill")
         .args([signal, &child.id().to_string()])
         .status()
