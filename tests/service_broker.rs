@@ -197,11 +197,16 @@ fn a_crash_and_a_rebalance_lose_nothing_and_repeat_nothing() {
     const PAIR_INPUT: &str = "sim.raw.pair";
     create_topic(&bootstrap, PAIR_INPUT, 1, false);
     let two_thirds = records.len() * 2 / 3;
-    produce_to(&bootstrap, PAIR_INPUT, &records[..two_thirds]);
     let a = run_config(dir.path(), &bootstrap, "pair", PAIR_INPUT, &opts);
     let b = a.second_instance(dir.path());
+    let ready = |r: &Run| r.get("/readyz").is_some_and(|(s, _)| s == 200);
+    // One after the other, each ready (assigned and restored), so that the group has
+    // settled on both before any input arrives and both do part of the work.
     let a_child = a.start(&log, None);
+    wait_until("the first instance ready", &log, PATIENCE, || ready(&a));
     let b_child = b.start(&log, None);
+    wait_until("the second instance ready", &log, PATIENCE, || ready(&b));
+    produce_to(&bootstrap, PAIR_INPUT, &records[..two_thirds]);
     let tracked = |r: &Run| r.metric("driftwatch_employees_tracked").unwrap_or(0.0);
     wait_until("both instances holding employees", &log, PATIENCE, || {
         tracked(&a) > 0.0 && tracked(&b) > 0.0
