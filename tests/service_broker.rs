@@ -134,10 +134,6 @@ fn broker_with_company(dir: &Path, employees: u32, days: u32) -> (Broker, Vec<Ve
     (broker, records)
 }
 
-fn produce_all(bootstrap: &str, records: &[Vec<u8>]) {
-    produce_to(bootstrap, INPUT, records);
-}
-
 fn produce_to(bootstrap: &str, topic: &str, records: &[Vec<u8>]) {
     let batch: Vec<(Option<&[u8]>, &[u8])> = records.iter().map(|r| (None, r.as_slice())).collect();
     produce(bootstrap, topic, &batch);
@@ -156,7 +152,7 @@ fn a_crash_and_a_rebalance_lose_nothing_and_repeat_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (broker, records) = broker_with_company(dir.path(), 120, 14);
     let bootstrap = broker.bootstrap.clone();
-    produce_all(&bootstrap, &records);
+    produce_to(&bootstrap, INPUT, &records);
     let log = dir.path().join("runs.log");
     let opts = Options {
         shared_infrastructure: false,
@@ -238,7 +234,7 @@ fn the_service_waits_for_a_broker_that_went_away_and_resumes() {
     let log = dir.path().join("runs.log");
     let opts = Options::default();
     let half = records.len() / 2;
-    produce_all(&bootstrap, &records[..half]);
+    produce_to(&bootstrap, INPUT, &records[..half]);
 
     let run = run_config(dir.path(), &bootstrap, "outage", INPUT, &opts);
     let child = run.start(&log, None);
@@ -257,7 +253,7 @@ fn the_service_waits_for_a_broker_that_went_away_and_resumes() {
         "an unreachable broker is not a failed process"
     );
     broker.restart();
-    produce_all(&bootstrap, &records[half..]);
+    produce_to(&bootstrap, INPUT, &records[half..]);
     wait_done(&bootstrap, "outage", INPUT, &log, PATIENCE);
     stop(child, "-TERM");
     let got = outcome(&bootstrap, "outage");

@@ -219,9 +219,6 @@ impl Partitions for DetectPartitions {
                 }
             }
         }
-        // The gauges otherwise move only with input: a partition taken over when no more
-        // input comes would not show.
-        self.export_risk_levels();
     }
 
     fn revoked(&self, _tpl: &TopicPartitionList) {

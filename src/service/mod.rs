@@ -170,6 +170,8 @@ pub fn run(
 
     let mut threads: Vec<(Stage, JoinHandle<Result<(), ServiceError>>)> = Vec::new();
     let mut ready: Vec<Box<dyn Fn() -> bool + Send>> = Vec::new();
+    // Gauges the supervision loop refreshes (the risk levels of the employees held).
+    let mut gauges: Vec<Box<dyn Fn() + Send>> = Vec::new();
 
     for &stage in stages {
         let group = format!("{}.{}", kafka.group_id, stage.as_str());
@@ -256,23 +258,21 @@ pub fn run(
                 let consumer = Arc::new(consumer);
                 let c = Arc::clone(&consumer);
                 ready.push(Box::new(move || c.context().is_ready()));
+                let c = Arc::clone(&consumer);
+                gauges.push(Box::new(move || {
+                    c.context().partitions.export_risk_levels()
+                }));
                 let roster = Arc::clone(&current_roster);
                 let suppress = Arc::clone(&suppress);
                 let metrics = Arc::clone(&metrics);
                 threads.push((
                     stage,
                     spawn(stage, move || {
-                        // The risk gauges walk every employee held: at most once a second.
-                        let mut gauges_at: Option<Instant> = None;
                         stage_loop(&consumer, outbox, &opts, &metrics, stage, |batch, out| {
                             let parts = &consumer.context().partitions;
                             let mut output = parts.apply(batch, &roster(), &suppress);
                             let bad = std::mem::take(&mut output.bad);
                             parts.write(output, out)?;
-                            if gauges_at.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
-                                gauges_at = Some(Instant::now());
-                                parts.export_risk_levels();
-                            }
                             Ok(bad)
                         })
                     })?,
@@ -324,6 +324,7 @@ pub fn run(
 
     // Supervise: readiness, reloads, gauges; then shut down within the deadline.
     let mut last_reload = Instant::now();
+    let mut last_gauges: Option<Instant> = None;
     let mut failed: Option<ServiceError> = None;
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
@@ -343,6 +344,12 @@ pub fn run(
             failed = Some(ServiceError::Other(why));
             stop.store(true, Ordering::SeqCst);
             break;
+        }
+        // The risk gauges walk every employee held: once a second, input or not (a
+        // partition taken over when no input comes must show too).
+        if last_gauges.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            last_gauges = Some(Instant::now());
+            gauges.iter().for_each(|export| export());
         }
         if last_reload.elapsed() > Duration::from_secs(10) {
             last_reload = Instant::now();

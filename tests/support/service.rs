@@ -3,7 +3,7 @@
 //! checks that tell when a run has read everything there is to read.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use driftwatch::decode::{FormatChoice, decode};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::tansu::{client_config, partition_count};
+use super::tansu::{client_config, free_port, partition_count};
 
 /// The driftwatch binary of this build.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_driftwatch");
@@ -192,13 +192,6 @@ impl Run {
         }
         found
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
 }
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {

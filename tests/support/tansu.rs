@@ -265,7 +265,8 @@ pub fn find_binary() -> PathBuf {
         })
 }
 
-fn free_port() -> u16 {
+/// A port on 127.0.0.1 that is free now (not reserved: bind soon).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
