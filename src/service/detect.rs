@@ -214,6 +214,10 @@ impl Partitions for DetectPartitions {
                         // Reading input without the state would apply it to empty
                         // baselines: wait for the broker instead.
                         tracing::error!(partition, error = %e, "restore failed; retrying");
+                        self.metrics
+                            .restore_failures
+                            .with_label_values(&["detect"])
+                            .inc();
                         std::thread::sleep(std::time::Duration::from_secs(1));
                     }
                 }

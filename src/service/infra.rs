@@ -159,6 +159,10 @@ impl Partitions for InfraPartitions {
                     }
                     Err(e) => {
                         tracing::error!(partition, error = %e, "infra restore failed; retrying");
+                        self.metrics
+                            .restore_failures
+                            .with_label_values(&["infra"])
+                            .inc();
                         std::thread::sleep(std::time::Duration::from_secs(1));
                     }
                 }

@@ -21,7 +21,22 @@ use crate::alert::Severity;
 use crate::enrich::{DatabaseInfo, DatabaseKind, Geo};
 
 /// The stages of the service, for the `stage` label of the latency and restore metrics.
-pub const STAGES: [&str; 3] = ["ingest", "detect", "infra"];
+pub const STAGES: [&str; 4] = ["ingest", "detect", "infra", "route"];
+
+/// The `result` label of `notifications_total`: what became of one alert at one
+/// destination.
+pub const NOTIFICATION_RESULTS: [&str; 3] = ["delivered", "dead_lettered", "skipped"];
+
+/// The `outcome` label of `notification_attempts_total`: one request to a destination.
+/// `retry`: a connection error, a timeout, 408, 429 or 5xx (tried again after a backoff);
+/// `rejected`: any other 4xx (the payload is dead-lettered, a retry would not change it).
+pub const ATTEMPT_OUTCOMES: [&str; 3] = ["ok", "retry", "rejected"];
+
+/// Delivery of an alert to a destination: from tens of milliseconds to a destination that
+/// was down for hours (the alert waits, it is not lost).
+const NOTIFICATION_BUCKETS: [f64; 14] = [
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3_600.0,
+];
 
 /// What a skipped duplicate was, for the `kind` label of `duplicates_skipped`.
 pub const DUPLICATE_KINDS: [&str; 3] = ["login", "finding", "alert"];
@@ -104,6 +119,25 @@ pub struct Metrics {
     pub geoip_database_build_timestamp_seconds: IntGaugeVec,
     /// Always 1; the label carries the crate version. Label: `version`.
     pub build_info: IntGaugeVec,
+    /// 1 while every stage of this process has restored its partitions and is reading
+    /// input (what `/readyz` says), else 0.
+    pub ready: IntGauge,
+    /// Failed attempts to restore a partition's state (retried every second). Label:
+    /// `stage`.
+    pub restore_failures: IntCounterVec,
+    /// Alerts handled per destination of the route stage. Labels: `destination` (its name
+    /// in `[[route.destination]]`), `result` ([`NOTIFICATION_RESULTS`]).
+    pub notifications: IntCounterVec,
+    /// Requests to a destination. Labels: `destination`, `outcome` ([`ATTEMPT_OUTCOMES`]).
+    pub notification_attempts: IntCounterVec,
+    /// From the alert's write to the alerts topic (or its emission in `replay`) to its
+    /// acknowledgement by the destination. Label: `destination`.
+    pub notification_latency_seconds: HistogramVec,
+    /// Alerts read for a destination and not yet delivered or dead-lettered. Label:
+    /// `destination`.
+    pub notification_pending: IntGaugeVec,
+    /// When a destination last acknowledged a request, Unix seconds. Label: `destination`.
+    pub notification_last_success_timestamp_seconds: IntGaugeVec,
     /// The `(topic, partition)` pairs `consumer_lag` holds, so that partitions this
     /// process no longer owns lose their series instead of showing a stale lag forever.
     lag_series: Mutex<HashSet<(String, String)>>,
@@ -243,6 +277,54 @@ impl Metrics {
                 "Always 1; the label carries the driftwatch version.",
                 &["version"],
             )?,
+            ready: registered(
+                &r,
+                IntGauge::with_opts(opts(
+                    "ready",
+                    "1 while every stage has restored its state and reads input, else 0.",
+                ))?,
+            )?,
+            restore_failures: counter_vec(
+                &r,
+                "restore_failures_total",
+                "Failed attempts to restore a partition's state (retried).",
+                &["stage"],
+            )?,
+            notifications: counter_vec(
+                &r,
+                "notifications_total",
+                "Alerts handled per on-call destination, by result.",
+                &["destination", "result"],
+            )?,
+            notification_attempts: counter_vec(
+                &r,
+                "notification_attempts_total",
+                "Requests to an on-call destination, by outcome.",
+                &["destination", "outcome"],
+            )?,
+            notification_latency_seconds: registered(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::from(opts(
+                        "notification_latency_seconds",
+                        "From an alert's write to its acknowledgement by the destination.",
+                    ))
+                    .buckets(NOTIFICATION_BUCKETS.to_vec()),
+                    &["destination"],
+                )?,
+            )?,
+            notification_pending: gauge_vec(
+                &r,
+                "notification_pending",
+                "Alerts read for a destination and not yet delivered or dead-lettered.",
+                &["destination"],
+            )?,
+            notification_last_success_timestamp_seconds: gauge_vec(
+                &r,
+                "notification_last_success_timestamp_seconds",
+                "When a destination last acknowledged a request, Unix seconds.",
+                &["destination"],
+            )?,
             lag_series: Mutex::new(HashSet::new()),
             registry: r,
         };
@@ -274,6 +356,9 @@ impl Metrics {
         }
         for kind in DUPLICATE_KINDS {
             self.duplicates_skipped.with_label_values(&[kind]);
+        }
+        for stage in STAGES {
+            self.restore_failures.with_label_values(&[stage]);
         }
         for level in risk_levels() {
             self.employees_by_risk.with_label_values(&[level]);
@@ -385,6 +470,21 @@ impl Metrics {
                 .remove_label_values(&[topic.as_str(), partition.as_str()]);
         }
         *held = now;
+    }
+
+    /// Create the series of one route destination at 0, so that rates and alerting rules
+    /// see them from the start (the route stage calls this for each destination).
+    pub fn preregister_destination(&self, destination: &str) {
+        for result in NOTIFICATION_RESULTS {
+            self.notifications.with_label_values(&[destination, result]);
+        }
+        for outcome in ATTEMPT_OUTCOMES {
+            self.notification_attempts
+                .with_label_values(&[destination, outcome]);
+        }
+        self.notification_latency_seconds
+            .with_label_values(&[destination]);
+        self.notification_pending.with_label_values(&[destination]);
     }
 
     /// Set `geoip_database_build_timestamp_seconds` to the loaded databases' build times

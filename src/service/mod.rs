@@ -331,7 +331,9 @@ pub fn run(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        handles.health.set_ready(ready.iter().all(|r| r()));
+        let is_ready = ready.iter().all(|r| r());
+        handles.health.set_ready(is_ready);
+        metrics.ready.set(i64::from(is_ready));
         if let Some(i) = threads.iter().position(|(_, t)| t.is_finished()) {
             let (stage, t) = threads.swap_remove(i);
             let why = match t.join() {
@@ -364,6 +366,7 @@ pub fn run(
         }
     }
     handles.health.set_ready(false);
+    metrics.ready.set(0);
     let deadline = Instant::now() + Duration::from_secs(config.service.shutdown_deadline_secs);
     while Instant::now() < deadline && threads.iter().any(|(_, t)| !t.is_finished()) {
         std::thread::sleep(Duration::from_millis(20));
