@@ -46,6 +46,9 @@ pub struct Config {
     /// `[service]`: HTTP address, batching and shutdown of `driftwatch run`.
     #[serde(default)]
     pub service: crate::service::config::ServiceConfig,
+    /// `[route]`: on-call destinations (Alertmanager, PagerDuty, Slack, webhooks, files).
+    #[serde(default)]
+    pub route: crate::route::RouteConfig,
 }
 
 /// `[decode]`.
@@ -166,6 +169,7 @@ impl Config {
         if let Some(k) = &self.kafka {
             errors.extend(k.validate());
         }
+        errors.extend(self.route.validate());
         errors
     }
 
@@ -193,6 +197,13 @@ impl Config {
         }
         if let Some(p) = &mut self.suppress.travel {
             fix(p);
+        }
+        for d in &mut self.route.destination {
+            if let Some(p) = &mut d.path
+                && p.as_os_str() != "-"
+            {
+                fix(p);
+            }
         }
     }
 }

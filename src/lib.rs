@@ -34,6 +34,8 @@
 //!   [`drivers::replay`] (`driftwatch replay`).
 //! - [`service`]: `driftwatch run`, the core on Kafka: the ingest, detect and infra stages,
 //!   the state changelog, dead letters, metrics and the health endpoints.
+//! - [`route`]: on-call routing: destination filters, Alertmanager / PagerDuty / Slack /
+//!   webhook payloads, delivery with retries and rate limits.
 //! - [`simulate`]: a seeded synthetic company (roster, GeoIP world, Okta and VPN logs,
 //!   planted legitimate and fraudulent cases, ground truth) for `driftwatch simulate`.
 pub mod alert;
@@ -49,6 +51,7 @@ pub mod pipeline;
 pub mod reload;
 pub mod risk;
 pub mod roster;
+pub mod route;
 pub mod service;
 pub mod simulate;
 pub mod state;

@@ -59,6 +59,11 @@ enum Command {
         /// Never show a progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// Also deliver the alerts to the `[[route.destination]]`s of the config
+        /// (Alertmanager, PagerDuty, Slack, webhooks, files) once the replay is done. Off by
+        /// default: replaying old logs should not page anyone by accident.
+        #[arg(long)]
+        route: bool,
         /// Input files or folders (every file in them), or - for stdin.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -70,7 +75,7 @@ enum Command {
         #[arg(long, short, default_value = "driftwatch.toml")]
         config: PathBuf,
         /// Stages this process runs (comma-separated). Default: all of them.
-        #[arg(long, value_delimiter = ',', default_values = ["ingest", "detect", "infra"])]
+        #[arg(long, value_delimiter = ',', default_values = ["ingest", "detect", "infra", "route"])]
         stages: Vec<driftwatch::service::Stage>,
     },
     /// Validate a configuration file and everything it points to (roster, databases,
@@ -201,6 +206,64 @@ fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
     }
 }
 
+/// `replay --route`: every alert to every destination that wants it, retried until
+/// delivered or refused (Ctrl-C stops). A refusal fails the command, listing each alert.
+fn deliver_replayed(
+    config: &Config,
+    alerts: &[driftwatch::alert::Alert],
+    roster: &Roster,
+) -> Result<()> {
+    use driftwatch::route::deliver;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&stop);
+    runtime.spawn(async move {
+        shutdown_signal().await;
+        s.store(true, Ordering::SeqCst);
+    });
+    let metrics = Arc::new(driftwatch::service::metrics::Metrics::new());
+    let results = runtime.block_on(deliver::deliver_all(
+        &config.route,
+        alerts,
+        roster,
+        metrics,
+        stop,
+    ))?;
+    let mut failed = Vec::new();
+    for d in &results {
+        eprintln!(
+            "route {}: {} delivered, {} refused, {} not for this destination{}",
+            d.destination,
+            d.delivered,
+            d.rejected.len(),
+            d.skipped,
+            if d.interrupted { " (interrupted)" } else { "" }
+        );
+        for (id, why) in &d.rejected {
+            failed.push(format!("{} refused {id}: {why}", d.destination));
+        }
+        if d.interrupted {
+            failed.push(format!(
+                "{}: interrupted before every alert was delivered",
+                d.destination
+            ));
+        }
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("alerts not delivered:\n  {}", failed.join("\n  "))
+    }
+}
+
 /// SIGTERM (how orchestrators stop a process) or SIGINT (Ctrl-C).
 async fn shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -241,9 +304,17 @@ fn run(cli: Cli) -> Result<()> {
             dead_letter,
             dispositions,
             no_progress,
+            route,
             inputs,
         } => {
             let config = load_config(config.as_deref())?;
+            if route && config.route.destination.is_empty() {
+                return Err(ConfigError::Invalid {
+                    path: PathBuf::from("--config"),
+                    errors: vec!["--route: the configuration has no [[route.destination]]".into()],
+                }
+                .into());
+            }
             let roster = load_roster(&config, roster.as_deref())?;
             let enricher = Enricher::open(&config.enrich).context("opening GeoIP databases")?;
             let suppress = Suppressions::load(&config.suppress).context("loading suppressions")?;
@@ -272,6 +343,7 @@ fn run(cli: Cli) -> Result<()> {
                 dead_letter: dead_letter.clone(),
                 dead_letter_filtered: config.dead_letter.include_filtered,
                 progress: !no_progress,
+                keep_alerts: route,
             };
             let core = replay::Core {
                 pipeline: &pipeline,
@@ -281,6 +353,9 @@ fn run(cli: Cli) -> Result<()> {
             };
             let report = replay::run(&core, &mut engine, &opts)?;
             eprint!("{}", report.summary(dead_letter.as_deref()));
+            if route {
+                deliver_replayed(&config, &report.alerts, &roster)?;
+            }
             Ok(())
         }
         Command::Evaluate {

@@ -237,6 +237,7 @@ pub(crate) mod tests {
             work_hours: None,
             start_date: None,
             status: Status::Active,
+            group: None,
         }
     }
 

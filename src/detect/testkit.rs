@@ -93,6 +93,7 @@ impl Place {
             work_hours: None,
             start_date: None,
             status: Status::Active,
+            group: None,
         }
     }
 

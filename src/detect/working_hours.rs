@@ -653,6 +653,7 @@ mod tests {
             work_hours: work_hours.map(|w| w.parse().unwrap()),
             start_date: None,
             status: Status::Active,
+            group: None,
         }
     }
 

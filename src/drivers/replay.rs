@@ -65,6 +65,8 @@ pub struct Options {
     pub dead_letter_filtered: bool,
     /// Show a progress bar (only used on a terminal, for large inputs).
     pub progress: bool,
+    /// Also keep the alerts in [`Report::alerts`] (for `--route`).
+    pub keep_alerts: bool,
 }
 
 /// The result of a replay run.
@@ -78,6 +80,8 @@ pub struct Report {
     pub late_events: u64,
     /// Size in bytes of each tracked employee's encoded state, sorted.
     pub state_sizes: Vec<usize>,
+    /// Every alert line, in order, when [`Options::keep_alerts`] is set.
+    pub alerts: Vec<Alert>,
 }
 
 /// Why a replay stopped.
@@ -142,6 +146,7 @@ struct Sinks {
     dead_letters: u64,
     tally: Tally,
     line: Vec<u8>,
+    kept: Option<Vec<Alert>>,
 }
 
 impl Sinks {
@@ -152,6 +157,9 @@ impl Sinks {
             .map_err(io::Error::other)
             .map_err(out("alerts"))?;
         self.line.push(b'\n');
+        if let Some(kept) = self.kept.as_mut() {
+            kept.push(alert.clone());
+        }
         self.alerts.write_all(&self.line).map_err(out("alerts"))
     }
 
@@ -192,6 +200,7 @@ pub fn run(core: &Core<'_>, engine: &mut Engine, opts: &Options) -> Result<Repor
         dead_letters: 0,
         tally: Tally::default(),
         line: Vec::with_capacity(4096),
+        kept: opts.keep_alerts.then(Vec::new),
     };
     let progress = progress_bar(opts);
     let keep = DEAD_LETTER_KEEP.max(core.pipeline.decode.max_record_bytes + 1);
@@ -258,6 +267,7 @@ pub fn run(core: &Core<'_>, engine: &mut Engine, opts: &Options) -> Result<Repor
             sizes.sort_unstable();
             sizes
         },
+        alerts: sinks.kept.unwrap_or_default(),
     })
 }
 

@@ -21,13 +21,16 @@ pub enum Field {
     WorkHours,
     StartDate,
     Status,
+    /// Free text: the team or department, for routing alerts (`[[route.destination]]
+    /// groups`).
+    Group,
     /// The record itself: bad UTF-8, wrong field count, not a JSON object.
     Record,
 }
 
 impl Field {
     /// Every column, in the order the documentation lists them.
-    pub const COLUMNS: [Field; 11] = [
+    pub const COLUMNS: [Field; 12] = [
         Field::EmployeeId,
         Field::Aliases,
         Field::ClaimedCountry,
@@ -39,6 +42,7 @@ impl Field {
         Field::WorkHours,
         Field::StartDate,
         Field::Status,
+        Field::Group,
     ];
 
     /// The column header / JSON key.
@@ -55,6 +59,7 @@ impl Field {
             Field::WorkHours => "work_hours",
             Field::StartDate => "start_date",
             Field::Status => "status",
+            Field::Group => "group",
             Field::Record => "record",
         }
     }

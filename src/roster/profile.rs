@@ -93,6 +93,9 @@ pub struct ClaimedProfile {
     pub work_hours: Option<WorkHours>,
     pub start_date: Option<NaiveDate>,
     pub status: Status,
+    /// The team or department (free text), for routing alerts to the people who own
+    /// them; never compared by the detectors.
+    pub group: Option<String>,
 }
 
 #[cfg(test)]

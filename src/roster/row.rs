@@ -137,6 +137,7 @@ pub(crate) fn check(raw: RawRecord, errors: &mut Vec<RowError>) -> Checked {
                 work_hours,
                 start_date,
                 status,
+                group: raw.get(Field::Group).map(str::to_owned),
             })
         }
         _ => None,

@@ -26,6 +26,7 @@ pub mod ingest;
 pub mod kafka;
 pub mod metrics;
 pub mod roster_source;
+pub mod route;
 pub mod stage;
 pub mod wire;
 
@@ -59,16 +60,18 @@ pub enum Stage {
     Ingest,
     Detect,
     Infra,
+    Route,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 3] = [Stage::Ingest, Stage::Detect, Stage::Infra];
+    pub const ALL: [Stage; 4] = [Stage::Ingest, Stage::Detect, Stage::Infra, Stage::Route];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Ingest => "ingest",
             Stage::Detect => "detect",
             Stage::Infra => "infra",
+            Stage::Route => "route",
         }
     }
 }
@@ -183,7 +186,7 @@ pub fn run(
                 .create()?)
         };
         let producer = kafka::producer(&kafka)?;
-        let outbox = Outbox::new(producer, runtime.clone());
+        let outbox = Outbox::new(producer.clone(), runtime.clone());
         let opts = LoopOptions {
             batch_max: config.service.batch_max.max(1),
             batch_wait: Duration::from_millis(config.service.batch_wait_ms),
@@ -191,6 +194,49 @@ pub fn run(
             dlq: kafka.topics.dlq.clone(),
         };
         match stage {
+            Stage::Route => {
+                if config.route.destination.is_empty() {
+                    tracing::info!("route stage: no [[route.destination]], nothing to deliver");
+                }
+                for d in &config.route.destination {
+                    let destination = crate::route::deliver::Destination::new(
+                        d,
+                        config.route.runbook_url.as_deref(),
+                        Arc::clone(&metrics),
+                    )
+                    .map_err(|e| ServiceError::Other(e.to_string()))?;
+                    let consumer =
+                        route::consumer(&kafka, &kafka.group_id, &d.name, Arc::clone(&metrics))?;
+                    let dlq_partitions = kafka::partition_count(&consumer, &kafka.topics.dlq)?;
+                    consumer.subscribe(&[&kafka.topics.alerts])?;
+                    let consumer = Arc::new(consumer);
+                    let c = Arc::clone(&consumer);
+                    ready.push(Box::new(move || c.context().is_ready()));
+                    let outbox = Outbox::new(producer.clone(), runtime.clone());
+                    let opts = LoopOptions {
+                        batch_max: opts.batch_max,
+                        batch_wait: opts.batch_wait,
+                        stop: Arc::clone(&stop),
+                        dlq: opts.dlq.clone(),
+                    };
+                    let roster = Arc::clone(&current_roster);
+                    let handle = runtime.clone();
+                    threads.push((
+                        stage,
+                        spawn(stage, move || {
+                            route::run_destination(
+                                &consumer,
+                                &destination,
+                                outbox,
+                                dlq_partitions,
+                                &opts,
+                                &*roster,
+                                &handle,
+                            )
+                        })?,
+                    ));
+                }
+            }
             Stage::Ingest => {
                 let ctx = StageContext::new(NoState, Arc::clone(&metrics));
                 let consumer: BaseConsumer<StageContext<NoState>> =
