@@ -7,19 +7,16 @@
 //! The alerts come from `driftwatch replay --route` over the example events. The streaming
 //! route stage (offsets committed only after delivery, restart) is in `service_mock.rs`.
 
-use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use driftwatch::alert::Alert;
 use serde_json::Value;
+use support::receiver::{Received, Receiver, Script, start_receiver};
+
+mod support;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -59,86 +56,6 @@ fn replay_route(config: &Path) -> (bool, Vec<Alert>, String) {
 
 fn ids(alerts: &[Alert]) -> BTreeSet<String> {
     alerts.iter().map(|a| a.id.clone()).collect()
-}
-
-/// One request a receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Value,
-    at: Instant,
-    status: u16,
-}
-
-/// How a receiver answers on one path: these statuses first (then 2xx), or always this.
-#[derive(Clone, Default)]
-struct Script {
-    first: Vec<u16>,
-    always: Option<u16>,
-}
-
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-    scripts: Arc<Mutex<HashMap<String, Script>>>,
-}
-
-impl Receiver {
-    fn on(&self, path: &str) -> Vec<Received> {
-        self.got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path == path)
-            .cloned()
-            .collect()
-    }
-}
-
-async fn receive(
-    State(rx): State<Receiver>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = uri.path().to_owned();
-    let status = {
-        let mut scripts = rx.scripts.lock().unwrap();
-        let script = scripts.entry(path.clone()).or_default();
-        match script.always {
-            Some(s) => s,
-            None if !script.first.is_empty() => script.first.remove(0),
-            None => 200,
-        }
-    };
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    rx.got.lock().unwrap().push(Received {
-        path,
-        headers,
-        body,
-        at: Instant::now(),
-        status,
-    });
-    let mut response = (StatusCode::from_u16(status).unwrap(), "{}").into_response();
-    if status == 429 {
-        response
-            .headers_mut()
-            .insert("Retry-After", "1".parse().unwrap());
-    }
-    response
-}
-
-/// A receiver on 127.0.0.1 answering every path, on a runtime of its own.
-fn start_receiver(rx: &Receiver) -> (SocketAddr, tokio::runtime::Runtime) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().fallback(receive).with_state(rx.clone());
-    runtime.spawn(async move { axum::serve(listener, app).await });
-    (addr, runtime)
 }
 
 /// A real Alertmanager, killed when dropped.

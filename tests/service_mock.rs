@@ -18,6 +18,9 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
+use support::receiver::{Receiver, start_receiver};
+
+mod support;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -42,6 +45,28 @@ fn config(brokers: &str) -> Config {
     config.service.batch_wait_ms = 50;
     config.service.shutdown_deadline_secs = 20;
     config
+}
+
+/// A mock cluster with the input topic and every topic the service would create (the
+/// mock broker has no CreateTopics; the real-broker tests cover creation).
+fn mock_cluster() -> (
+    MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    String,
+) {
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    cluster.create_topic("raw-logins", 1, 1).unwrap();
+    for t in [
+        "driftwatch.logins",
+        "driftwatch.network",
+        "driftwatch.findings",
+        "driftwatch.alerts",
+        "driftwatch.dlq",
+        "driftwatch.state-changelog",
+    ] {
+        cluster.create_topic(t, 4, 1).unwrap();
+    }
+    (cluster, brokers)
 }
 
 struct Record {
@@ -163,28 +188,18 @@ enum RosterFrom {
     Topic,
 }
 
-fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
+fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(
             std::env::var("DRIFTWATCH_LOG").unwrap_or_else(|_| "warn".into()),
         ))
         .with_test_writer()
         .try_init();
-    let cluster = MockCluster::new(1).unwrap();
-    let brokers = cluster.bootstrap_servers();
-    cluster.create_topic("raw-logins", 1, 1).unwrap();
-    // The mock broker has no CreateTopics: the topics the service would create are made
-    // here (the real-broker tests cover creation).
-    for t in [
-        "driftwatch.logins",
-        "driftwatch.network",
-        "driftwatch.findings",
-        "driftwatch.alerts",
-        "driftwatch.dlq",
-        "driftwatch.state-changelog",
-    ] {
-        cluster.create_topic(t, 4, 1).unwrap();
-    }
+}
+
+fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
+    init_tracing();
+    let (cluster, brokers) = mock_cluster();
     let mut config = config(&brokers);
 
     let producer: BaseProducer = ClientConfig::new()
@@ -302,4 +317,137 @@ fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
     handles.stop.store(true, Ordering::SeqCst);
     let ended = service.join().unwrap();
     assert_eq!(ended.unwrap(), Ended::Clean);
+}
+
+/// The route stage delivers from the alerts topic and stores its offsets only after the
+/// destination took the alerts: a destination that is down through a whole run (and its
+/// clean shutdown) gets every alert line once it is back, from the next run; a third run
+/// delivers nothing again.
+#[test]
+fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
+    init_tracing();
+    let (_cluster, brokers) = mock_cluster();
+    let hook = Receiver::default();
+    hook.set_always("/hook", Some(503));
+    let (addr, _receiver_runtime) = start_receiver(&hook);
+    let mut config = config(&brokers);
+    config.route = toml::from_str(&format!(
+        "[[destination]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://{addr}/hook\"\n\
+         initial_backoff_ms = 50\nmax_backoff_secs = 1\n"
+    ))
+    .unwrap();
+    assert!(config.route.validate().is_empty());
+    // Each run's route consumer joins the group the previous run's left; the mock
+    // coordinator waits out the departed member's session before it assigns (45 s by
+    // default), so a short session keeps the test short.
+    config
+        .kafka
+        .as_mut()
+        .unwrap()
+        .client
+        .insert("session.timeout.ms".into(), "6000".into());
+
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    for r in &example_records(&config) {
+        producer
+            .send(BaseRecord::<str, [u8]>::to("raw-logins").payload(r))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let expected = replay_alerts();
+    let want: BTreeSet<String> = expected.iter().map(service::detect::revision).collect();
+    let delivered = |hook: &Receiver| -> Vec<String> {
+        hook.on("/hook")
+            .iter()
+            .filter(|r| r.status == 200)
+            .map(|r| {
+                let a: Alert = serde_json::from_value(r.body["alert"].clone()).unwrap();
+                service::detect::revision(&a)
+            })
+            .collect()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let start = |stages: &'static [Stage]| {
+        let handles = Handles::default();
+        let h = handles.clone();
+        let handle = runtime.handle().clone();
+        let config = config.clone();
+        let thread = std::thread::spawn(move || service::run(&config, stages, handle, &h));
+        (handles, thread)
+    };
+    let wait = |what: &str, mut done: Box<dyn FnMut() -> bool + '_>| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: not within a minute");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let retries = |handles: &Handles| {
+        handles
+            .metrics
+            .notification_attempts
+            .with_label_values(&["hook", "retry"])
+            .get()
+    };
+
+    // Run 1: every stage; the destination answers 503 throughout.
+    let (handles, thread) = start(&Stage::ALL);
+    let on_topic = read_all(
+        &brokers,
+        "driftwatch.alerts",
+        Duration::from_secs(60),
+        |rs| rs.len() >= expected.len(),
+    );
+    assert_eq!(on_topic.len(), expected.len());
+    wait("retries", Box::new(|| retries(&handles) >= 3));
+    handles.stop.store(true, Ordering::SeqCst);
+    assert_eq!(thread.join().unwrap().unwrap(), Ended::Clean);
+    assert!(delivered(&hook).is_empty());
+    assert_eq!(
+        handles
+            .metrics
+            .notifications
+            .with_label_values(&["hook", "delivered"])
+            .get(),
+        0
+    );
+
+    // Run 2: only the route stage, the destination back.
+    hook.set_always("/hook", None);
+    let (handles, thread) = start(&[Stage::Route]);
+    wait(
+        "delivery",
+        Box::new(|| delivered(&hook).len() >= want.len()),
+    );
+    let got = delivered(&hook);
+    assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), want);
+    assert_eq!(got.len(), want.len(), "each line once: {got:?}");
+    let pending = handles
+        .metrics
+        .notification_pending
+        .with_label_values(&["hook"]);
+    wait("pending back to 0", Box::new(|| pending.get() == 0));
+    handles.stop.store(true, Ordering::SeqCst);
+    assert_eq!(thread.join().unwrap().unwrap(), Ended::Clean);
+
+    // Run 3: the offsets were committed after delivery, so nothing is sent again.
+    let (handles, thread) = start(&[Stage::Route]);
+    wait("ready", Box::new(|| handles.health.is_ready()));
+    std::thread::sleep(Duration::from_secs(3));
+    handles.stop.store(true, Ordering::SeqCst);
+    assert_eq!(thread.join().unwrap().unwrap(), Ended::Clean);
+    assert_eq!(delivered(&hook).len(), want.len());
+    let dlq = read_all(&brokers, "driftwatch.dlq", Duration::from_secs(5), |_| {
+        false
+    });
+    assert!(
+        dlq.iter().all(|r| !r
+            .headers
+            .iter()
+            .any(|(k, v)| k == "driftwatch.stage" && v == "route")),
+        "nothing was refused for good"
+    );
 }

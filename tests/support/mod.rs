@@ -1,7 +1,9 @@
-//! Helpers shared by the integration tests that need a real Kafka-compatible broker.
+//! Helpers shared by the integration tests: a real Kafka-compatible broker, `driftwatch
+//! run` processes, and a scripted HTTP receiver for the routing tests.
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
+pub mod receiver;
 pub mod service;
 pub mod tansu;
 
