@@ -357,8 +357,12 @@ impl Metrics {
         for kind in DUPLICATE_KINDS {
             self.duplicates_skipped.with_label_values(&[kind]);
         }
-        for stage in STAGES {
+        // The stages with state to restore. A restore happens at start, before the first
+        // scrape, so without these series `increase()` would never see the first one.
+        for stage in ["detect", "infra"] {
             self.restore_failures.with_label_values(&[stage]);
+            self.restore_seconds.with_label_values(&[stage]);
+            self.restored_employees.with_label_values(&[stage]);
         }
         for level in risk_levels() {
             self.employees_by_risk.with_label_values(&[level]);
