@@ -72,6 +72,9 @@ pub struct Options {
     pub shared_infrastructure: bool,
     /// librdkafka `fetch.wait.max.ms` for every client (`[kafka.client]`), when set.
     pub fetch_wait_ms: Option<u32>,
+    /// TOML appended to the end of the config as is (tables such as `[route]` that the
+    /// other options do not cover).
+    pub extra_toml: String,
 }
 
 impl Default for Options {
@@ -82,6 +85,7 @@ impl Default for Options {
             batch_wait_ms: 50,
             shared_infrastructure: true,
             fetch_wait_ms: None,
+            extra_toml: String::new(),
         }
     }
 }
@@ -125,6 +129,7 @@ shutdown_deadline_secs = 20
         Some(ms) => format!("{text}[kafka.client]\n\"fetch.wait.max.ms\" = \"{ms}\"\n"),
         None => text,
     };
+    let text = format!("{text}{}", opts.extra_toml);
     let config = dir.join(format!("{name}.toml"));
     std::fs::write(&config, text).expect("write the run's config");
     Run {
