@@ -22,13 +22,15 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// The example config with absolute paths, plus `extra` (the `[route]` section), in `dir`.
+/// The example config with absolute paths and `extra` as its `[route]` section, in `dir`.
 fn config_with(dir: &Path, extra: &str) -> PathBuf {
     let root = env!("CARGO_MANIFEST_DIR");
     let text = std::fs::read_to_string(repo("driftwatch.example.toml"))
         .unwrap()
         .replace("= \"examples/", &format!("= \"{root}/examples/"))
-        .replace("= \"geoip/", &format!("= \"{root}/geoip/"));
+        .replace("= \"geoip/", &format!("= \"{root}/geoip/"))
+        // The example's own (empty) [route] table gives way to the test's.
+        .replace("\n[route]\n", "\n");
     let path = dir.join("driftwatch.toml");
     std::fs::write(&path, format!("{text}\n{extra}\n")).unwrap();
     path

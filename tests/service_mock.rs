@@ -322,18 +322,21 @@ fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
 /// The route stage delivers from the alerts topic and stores its offsets only after the
 /// destination took the alerts: a destination that is down through a whole run (and its
 /// clean shutdown) gets every alert line once it is back, from the next run; a third run
-/// delivers nothing again.
+/// delivers nothing again. A second destination that refuses every alert (400) has each
+/// line dead-lettered, once, while the first one waits.
 #[test]
 fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
     init_tracing();
     let (_cluster, brokers) = mock_cluster();
     let hook = Receiver::default();
     hook.set_always("/hook", Some(503));
+    hook.set_always("/strict", Some(400));
     let (addr, _receiver_runtime) = start_receiver(&hook);
     let mut config = config(&brokers);
     config.route = toml::from_str(&format!(
         "[[destination]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://{addr}/hook\"\n\
-         initial_backoff_ms = 50\nmax_backoff_secs = 1\n"
+         initial_backoff_ms = 50\nmax_backoff_secs = 1\n\
+         [[destination]]\nname = \"strict\"\nkind = \"webhook\"\nurl = \"http://{addr}/strict\"\n"
     ))
     .unwrap();
     assert!(config.route.validate().is_empty());
@@ -443,11 +446,31 @@ fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
     let dlq = read_all(&brokers, "driftwatch.dlq", Duration::from_secs(5), |_| {
         false
     });
-    assert!(
-        dlq.iter().all(|r| !r
-            .headers
+    let header = |r: &Record, name: &str| {
+        r.headers
             .iter()
-            .any(|(k, v)| k == "driftwatch.stage" && v == "route")),
-        "nothing was refused for good"
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let refused: Vec<&Record> = dlq
+        .iter()
+        .filter(|r| header(r, "driftwatch.stage") == "route")
+        .collect();
+    assert_eq!(
+        refused.len(),
+        want.len(),
+        "each line refused by strict, once"
     );
+    assert_eq!(hook.on("/strict").len(), want.len(), "a 400 is not retried");
+    for r in &refused {
+        assert_eq!(header(r, "driftwatch.reason"), "undeliverable");
+        assert!(header(r, "driftwatch.detail").starts_with("strict: HTTP 400"));
+        assert_eq!(header(r, "driftwatch.source.topic"), "driftwatch.alerts");
+        let a: Alert = serde_json::from_slice(&r.value).unwrap();
+        assert!(
+            want.contains(&service::detect::revision(&a)),
+            "kept as it was"
+        );
+    }
 }

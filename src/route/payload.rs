@@ -38,8 +38,9 @@ pub const ALERTNAME: &str = "DriftwatchDetection";
 /// while an alert lives: the same alert posted again (a retry, a redelivery, an update that
 /// adds a rule) stays one alert there. The rules go in the annotations (routing by rule is
 /// the route stage's own `rules` filter). An escalation to a higher severity is a second
-/// label set, so it pages at its new severity; inhibit rules on equal `alert_id` (higher
-/// severity inhibits lower, see `deploy/alertmanager/alertmanager.yml`) hide the older one.
+/// label set, so it pages at its new severity; inhibit rules (a higher severity inhibits the
+/// lower ones of the same employee, see `deploy/alertmanager/alertmanager.yml`) hide the
+/// older one.
 ///
 /// `startsAt` is the triggering login's time; `endsAt` is `resolve_after` after `now` for
 /// an open alert (not posted again within it, it resolves) and `now` for a resolved one.
@@ -237,8 +238,10 @@ fn status(alert: &Alert) -> &'static str {
     }
 }
 
-fn runbook(base: &str, rule: &str) -> String {
-    format!("{base}#{}", rule.replace('_', "-"))
+/// The runbook section of `rule`: `docs/runbook.md` has one headed by each rule's name,
+/// whose anchor is the name itself.
+pub fn runbook(base: &str, rule: &str) -> String {
+    format!("{base}#{rule}")
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -326,7 +329,7 @@ mod tests {
         assert_eq!(v["annotations"]["summary"], a.summary);
         assert_eq!(
             v["annotations"]["runbook_url"],
-            "https://r/runbook.md#claimed-location"
+            "https://r/runbook.md#claimed_location"
         );
         // Every label and annotation value is a string (Alertmanager refuses others).
         for part in ["labels", "annotations"] {

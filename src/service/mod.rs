@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Utc};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::OwnedMessage;
+use rdkafka::message::{Message, OwnedMessage};
 use tokio::runtime::Handle;
 
 use crate::config::Config;
@@ -498,6 +498,10 @@ fn stage_loop<P: Partitions>(
                 why,
                 "driftwatch",
             );
+            metrics
+                .dead_lettered
+                .with_label_values(&[m.topic(), "unreadable_internal_record"])
+                .inc();
         }
         outbox.wait()?;
         let mut progress = Progress::default();

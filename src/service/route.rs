@@ -111,6 +111,7 @@ pub(super) fn run_destination(
                     "undeliverable",
                     &detail,
                 );
+                count_dead_letter(destination, m, "undeliverable");
             }
         }
         for (m, why) in &unreadable {
@@ -122,6 +123,7 @@ pub(super) fn run_destination(
                 "unreadable_internal_record",
                 why,
             );
+            count_dead_letter(destination, m, "unreadable_internal_record");
         }
         outbox.wait()?;
         pending.set(0);
@@ -135,6 +137,14 @@ pub(super) fn run_destination(
         tracing::debug!(error = %e, destination = destination.name(), "final commit");
     }
     Ok(())
+}
+
+fn count_dead_letter(destination: &Destination, m: &OwnedMessage, reason: &str) {
+    destination
+        .metrics()
+        .dead_lettered
+        .with_label_values(&[m.topic(), reason])
+        .inc();
 }
 
 fn dead_letter(
