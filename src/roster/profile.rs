@@ -95,6 +95,7 @@ pub struct ClaimedProfile {
     pub status: Status,
     /// The team or department (free text), for routing alerts to the people who own
     /// them; never compared by the detectors.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
 }
 
