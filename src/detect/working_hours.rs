@@ -418,6 +418,62 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Verdict> {
     })
 }
 
+/// What the activity history says about the employee's time zone, for the analyst API
+/// and the compliance report (not a finding: no threshold or test applied).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inferred {
+    /// The claimed zone's UTC offset at `at`, hours (DST included).
+    pub claimed_offset_hours: f64,
+    /// The offset whose working day fits the recorded activity best, hours.
+    pub inferred_offset_hours: f64,
+    /// Share of counted logins outside the claimed window.
+    pub share_outside: f64,
+    pub active_days: u32,
+    pub logins: u32,
+}
+
+impl Inferred {
+    /// Whether the inferred offset is at least `min_gap_hours` from the claimed one
+    /// (around the clock).
+    pub fn differs(&self, min_gap_hours: f64) -> bool {
+        clock_distance(self.claimed_offset_hours, self.inferred_offset_hours) >= min_gap_hours
+    }
+}
+
+/// The offset the recorded activity points to, judged at `at` against `profile`'s claim;
+/// `None` before `min_active_days` of activity (too little to say anything) or when the
+/// history was recorded against another claim (the roster changed since).
+pub fn inferred(
+    cfg: &Config,
+    profile: &ClaimedProfile,
+    state: &State,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<Inferred> {
+    if state.claim != fingerprint(profile.timezone, cfg.window(profile)) {
+        return None;
+    }
+    let (active_days, logins, outside) = state.totals();
+    if active_days < cfg.min_active_days || logins == 0 {
+        return None;
+    }
+    let claimed_offset_hours = f64::from(
+        profile
+            .timezone
+            .offset_from_utc_datetime(&at.naive_utc())
+            .fix()
+            .local_minus_utc(),
+    ) / 3600.0;
+    let model = profile.work_hours.as_ref().unwrap_or(&cfg.model_workday);
+    let shift = best_shift(&state.week(), model, claimed_offset_hours);
+    Some(Inferred {
+        claimed_offset_hours,
+        inferred_offset_hours: claimed_offset_hours + f64::from(shift),
+        share_outside: f64::from(outside) / f64::from(logins),
+        active_days,
+        logins,
+    })
+}
+
 /// One-sided binomial test: P(X ≥ k) for X ~ Binomial(n, p). `None` for a bad `p`
 /// (validation rejects it; a finding with a made-up p-value would be worse than none).
 fn p_at_least(k: u32, n: u32, p: f64) -> Option<f64> {
@@ -1249,5 +1305,28 @@ mod tests {
         let (findings, state) = replay(&cfg, &profile(New_York, None), &korea_hours(2));
         assert_eq!(findings, []);
         assert_eq!(state, State::default());
+    }
+
+    #[test]
+    fn inferred_offset_points_to_where_the_hours_are_worked() {
+        let cfg = Config::default();
+        let claim = profile(New_York, None);
+        let (_, state) = replay(&cfg, &claim, &korea_hours(3));
+        let at = DateTime::parse_from_rfc3339("2025-12-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let found = super::inferred(&cfg, &claim, &state, at).expect("three weeks are enough");
+        assert_eq!(found.claimed_offset_hours, -5.0);
+        assert_eq!(found.inferred_offset_hours, 9.0, "{found:?}");
+        assert!(found.differs(cfg.min_offset_gap_hours));
+        assert!(found.share_outside > 0.5, "{found:?}");
+        // Worked where claimed: no difference.
+        let korea = profile(Seoul, None);
+        let (_, state) = replay(&cfg, &korea, &korea_hours(3));
+        let same = super::inferred(&cfg, &korea, &state, at).unwrap();
+        assert!(!same.differs(cfg.min_offset_gap_hours), "{same:?}");
+        // Too little history says nothing.
+        let (_, state) = replay(&cfg, &korea, &korea_hours(3)[..3]);
+        assert_eq!(super::inferred(&cfg, &korea, &state, at), None);
     }
 }
