@@ -49,6 +49,9 @@ pub struct Config {
     /// `[route]`: on-call destinations (Alertmanager, PagerDuty, Slack, webhooks, files).
     #[serde(default)]
     pub route: crate::route::RouteConfig,
+    /// `[api]`: the analyst API and its tokens.
+    #[serde(default)]
+    pub api: crate::api::ApiConfig,
 }
 
 /// `[decode]`.
@@ -170,6 +173,7 @@ impl Config {
             errors.extend(k.validate());
         }
         errors.extend(self.route.validate());
+        errors.extend(self.api.validate());
         errors
     }
 

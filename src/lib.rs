@@ -34,11 +34,14 @@
 //!   [`drivers::replay`] (`driftwatch replay`).
 //! - [`service`]: `driftwatch run`, the core on Kafka: the ingest, detect and infra stages,
 //!   the state changelog, dead letters, metrics and the health endpoints.
+//! - [`api`]: the analyst API (`/api/v1`): bearer tokens with roles, the in-memory view it
+//!   answers from, dispositions.
 //! - [`route`]: on-call routing: destination filters, Alertmanager / PagerDuty / Slack /
 //!   webhook payloads, delivery with retries and rate limits.
 //! - [`simulate`]: a seeded synthetic company (roster, GeoIP world, Okta and VPN logs,
 //!   planted legitimate and fraudulent cases, ground truth) for `driftwatch simulate`.
 pub mod alert;
+pub mod api;
 pub mod config;
 pub mod decode;
 pub mod detect;

@@ -164,6 +164,15 @@ pub struct State {
     last: Option<Emitted>,
 }
 
+impl State {
+    /// Logins and anonymized logins over the days held (the window), for the analyst API.
+    pub fn totals(&self) -> (u32, u32) {
+        self.days.iter().fold((0, 0), |(l, a), d| {
+            (l + u32::from(d.logins), a + u32::from(d.anonymized))
+        })
+    }
+}
+
 /// One day's counts. Counters saturate: a day of 65,535 logins is already absurd.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Day {

@@ -102,6 +102,28 @@ impl<T> Default for Known<T> {
     }
 }
 
+impl State {
+    /// Countries learned from, with how many logins each (most first), for the analyst
+    /// API's baseline summary.
+    pub fn countries(&self) -> Vec<(String, u32)> {
+        let mut out: Vec<(String, u32)> = self
+            .countries
+            .0
+            .iter()
+            .map(|s| (s.value.clone(), s.count))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Autonomous systems learned from, with how many logins each (most first).
+    pub fn asns(&self) -> Vec<(u32, u32)> {
+        let mut out: Vec<(u32, u32)> = self.asns.0.iter().map(|s| (s.value, s.count)).collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Seen<T> {
     value: T,

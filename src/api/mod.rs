@@ -1,0 +1,580 @@
+//! The analyst API, `/api/v1` (OpenAPI document: `docs/openapi.yaml`).
+//!
+//! | method and path | who | what |
+//! |---|---|---|
+//! | `GET /api/v1/employees[?min_risk=high]` | auditor, analyst, admin | every employee: claimed profile, baseline summary, inferred time zone, risk |
+//! | `GET /api/v1/employees/{id}` | auditor, analyst, admin | one employee with their recent alert lines |
+//! | `GET /api/v1/alerts[?status&severity&rule&employee_id&from&to&limit]` | auditor, analyst, admin | alerts, newest first |
+//! | `GET /api/v1/alerts/{id}` | auditor, analyst, admin | one alert: latest line, every line, evidence, dispositions |
+//! | `POST /api/v1/alerts/{id}/disposition` | analyst | record a verdict (and a suppression) |
+//! | `GET /api/v1/clusters` | auditor, analyst, admin | shared-infrastructure clusters |
+//! | `GET /api/v1/admin/tokens` | admin | the configured tokens: names and roles, never the digests |
+//!
+//! Least privilege: auditors read, analysts read and dispose, admins read and manage.
+//! Tokens are bearer tokens; the configuration holds only their SHA-256 (`driftwatch api
+//! token` makes one), compared in constant time. No token: 401; a token whose role may
+//! not: 403. Bodies are limited to `[api] max_body_bytes`. Every call is handed to the
+//! [`Audit`] sink (the audit log); access logs carry the method, the route, the status
+//! and the token's name — an employee only as the id in the path.
+//!
+//! The API reads a [`view::View`] and hands dispositions to a [`Dispositions`] sink, so
+//! the same router serves `driftwatch run` (view fed from Kafka, dispositions produced to
+//! the dispositions topic, applied by the detect stage that owns the employee) and tests.
+
+pub mod view;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::alert::Severity;
+use crate::roster::{EmployeeId, Roster};
+use crate::suppress::{DEFAULT_SUPPRESSION_DAYS, Disposition, Verdict};
+use view::{AlertFilter, View};
+
+/// `[api]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Serve `/api/v1` beside `/metrics` on `[service] listen`. Off without tokens.
+    pub enabled: bool,
+    /// Largest request body accepted, bytes (a disposition is well under 1 KiB).
+    pub max_body_bytes: usize,
+    /// `[[api.token]]`.
+    pub token: Vec<TokenConfig>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            enabled: false,
+            max_body_bytes: 16 * 1024,
+            token: Vec::new(),
+        }
+    }
+}
+
+/// One bearer token: who holds it, their role, and the SHA-256 of the token (hex).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub name: String,
+    pub role: Role,
+    pub sha256: String,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything, changes nothing.
+    Auditor,
+    /// Reads, and records dispositions.
+    Analyst,
+    /// Reads, and manages (tokens).
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Auditor => "auditor",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// What an endpoint needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Permission {
+    Read,
+    Dispose,
+    Manage,
+}
+
+impl Permission {
+    fn granted_to(self, role: Role) -> bool {
+        match self {
+            Permission::Read => true,
+            Permission::Dispose => role == Role::Analyst,
+            Permission::Manage => role == Role::Admin,
+        }
+    }
+}
+
+impl ApiConfig {
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if self.enabled && self.token.is_empty() {
+            errors.push("api: enabled without any [[api.token]]".to_owned());
+        }
+        if self.max_body_bytes == 0 {
+            errors.push("api.max_body_bytes: must be at least 1".to_owned());
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, t) in self.token.iter().enumerate() {
+            if t.name.trim().is_empty() || !names.insert(t.name.as_str()) {
+                errors.push(format!("api.token[{i}].name: empty or used twice"));
+            }
+            if decode_hex(&t.sha256).is_none_or(|d| d.len() != 32) {
+                errors.push(format!(
+                    "api.token[{i}].sha256: must be 64 hex digits (`driftwatch api token` prints one)"
+                ));
+            }
+        }
+        errors
+    }
+}
+
+/// A new random token (32 bytes, URL-safe base64 without padding, prefixed `dwt_`) and
+/// its SHA-256 for the configuration.
+pub fn new_token() -> Result<(String, String), getrandom::Error> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    let token = format!(
+        "dwt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let digest = hex(&Sha256::digest(token.as_bytes()));
+    Ok((token, digest))
+}
+
+/// One API call, for the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Call {
+    pub time: DateTime<Utc>,
+    /// The token's name, or `anonymous` when none matched.
+    pub actor: String,
+    pub role: Option<Role>,
+    pub method: String,
+    /// The route (`/api/v1/employees/{id}`), and the path as called.
+    pub route: String,
+    pub path: String,
+    pub status: u16,
+}
+
+/// Where every API call and every disposition is recorded (the audit log).
+pub trait Audit: Send + Sync {
+    fn call(&self, call: &Call);
+    fn disposition(&self, actor: &str, d: &Disposition);
+}
+
+/// Where dispositions go to be applied by the owner of the employee.
+pub trait Dispositions: Send + Sync {
+    /// Hand over; `Err` with a reason when it could not be (the caller answers 503).
+    fn submit(&self, d: &Disposition) -> Result<(), String>;
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct Api {
+    pub tokens: Arc<Vec<(TokenConfig, [u8; 32])>>,
+    pub view: Arc<View>,
+    pub roster: Arc<dyn Fn() -> Arc<Roster> + Send + Sync>,
+    pub dispositions: Arc<dyn Dispositions>,
+    pub audit: Arc<dyn Audit>,
+}
+
+/// The caller a request's token identified.
+#[derive(Debug, Clone)]
+struct Caller {
+    name: String,
+    role: Role,
+}
+
+impl Api {
+    pub fn new(
+        config: &ApiConfig,
+        view: Arc<View>,
+        roster: Arc<dyn Fn() -> Arc<Roster> + Send + Sync>,
+        dispositions: Arc<dyn Dispositions>,
+        audit: Arc<dyn Audit>,
+    ) -> Api {
+        let tokens = config
+            .token
+            .iter()
+            .filter_map(|t| {
+                let d: [u8; 32] = decode_hex(&t.sha256)?.try_into().ok()?;
+                Some((t.clone(), d))
+            })
+            .collect();
+        Api {
+            tokens: Arc::new(tokens),
+            view,
+            roster,
+            dispositions,
+            audit,
+        }
+    }
+
+    /// The token's holder. Every configured digest is compared, in constant time, so the
+    /// time taken says nothing about which (or whether one) matched.
+    fn caller(&self, headers: &HeaderMap) -> Option<Caller> {
+        let token = headers
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?
+            .trim();
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let mut found = None;
+        for (t, d) in self.tokens.iter() {
+            if bool::from(d.ct_eq(&digest)) {
+                found = Some(Caller {
+                    name: t.name.clone(),
+                    role: t.role,
+                });
+            }
+        }
+        found
+    }
+
+    /// The `/api/v1` routes, with authentication, the body limit and the audit layer.
+    pub fn router(self, max_body_bytes: usize) -> Router {
+        Router::new()
+            .route("/api/v1/employees", get(employees))
+            .route("/api/v1/employees/{id}", get(employee))
+            .route("/api/v1/alerts", get(alerts))
+            .route("/api/v1/alerts/{id}", get(alert))
+            .route("/api/v1/alerts/{id}/disposition", post(dispose))
+            .route("/api/v1/clusters", get(clusters))
+            .route("/api/v1/admin/tokens", get(tokens))
+            .fallback(not_found)
+            .layer(middleware::from_fn_with_state(self.clone(), authenticate))
+            .layer(DefaultBodyLimit::max(max_body_bytes))
+            .with_state(self)
+    }
+}
+
+/// 401 without a valid token; otherwise the caller goes into the request. Every call,
+/// answered or refused, is audited and access-logged.
+async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let caller = api.caller(request.headers());
+    let response = match &caller {
+        None => error(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token is required (Authorization: Bearer <token>)",
+        ),
+        Some(c) => {
+            request.extensions_mut().insert(c.clone());
+            next.run(request).await
+        }
+    };
+    let status = response.status().as_u16();
+    let actor = caller.as_ref().map_or("anonymous", |c| c.name.as_str());
+    tracing::info!(
+        target: "driftwatch::api::access",
+        method = %method,
+        route = %route,
+        status,
+        actor,
+        "api call"
+    );
+    api.audit.call(&Call {
+        time: Utc::now(),
+        actor: actor.to_owned(),
+        role: caller.as_ref().map(|c| c.role),
+        method,
+        route,
+        path,
+        status,
+    });
+    response
+}
+
+fn require(request_caller: Option<&Caller>, p: Permission) -> Result<Caller, Response> {
+    match request_caller {
+        None => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "a bearer token is required",
+        )),
+        Some(c) if p.granted_to(c.role) => Ok(c.clone()),
+        Some(c) => Err(error(
+            StatusCode::FORBIDDEN,
+            &format!("the {} role may not do this", c.role.as_str()),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmployeeQuery {
+    /// Only employees at this risk level or above.
+    min_risk: Option<Severity>,
+}
+
+async fn employees(
+    State(api): State<Api>,
+    caller: Option<axum::Extension<Caller>>,
+    query: Result<Query<EmployeeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(r) = require(caller.as_deref(), Permission::Read) {
+        return r;
+    }
+    let Ok(Query(q)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "unknown or malformed query parameter",
+        );
+    };
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "employees": api.view.employees(&(api.roster)(), q.min_risk) }),
+    )
+}
+
+async fn employee(
+    State(api): State<Api>,
+    caller: Option<axum::Extension<Caller>>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = require(caller.as_deref(), Permission::Read) {
+        return r;
+    }
+    match api.view.employee(&(api.roster)(), &EmployeeId(id)) {
+        Some(e) => json(StatusCode::OK, &e),
+        None => error(StatusCode::NOT_FOUND, "no such employee"),
+    }
+}
+
+async fn alerts(
+    State(api): State<Api>,
+    caller: Option<axum::Extension<Caller>>,
+    query: Result<Query<AlertFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(r) = require(caller.as_deref(), Permission::Read) {
+        return r;
+    }
+    let Ok(Query(f)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "unknown or malformed query parameter",
+        );
+    };
+    if f.status
+        .as_deref()
+        .is_some_and(|s| !["open", "escalated", "disposed"].contains(&s))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "status: open, escalated or disposed",
+        );
+    }
+    let list: Vec<serde_json::Value> = api
+        .view
+        .alerts(&f)
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "alert": e.alert,
+                "status": e.status(),
+                "lines": e.history.len(),
+                "dispositions": e.dispositions,
+            })
+        })
+        .collect();
+    json(StatusCode::OK, &serde_json::json!({ "alerts": list }))
+}
+
+async fn alert(
+    State(api): State<Api>,
+    caller: Option<axum::Extension<Caller>>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = require(caller.as_deref(), Permission::Read) {
+        return r;
+    }
+    match api.view.alert(&id) {
+        Some(e) => json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "alert": e.alert,
+                "status": e.status(),
+                "history": e.history,
+                "dispositions": e.dispositions,
+            }),
+        ),
+        None => error(StatusCode::NOT_FOUND, "no such alert"),
+    }
+}
+
+/// The body of `POST /api/v1/alerts/{id}/disposition`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DispositionBody {
+    verdict: Verdict,
+    #[serde(default)]
+    note: String,
+    /// Silence the alert's rules for this many days of event time from the alert's
+    /// login (benign and false-positive verdicts; default 30, at most 365, 0 for none).
+    #[serde(default)]
+    suppress_days: Option<u32>,
+    /// Only these rules (default: every rule of the alert).
+    #[serde(default)]
+    rules: Vec<String>,
+}
+
+/// Longest note kept.
+const NOTE_MAX: usize = 4000;
+
+async fn dispose(
+    State(api): State<Api>,
+    caller: Option<axum::Extension<Caller>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = match require(caller.as_deref(), Permission::Dispose) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send application/json");
+    }
+    let b: DispositionBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body: {e}")),
+    };
+    if b.note.chars().count() > NOTE_MAX {
+        return error(StatusCode::BAD_REQUEST, "note: at most 4000 characters");
+    }
+    let days = b.suppress_days.unwrap_or(DEFAULT_SUPPRESSION_DAYS as u32);
+    if days > 365 {
+        return error(StatusCode::BAD_REQUEST, "suppress_days: at most 365");
+    }
+    if let Some(r) = b
+        .rules
+        .iter()
+        .find(|r| !crate::detect::NAMES.contains(&r.as_str()))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("rules: {r:?} is not a rule"),
+        );
+    }
+    let Some(entry) = api.view.alert(&id) else {
+        return error(StatusCode::NOT_FOUND, "no such alert");
+    };
+    // Suppression runs in event time, like detection: from the alert's login, so a replay
+    // of older logs is judged the same way as live ones.
+    let from = entry.history.first().map_or(entry.alert.time, |a| a.time);
+    let until = if b.verdict == Verdict::TruePositive || days == 0 {
+        Some(from)
+    } else {
+        Some(from + Duration::days(i64::from(days)))
+    };
+    let note = if b.note.is_empty() {
+        format!("by {}", caller.name)
+    } else {
+        format!("{} (by {})", b.note, caller.name)
+    };
+    // Named rules, never "whatever is open when it arrives": the owner may apply it
+    // before or after the alert's later lines.
+    let rules = if b.rules.is_empty() {
+        entry.alert.rules.clone()
+    } else {
+        b.rules
+    };
+    let d = Disposition {
+        employee_id: entry.alert.employee_id.clone(),
+        alert_id: Some(id),
+        verdict: b.verdict,
+        rules,
+        time: from,
+        until,
+        note,
+    };
+    if let Err(why) = api.dispositions.submit(&d) {
+        tracing::error!(error = %why, "disposition not recorded");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the disposition could not be recorded; try again",
+        );
+    }
+    api.audit.disposition(&caller.name, &d);
+    json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({ "disposition": d }),
+    )
+}
+
+async fn clusters(State(api): State<Api>, caller: Option<axum::Extension<Caller>>) -> Response {
+    if let Err(r) = require(caller.as_deref(), Permission::Read) {
+        return r;
+    }
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "clusters": api.view.clusters() }),
+    )
+}
+
+async fn tokens(State(api): State<Api>, caller: Option<axum::Extension<Caller>>) -> Response {
+    if let Err(r) = require(caller.as_deref(), Permission::Manage) {
+        return r;
+    }
+    let list: Vec<serde_json::Value> = api
+        .tokens
+        .iter()
+        .map(|(t, _)| serde_json::json!({ "name": t.name, "role": t.role }))
+        .collect();
+    json(StatusCode::OK, &serde_json::json!({ "tokens": list }))
+}
+
+async fn not_found(caller: Option<axum::Extension<Caller>>) -> Response {
+    if let Err(r) = require(caller.as_deref(), Permission::Read) {
+        return r;
+    }
+    error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("encoding: {e}")),
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "error": message }).to_string(),
+    )
+        .into_response()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}

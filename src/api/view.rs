@@ -1,0 +1,472 @@
+//! What the analyst API answers from: an in-memory view of every employee's state summary,
+//! every alert line and every disposition, fed from outside (the streaming driver follows
+//! the changelog, alerts and dispositions topics; tests feed it directly).
+//!
+//! Only summaries are kept per employee (a few hundred bytes, not the whole state), so
+//! one instance can hold the view of the whole company.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::alert::{Alert, Evidence, Severity};
+use crate::detect::working_hours;
+use crate::risk::OpenAlert;
+use crate::roster::{EmployeeId, Roster};
+use crate::state::EmployeeState;
+use crate::suppress::{Disposition, Silence};
+
+/// Alert lines kept per employee for "recent findings".
+const RECENT_PER_EMPLOYEE: usize = 20;
+
+/// The summary of one employee's learned state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baseline {
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub events: u64,
+    pub interactive_logins: u64,
+    /// Countries the baseline learned from, most logins first.
+    pub countries: Vec<CountryCount>,
+    /// Autonomous systems learned from, most logins first (at most 10).
+    pub asns: Vec<AsnCount>,
+    /// Share of logins through an anonymizer over the anonymizer detector's window.
+    pub anonymizer_share: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CountryCount {
+    pub country: String,
+    pub logins: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AsnCount {
+    pub asn: u32,
+    pub logins: u32,
+}
+
+/// The risk of an employee as of their last event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Risk {
+    pub score: f64,
+    /// `None` below the lowest level.
+    pub level: Option<Severity>,
+    pub open_alert: Option<OpenAlert>,
+}
+
+/// What the view holds per employee.
+#[derive(Debug, Clone)]
+struct EmployeeEntry {
+    baseline: Baseline,
+    risk: Risk,
+    hours: working_hours::State,
+    silences: Vec<Silence>,
+    /// Ids of this employee's alerts, oldest first.
+    alerts: Vec<String>,
+}
+
+/// One alert: every line of it, newest last, and its dispositions.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertEntry {
+    /// The latest line.
+    pub alert: Alert,
+    /// Every line (open, then escalations), oldest first.
+    pub history: Vec<Alert>,
+    pub dispositions: Vec<Disposition>,
+}
+
+impl AlertEntry {
+    /// `disposed` once an analyst recorded a verdict, else the latest line's status.
+    pub fn status(&self) -> &'static str {
+        if !self.dispositions.is_empty() {
+            return "disposed";
+        }
+        match self.alert.status {
+            crate::alert::AlertStatus::Open => "open",
+            crate::alert::AlertStatus::Escalated => "escalated",
+        }
+    }
+}
+
+/// A network several employees claiming different places logged in from
+/// (`shared_infrastructure` evidence), with the alerts that named it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cluster {
+    pub network: String,
+    pub employees_on_network: u32,
+    pub members: BTreeMap<String, ClusterMemberView>,
+    pub alert_ids: Vec<String>,
+    pub last_seen: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterMemberView {
+    pub claimed_country: String,
+    pub claimed_city: Option<String>,
+    pub last_seen: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct Inner {
+    employees: HashMap<EmployeeId, EmployeeEntry>,
+    alerts: HashMap<String, AlertEntry>,
+    /// Alert ids in the order their first line arrived.
+    order: Vec<String>,
+    clusters: BTreeMap<String, Cluster>,
+}
+
+/// The view; cheap to read concurrently, written by one feeder.
+#[derive(Default)]
+pub struct View {
+    inner: RwLock<Inner>,
+    risk: crate::risk::Config,
+    hours: working_hours::Config,
+}
+
+/// An employee as the API shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmployeeView {
+    pub employee_id: String,
+    pub claimed: Option<Claimed>,
+    pub baseline: Option<Baseline>,
+    pub inferred_timezone: Option<working_hours::Inferred>,
+    pub risk: Option<Risk>,
+    pub silences: Vec<Silence>,
+    /// The employee's latest alert lines (rules, severity, summary, evidence).
+    pub recent_findings: Vec<Alert>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Claimed {
+    pub country: String,
+    pub region: Option<String>,
+    pub city: Option<String>,
+    pub timezone: String,
+    pub work_hours: Option<String>,
+    pub status: String,
+    pub group: Option<String>,
+}
+
+/// Filters of the alert list.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertFilter {
+    /// `open`, `escalated` or `disposed`.
+    pub status: Option<String>,
+    pub severity: Option<Severity>,
+    pub rule: Option<String>,
+    pub employee_id: Option<String>,
+    /// Latest line's event time at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Latest line's event time before.
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<usize>,
+}
+
+impl View {
+    pub fn new(risk: crate::risk::Config, hours: working_hours::Config) -> View {
+        View {
+            inner: RwLock::default(),
+            risk,
+            hours,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An employee's state changed (a changelog record).
+    pub fn apply_state(&self, employee: &EmployeeId, state: &EmployeeState) {
+        let d = &state.detectors;
+        let (logins, anonymized) = d.anonymizer.totals();
+        let baseline = Baseline {
+            first_seen: state.first_seen,
+            last_seen: state.last_seen,
+            events: state.events,
+            interactive_logins: state.interactive,
+            countries: d
+                .novelty
+                .countries()
+                .into_iter()
+                .map(|(country, logins)| CountryCount { country, logins })
+                .collect(),
+            asns: d
+                .novelty
+                .asns()
+                .into_iter()
+                .take(10)
+                .map(|(asn, logins)| AsnCount { asn, logins })
+                .collect(),
+            anonymizer_share: (logins > 0).then(|| f64::from(anonymized) / f64::from(logins)),
+        };
+        let score = state
+            .last_seen
+            .map_or(0.0, |t| state.risk.score_at(&self.risk, t));
+        let risk = Risk {
+            score: (score * 10.0).round() / 10.0,
+            level: self.risk.level(score),
+            open_alert: state.risk.open.clone(),
+        };
+        let mut inner = self.write();
+        let entry = inner
+            .employees
+            .entry(employee.clone())
+            .or_insert_with(|| EmployeeEntry {
+                baseline: baseline.clone(),
+                risk: risk.clone(),
+                hours: working_hours::State::default(),
+                silences: Vec::new(),
+                alerts: Vec::new(),
+            });
+        entry.baseline = baseline;
+        entry.risk = risk;
+        entry.hours = d.working_hours.clone();
+        entry.silences = state.silences.clone();
+    }
+
+    /// An employee's state was removed (a changelog tombstone).
+    pub fn remove_state(&self, employee: &EmployeeId) {
+        if let Some(e) = self.write().employees.get_mut(employee) {
+            e.baseline.events = 0;
+        }
+    }
+
+    /// An alert line was written.
+    pub fn apply_alert(&self, alert: &Alert) {
+        let mut inner = self.write();
+        let inner = &mut *inner;
+        match inner.alerts.get_mut(&alert.id) {
+            Some(e) => {
+                if e.history.iter().any(|a| a == alert) {
+                    return; // a redelivered line
+                }
+                e.history.push(alert.clone());
+                if alert.time >= e.alert.time {
+                    e.alert = alert.clone();
+                }
+            }
+            None => {
+                inner.alerts.insert(
+                    alert.id.clone(),
+                    AlertEntry {
+                        alert: alert.clone(),
+                        history: vec![alert.clone()],
+                        dispositions: Vec::new(),
+                    },
+                );
+                inner.order.push(alert.id.clone());
+                let e = inner
+                    .employees
+                    .entry(alert.employee_id.clone())
+                    .or_insert_with(empty_entry);
+                e.alerts.push(alert.id.clone());
+            }
+        }
+        for ev in &alert.evidence {
+            if let Evidence::Cluster {
+                network,
+                employees_on_network,
+                members,
+            } = ev
+            {
+                let c = inner
+                    .clusters
+                    .entry(network.clone())
+                    .or_insert_with(|| Cluster {
+                        network: network.clone(),
+                        employees_on_network: *employees_on_network,
+                        members: BTreeMap::new(),
+                        alert_ids: Vec::new(),
+                        last_seen: alert.time,
+                    });
+                c.employees_on_network = c.employees_on_network.max(*employees_on_network);
+                c.last_seen = c.last_seen.max(alert.time);
+                if !c.alert_ids.contains(&alert.id) {
+                    c.alert_ids.push(alert.id.clone());
+                }
+                for m in members {
+                    c.members.insert(
+                        m.employee_id.0.clone(),
+                        ClusterMemberView {
+                            claimed_country: m.claimed_country.clone(),
+                            claimed_city: m.claimed_city.clone(),
+                            last_seen: m.last_seen,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// An analyst's disposition was recorded.
+    pub fn apply_disposition(&self, d: &Disposition) {
+        let Some(id) = &d.alert_id else { return };
+        if let Some(e) = self.write().alerts.get_mut(id)
+            && !e.dispositions.contains(d)
+        {
+            e.dispositions.push(d.clone());
+        }
+    }
+
+    /// Employees in the roster or the view, sorted by id; `risk`: only those at that level
+    /// or above.
+    pub fn employees(&self, roster: &Roster, min_level: Option<Severity>) -> Vec<EmployeeView> {
+        let inner = self.read();
+        let mut ids: Vec<&EmployeeId> = roster.iter().map(|p| &p.employee_id).collect();
+        ids.extend(inner.employees.keys().filter(|id| roster.get(id).is_none()));
+        ids.sort();
+        ids.dedup();
+        ids.into_iter()
+            .map(|id| self.employee_in(&inner, roster, id, 0))
+            .filter(|e| {
+                min_level.is_none_or(|min| {
+                    e.risk
+                        .as_ref()
+                        .and_then(|r| r.level)
+                        .is_some_and(|l| l >= min)
+                })
+            })
+            .collect()
+    }
+
+    /// One employee with their recent alert lines, if the roster or the view knows them.
+    pub fn employee(&self, roster: &Roster, id: &EmployeeId) -> Option<EmployeeView> {
+        let inner = self.read();
+        if roster.get(id).is_none() && !inner.employees.contains_key(id) {
+            return None;
+        }
+        Some(self.employee_in(&inner, roster, id, RECENT_PER_EMPLOYEE))
+    }
+
+    fn employee_in(
+        &self,
+        inner: &Inner,
+        roster: &Roster,
+        id: &EmployeeId,
+        recent: usize,
+    ) -> EmployeeView {
+        let profile = roster.get(id);
+        let entry = inner.employees.get(id);
+        let inferred = match (profile, entry) {
+            (Some(p), Some(e)) => e
+                .baseline
+                .last_seen
+                .and_then(|at| working_hours::inferred(&self.hours, p, &e.hours, at)),
+            _ => None,
+        };
+        let mut recent_findings: Vec<Alert> = entry
+            .map(|e| {
+                e.alerts
+                    .iter()
+                    .filter_map(|a| inner.alerts.get(a))
+                    .flat_map(|a| a.history.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        recent_findings.sort_by_key(|a| std::cmp::Reverse(a.time));
+        recent_findings.truncate(recent);
+        EmployeeView {
+            employee_id: id.0.clone(),
+            claimed: profile.map(|p| Claimed {
+                country: p.country.clone(),
+                region: p.region.clone(),
+                city: p.city.clone(),
+                timezone: p.timezone.name().to_owned(),
+                work_hours: p.work_hours.as_ref().map(|w| w.to_string()),
+                status: p.status.as_str().to_owned(),
+                group: p.group.clone(),
+            }),
+            baseline: entry.map(|e| e.baseline.clone()),
+            inferred_timezone: inferred,
+            risk: entry.map(|e| e.risk.clone()),
+            silences: entry.map(|e| e.silences.clone()).unwrap_or_default(),
+            recent_findings,
+        }
+    }
+
+    /// Alerts matching `f`, newest first (by the latest line's event time).
+    pub fn alerts(&self, f: &AlertFilter) -> Vec<AlertEntry> {
+        let inner = self.read();
+        let mut out: Vec<AlertEntry> = inner
+            .order
+            .iter()
+            .filter_map(|id| inner.alerts.get(id))
+            .filter(|e| {
+                let a = &e.alert;
+                f.status.as_deref().is_none_or(|s| e.status() == s)
+                    && f.severity.is_none_or(|s| a.severity == s)
+                    && f.rule
+                        .as_deref()
+                        .is_none_or(|r| a.rules.iter().any(|x| x == r))
+                    && f.employee_id
+                        .as_deref()
+                        .is_none_or(|id| a.employee_id.0 == id)
+                    && f.from.is_none_or(|t| a.time >= t)
+                    && f.to.is_none_or(|t| a.time < t)
+            })
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            b.alert
+                .time
+                .cmp(&a.alert.time)
+                .then(a.alert.id.cmp(&b.alert.id))
+        });
+        out.truncate(f.limit.unwrap_or(100).min(1000));
+        out
+    }
+
+    pub fn alert(&self, id: &str) -> Option<AlertEntry> {
+        self.read().alerts.get(id).cloned()
+    }
+
+    /// Shared-infrastructure clusters, most recent first.
+    pub fn clusters(&self) -> Vec<Cluster> {
+        let mut out: Vec<Cluster> = self.read().clusters.values().cloned().collect();
+        out.sort_by(|a, b| {
+            b.last_seen
+                .cmp(&a.last_seen)
+                .then(a.network.cmp(&b.network))
+        });
+        out
+    }
+
+    /// Employees with a state summary.
+    pub fn len(&self) -> usize {
+        self.read().employees.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn empty_entry() -> EmployeeEntry {
+    EmployeeEntry {
+        baseline: Baseline {
+            first_seen: None,
+            last_seen: None,
+            events: 0,
+            interactive_logins: 0,
+            countries: Vec::new(),
+            asns: Vec::new(),
+            anonymizer_share: None,
+        },
+        risk: Risk {
+            score: 0.0,
+            level: None,
+            open_alert: None,
+        },
+        hours: working_hours::State::default(),
+        silences: Vec::new(),
+        alerts: Vec::new(),
+    }
+}

@@ -1,0 +1,456 @@
+//! The analyst API over HTTP, in process: the view holds what a replay of the example
+//! events learned and raised; every endpoint is called with the right role, a wrong role
+//! and no token; bad and oversized bodies get 4xx; every call is audited; and a
+//! disposition recorded through the API silences the alert when the events are replayed
+//! with it (`driftwatch replay --dispositions`). The streaming path (dispositions topic,
+//! detect applying them) is in `service_mock.rs`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use driftwatch::alert::Alert;
+use driftwatch::api::view::View;
+use driftwatch::api::{Api, ApiConfig, Audit, Call, Dispositions, Role, TokenConfig, new_token};
+use driftwatch::config::Config;
+use driftwatch::drivers::input::Source;
+use driftwatch::drivers::replay::{self, Output};
+use driftwatch::engine::Engine;
+use driftwatch::enrich::Enricher;
+use driftwatch::pipeline::Pipeline;
+use driftwatch::roster::Roster;
+use driftwatch::suppress::{Disposition, Suppressions, Verdict};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+#[derive(Default)]
+struct Recorded {
+    calls: Mutex<Vec<Call>>,
+    dispositions: Mutex<Vec<(String, Disposition)>>,
+    submitted: Mutex<Vec<Disposition>>,
+}
+
+struct AuditSink(Arc<Recorded>);
+impl Audit for AuditSink {
+    fn call(&self, call: &Call) {
+        self.0.calls.lock().unwrap().push(call.clone());
+    }
+    fn disposition(&self, actor: &str, d: &Disposition) {
+        self.0
+            .dispositions
+            .lock()
+            .unwrap()
+            .push((actor.to_owned(), d.clone()));
+    }
+}
+
+struct Sink(Arc<Recorded>);
+impl Dispositions for Sink {
+    fn submit(&self, d: &Disposition) -> Result<(), String> {
+        self.0.submitted.lock().unwrap().push(d.clone());
+        Ok(())
+    }
+}
+
+/// Replay the examples in process: the engine (with its states) and the alert lines.
+fn replay_examples(config: &Config, roster: &Roster) -> (Engine, Vec<Alert>) {
+    let enricher = Enricher::open(&config.enrich).unwrap();
+    let suppress = Suppressions::load(&config.suppress).unwrap();
+    let pipeline = Pipeline {
+        decode: config.decode.context(2026),
+    };
+    let mut engine = Engine::new(config.engine());
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let opts = replay::Options {
+        inputs: Source::expand(&repo("examples/events")).unwrap(),
+        format: config.decode.format,
+        alerts_out: Output::File(out.path().to_owned()),
+        dead_letter: None,
+        dead_letter_filtered: false,
+        progress: false,
+        keep_alerts: true,
+    };
+    let core = replay::Core {
+        pipeline: &pipeline,
+        roster,
+        enricher: &enricher,
+        suppress: &suppress,
+    };
+    let report = replay::run(&core, &mut engine, &opts).unwrap();
+    (engine, report.alerts)
+}
+
+struct Server {
+    base: String,
+    tokens: std::collections::HashMap<Role, String>,
+    recorded: Arc<Recorded>,
+    alerts: Vec<Alert>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start(max_body_bytes: usize) -> Server {
+    let config = Config::load(&repo("driftwatch.example.toml")).unwrap();
+    let roster = Arc::new(config.roster.as_ref().unwrap().load().unwrap());
+    let (engine, alerts) = replay_examples(&config, &roster);
+    let view = Arc::new(View::new(
+        config.risk.clone(),
+        config.detect.working_hours.clone(),
+    ));
+    for (id, state) in engine.states() {
+        view.apply_state(id, state);
+    }
+    for a in &alerts {
+        view.apply_alert(a);
+    }
+    let mut api_config = ApiConfig {
+        enabled: true,
+        max_body_bytes,
+        token: Vec::new(),
+    };
+    let mut tokens = std::collections::HashMap::new();
+    for role in [Role::Auditor, Role::Analyst, Role::Admin] {
+        let (token, sha256) = new_token().unwrap();
+        api_config.token.push(TokenConfig {
+            name: format!("{}-1", role.as_str()),
+            role,
+            sha256,
+        });
+        tokens.insert(role, token);
+    }
+    assert!(api_config.validate().is_empty());
+    let recorded = Arc::new(Recorded::default());
+    let r = Arc::clone(&roster);
+    let api = Api::new(
+        &api_config,
+        view,
+        Arc::new(move || Arc::clone(&r)),
+        Arc::new(Sink(Arc::clone(&recorded))),
+        Arc::new(AuditSink(Arc::clone(&recorded))),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = api.router(max_body_bytes);
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    Server {
+        base,
+        tokens,
+        recorded,
+        alerts,
+        _runtime: runtime,
+    }
+}
+
+impl Server {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        role: Option<Role>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (StatusCode, Value) {
+        // reqwest's async client on a small runtime of the call's own.
+        let client = reqwest::Client::new();
+        let url = format!("{}{path}", self.base);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut rq = match method {
+                "GET" => client.get(&url),
+                _ => client.post(&url),
+            };
+            if let Some(r) = role {
+                rq = rq.bearer_auth(&self.tokens[&r]);
+            }
+            if let Some((content_type, bytes)) = body {
+                rq = rq.header("Content-Type", content_type).body(bytes);
+            }
+            let response = rq.send().await.unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
+        })
+    }
+}
+
+fn json_body(v: &Value) -> Option<(&'static str, Vec<u8>)> {
+    Some(("application/json", serde_json::to_vec(v).unwrap()))
+}
+
+#[test]
+fn every_endpoint_with_the_right_role_a_wrong_role_and_no_token() {
+    let s = start(16 * 1024);
+    let alert_id = s.alerts[0].id.clone();
+    let employee = s.alerts[0].employee_id.0.clone();
+    let reads = [
+        "/api/v1/employees".to_owned(),
+        "/api/v1/employees?min_risk=medium".to_owned(),
+        format!("/api/v1/employees/{employee}"),
+        "/api/v1/alerts".to_owned(),
+        "/api/v1/alerts?severity=critical&rule=anonymizer".to_owned(),
+        format!("/api/v1/alerts/{alert_id}"),
+        "/api/v1/clusters".to_owned(),
+    ];
+    for path in &reads {
+        for role in [Role::Auditor, Role::Analyst, Role::Admin] {
+            let (status, body) = s.call("GET", path, Some(role), None);
+            assert_eq!(status, StatusCode::OK, "{path} as {role:?}: {body}");
+        }
+        let (status, body) = s.call("GET", path, None, None);
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        assert!(body["error"].is_string());
+    }
+    // A token nobody issued is no token.
+    let (status, _) = {
+        let mut fake = s.tokens.clone();
+        fake.insert(Role::Admin, "dwt_not-a-real-token".into());
+        let s2 = Server {
+            base: s.base.clone(),
+            tokens: fake,
+            recorded: Arc::clone(&s.recorded),
+            alerts: Vec::new(),
+            _runtime: tokio::runtime::Runtime::new().unwrap(),
+        };
+        s2.call("GET", "/api/v1/alerts", Some(Role::Admin), None)
+    };
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Dispose: analysts only.
+    let path = format!("/api/v1/alerts/{alert_id}/disposition");
+    let body = json!({"verdict": "benign", "note": "approved travel to Tokyo"});
+    for role in [Role::Auditor, Role::Admin] {
+        let (status, _) = s.call("POST", &path, Some(role), json_body(&body));
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role:?}");
+    }
+    let (status, _) = s.call("POST", &path, None, json_body(&body));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        s.recorded.submitted.lock().unwrap().is_empty(),
+        "nothing submitted yet"
+    );
+    let (status, reply) = s.call("POST", &path, Some(Role::Analyst), json_body(&body));
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    let submitted = s.recorded.submitted.lock().unwrap().clone();
+    assert_eq!(submitted.len(), 1);
+    let d = &submitted[0];
+    assert_eq!(d.alert_id.as_deref(), Some(alert_id.as_str()));
+    assert_eq!(d.verdict, Verdict::Benign);
+    assert!(!d.rules.is_empty(), "the alert's rules, named");
+    assert!(d.note.contains("analyst-1"), "{}", d.note);
+    assert_eq!(s.recorded.dispositions.lock().unwrap()[0].0, "analyst-1");
+
+    // Manage: admins only.
+    let (status, reply) = s.call("GET", "/api/v1/admin/tokens", Some(Role::Admin), None);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reply["tokens"].as_array().unwrap().len(), 3);
+    assert!(!reply.to_string().contains("sha256"), "never the digests");
+    for role in [Role::Auditor, Role::Analyst] {
+        let (status, _) = s.call("GET", "/api/v1/admin/tokens", Some(role), None);
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let (status, _) = s.call("GET", "/api/v1/admin/tokens", None, None);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Every call was audited, with who and how it ended; none anonymous ones unnamed.
+    let calls = s.recorded.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), reads.len() * 4 + 1 + 2 + 1 + 1 + 1 + 2 + 1);
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.actor == "anonymous" && c.status == 401)
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.route == "/api/v1/alerts/{id}/disposition" && c.status == 202)
+    );
+}
+
+#[test]
+fn what_the_view_answers() {
+    let s = start(16 * 1024);
+    let (_, list) = s.call("GET", "/api/v1/employees", Some(Role::Auditor), None);
+    let employees = list["employees"].as_array().unwrap();
+    assert_eq!(employees.len(), 10, "the example roster");
+    let (_, e) = s.call("GET", "/api/v1/employees/E1005", Some(Role::Auditor), None);
+    assert_eq!(e["claimed"]["timezone"], "America/Chicago");
+    assert!(e["baseline"]["interactive_logins"].as_u64().unwrap() > 0);
+    // E1005 works the hours of UTC+10 (the example's planted case).
+    assert_eq!(e["inferred_timezone"]["inferred_offset_hours"], 10.0, "{e}");
+    assert!(!e["recent_findings"].as_array().unwrap().is_empty());
+    let (status, _) = s.call("GET", "/api/v1/employees/E9999", Some(Role::Auditor), None);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, high) = s.call(
+        "GET",
+        "/api/v1/employees?min_risk=high",
+        Some(Role::Auditor),
+        None,
+    );
+    let ids: Vec<&str> = high["employees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["employee_id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"E1002"), "{ids:?}");
+    assert!(ids.len() < 10);
+
+    let (_, alerts) = s.call("GET", "/api/v1/alerts", Some(Role::Auditor), None);
+    let alerts = alerts["alerts"].as_array().unwrap();
+    let ids: std::collections::BTreeSet<&str> = s.alerts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(alerts.len(), ids.len(), "one entry per alert id");
+    let (_, one) = s.call(
+        "GET",
+        &format!("/api/v1/alerts/{}", s.alerts[0].id),
+        Some(Role::Auditor),
+        None,
+    );
+    let lines = s.alerts.iter().filter(|a| a.id == s.alerts[0].id).count();
+    assert_eq!(one["history"].as_array().unwrap().len(), lines);
+    assert!(!one["alert"]["evidence"].as_array().unwrap().is_empty());
+    let (_, critical) = s.call(
+        "GET",
+        "/api/v1/alerts?severity=critical",
+        Some(Role::Auditor),
+        None,
+    );
+    assert!(
+        critical["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["alert"]["severity"] == "critical")
+    );
+    let (_, none) = s.call(
+        "GET",
+        "/api/v1/alerts?from=2030-01-01T00:00:00Z",
+        Some(Role::Auditor),
+        None,
+    );
+    assert!(none["alerts"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn malformed_and_oversized_requests_get_4xx() {
+    let s = start(1024);
+    let path = format!("/api/v1/alerts/{}/disposition", s.alerts[0].id);
+    let cases: Vec<(Option<(&str, Vec<u8>)>, StatusCode)> = vec![
+        (
+            Some(("application/json", b"{not json".to_vec())),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json_body(&json!({"verdict": "maybe"})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json_body(&json!({"verdict": "benign", "extra": 1})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json_body(&json!({"verdict": "benign", "suppress_days": 9999})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json_body(&json!({"verdict": "benign", "rules": ["nope"]})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Some(("application/json", vec![0xff, 0xfe, 0x00])),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Some(("text/plain", b"benign".to_vec())),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            json_body(&json!({"verdict": "benign", "note": "x".repeat(5000)})),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ];
+    for (body, want) in cases {
+        let (status, reply) = s.call("POST", &path, Some(Role::Analyst), body);
+        assert_eq!(status, want, "{reply}");
+    }
+    let (status, _) = s.call(
+        "POST",
+        "/api/v1/alerts/dw-000000000000000000000000/disposition",
+        Some(Role::Analyst),
+        json_body(&json!({"verdict": "benign"})),
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for q in [
+        "/api/v1/alerts?severity=huge",
+        "/api/v1/alerts?limit=-1",
+        "/api/v1/alerts?bogus=1",
+        "/api/v1/alerts?status=closed",
+    ] {
+        let (status, _) = s.call("GET", q, Some(Role::Auditor), None);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{q}");
+    }
+    let (status, _) = s.call("GET", "/api/v1/nothing", Some(Role::Auditor), None);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(s.recorded.submitted.lock().unwrap().is_empty());
+    // The server is still up.
+    let (status, _) = s.call("GET", "/api/v1/alerts", Some(Role::Auditor), None);
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
+fn a_disposition_through_the_api_silences_the_repeat_alert() {
+    let s = start(16 * 1024);
+    // E1005's working-hours alert opens at medium and escalates to high.
+    let id = s
+        .alerts
+        .iter()
+        .find(|a| a.employee_id.0 == "E1005")
+        .unwrap()
+        .id
+        .clone();
+    assert!(s.alerts.iter().filter(|a| a.id == id).count() >= 2);
+    let (status, _) = s.call(
+        "POST",
+        &format!("/api/v1/alerts/{id}/disposition"),
+        Some(Role::Analyst),
+        json_body(&json!({"verdict": "benign", "note": "night shift agreed with HR"})),
+    );
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let d = s.recorded.submitted.lock().unwrap()[0].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dispositions.jsonl");
+    std::fs::write(&file, format!("{}\n", serde_json::to_string(&d).unwrap())).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["replay", "--no-progress", "--config"])
+        .arg(repo("driftwatch.example.toml"))
+        .arg("--dispositions")
+        .arg(&file)
+        .arg(repo("examples/events"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again: Vec<Alert> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        again.iter().all(|a| a.employee_id.0 != "E1005"),
+        "silenced: {again:?}"
+    );
+    let others = |v: &[Alert]| v.iter().filter(|a| a.employee_id.0 != "E1005").count();
+    assert_eq!(others(&again), others(&s.alerts), "nobody else is touched");
+}
