@@ -201,6 +201,7 @@ fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
         listener,
         std::sync::Arc::clone(&handles.metrics),
         std::sync::Arc::clone(&handles.health),
+        std::sync::Arc::clone(&handles.api),
         async move {
             let _ = http_stopped.await;
         },

@@ -63,9 +63,11 @@ fn mock_cluster() -> (
         "driftwatch.alerts",
         "driftwatch.dlq",
         "driftwatch.state-changelog",
+        "driftwatch.dispositions",
     ] {
         cluster.create_topic(t, 4, 1).unwrap();
     }
+    cluster.create_topic("driftwatch.audit", 1, 1).unwrap();
     (cluster, brokers)
 }
 
@@ -473,4 +475,203 @@ fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
             "kept as it was"
         );
     }
+}
+
+/// The analyst API in `driftwatch run`: its view answers for every employee whichever
+/// partition holds them, and a disposition recorded through it reaches the detect stage
+/// that owns the employee through the dispositions topic, which silences the alert's
+/// later lines (the escalation `replay` writes without it).
+#[test]
+fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
+    init_tracing();
+    let (_cluster, brokers) = mock_cluster();
+    let mut config = config(&brokers);
+    let (token, sha256) = driftwatch::api::new_token().unwrap();
+    config.api = toml::from_str(&format!(
+        "enabled = true\n[[token]]\nname = \"ana\"\nrole = \"analyst\"\nsha256 = \"{sha256}\"\n"
+    ))
+    .unwrap();
+
+    // E1005's working-hours alert opens, then escalates (replay, without dispositions).
+    let expected = replay_alerts();
+    let e1005: Vec<&Alert> = expected
+        .iter()
+        .filter(|a| a.employee_id.0 == "E1005")
+        .collect();
+    assert!(e1005.len() >= 2, "{e1005:?}");
+    let (opened, escalated) = (e1005[0].time, e1005[1].time);
+
+    // The records up to the opening login first; the rest after the disposition.
+    let records = example_records(&config);
+    let ctx = config.decode.context(2026);
+    let time_of = |r: &[u8]| {
+        driftwatch::decode::decode(r, FormatChoice::Auto, &ctx)
+            .ok()
+            .map(|e| e.time)
+    };
+    let split = records
+        .iter()
+        .position(|r| time_of(r).is_some_and(|t| t > opened))
+        .unwrap();
+    assert!(time_of(&records[split]).is_some_and(|t| t <= escalated));
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let send = |part: &[Vec<u8>]| {
+        for r in part {
+            producer
+                .send(BaseRecord::<str, [u8]>::to("raw-logins").payload(r))
+                .unwrap();
+        }
+        producer.flush(Duration::from_secs(10)).unwrap();
+    };
+    send(&records[..split]);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handles = Handles::default();
+    let service = {
+        let handles = handles.clone();
+        let handle = runtime.handle().clone();
+        let config = config.clone();
+        std::thread::spawn(move || service::run(&config, &Stage::ALL, handle, &handles))
+    };
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(service::http::serve(
+        listener,
+        std::sync::Arc::clone(&handles.metrics),
+        std::sync::Arc::clone(&handles.health),
+        std::sync::Arc::clone(&handles.api),
+        std::future::pending(),
+    ));
+    let call = |method: &str, path: &str, body: Option<serde_json::Value>| {
+        runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let url = format!("{base}{path}");
+            let mut rq = if method == "GET" {
+                client.get(&url)
+            } else {
+                client.post(&url).json(&body.unwrap_or_default())
+            };
+            rq = rq.bearer_auth(&token);
+            let r = rq.send().await.unwrap();
+            let status = r.status().as_u16();
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            (status, v)
+        })
+    };
+    let wait = |what: &str, mut done: Box<dyn FnMut() -> bool + '_>| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: not within a minute");
+            assert!(!service.is_finished(), "the service ended");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait(
+        "the opening alert in the API",
+        Box::new(|| {
+            let (status, v) = call("GET", "/api/v1/alerts?employee_id=E1005", None);
+            status == 200 && !v["alerts"].as_array().unwrap().is_empty()
+        }),
+    );
+    let (_, v) = call("GET", "/api/v1/alerts?employee_id=E1005", None);
+    let id = v["alerts"][0]["alert"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(id, e1005[0].id);
+    let (status, reply) = call(
+        "POST",
+        &format!("/api/v1/alerts/{id}/disposition"),
+        Some(serde_json::json!({"verdict": "benign", "note": "night shift agreed"})),
+    );
+    assert_eq!(status, 202, "{reply}");
+    // The owner applied it: the silence is in the state the view reads back.
+    wait(
+        "the silence in E1005's state",
+        Box::new(|| {
+            let (_, e) = call("GET", "/api/v1/employees/E1005", None);
+            !e["silences"].as_array().unwrap().is_empty()
+        }),
+    );
+    let (_, a) = call("GET", &format!("/api/v1/alerts/{id}"), None);
+    assert_eq!(a["status"], "disposed", "{a}");
+
+    send(&records[split..]);
+    let consumed = || {
+        handles
+            .metrics
+            .records_consumed
+            .with_label_values(&["raw-logins", "okta"])
+            .get()
+            + handles
+                .metrics
+                .records_consumed
+                .with_label_values(&["raw-logins", "entra"])
+                .get()
+            + handles
+                .metrics
+                .records_consumed
+                .with_label_values(&["raw-logins", "cisco_asa"])
+                .get()
+    };
+    let decodable = records.iter().filter(|r| time_of(r).is_some()).count() as u64;
+    wait(
+        "every record consumed",
+        Box::new(|| consumed() >= decodable),
+    );
+    // Everyone else's alerts arrive as replay wrote them; E1005's escalation does not.
+    let others: BTreeSet<String> = expected
+        .iter()
+        .filter(|a| a.employee_id.0 != "E1005")
+        .map(service::detect::revision)
+        .collect();
+    let got = read_all(
+        &brokers,
+        "driftwatch.alerts",
+        Duration::from_secs(30),
+        |rs| rs.len() > others.len(),
+    );
+    let got: Vec<Alert> = got
+        .iter()
+        .map(|r| serde_json::from_slice(&r.value).unwrap())
+        .collect();
+    let mine: Vec<&Alert> = got.iter().filter(|a| a.employee_id.0 == "E1005").collect();
+    assert_eq!(
+        mine.len(),
+        1,
+        "only the line before the disposition: {mine:?}"
+    );
+    let theirs: BTreeSet<String> = got
+        .iter()
+        .filter(|a| a.employee_id.0 != "E1005")
+        .map(service::detect::revision)
+        .collect();
+    assert_eq!(theirs, others);
+
+    // The view holds every employee, whatever partition they are in.
+    let (_, list) = call("GET", "/api/v1/employees", None);
+    let with_baseline = list["employees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["baseline"]["events"].as_u64().unwrap_or(0) > 0)
+        .count();
+    assert!(with_baseline >= 8, "{list}");
+
+    // Every call went to the audit topic.
+    let audit = read_all(
+        &brokers,
+        "driftwatch.audit",
+        Duration::from_secs(10),
+        |rs| {
+            rs.iter()
+                .any(|r| String::from_utf8_lossy(&r.value).contains("\"disposition\""))
+        },
+    );
+    assert!(audit.len() >= 4, "{}", audit.len());
+
+    handles.stop.store(true, Ordering::SeqCst);
+    assert_eq!(service.join().unwrap().unwrap(), Ended::Clean);
 }

@@ -82,6 +82,12 @@ pub struct Topics {
     pub dlq: String,
     /// Per-employee state, compacted, co-partitioned with `logins`.
     pub changelog: String,
+    /// Analysts' dispositions from the API, keyed by employee, co-partitioned with
+    /// `logins` so the detect stage that owns the employee applies them.
+    pub dispositions: String,
+    /// Audit entries (API calls, dispositions, roster and configuration changes) for the
+    /// audit stage, which appends them with the alerts to the hash-chained audit log.
+    pub audit: String,
 }
 
 impl Default for Topics {
@@ -93,6 +99,8 @@ impl Default for Topics {
             alerts: "driftwatch.alerts".to_owned(),
             dlq: "driftwatch.dlq".to_owned(),
             changelog: "driftwatch.state-changelog".to_owned(),
+            dispositions: "driftwatch.dispositions".to_owned(),
+            audit: "driftwatch.audit".to_owned(),
         }
     }
 }
@@ -148,6 +156,8 @@ impl KafkaConfig {
             &t.alerts,
             &t.dlq,
             &t.changelog,
+            &t.dispositions,
+            &t.audit,
         ];
         for (i, topic) in self.input.iter().enumerate() {
             if ours.contains(&&topic.topic) {

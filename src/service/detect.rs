@@ -33,6 +33,8 @@ use crate::suppress::Suppressions;
 pub struct DetectTopics {
     pub logins: String,
     pub findings: String,
+    /// Analysts' dispositions, keyed by employee (co-partitioned with logins).
+    pub dispositions: String,
     pub alerts: String,
     pub changelog: String,
 }
@@ -302,6 +304,38 @@ impl DetectPartitions {
                 );
                 out.alerts
                     .extend(alerts.into_iter().map(|a| (partition, a)));
+            } else if topic == self.topics.dispositions {
+                let d: crate::suppress::Disposition = match serde_json::from_slice(payload(m)) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        out.bad
+                            .push((m.clone(), format!("unreadable disposition: {e}")));
+                        continue;
+                    }
+                };
+                // The disposition's own coordinates: applied once per employee, even when
+                // it is read again after a crash.
+                let source = crate::service::wire::Source {
+                    topic: topic.to_owned(),
+                    partition,
+                    offset: m.offset(),
+                };
+                let applied = p.applied.entry(d.employee_id.clone()).or_default();
+                if applied.contains(&source) {
+                    self.metrics
+                        .duplicates_skipped
+                        .with_label_values(&["disposition"])
+                        .inc();
+                    continue;
+                }
+                applied.record(&source);
+                p.engine.dispose(&d);
+                out.touched.insert((partition, d.employee_id.clone()));
+                tracing::info!(
+                    employee = %d.employee_id.0,
+                    alert = d.alert_id.as_deref().unwrap_or("-"),
+                    "disposition applied"
+                );
             } else if topic == self.topics.findings {
                 let rec: FindingRecord = match serde_json::from_slice(payload(m)) {
                     Ok(r) => r,

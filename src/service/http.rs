@@ -59,11 +59,16 @@ impl Health {
     }
 }
 
+/// The analyst API's router, set by the service once its view and sinks exist (the HTTP
+/// server starts first, so that health answers during the restore).
+pub type ApiSlot = Arc<OnceLock<Router>>;
+
 /// What the handlers share.
 #[derive(Clone)]
 struct Shared {
     metrics: Arc<Metrics>,
     health: Arc<Health>,
+    api: ApiSlot,
 }
 
 /// Serve the endpoints on `listener` until `shutdown` completes, then finish the requests
@@ -75,11 +80,19 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
+    api: ApiSlot,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(Shared { metrics, health }))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(Shared {
+            metrics,
+            health,
+            api,
+        }),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 fn router(shared: Shared) -> Router {
@@ -87,7 +100,20 @@ fn router(shared: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .fallback(api)
         .with_state(shared)
+}
+
+/// Everything else goes to the analyst API when it is on (it answers 401 / 404 itself).
+async fn api(State(s): State<Shared>, request: axum::extract::Request) -> Response {
+    use tower::ServiceExt as _;
+    match s.api.get() {
+        Some(router) => match router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        None => plain(StatusCode::NOT_FOUND, "not found".to_owned()),
+    }
 }
 
 async fn metrics(State(s): State<Shared>) -> Response {
@@ -160,6 +186,7 @@ mod tests {
             listener,
             Arc::clone(&metrics),
             Arc::clone(&health),
+            ApiSlot::default(),
             async {
                 // A dropped sender stops the server too.
                 let _ = stopped.await;

@@ -39,7 +39,7 @@ const NOTIFICATION_BUCKETS: [f64; 14] = [
 ];
 
 /// What a skipped duplicate was, for the `kind` label of `duplicates_skipped`.
-pub const DUPLICATE_KINDS: [&str; 3] = ["login", "finding", "alert"];
+pub const DUPLICATE_KINDS: [&str; 4] = ["login", "finding", "alert", "disposition"];
 
 /// The `level` label of `employees_by_risk` for an employee below the lowest risk level.
 pub const NO_RISK: &str = "none";

@@ -18,6 +18,7 @@
 //! `stage` (consumer context, batch polling), `ingest`, `detect`, `infra` (the stages),
 //! `wire` (record formats, partitioner), `roster_source`, `metrics`, `http`.
 
+pub mod api;
 pub mod config;
 pub mod detect;
 pub mod http;
@@ -83,6 +84,8 @@ pub struct Handles {
     pub stop: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
+    /// The analyst API, once `[api] enabled` has it served.
+    pub api: http::ApiSlot,
 }
 
 impl Default for Handles {
@@ -91,6 +94,7 @@ impl Default for Handles {
             stop: Arc::new(AtomicBool::new(false)),
             metrics: Arc::new(Metrics::new()),
             health: Health::new(),
+            api: http::ApiSlot::default(),
         }
     }
 }
@@ -161,6 +165,13 @@ pub fn run(
             spec(&t.alerts, vec![]),
             spec(&t.dlq, vec![]),
             spec(&t.changelog, vec![("cleanup.policy", "compact".to_owned())]),
+            spec(&t.dispositions, vec![]),
+            // One partition: the audit log is one ordered chain.
+            TopicSpec {
+                name: t.audit.clone(),
+                partitions: 1,
+                settings: vec![],
+            },
         ];
         let handle = runtime.clone();
         let k = kafka.clone();
@@ -170,6 +181,40 @@ pub fn run(
                 .unwrap_or_else(|_| Err(ServiceError::Other("topic creation panicked".into())))
         })?;
     }
+
+    // The analyst API: a view of every employee, whichever instance owns them.
+    let api_view = if config.api.enabled {
+        let view = Arc::new(crate::api::view::View::new(
+            config.risk.clone(),
+            config.detect.working_hours.clone(),
+        ));
+        let feed = api::follow(&kafka, Arc::clone(&view), Arc::clone(&stop))?;
+        let meta: BaseConsumer = kafka::client_config(&kafka).create()?;
+        let producer = kafka::producer(&kafka)?;
+        let dispositions = api::KafkaDispositions {
+            producer: producer.clone(),
+            topic: kafka.topics.dispositions.clone(),
+            partitions: kafka::partition_count(&meta, &kafka.topics.dispositions)?,
+            runtime: runtime.clone(),
+        };
+        let audit = api::KafkaAudit {
+            producer,
+            topic: kafka.topics.audit.clone(),
+        };
+        let router = crate::api::Api::new(
+            &config.api,
+            view,
+            Arc::clone(&current_roster),
+            Arc::new(dispositions),
+            Arc::new(audit),
+        )
+        .router(config.api.max_body_bytes);
+        // Set once per process; a second `run` in one process keeps the first router.
+        let _ = handles.api.set(router);
+        Some(feed)
+    } else {
+        None
+    };
 
     let mut threads: Vec<(Stage, JoinHandle<Result<(), ServiceError>>)> = Vec::new();
     let mut ready: Vec<Box<dyn Fn() -> bool + Send>> = Vec::new();
@@ -291,6 +336,7 @@ pub fn run(
                 let topics = DetectTopics {
                     logins: t.logins.clone(),
                     findings: t.findings.clone(),
+                    dispositions: t.dispositions.clone(),
                     alerts: t.alerts.clone(),
                     changelog: t.changelog.clone(),
                 };
@@ -300,7 +346,7 @@ pub fn run(
                     kafka::consumer_config(&kafka, &group)
                         .create_with_context(StageContext::new(parts, Arc::clone(&metrics)))?;
                 check_co_partitioned(&consumer, &kafka.topics)?;
-                consumer.subscribe(&[&t.logins, &t.findings])?;
+                consumer.subscribe(&[&t.logins, &t.findings, &t.dispositions])?;
                 let consumer = Arc::new(consumer);
                 let c = Arc::clone(&consumer);
                 ready.push(Box::new(move || c.context().is_ready()));
@@ -433,6 +479,11 @@ pub fn run(
             Err(_) => failed = failed.or(Some(ServiceError::Other("a stage panicked".into()))),
         }
     }
+    if let Some(feed) = api_view
+        && feed.join().is_err()
+    {
+        tracing::error!("the api view reader panicked");
+    }
     roster.lock().unwrap_or_else(|p| p.into_inner()).join();
     match failed {
         Some(e) => Err(e),
@@ -530,7 +581,7 @@ fn check_co_partitioned<C: rdkafka::consumer::ConsumerContext>(
     t: &config::Topics,
 ) -> Result<(), ServiceError> {
     let n = kafka::partition_count(consumer, &t.logins)?;
-    for topic in [&t.findings, &t.alerts, &t.changelog] {
+    for topic in [&t.findings, &t.alerts, &t.changelog, &t.dispositions] {
         let m = kafka::partition_count(consumer, topic)?;
         if m != n {
             return Err(ServiceError::Topic {

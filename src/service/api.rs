@@ -1,0 +1,185 @@
+//! The analyst API in `driftwatch run`.
+//!
+//! **Which instance answers for an employee?** Every instance that serves the API answers
+//! for every employee, from a materialised view: a reader of its own (no consumer group,
+//! every partition from the beginning) follows the compacted state changelog (the
+//! employees' states, summarised as they arrive), the alerts topic and the dispositions
+//! topic. We chose this over routing each request to the instance owning the employee's
+//! partition because the view is small (a summary per employee and the alert lines), reads
+//! never wait on a rebalance or a restore, and no instance needs to know the others'
+//! addresses. The price is that the view is eventually consistent: a state is visible
+//! once its changelog write is read back (well under a second on a healthy cluster).
+//!
+//! **Dispositions** are produced to the dispositions topic, keyed by employee and
+//! co-partitioned with the logins, so the detect stage that owns the employee applies the
+//! suppression to the state it holds (and writes it to the changelog); the API answers 202
+//! once the broker has the record.
+//!
+//! **Audit**: each call and disposition is produced to the audit topic (one partition);
+//! the audit stage appends it, with the alerts, to the hash-chained audit log.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::Utc;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::json;
+use tokio::runtime::Handle;
+
+use super::config::{KafkaConfig, Topics};
+use super::kafka::{self, ServiceError};
+use super::wire::{self, MARKER_KEY, Stored};
+use crate::alert::Alert;
+use crate::api::view::View;
+use crate::api::{Audit, Call, Dispositions};
+use crate::roster::EmployeeId;
+use crate::suppress::Disposition;
+
+/// How long a disposition may wait for the broker before the API answers 503.
+const PRODUCE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Follow the changelog, alerts and dispositions topics into `view` until `stop`.
+pub fn follow(
+    kafka_config: &KafkaConfig,
+    view: Arc<View>,
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>, ServiceError> {
+    let consumer: BaseConsumer = kafka::client_config(kafka_config)
+        .set("group.id", format!("{}.api-view", kafka_config.group_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .create()?;
+    let t = &kafka_config.topics;
+    let mut tpl = TopicPartitionList::new();
+    for topic in [&t.changelog, &t.alerts, &t.dispositions] {
+        for p in 0..kafka::partition_count(&consumer, topic)? {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&tpl)?;
+    let topics = t.clone();
+    std::thread::Builder::new()
+        .name("api-view".into())
+        .spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match consumer.poll(Duration::from_millis(200)) {
+                    Some(Ok(m)) => apply(&view, &topics, &m),
+                    Some(Err(e)) => tracing::warn!(error = %e, "api view: read failed"),
+                    None => {}
+                }
+            }
+        })
+        .map_err(|e| ServiceError::Other(format!("starting the api view: {e}")))
+}
+
+fn apply(view: &View, t: &Topics, m: &impl Message) {
+    let payload = m.payload().unwrap_or_default();
+    let topic = m.topic();
+    if topic == t.changelog {
+        let Some(key) = m.key() else { return };
+        if key == MARKER_KEY {
+            return;
+        }
+        let id = EmployeeId(String::from_utf8_lossy(key).into_owned());
+        if payload.is_empty() {
+            view.remove_state(&id);
+            return;
+        }
+        match Stored::decode(payload) {
+            Ok(stored) => view.apply_state(&id, &stored.state),
+            Err(e) => tracing::warn!(error = %e, "api view: unreadable state"),
+        }
+    } else if topic == t.alerts {
+        match serde_json::from_slice::<Alert>(payload) {
+            Ok(a) => view.apply_alert(&a),
+            Err(e) => tracing::warn!(error = %e, "api view: unreadable alert"),
+        }
+    } else if topic == t.dispositions {
+        match serde_json::from_slice::<Disposition>(payload) {
+            Ok(d) => view.apply_disposition(&d),
+            Err(e) => tracing::warn!(error = %e, "api view: unreadable disposition"),
+        }
+    }
+}
+
+/// Dispositions onto their topic, keyed and partitioned like the logins.
+pub struct KafkaDispositions {
+    pub producer: FutureProducer,
+    pub topic: String,
+    pub partitions: i32,
+    pub runtime: Handle,
+}
+
+impl Dispositions for KafkaDispositions {
+    fn submit(&self, d: &Disposition) -> Result<(), String> {
+        let value = serde_json::to_vec(d).map_err(|e| e.to_string())?;
+        let key = d.employee_id.0.as_bytes();
+        let record = FutureRecord::to(&self.topic)
+            .key(key)
+            .payload(&value)
+            .partition(wire::partition_for(key, self.partitions));
+        // The handler waits for the broker's acknowledgement: 202 means it is kept.
+        tokio::task::block_in_place(|| {
+            self.runtime
+                .block_on(self.producer.send(record, PRODUCE_TIMEOUT))
+                .map(|_| ())
+                .map_err(|(e, _)| e.to_string())
+        })
+    }
+}
+
+/// Audit entries onto the audit topic (one partition, so one order); the audit stage
+/// appends them to the log. Fire and forget: an API call is not refused because the audit
+/// topic is slow, but a failure is logged.
+pub struct KafkaAudit {
+    pub producer: FutureProducer,
+    pub topic: String,
+}
+
+impl KafkaAudit {
+    fn send(&self, entry: serde_json::Value) {
+        let value = entry.to_string();
+        let producer = self.producer.clone();
+        let topic = self.topic.clone();
+        tokio::spawn(async move {
+            let record = FutureRecord::<(), _>::to(&topic)
+                .payload(&value)
+                .partition(0);
+            if let Err((e, _)) = producer.send(record, PRODUCE_TIMEOUT).await {
+                tracing::error!(error = %e, "audit entry not written");
+            }
+        });
+    }
+}
+
+impl Audit for KafkaAudit {
+    fn call(&self, call: &Call) {
+        self.send(json!({
+            "time": call.time,
+            "kind": "api_call",
+            "actor": call.actor,
+            "details": {
+                "method": call.method,
+                "route": call.route,
+                "path": call.path,
+                "status": call.status,
+                "role": call.role,
+            },
+        }));
+    }
+
+    fn disposition(&self, actor: &str, d: &Disposition) {
+        self.send(json!({
+            "time": Utc::now(),
+            "kind": "disposition",
+            "actor": actor,
+            "subject": d.alert_id.clone().unwrap_or_else(|| d.employee_id.0.clone()),
+            "details": d,
+        }));
+    }
+}
