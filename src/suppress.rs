@@ -103,7 +103,9 @@ pub struct Disposition {
     /// The rules to silence; empty means every rule of the employee's open alert.
     #[serde(default)]
     pub rules: Vec<String>,
-    /// When the disposition was made: suppression starts here.
+    /// When suppression starts, in event time. The analyst API sets the alert's first
+    /// login (so replays of older logs are judged alike); the decision's own time is in
+    /// the audit log's record of it.
     pub time: DateTime<Utc>,
     /// When suppression ends. Default: `DEFAULT_SUPPRESSION_DAYS` after `time`.
     #[serde(default)]

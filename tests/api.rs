@@ -152,7 +152,7 @@ impl Server {
         method: &str,
         path: &str,
         role: Option<Role>,
-        body: Option<(&str, Vec<u8>)>,
+        body: Body,
     ) -> (StatusCode, Value) {
         // reqwest's async client on a small runtime of the call's own.
         let client = reqwest::Client::new();
@@ -183,7 +183,10 @@ impl Server {
     }
 }
 
-fn json_body(v: &Value) -> Option<(&'static str, Vec<u8>)> {
+/// A request body and its content type.
+type Body = Option<(&'static str, Vec<u8>)>;
+
+fn json_body(v: &Value) -> Body {
     Some(("application/json", serde_json::to_vec(v).unwrap()))
 }
 
@@ -344,7 +347,7 @@ fn what_the_view_answers() {
 fn malformed_and_oversized_requests_get_4xx() {
     let s = start(1024);
     let path = format!("/api/v1/alerts/{}/disposition", s.alerts[0].id);
-    let cases: Vec<(Option<(&str, Vec<u8>)>, StatusCode)> = vec![
+    let cases: Vec<(Body, StatusCode)> = vec![
         (
             Some(("application/json", b"{not json".to_vec())),
             StatusCode::BAD_REQUEST,

@@ -222,12 +222,13 @@ impl Api {
     /// The token's holder. Every configured digest is compared, in constant time, so the
     /// time taken says nothing about which (or whether one) matched.
     fn caller(&self, headers: &HeaderMap) -> Option<Caller> {
-        let token = headers
-            .get(header::AUTHORIZATION)?
-            .to_str()
-            .ok()?
-            .strip_prefix("Bearer ")?
-            .trim();
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let token = token.trim();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found = None;
         for (t, d) in self.tokens.iter() {
@@ -300,6 +301,9 @@ async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) 
     response
 }
 
+// The error is the response itself, built once and returned as is; boxing it would only
+// move the allocation.
+#[allow(clippy::result_large_err)]
 fn require(request_caller: Option<&Caller>, p: Permission) -> Result<Caller, Response> {
     match request_caller {
         None => Err(error(
@@ -446,10 +450,12 @@ async fn dispose(
         Ok(c) => c,
         Err(r) => return r,
     };
+    // The media type without its parameters, case-insensitively (RFC 9110 §8.3.1).
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
         return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send application/json");
     }
@@ -570,7 +576,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

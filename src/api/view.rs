@@ -210,8 +210,10 @@ impl View {
         let score = state
             .last_seen
             .map_or(0.0, |t| state.risk.score_at(&self.risk, t));
+        // The level of the score shown, so the two never disagree at a boundary.
+        let score = (score * 10.0).round() / 10.0;
         let risk = Risk {
-            score: (score * 10.0).round() / 10.0,
+            score,
             level: self.risk.level(score),
             open_alert: state.risk.open.clone(),
         };
