@@ -52,6 +52,14 @@ pub struct Config {
     /// `[api]`: the analyst API and its tokens.
     #[serde(default)]
     pub api: crate::api::ApiConfig,
+    /// The file this was loaded from (set by [`Config::load`]), for the audit log's record
+    /// of the configuration in effect.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+    /// `[audit]`: the hash-chained audit log and its retention. Without a path nothing is
+    /// recorded.
+    #[serde(default)]
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// `[decode]`.
@@ -148,6 +156,7 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
         config.rebase(base);
+        config.source = Some(path.to_owned());
         let errors = config.validate();
         if errors.is_empty() {
             Ok(config)
@@ -174,6 +183,7 @@ impl Config {
         }
         errors.extend(self.route.validate());
         errors.extend(self.api.validate());
+        errors.extend(self.audit.validate());
         errors
     }
 
@@ -200,6 +210,9 @@ impl Config {
             fix(p);
         }
         if let Some(p) = &mut self.suppress.travel {
+            fix(p);
+        }
+        if let Some(p) = &mut self.audit.path {
             fix(p);
         }
         for d in &mut self.route.destination {

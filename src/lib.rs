@@ -36,12 +36,18 @@
 //!   the state changelog, dead letters, metrics and the health endpoints.
 //! - [`api`]: the analyst API (`/api/v1`): bearer tokens with roles, the in-memory view it
 //!   answers from, dispositions.
+//! - [`audit`]: the tamper-evident audit log: hash-chained JSON lines of alerts,
+//!   dispositions, roster, configuration and API calls; verification and retention.
 //! - [`route`]: on-call routing: destination filters, Alertmanager / PagerDuty / Slack /
 //!   webhook payloads, delivery with retries and rate limits.
+//! - [`report`]: `driftwatch report`, the periodic compliance report (HTML, CSV, JSON)
+//!   re-derived from the raw logs with the replay core; dispositions and the head hash
+//!   from the audit log; optional pseudonyms.
 //! - [`simulate`]: a seeded synthetic company (roster, GeoIP world, Okta and VPN logs,
 //!   planted legitimate and fraudulent cases, ground truth) for `driftwatch simulate`.
 pub mod alert;
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod decode;
 pub mod detect;
@@ -52,6 +58,7 @@ pub mod evaluate;
 pub mod event;
 pub mod pipeline;
 pub mod reload;
+pub mod report;
 pub mod risk;
 pub mod roster;
 pub mod route;

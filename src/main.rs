@@ -75,7 +75,7 @@ enum Command {
         #[arg(long, short, default_value = "driftwatch.toml")]
         config: PathBuf,
         /// Stages this process runs (comma-separated). Default: all of them.
-        #[arg(long, value_delimiter = ',', default_values = ["ingest", "detect", "infra", "route"])]
+        #[arg(long, value_delimiter = ',', default_values = ["ingest", "detect", "infra", "route", "audit"])]
         stages: Vec<driftwatch::service::Stage>,
     },
     /// Validate a configuration file and everything it points to (roster, databases,
@@ -106,6 +106,40 @@ enum Command {
         #[arg(long)]
         gzip: bool,
     },
+    /// A compliance report for a period (HTML, CSV or JSON), re-derived from the raw login
+    /// logs with the replay core: population figures, one row per employee, the period's
+    /// alerts and dispositions, and the method (settings, GeoIP builds, file digests,
+    /// audit-log head).
+    Report {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// First instant of the period: YYYY-MM-DD (midnight UTC) or RFC 3339.
+        #[arg(long, value_parser = driftwatch::report::parse_bound)]
+        from: chrono::DateTime<Utc>,
+        /// End of the period, not included: `--from 2026-10-01 --to 2026-11-01` is October.
+        #[arg(long, value_parser = driftwatch::report::parse_bound)]
+        to: chrono::DateTime<Utc>,
+        /// html, csv or json; several, comma-separated, with --out a folder.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "html")]
+        format: Vec<driftwatch::report::ReportFormat>,
+        /// A file, or a folder: one file per format named after the period
+        /// (driftwatch-report-FROM--TO.html). Default stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace employee ids (and account names in alert text) by keyed pseudonyms;
+        /// the key is DRIFTWATCH_REPORT_KEY, or a random one used once when unset.
+        #[arg(long)]
+        pseudonymise: bool,
+        /// The audit log: dispositions and the head hash (its chain is verified first).
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
+        /// Input format; overrides `[decode] format`.
+        #[arg(long = "input-format")]
+        input_format: Option<FormatChoice>,
+        /// The period's login logs (and earlier ones, for baselines): files or folders.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
     /// Score alerts against a simulator ground truth (`truth.json`): recall per scenario,
     /// false alerts per 1,000 employee-days, time to first alert. Prints Markdown (or JSON).
     Evaluate {
@@ -123,6 +157,11 @@ enum Command {
     Api {
         #[command(subcommand)]
         command: ApiCommand,
+    },
+    /// The tamper-evident audit log: check its hash chain, apply retention.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// GeoIP tools.
     Geoip {
@@ -143,6 +182,45 @@ enum ApiCommand {
         #[arg(long)]
         role: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every record's hash and the chain between them; name the line and seq of each
+    /// modified, removed, reordered or garbled record (exit 1).
+    Verify {
+        #[command(flatten)]
+        log: AuditLogArg,
+        /// A head hash published earlier (the compliance report prints one): fail unless
+        /// that record is still in the log, which shows records cut off its end.
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+    },
+    /// Drop the records older than the retention period behind a hashed anchor, so the
+    /// rest still verifies. Refused while a writer (`driftwatch run`) holds the log.
+    Prune {
+        #[command(flatten)]
+        log: AuditLogArg,
+        /// Drop records older than this date (YYYY-MM-DD, UTC) or time (RFC 3339).
+        /// Default: `[audit] retention_days` days ago.
+        #[arg(long, conflicts_with = "older_than_days")]
+        before: Option<String>,
+        /// Drop records older than this many days.
+        #[arg(long)]
+        older_than_days: Option<u32>,
+    },
+}
+
+/// Which audit log: the one a configuration names, or a file.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct AuditLogArg {
+    /// Configuration file whose `[audit] path` is the log.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// The audit log file.
+    #[arg(long)]
+    log: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -307,6 +385,8 @@ fn is_configuration_error(e: &anyhow::Error) -> bool {
             || c.downcast_ref::<RosterError>().is_some()
             || c.downcast_ref::<EnrichError>().is_some()
             || c.downcast_ref::<SuppressError>().is_some()
+            || c.downcast_ref::<driftwatch::report::ReportError>()
+                .is_some_and(driftwatch::report::ReportError::is_usage)
             || matches!(
                 c.downcast_ref::<SimError>(),
                 Some(SimError::TooFewEmployees { .. } | SimError::Days(_))
@@ -375,6 +455,54 @@ fn run(cli: Cli) -> Result<()> {
             eprint!("{}", report.summary(dead_letter.as_deref()));
             if route {
                 deliver_replayed(&config, &report.alerts, &roster)?;
+            }
+            Ok(())
+        }
+        Command::Report {
+            config,
+            from,
+            to,
+            format,
+            out,
+            pseudonymise,
+            audit_log,
+            input_format,
+            inputs,
+        } => {
+            let period = driftwatch::report::Period::new(from, to)?;
+            let outputs = driftwatch::report::outputs(&format, out.as_deref(), period)?;
+            let cfg = Config::load(&config)?;
+            let roster = load_roster(&cfg, None)?;
+            let enricher = Enricher::open(&cfg.enrich).context("opening GeoIP databases")?;
+            let suppress = Suppressions::load(&cfg.suppress).context("loading suppressions")?;
+            let pipeline = Pipeline {
+                decode: cfg.decode.context(Utc::now().year()),
+            };
+            let request = driftwatch::report::Request {
+                core: replay::Core {
+                    pipeline: &pipeline,
+                    roster: &roster,
+                    enricher: &enricher,
+                    suppress: &suppress,
+                },
+                config: &cfg,
+                config_path: &config,
+                inputs: driftwatch::report::input_files(&inputs)?,
+                format: input_format.unwrap_or(cfg.decode.format),
+                period,
+                audit: audit_log
+                    .as_deref()
+                    .map(driftwatch::report::audit::Trail::load)
+                    .transpose()?,
+                pseudonymise: pseudonymise
+                    .then(driftwatch::report::pseudonym::Pseudonymiser::from_env)
+                    .transpose()?,
+                generated_at: Utc::now(),
+            };
+            let report = driftwatch::report::derive(&request)?;
+            for (format, path) in outputs {
+                let text = driftwatch::report::render(&report, format)?;
+                driftwatch::report::write(path.as_deref(), &text)?;
             }
             Ok(())
         }
@@ -491,6 +619,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Audit { command } => audit(command),
         Command::Geoip {
             command: GeoipCommand::Lookup { config, ips },
         } => {
@@ -523,4 +652,131 @@ fn load_roster(config: &Config, over: Option<&Path>) -> Result<Roster> {
         Some(p) => Roster::load(&p).with_context(|| format!("loading roster {}", p.display())),
         None => Ok(Roster::default()),
     }
+}
+
+/// `driftwatch audit verify|prune`. A log that does not verify fails the command (exit 1),
+/// naming each problem; a missing `[audit] path` or a bad cutoff is bad usage (exit 2).
+fn audit(command: AuditCommand) -> Result<()> {
+    use driftwatch::audit;
+
+    fn log_path(arg: &AuditLogArg) -> Result<(PathBuf, Option<Config>)> {
+        if let Some(p) = &arg.log {
+            return Ok((p.clone(), None));
+        }
+        let config_path = arg.config.clone().unwrap_or_default();
+        let config = Config::load(&config_path)?;
+        match config.audit.path.clone() {
+            Some(p) => Ok((p, Some(config))),
+            None => Err(ConfigError::Invalid {
+                path: config_path,
+                errors: vec!["[audit] path is not set: there is no audit log".to_owned()],
+            }
+            .into()),
+        }
+    }
+    let usage = |flag: &str, error: String| -> anyhow::Error {
+        ConfigError::Invalid {
+            path: PathBuf::from(flag),
+            errors: vec![error],
+        }
+        .into()
+    };
+
+    match command {
+        AuditCommand::Verify { log, expect_head } => {
+            let (path, _) = log_path(&log)?;
+            let context = || format!("verifying audit log {}", path.display());
+            let (verified, expected_seq) = match &expect_head {
+                Some(hash) => {
+                    let (v, seq) = audit::verify_head(&path, hash.trim()).with_context(context)?;
+                    (v, Some(seq))
+                }
+                None => (audit::verify(&path).with_context(context)?, None),
+            };
+            match &verified.head {
+                Some(head) => {
+                    println!(
+                        "{}: OK, {} record(s), seq {} to {}",
+                        path.display(),
+                        verified.records,
+                        verified.first_seq,
+                        head.seq
+                    );
+                    println!("  head: seq {} hash {}", head.seq, head.hash);
+                }
+                None => println!("{}: OK, empty", path.display()),
+            }
+            if let Some(before) = verified.pruned_before {
+                println!(
+                    "  pruned: starts with a retention anchor, records before {} dropped",
+                    before.to_rfc3339()
+                );
+            }
+            if let (Some(hash), Some(seq)) = (&expect_head, expected_seq) {
+                println!("  expected head {}: present, seq {seq}", hash.trim());
+            }
+            Ok(())
+        }
+        AuditCommand::Prune {
+            log,
+            before,
+            older_than_days,
+        } => {
+            let (path, config) = log_path(&log)?;
+            let now = Utc::now();
+            let cutoff = match (before, older_than_days) {
+                (Some(text), _) => parse_cutoff(&text).map_err(|e| usage("--before", e))?,
+                (None, Some(days)) => audit::retention_cutoff(days, now),
+                (None, None) => match config.as_ref().and_then(|c| c.audit.cutoff(now)) {
+                    Some(t) => t,
+                    None => {
+                        return Err(usage(
+                            "--before",
+                            "give --before or --older-than-days, or a config with \
+                             [audit] retention_days"
+                                .to_owned(),
+                        ));
+                    }
+                },
+            };
+            if cutoff > now {
+                return Err(usage(
+                    "--before",
+                    format!("{} is in the future: that would drop every record", cutoff),
+                ));
+            }
+            let pruned = audit::prune(&path, cutoff)
+                .with_context(|| format!("pruning audit log {}", path.display()))?;
+            if pruned.dropped == 0 {
+                println!(
+                    "{}: nothing older than {} to drop ({} record(s))",
+                    path.display(),
+                    cutoff.to_rfc3339(),
+                    pruned.kept
+                );
+            } else {
+                println!(
+                    "{}: dropped {} record(s) older than {}, kept {} after the retention anchor",
+                    path.display(),
+                    pruned.dropped,
+                    cutoff.to_rfc3339(),
+                    pruned.kept
+                );
+            }
+            if let Some(head) = &pruned.head {
+                println!("  head: seq {} hash {}", head.seq, head.hash);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
+fn parse_cutoff(text: &str) -> std::result::Result<chrono::DateTime<Utc>, String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("{text:?}: expected YYYY-MM-DD or an RFC 3339 time"))
 }

@@ -491,6 +491,17 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
         "enabled = true\n[[token]]\nname = \"ana\"\nrole = \"analyst\"\nsha256 = \"{sha256}\"\n"
     ))
     .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let audit_log = dir.path().join("audit.jsonl");
+    config.audit.path = Some(audit_log.clone());
+    // The audit stage is restarted below: a short session lets the mock coordinator give
+    // its partitions to the new member at once (see the route test).
+    config
+        .kafka
+        .as_mut()
+        .unwrap()
+        .client
+        .insert("session.timeout.ms".into(), "6000".into());
 
     // E1005's working-hours alert opens, then escalates (replay, without dispositions).
     let expected = replay_alerts();
@@ -660,18 +671,73 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
         .count();
     assert!(with_baseline >= 8, "{list}");
 
-    // Every call went to the audit topic.
-    let audit = read_all(
-        &brokers,
-        "driftwatch.audit",
-        Duration::from_secs(10),
-        |rs| {
-            rs.iter()
-                .any(|r| String::from_utf8_lossy(&r.value).contains("\"disposition\""))
-        },
+    // The audit stage appended the alerts, the configuration and roster in effect, every
+    // API call and the disposition to the hash-chained log.
+    use driftwatch::audit::Kind;
+    let kinds = |path: &Path| -> Vec<Kind> {
+        driftwatch::audit::read(path)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.entry.kind)
+            .collect()
+    };
+    let lines = got.len();
+    let calls_on_topic = read_all(&brokers, "driftwatch.audit", Duration::from_secs(3), |_| {
+        false
+    })
+    .iter()
+    .filter(|r| String::from_utf8_lossy(&r.value).contains("\"api_call\""))
+    .count();
+    wait(
+        "the audit log",
+        Box::new(|| {
+            let k = kinds(&audit_log);
+            k.contains(&Kind::Disposition)
+                && k.iter().filter(|k| **k == Kind::ApiCall).count() >= calls_on_topic
+                && k.iter()
+                    .filter(|k| matches!(k, Kind::AlertRaised | Kind::AlertUpdated))
+                    .count()
+                    == lines
+        }),
     );
-    assert!(audit.len() >= 4, "{}", audit.len());
-
     handles.stop.store(true, Ordering::SeqCst);
     assert_eq!(service.join().unwrap().unwrap(), Ended::Clean);
+    let verified = driftwatch::audit::verify(&audit_log).unwrap();
+    let k = kinds(&audit_log);
+    for kind in [
+        Kind::ConfigChanged,
+        Kind::RosterChanged,
+        Kind::ApiCall,
+        Kind::Disposition,
+    ] {
+        assert!(k.contains(&kind), "{kind:?} missing: {k:?}");
+    }
+    assert!(k.iter().filter(|k| **k == Kind::ApiCall).count() >= 5);
+
+    // A restart of the audit stage reads its topics again from the committed offsets and
+    // appends nothing twice.
+    let handles = Handles::default();
+    let audit_only = {
+        let handles = handles.clone();
+        let handle = runtime.handle().clone();
+        let config = config.clone();
+        std::thread::spawn(move || service::run(&config, &[Stage::Audit], handle, &handles))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !handles.health.is_ready() {
+        assert!(Instant::now() < deadline, "audit stage not ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    handles.stop.store(true, Ordering::SeqCst);
+    assert_eq!(audit_only.join().unwrap().unwrap(), Ended::Clean);
+    let again = driftwatch::audit::verify(&audit_log).unwrap();
+    // Only this run's own start records (configuration and roster) are new.
+    let new: Vec<Kind> = kinds(&audit_log)[k.len()..].to_vec();
+    assert!(
+        new.iter()
+            .all(|k| matches!(k, Kind::ConfigChanged | Kind::RosterChanged)),
+        "{new:?}"
+    );
+    assert!(again.records > verified.records);
 }

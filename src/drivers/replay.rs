@@ -34,6 +34,8 @@ const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
 pub enum Output {
     Stdout,
     File(PathBuf),
+    /// Nowhere: for callers that keep the alerts in memory ([`Options::keep_alerts`]).
+    Discard,
 }
 
 impl Output {
@@ -50,6 +52,7 @@ impl Output {
         Ok(match self {
             Output::Stdout => Box::new(BufWriter::new(io::stdout().lock())),
             Output::File(p) => Box::new(BufWriter::new(File::create(p)?)),
+            Output::Discard => Box::new(io::sink()),
         })
     }
 }
@@ -187,6 +190,19 @@ fn out(what: &'static str) -> impl Fn(io::Error) -> ReplayError {
 
 /// Run the core over every input, merged in event-time order, through `engine`.
 pub fn run(core: &Core<'_>, engine: &mut Engine, opts: &Options) -> Result<Report, ReplayError> {
+    run_observed(core, engine, opts, &mut |_| true)
+}
+
+/// [`run`], with `observe` shown every resolved event as the merge hands it to the engine
+/// (event-time order across inputs). The engine applies the event only when `observe`
+/// returns true. `driftwatch report` counts its per-employee figures here and holds back
+/// the events after its period; the tally counts every record either way.
+pub fn run_observed(
+    core: &Core<'_>,
+    engine: &mut Engine,
+    opts: &Options,
+    observe: &mut dyn FnMut(&Resolved) -> bool,
+) -> Result<Report, ReplayError> {
     let started = Instant::now();
     let mut sinks = Sinks {
         alerts: opts.alerts_out.open().map_err(out("alerts"))?,
@@ -236,8 +252,10 @@ pub fn run(core: &Core<'_>, engine: &mut Engine, opts: &Options) -> Result<Repor
         let Some(item) = readers[i].head.take() else {
             break;
         };
-        for alert in engine.push(item, core.roster, core.suppress) {
-            sinks.alert(&alert)?;
+        if observe(&item) {
+            for alert in engine.push(item, core.roster, core.suppress) {
+                sinks.alert(&alert)?;
+            }
         }
         fill(
             &mut readers[i],

@@ -139,14 +139,32 @@ impl Dispositions for KafkaDispositions {
 pub struct KafkaAudit {
     pub producer: FutureProducer,
     pub topic: String,
+    pub runtime: Handle,
 }
 
 impl KafkaAudit {
+    /// Record `kind` by `actor` about `subject` (the audit stage stamps and chains it).
+    pub fn record(
+        &self,
+        kind: &str,
+        actor: &str,
+        subject: Option<&str>,
+        details: serde_json::Value,
+    ) {
+        self.send(json!({
+            "time": Utc::now(),
+            "kind": kind,
+            "actor": actor,
+            "subject": subject,
+            "details": details,
+        }));
+    }
+
     fn send(&self, entry: serde_json::Value) {
         let value = entry.to_string();
         let producer = self.producer.clone();
         let topic = self.topic.clone();
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             let record = FutureRecord::<(), _>::to(&topic)
                 .payload(&value)
                 .partition(0);
@@ -159,27 +177,30 @@ impl KafkaAudit {
 
 impl Audit for KafkaAudit {
     fn call(&self, call: &Call) {
-        self.send(json!({
-            "time": call.time,
-            "kind": "api_call",
-            "actor": call.actor,
-            "details": {
+        self.record(
+            "api_call",
+            &call.actor,
+            None,
+            json!({
                 "method": call.method,
                 "route": call.route,
                 "path": call.path,
                 "status": call.status,
                 "role": call.role,
-            },
-        }));
+            }),
+        );
     }
 
     fn disposition(&self, actor: &str, d: &Disposition) {
-        self.send(json!({
-            "time": Utc::now(),
-            "kind": "disposition",
-            "actor": actor,
-            "subject": d.alert_id.clone().unwrap_or_else(|| d.employee_id.0.clone()),
-            "details": d,
-        }));
+        let subject = d
+            .alert_id
+            .clone()
+            .unwrap_or_else(|| d.employee_id.0.clone());
+        self.record(
+            "disposition",
+            actor,
+            Some(&subject),
+            serde_json::to_value(d).unwrap_or_default(),
+        );
     }
 }

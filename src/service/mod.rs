@@ -19,6 +19,7 @@
 //! `wire` (record formats, partitioner), `roster_source`, `metrics`, `http`.
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod detect;
 pub mod http;
@@ -62,10 +63,17 @@ pub enum Stage {
     Detect,
     Infra,
     Route,
+    Audit,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [Stage::Ingest, Stage::Detect, Stage::Infra, Stage::Route];
+    pub const ALL: [Stage; 5] = [
+        Stage::Ingest,
+        Stage::Detect,
+        Stage::Infra,
+        Stage::Route,
+        Stage::Audit,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -73,6 +81,7 @@ impl Stage {
             Stage::Detect => "detect",
             Stage::Infra => "infra",
             Stage::Route => "route",
+            Stage::Audit => "audit",
         }
     }
 }
@@ -182,6 +191,35 @@ pub fn run(
         })?;
     }
 
+    // Configuration and roster changes go to the audit log (through the audit topic).
+    let audit_topic = api::KafkaAudit {
+        producer: kafka::producer(&kafka)?,
+        topic: kafka.topics.audit.clone(),
+        runtime: runtime.clone(),
+    };
+    if let Some(path) = &config.source {
+        match std::fs::read(path) {
+            Ok(bytes) => audit_topic.record(
+                "config_changed",
+                "driftwatch",
+                None,
+                serde_json::json!({
+                    "path": path.display().to_string(),
+                    "sha256": sha256_hex(&bytes),
+                    "event": "started",
+                }),
+            ),
+            Err(e) => tracing::warn!(error = %e, "config file not readable for the audit log"),
+        }
+    }
+    let mut audited_roster = current_roster();
+    audit_topic.record(
+        "roster_changed",
+        "driftwatch",
+        None,
+        roster_digest(&audited_roster),
+    );
+
     // The analyst API: a view of every employee, whichever instance owns them.
     let api_view = if config.api.enabled {
         let view = Arc::new(crate::api::view::View::new(
@@ -200,6 +238,7 @@ pub fn run(
         let audit = api::KafkaAudit {
             producer,
             topic: kafka.topics.audit.clone(),
+            runtime: runtime.clone(),
         };
         let router = crate::api::Api::new(
             &config.api,
@@ -239,6 +278,39 @@ pub fn run(
             dlq: kafka.topics.dlq.clone(),
         };
         match stage {
+            Stage::Audit => {
+                let Some(mut log) = config
+                    .audit
+                    .open()
+                    .map_err(|e| ServiceError::Other(format!("audit log: {e}")))?
+                else {
+                    tracing::info!("audit stage: no [audit] path, nothing to record");
+                    continue;
+                };
+                let ctx = StageContext::new(NoState, Arc::clone(&metrics));
+                let consumer: BaseConsumer<StageContext<NoState>> =
+                    kafka::consumer_config(&kafka, &group).create_with_context(ctx)?;
+                let dlq_partitions = kafka::partition_count(&consumer, &kafka.topics.dlq)?;
+                consumer.subscribe(&[&kafka.topics.alerts, &kafka.topics.audit])?;
+                let consumer = Arc::new(consumer);
+                let c = Arc::clone(&consumer);
+                ready.push(Box::new(move || c.context().is_ready()));
+                let alerts = kafka.topics.alerts.clone();
+                let mut outbox = outbox;
+                threads.push((
+                    stage,
+                    spawn(stage, move || {
+                        audit::run_audit(
+                            &consumer,
+                            &mut log,
+                            &alerts,
+                            &mut outbox,
+                            dlq_partitions,
+                            &opts,
+                        )
+                    })?,
+                ));
+            }
             Stage::Route => {
                 if config.route.destination.is_empty() {
                     tracing::info!("route stage: no [[route.destination]], nothing to deliver");
@@ -448,6 +520,11 @@ pub fn run(
         if last_reload.elapsed() > Duration::from_secs(10) {
             last_reload = Instant::now();
             roster.lock().unwrap_or_else(|p| p.into_inner()).refresh();
+            let now = current_roster();
+            if !Arc::ptr_eq(&now, &audited_roster) {
+                audit_topic.record("roster_changed", "driftwatch", None, roster_digest(&now));
+                audited_roster = now;
+            }
             for (path, r) in enricher.reload_if_changed() {
                 match r {
                     Ok(()) => tracing::info!(path = %path.display(), "reloaded"),
@@ -489,6 +566,25 @@ pub fn run(
         Some(e) => Err(e),
         None => Ok(ended),
     }
+}
+
+/// What the audit log keeps of a roster: how many employees and a digest of every
+/// profile, so a change is visible without copying HR data into the log.
+fn roster_digest(roster: &crate::roster::Roster) -> serde_json::Value {
+    let mut all = Vec::new();
+    for p in roster.iter() {
+        all.extend(serde_json::to_vec(p).unwrap_or_default());
+        all.push(b'\n');
+    }
+    serde_json::json!({ "employees": roster.len(), "sha256": sha256_hex(&all) })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Ingest keeps no partitioned state.
