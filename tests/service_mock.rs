@@ -494,6 +494,13 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
     let dir = tempfile::tempdir().unwrap();
     let audit_log = dir.path().join("audit.jsonl");
     config.audit.path = Some(audit_log.clone());
+    // On-call gets the page, then its resolution when the analyst disposes of it.
+    let oncall = Receiver::default();
+    let (oncall_addr, _oncall_runtime) = start_receiver(&oncall);
+    config.route = toml::from_str(&format!(
+        "[[destination]]\nname = \"oncall\"\nkind = \"webhook\"\nurl = \"http://{oncall_addr}/oncall\"\n"
+    ))
+    .unwrap();
     // The audit stage is restarted below: a short session lets the mock coordinator give
     // its partitions to the new member at once (see the route test).
     config
@@ -608,6 +615,29 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
     );
     let (_, a) = call("GET", &format!("/api/v1/alerts/{id}"), None);
     assert_eq!(a["status"], "disposed", "{a}");
+    wait(
+        "the page resolved",
+        Box::new(|| {
+            oncall
+                .on("/oncall")
+                .iter()
+                .any(|r| r.body["action"] == "resolve" && r.body["dedup_key"] == id.as_str())
+        }),
+    );
+    let pages = oncall.on("/oncall");
+    let first_trigger = pages
+        .iter()
+        .position(|r| r.body["action"] == "trigger" && r.body["dedup_key"] == id.as_str())
+        .expect("the alert was paged first");
+    let resolve = pages
+        .iter()
+        .position(|r| r.body["action"] == "resolve")
+        .unwrap();
+    assert!(first_trigger < resolve);
+    assert_eq!(
+        pages[resolve].body["alert"]["severity"], "medium",
+        "resolved with the labels it was paged with"
+    );
 
     send(&records[split..]);
     let consumed = || {

@@ -325,7 +325,7 @@ pub fn run(
                     let consumer =
                         route::consumer(&kafka, &kafka.group_id, &d.name, Arc::clone(&metrics))?;
                     let dlq_partitions = kafka::partition_count(&consumer, &kafka.topics.dlq)?;
-                    consumer.subscribe(&[&kafka.topics.alerts])?;
+                    consumer.subscribe(&[&kafka.topics.alerts, &kafka.topics.dispositions])?;
                     let consumer = Arc::new(consumer);
                     let c = Arc::clone(&consumer);
                     ready.push(Box::new(move || c.context().is_ready()));
@@ -338,12 +338,14 @@ pub fn run(
                     };
                     let roster = Arc::clone(&current_roster);
                     let handle = runtime.clone();
+                    let dispositions = kafka.topics.dispositions.clone();
                     threads.push((
                         stage,
                         spawn(stage, move || {
                             route::run_destination(
                                 &consumer,
                                 &destination,
+                                &dispositions,
                                 outbox,
                                 dlq_partitions,
                                 &opts,

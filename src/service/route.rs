@@ -1,4 +1,5 @@
-//! The route stage: the alerts topic to on-call destinations.
+//! The route stage: the alerts topic to on-call destinations, and analysts' dispositions
+//! as resolutions of what was paged (see `resolves`).
 //!
 //! Each `[[route.destination]]` is a consumer group of its own (`<group_id>.route.<name>`)
 //! with its own committed offsets, so a destination that is down holds back only itself,
@@ -23,10 +24,13 @@ use super::detect::source_of;
 use super::kafka::{self, Outbox, ServiceError};
 use super::stage::{Progress, StageContext, poll_batch};
 use super::{LoopOptions, NoState, ingest};
-use crate::alert::Alert;
+use std::collections::HashMap;
+
+use crate::alert::{Alert, Severity};
 use crate::roster::Roster;
 use crate::route::deliver::{Destination, Outcome, Routed};
 use crate::route::payload::Action;
+use crate::suppress::{Disposition, Verdict};
 
 /// The route consumer may wait this long between two polls (librdkafka's maximum): a
 /// destination down for hours must not cost the consumer its partitions.
@@ -47,9 +51,11 @@ pub(super) fn consumer(
 
 /// Poll alerts, deliver them, dead-letter what the destination refuses and what does not
 /// read as an alert, then store the offsets; until stopped.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run_destination(
     consumer: &BaseConsumer<StageContext<NoState>>,
     destination: &Destination,
+    dispositions_topic: &str,
     mut outbox: Outbox,
     dlq_partitions: i32,
     opts: &LoopOptions,
@@ -60,6 +66,9 @@ pub(super) fn run_destination(
         .metrics()
         .notification_pending
         .with_label_values(&[destination.name()]);
+    // The latest line of each alert this destination was sent, to resolve it with the same
+    // labels when an analyst disposes of it (bounded; see `resolves` for the rest).
+    let mut seen: HashMap<String, (Alert, Option<String>)> = HashMap::new();
     while !opts.stop.load(Ordering::SeqCst) {
         let batch = poll_batch(consumer, opts.batch_max, opts.batch_wait);
         if batch.is_empty() {
@@ -69,14 +78,27 @@ pub(super) fn run_destination(
         let mut routed: Vec<(&OwnedMessage, Routed)> = Vec::new();
         let mut unreadable = Vec::new();
         for m in &batch {
-            match serde_json::from_slice::<Alert>(m.payload().unwrap_or_default()) {
+            let payload = m.payload().unwrap_or_default();
+            let written = m
+                .timestamp()
+                .to_millis()
+                .and_then(DateTime::<Utc>::from_timestamp_millis);
+            if m.topic() == dispositions_topic {
+                match serde_json::from_slice::<Disposition>(payload) {
+                    Ok(d) => {
+                        for r in resolves(&d, &seen, written) {
+                            routed.push((m, r));
+                        }
+                    }
+                    Err(e) => unreadable.push((m, e.to_string())),
+                }
+                continue;
+            }
+            match serde_json::from_slice::<Alert>(payload) {
                 Ok(alert) => {
                     let group = roster.get(&alert.employee_id).and_then(|p| p.group.clone());
                     if destination.config.wants(&alert, group.as_deref()) {
-                        let written = m
-                            .timestamp()
-                            .to_millis()
-                            .and_then(DateTime::<Utc>::from_timestamp_millis);
+                        remember(&mut seen, &alert, group.clone());
                         routed.push((
                             m,
                             Routed {
@@ -139,6 +161,74 @@ pub(super) fn run_destination(
     Ok(())
 }
 
+/// Alerts remembered per destination for resolving; beyond this the oldest half goes.
+const SEEN_MAX: usize = 100_000;
+
+fn remember(
+    seen: &mut HashMap<String, (Alert, Option<String>)>,
+    alert: &Alert,
+    group: Option<String>,
+) {
+    if seen.len() >= SEEN_MAX {
+        let mut by_time: Vec<(String, chrono::DateTime<Utc>)> =
+            seen.iter().map(|(k, (a, _))| (k.clone(), a.time)).collect();
+        by_time.sort_by_key(|(_, t)| *t);
+        for (k, _) in by_time.into_iter().take(SEEN_MAX / 2) {
+            seen.remove(&k);
+        }
+    }
+    seen.insert(alert.id.clone(), (alert.clone(), group));
+}
+
+/// What a disposition asks of on-call: a `benign` or `false_positive` verdict resolves the
+/// page (PagerDuty `resolve`, Alertmanager `endsAt` now, Slack `[RESOLVED]`); a
+/// `true_positive` leaves it to the people working the incident.
+///
+/// An alert this process did not see (sent before a restart) is resolved by id: PagerDuty
+/// and webhooks need nothing else; for Alertmanager, whose alerts are their label sets,
+/// one resolve per severity goes out (a resolve for a label set never fired is ignored).
+fn resolves(
+    d: &Disposition,
+    seen: &HashMap<String, (Alert, Option<String>)>,
+    written: Option<chrono::DateTime<Utc>>,
+) -> Vec<Routed> {
+    let Some(id) = &d.alert_id else {
+        return Vec::new();
+    };
+    if d.verdict == Verdict::TruePositive {
+        return Vec::new();
+    }
+    let resolve = |alert: Alert, group: Option<String>| Routed {
+        alert,
+        group,
+        action: Action::Resolve,
+        written,
+    };
+    if let Some((alert, group)) = seen.get(id) {
+        return vec![resolve(alert.clone(), group.clone())];
+    }
+    Severity::ALL
+        .iter()
+        .rev()
+        .map(|&severity| {
+            resolve(
+                Alert {
+                    id: id.clone(),
+                    status: crate::alert::AlertStatus::Open,
+                    employee_id: d.employee_id.clone(),
+                    time: d.time,
+                    severity,
+                    rules: d.rules.clone(),
+                    risk: 0,
+                    summary: format!("disposed of as {:?}: {}", d.verdict, d.note),
+                    evidence: Vec::new(),
+                },
+                None,
+            )
+        })
+        .collect()
+}
+
 fn count_dead_letter(destination: &Destination, m: &OwnedMessage, reason: &str) {
     destination
         .metrics()
@@ -166,4 +256,44 @@ fn dead_letter(
         detail,
         "driftwatch",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roster::EmployeeId;
+
+    fn disposition(verdict: Verdict) -> Disposition {
+        Disposition {
+            employee_id: EmployeeId("E1".into()),
+            alert_id: Some("dw-000000000000000000000001".into()),
+            verdict,
+            rules: vec!["claimed_location".into()],
+            time: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            until: None,
+            note: "trip".into(),
+        }
+    }
+
+    #[test]
+    fn a_disposition_resolves_what_was_paged() {
+        let mut seen = HashMap::new();
+        assert!(resolves(&disposition(Verdict::TruePositive), &seen, None).is_empty());
+        // Not seen (paged before a restart): by id, once per severity.
+        let unknown = resolves(&disposition(Verdict::Benign), &seen, None);
+        let severities: Vec<Severity> = unknown.iter().map(|r| r.alert.severity).collect();
+        assert_eq!(severities.len(), 4);
+        assert!(unknown.iter().all(|r| r.action == Action::Resolve));
+        // Seen: the very line that was paged, with its group.
+        let mut paged = unknown[0].alert.clone();
+        paged.severity = Severity::High;
+        remember(&mut seen, &paged, Some("contractors".into()));
+        let known = resolves(&disposition(Verdict::FalsePositive), &seen, None);
+        assert_eq!(known.len(), 1);
+        assert_eq!(known[0].alert.severity, Severity::High);
+        assert_eq!(known[0].group.as_deref(), Some("contractors"));
+        let mut no_id = disposition(Verdict::Benign);
+        no_id.alert_id = None;
+        assert!(resolves(&no_id, &seen, None).is_empty());
+    }
 }
