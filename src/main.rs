@@ -153,6 +153,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// See driftwatch work in one command: a simulated company streamed through an
+    /// in-process Kafka broker and every stage of the service, each alert printed as it
+    /// fires, then what was caught, the false alerts and a compliance report.
+    Demo {
+        /// Employees in the simulated company.
+        #[arg(long, default_value_t = 2000)]
+        employees: u32,
+        /// Simulated days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Wall-clock seconds the simulated days are compressed into.
+        #[arg(long, default_value_t = 60)]
+        duration_secs: u64,
+        /// Seed of the simulation.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where the company, on-call notifications, audit log and report go (default: a
+        /// folder in the system's temporary directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Address of /metrics and the analyst API.
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        listen: std::net::SocketAddr,
+        /// Partitions of the demo's topics.
+        #[arg(long, default_value_t = 12)]
+        partitions: i32,
+        /// Leave the service, its metrics and its API up after the summary, until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
+    },
     /// Analyst API tools.
     Api {
         #[command(subcommand)]
@@ -597,6 +627,43 @@ fn run(cli: Cli) -> Result<()> {
                 s.vpn_events,
                 out.display()
             );
+            Ok(())
+        }
+        Command::Demo {
+            employees,
+            days,
+            duration_secs,
+            seed,
+            out,
+            listen,
+            partitions,
+            keep_running,
+        } => {
+            let opts = driftwatch::drivers::demo::Options {
+                employees,
+                days,
+                seed,
+                duration: std::time::Duration::from_secs(duration_secs),
+                out: out.unwrap_or_else(|| std::env::temp_dir().join("driftwatch-demo")),
+                listen,
+                keep_running,
+                partitions: partitions.max(1),
+            };
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let s = std::sync::Arc::clone(&stop);
+            let signals = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            std::thread::spawn(move || {
+                signals.block_on(shutdown_signal());
+                s.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            let summary = driftwatch::drivers::demo::run(&opts, stop, &mut std::io::stdout())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if summary.alerts.is_empty() {
+                anyhow::bail!("the demo raised no alert");
+            }
             Ok(())
         }
         Command::Api {

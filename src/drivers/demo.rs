@@ -1,0 +1,552 @@
+//! `driftwatch demo`: driftwatch working end to end in one command, with nothing to set up.
+//!
+//! 1. The simulator writes a company (roster, GeoIP world, Okta and Cisco ASA logs with
+//!    planted fraudulent and legitimate cases, the ground truth) into `--out`.
+//! 2. librdkafka's in-process mock cluster stands in for Kafka.
+//! 3. `driftwatch run`'s service runs every stage in this process: ingest, detect, infra,
+//!    route (on-call to a JSON-lines file) and audit, with `/metrics`, `/healthz`,
+//!    `/readyz` and the analyst API on `--listen`.
+//! 4. The simulator's events are produced in event-time order, the month compressed into
+//!    `--duration-secs`; each alert is printed as it fires.
+//! 5. At the end: which planted cases were caught and how fast, false alerts on the
+//!    legitimate population, and a compliance report (`driftwatch report`) in `--out`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::alert::Alert;
+use crate::config::Config;
+use crate::evaluate::{Evaluation, TruthFile};
+use crate::service::config::{InputTopic, KafkaConfig};
+use crate::service::{self, Handles, Stage};
+use crate::simulate::{self, Simulation, records};
+
+/// What to show.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub employees: u32,
+    pub days: u32,
+    pub seed: u64,
+    /// Wall-clock time the simulated days are compressed into.
+    pub duration: Duration,
+    /// Where the company, the on-call file, the audit log and the report go.
+    pub out: PathBuf,
+    /// `/metrics`, `/healthz`, `/readyz` and `/api/v1`.
+    pub listen: SocketAddr,
+    /// Leave the service, its metrics and its API up after the summary, until Ctrl-C.
+    pub keep_running: bool,
+    pub partitions: i32,
+}
+
+/// What the demo found.
+#[derive(Debug)]
+pub struct Summary {
+    pub records: u64,
+    pub alerts: Vec<Alert>,
+    pub evaluation: Evaluation,
+    pub report: Option<PathBuf>,
+}
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("simulating the company: {0}")]
+    Simulate(#[from] simulate::SimError),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn other(what: &str) -> impl Fn(String) -> DemoError + '_ {
+    move |e| DemoError::Other(format!("{what}: {e}"))
+}
+
+const OKTA_TOPIC: &str = "demo.okta";
+const VPN_TOPIC: &str = "demo.vpn";
+
+/// Run the demo; `stop` (Ctrl-C) ends it early or ends `--keep-running`. Progress and
+/// alerts go to `out` (the terminal).
+pub fn run(
+    opts: &Options,
+    stop: Arc<AtomicBool>,
+    out: &mut dyn Write,
+) -> Result<Summary, DemoError> {
+    let say = |out: &mut dyn Write, line: String| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    let start = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap_or_default();
+    let sim = Simulation::new(simulate::Params {
+        employees: opts.employees,
+        days: opts.days,
+        seed: opts.seed,
+        start,
+    })?;
+    say(
+        out,
+        format!(
+            "driftwatch demo: simulating {} employees over {} days (seed {}) in {}",
+            opts.employees,
+            opts.days,
+            opts.seed,
+            opts.out.display()
+        ),
+    );
+    let written = simulate::write(&sim, &opts.out, false)?;
+    let planted: HashMap<String, (&'static str, &'static str)> = written
+        .truth
+        .employees
+        .iter()
+        .map(|t| (t.employee_id.clone(), (t.label, t.scenario)))
+        .collect();
+    let s = &written.truth.summary;
+    say(
+        out,
+        format!(
+            "  {} fraudulent employees planted among {}; {} Okta and {} VPN events",
+            s.fraudulent, s.employees, s.okta_events, s.vpn_events
+        ),
+    );
+
+    // The broker, in process.
+    let cluster = MockCluster::new(1).map_err(|e| other("mock cluster")(e.to_string()))?;
+    let brokers = cluster.bootstrap_servers();
+    let config = demo_config(opts, &brokers)?;
+    let mk = |name: &str, partitions: i32| {
+        cluster
+            .create_topic(name, partitions, 1)
+            .map_err(|e| other("creating topics")(e.to_string()))
+    };
+    let t = &config
+        .kafka
+        .as_ref()
+        .map(|k| k.topics.clone())
+        .unwrap_or_default();
+    for name in [OKTA_TOPIC, VPN_TOPIC] {
+        mk(name, opts.partitions)?;
+    }
+    for name in [
+        &t.logins,
+        &t.network,
+        &t.findings,
+        &t.alerts,
+        &t.dlq,
+        &t.changelog,
+        &t.dispositions,
+    ] {
+        mk(name, opts.partitions)?;
+    }
+    mk(&t.audit, 1)?;
+
+    // The service, its HTTP endpoints, and the alert printer.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| other("runtime")(e.to_string()))?;
+    let handles = Handles::default();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(opts.listen))
+        .map_err(|e| other("listening")(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| other("listening")(e.to_string()))?;
+    runtime.spawn(service::http::serve(
+        listener,
+        Arc::clone(&handles.metrics),
+        Arc::clone(&handles.health),
+        Arc::clone(&handles.api),
+        std::future::pending(),
+    ));
+    let service = {
+        let handles = handles.clone();
+        let handle = runtime.handle().clone();
+        let config = config.clone();
+        std::thread::spawn(move || service::run(&config, &Stage::ALL, handle, &handles))
+    };
+    let ready_by = Instant::now() + Duration::from_secs(60);
+    while !handles.health.is_ready() {
+        if service.is_finished() || Instant::now() > ready_by {
+            handles.stop.store(true, Ordering::SeqCst);
+            let why = match service.join() {
+                Ok(Err(e)) => e.to_string(),
+                _ => "not ready within a minute".to_owned(),
+            };
+            return Err(DemoError::Other(format!(
+                "the service did not start: {why}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    say(
+        out,
+        format!(
+            "  service up: http://{addr}/metrics · http://{addr}/api/v1/alerts (bearer token in {})",
+            opts.out.join("api-token.txt").display()
+        ),
+    );
+
+    let alerts: Arc<Mutex<Vec<Alert>>> = Arc::default();
+    let last_alert = Arc::new(Mutex::new(Instant::now()));
+    let printer_stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let printer = {
+        let alerts = Arc::clone(&alerts);
+        let last_alert = Arc::clone(&last_alert);
+        let stop = Arc::clone(&printer_stop);
+        let brokers = brokers.clone();
+        let topic = t.alerts.clone();
+        let partitions = opts.partitions;
+        std::thread::spawn(move || {
+            follow_alerts(&brokers, &topic, partitions, &stop, |a| {
+                let (label, scenario) = planted
+                    .get(&a.employee_id.0)
+                    .copied()
+                    .unwrap_or(("unknown", "?"));
+                let mark = if label == "fraudulent" {
+                    format!("planted: {scenario}")
+                } else {
+                    format!("legitimate: {scenario}")
+                };
+                let _ = tx.send(format!(
+                    "  {} {:<8} {:<8} {:<34} {}  [{mark}]",
+                    a.time.format("%b %d %H:%M"),
+                    a.severity.as_str().to_uppercase(),
+                    a.employee_id.0,
+                    a.rules.join(","),
+                    crate::route::payload::truncate(&a.summary, 90),
+                ));
+                *last_alert.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                alerts.lock().unwrap_or_else(|p| p.into_inner()).push(a);
+            })
+        })
+    };
+
+    // The month, compressed.
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("linger.ms", "20")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .map_err(|e| other("producer")(e.to_string()))?;
+    let first = start.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let span = chrono::Duration::days(i64::from(opts.days));
+    let began = Instant::now();
+    let produced = AtomicU64::new(0);
+    let mut last_progress = Instant::now();
+    for ev in sim.events() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let due = due_at(ev.time, first, span, opts.duration);
+        let now = began.elapsed();
+        if due > now {
+            std::thread::sleep((due - now).min(Duration::from_millis(200)));
+            while let Ok(line) = rx.try_recv() {
+                say(out, line);
+            }
+        }
+        let (topic, line) = if ev.kind.is_vpn() {
+            (VPN_TOPIC, records::asa_line(&sim, &ev))
+        } else {
+            (OKTA_TOPIC, records::okta_json(&sim, &ev))
+        };
+        let mut record = BaseRecord::<(), str>::to(topic).payload(&line);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((e, r)) => {
+                    if !matches!(
+                        e.rdkafka_error_code(),
+                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
+                    ) {
+                        return Err(other("producing")(e.to_string()));
+                    }
+                    record = r;
+                    producer.poll(Duration::from_millis(50));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+        produced.fetch_add(1, Ordering::Relaxed);
+        while let Ok(line) = rx.try_recv() {
+            say(out, line);
+        }
+        if last_progress.elapsed() >= Duration::from_secs(5) {
+            last_progress = Instant::now();
+            say(
+                out,
+                format!(
+                    "  … {} · {} records · {} alert lines",
+                    ev.time.format("%b %d"),
+                    produced.load(Ordering::Relaxed),
+                    alerts.lock().map(|a| a.len()).unwrap_or(0)
+                ),
+            );
+        }
+    }
+    let _ = producer.flush(Duration::from_secs(30));
+    // Gone before the broker is, so it does not report the broker's end as an outage.
+    drop(producer);
+    let records = produced.load(Ordering::Relaxed);
+
+    // Drain: everything consumed, then no new alert for a few seconds.
+    let drained_by = Instant::now() + Duration::from_secs(120);
+    loop {
+        while let Ok(line) = rx.try_recv() {
+            say(out, line);
+        }
+        let consumed = consumed(&handles);
+        let quiet = last_alert
+            .lock()
+            .map(|t| t.elapsed() > Duration::from_secs(3))
+            .unwrap_or(true);
+        if (consumed >= records && quiet)
+            || Instant::now() > drained_by
+            || stop.load(Ordering::SeqCst)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    printer_stop.store(true, Ordering::SeqCst);
+    let _ = printer.join();
+    while let Ok(line) = rx.try_recv() {
+        say(out, line);
+    }
+    let alerts = alerts.lock().map(|a| a.clone()).unwrap_or_default();
+
+    // How it went.
+    let truth: TruthFile = serde_json::from_slice(
+        &std::fs::read(opts.out.join("truth.json"))
+            .map_err(|e| other("truth.json")(e.to_string()))?,
+    )
+    .map_err(|e| other("truth.json")(e.to_string()))?;
+    let evaluation = crate::evaluate::evaluate(&truth, &alerts);
+    say(out, String::new());
+    say(
+        out,
+        format!(
+            "driftwatch demo: {records} records in {:.0} s, {} alert lines",
+            began.elapsed().as_secs_f64(),
+            alerts.len()
+        ),
+    );
+    for row in evaluation
+        .scenarios
+        .iter()
+        .filter(|r| r.label == "fraudulent")
+    {
+        let fast = row.time_to_alert_median_h.map_or("—".to_owned(), |h| {
+            format!("median {h:.1} h after the first planted login")
+        });
+        say(
+            out,
+            format!(
+                "  caught {}/{} {:<24} {fast}",
+                row.alerted, row.employees, row.scenario
+            ),
+        );
+    }
+    say(
+        out,
+        format!(
+            "  false alerts on the legitimate population: {} ({:.2} per 1,000 employee-days)",
+            evaluation.false_alerts, evaluation.false_alerts_per_1000_employee_days
+        ),
+    );
+    if !evaluation.missed.is_empty() {
+        say(out, format!("  missed: {}", evaluation.missed.join(", ")));
+    }
+
+    let report = compliance_report(opts, first, span);
+    match &report {
+        Ok(path) => say(out, format!("  compliance report: {}", path.display())),
+        Err(e) => say(out, format!("  compliance report not written: {e}")),
+    }
+    say(
+        out,
+        format!(
+            "  on-call notifications: {}; audit log: {}",
+            opts.out.join("oncall.jsonl").display(),
+            opts.out.join("audit.jsonl").display()
+        ),
+    );
+
+    if opts.keep_running && !stop.load(Ordering::SeqCst) {
+        say(
+            out,
+            format!("  still serving http://{addr}/metrics and /api/v1; Ctrl-C to stop"),
+        );
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    handles.stop.store(true, Ordering::SeqCst);
+    match service.join() {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(DemoError::Other(format!("the service failed: {e}"))),
+        Err(_) => return Err(DemoError::Other("the service panicked".into())),
+    }
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    drop(cluster);
+    Ok(Summary {
+        records,
+        alerts,
+        evaluation,
+        report: report.ok(),
+    })
+}
+
+/// The simulator's config with the demo's Kafka, service, API, audit and route settings.
+fn demo_config(opts: &Options, brokers: &str) -> Result<Config, DemoError> {
+    let mut config = Config::load(&opts.out.join("driftwatch.toml"))
+        .map_err(|e| other("the simulated config")(e.to_string()))?;
+    let format = |f: &str| f.parse().map_err(|e: String| other("format")(e));
+    config.kafka = Some(KafkaConfig {
+        brokers: brokers.to_owned(),
+        group_id: "driftwatch-demo".to_owned(),
+        input: vec![
+            InputTopic {
+                topic: OKTA_TOPIC.to_owned(),
+                format: format("okta")?,
+            },
+            InputTopic {
+                topic: VPN_TOPIC.to_owned(),
+                format: format("cisco_asa")?,
+            },
+        ],
+        partitions: opts.partitions,
+        create_topics: false,
+        ..KafkaConfig::default()
+    });
+    config.service.listen = opts.listen;
+    config.service.batch_wait_ms = 50;
+    config.service.shutdown_deadline_secs = 20;
+    let (token, sha256) = crate::api::new_token().map_err(|e| other("api token")(e.to_string()))?;
+    std::fs::write(opts.out.join("api-token.txt"), format!("{token}\n"))
+        .map_err(|e| other("api-token.txt")(e.to_string()))?;
+    config.api = crate::api::ApiConfig {
+        enabled: true,
+        token: vec![crate::api::TokenConfig {
+            name: "demo".to_owned(),
+            role: crate::api::Role::Analyst,
+            sha256,
+        }],
+        ..crate::api::ApiConfig::default()
+    };
+    let audit = opts.out.join("audit.jsonl");
+    // A new demo starts a new log (an old one would hold another run's chain).
+    let _ = std::fs::remove_file(&audit);
+    config.audit.path = Some(audit);
+    let oncall = opts.out.join("oncall.jsonl");
+    let _ = std::fs::remove_file(&oncall);
+    config.route = toml::from_str(&format!(
+        "[[destination]]\nname = \"oncall-file\"\nkind = \"file\"\npath = {}\nmin_severity = \"medium\"\n",
+        toml::Value::String(oncall.display().to_string())
+    ))
+    .map_err(|e| other("route")(e.to_string()))?;
+    Ok(config)
+}
+
+/// When, from the start of the demo, an event at `t` is produced.
+fn due_at(
+    t: DateTime<Utc>,
+    first: DateTime<Utc>,
+    span: chrono::Duration,
+    total: Duration,
+) -> Duration {
+    let into = (t - first).as_seconds_f64().max(0.0);
+    let share = into / span.as_seconds_f64().max(1.0);
+    total.mul_f64(share.clamp(0.0, 1.0))
+}
+
+/// Every alert line from the beginning of `topic`, handed to `each`, until `stop`.
+fn follow_alerts(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    stop: &AtomicBool,
+    mut each: impl FnMut(Alert),
+) {
+    let consumer: BaseConsumer = match ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "driftwatch-demo.printer")
+        .set("enable.auto.commit", "false")
+        .create()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "demo: the alert printer cannot start");
+            return;
+        }
+    };
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        let _ = tpl.add_partition_offset(topic, p, Offset::Beginning);
+    }
+    if let Err(e) = consumer.assign(&tpl) {
+        tracing::error!(error = %e, "demo: the alert printer cannot read");
+        return;
+    }
+    while !stop.load(Ordering::SeqCst) {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100))
+            && let Ok(a) = serde_json::from_slice::<Alert>(m.payload().unwrap_or_default())
+        {
+            each(a);
+        }
+    }
+}
+
+/// Records the service consumed from the demo's input topics.
+fn consumed(handles: &Handles) -> u64 {
+    let text = handles.metrics.render();
+    text.lines()
+        .filter(|l| l.starts_with("driftwatch_records_consumed_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// `driftwatch report` over the simulated logs, as an operator would run it.
+fn compliance_report(
+    opts: &Options,
+    first: DateTime<Utc>,
+    span: chrono::Duration,
+) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let path = opts.out.join("compliance-report.html");
+    let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+    let status = std::process::Command::new(exe)
+        .arg("report")
+        .arg("--config")
+        .arg(opts.out.join("driftwatch.toml"))
+        .args(["--from", &day(first), "--to", &day(first + span)])
+        .args(["--format", "html", "--out"])
+        .arg(&path)
+        .arg("--audit-log")
+        .arg(opts.out.join("audit.jsonl"))
+        .arg(events_dir(&opts.out))
+        .status()
+        .map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(path)
+    } else {
+        Err(format!("driftwatch report exited with {status}"))
+    }
+}
+
+fn events_dir(out: &Path) -> PathBuf {
+    out.join("events")
+}
