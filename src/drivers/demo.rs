@@ -401,6 +401,8 @@ pub fn run(
         Err(_) => return Err(DemoError::Other("the service panicked".into())),
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
+    // The API's dispositions producer lives in `handles`: gone before the broker is.
+    drop(handles);
     drop(cluster);
     Ok(Summary {
         records,
