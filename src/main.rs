@@ -291,6 +291,20 @@ fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
     use driftwatch::service::{self, Ended, Handles, http};
     use std::sync::atomic::Ordering;
 
+    // Secrets named in [kafka.client] are needed from here on only (not to load the file).
+    let missing = config
+        .kafka
+        .as_ref()
+        .map(|k| k.missing_environment())
+        .unwrap_or_default();
+    if !missing.is_empty() {
+        return Err(ConfigError::Invalid {
+            path: config.source.clone().unwrap_or_default(),
+            errors: missing,
+        }
+        .into());
+    }
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -130,6 +130,10 @@ pub fn run(
         .kafka
         .clone()
         .ok_or_else(|| ServiceError::Other("the configuration has no [kafka] section".into()))?;
+    let missing = kafka.missing_environment();
+    if !missing.is_empty() {
+        return Err(ServiceError::Other(missing.join("; ")));
+    }
     let metrics = Arc::clone(&handles.metrics);
     let stop = Arc::clone(&handles.stop);
 
