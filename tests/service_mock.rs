@@ -723,6 +723,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
         Box::new(|| {
             let k = kinds(&audit_log);
             k.contains(&Kind::Disposition)
+                && k.contains(&Kind::AlertResolved)
                 && k.iter().filter(|k| **k == Kind::ApiCall).count() >= calls_on_topic
                 && k.iter()
                     .filter(|k| matches!(k, Kind::AlertRaised | Kind::AlertUpdated))
@@ -739,6 +740,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
         Kind::RosterChanged,
         Kind::ApiCall,
         Kind::Disposition,
+        Kind::AlertResolved,
     ] {
         assert!(k.contains(&kind), "{kind:?} missing: {k:?}");
     }

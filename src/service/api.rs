@@ -202,5 +202,17 @@ impl Audit for KafkaAudit {
             Some(&subject),
             serde_json::to_value(d).unwrap_or_default(),
         );
+        // A benign or false-positive verdict closes the alert (the route stage resolves
+        // its page); a true positive leaves it open for the people working the incident.
+        if d.verdict != crate::suppress::Verdict::TruePositive
+            && let Some(id) = &d.alert_id
+        {
+            self.record(
+                "alert_resolved",
+                actor,
+                Some(id),
+                json!({ "reason": d.verdict, "employee_id": d.employee_id }),
+            );
+        }
     }
 }
