@@ -11,16 +11,11 @@ use std::sync::{Arc, Mutex};
 use driftwatch::alert::Alert;
 use driftwatch::api::view::View;
 use driftwatch::api::{Api, ApiConfig, Audit, Call, Dispositions, Role, TokenConfig, new_token};
-use driftwatch::config::Config;
-use driftwatch::drivers::input::Source;
-use driftwatch::drivers::replay::{self, Output};
-use driftwatch::engine::Engine;
-use driftwatch::enrich::Enricher;
-use driftwatch::pipeline::Pipeline;
-use driftwatch::roster::Roster;
-use driftwatch::suppress::{Disposition, Suppressions, Verdict};
+use driftwatch::suppress::{Disposition, Verdict};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+mod support;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -55,34 +50,6 @@ impl Dispositions for Sink {
     }
 }
 
-/// Replay the examples in process: the engine (with its states) and the alert lines.
-fn replay_examples(config: &Config, roster: &Roster) -> (Engine, Vec<Alert>) {
-    let enricher = Enricher::open(&config.enrich).unwrap();
-    let suppress = Suppressions::load(&config.suppress).unwrap();
-    let pipeline = Pipeline {
-        decode: config.decode.context(2026),
-    };
-    let mut engine = Engine::new(config.engine());
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let opts = replay::Options {
-        inputs: Source::expand(&repo("examples/events")).unwrap(),
-        format: config.decode.format,
-        alerts_out: Output::File(out.path().to_owned()),
-        dead_letter: None,
-        dead_letter_filtered: false,
-        progress: false,
-        keep_alerts: true,
-    };
-    let core = replay::Core {
-        pipeline: &pipeline,
-        roster,
-        enricher: &enricher,
-        suppress: &suppress,
-    };
-    let report = replay::run(&core, &mut engine, &opts).unwrap();
-    (engine, report.alerts)
-}
-
 struct Server {
     base: String,
     tokens: std::collections::HashMap<Role, String>,
@@ -92,9 +59,7 @@ struct Server {
 }
 
 fn start(max_body_bytes: usize) -> Server {
-    let config = Config::load(&repo("driftwatch.example.toml")).unwrap();
-    let roster = Arc::new(config.roster.as_ref().unwrap().load().unwrap());
-    let (engine, alerts) = replay_examples(&config, &roster);
+    let (config, roster, engine, alerts) = support::examples::replay_examples();
     let view = Arc::new(View::new(
         config.risk.clone(),
         config.detect.working_hours.clone(),

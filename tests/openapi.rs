@@ -27,18 +27,14 @@ use std::sync::Arc;
 use driftwatch::alert::{Alert, AlertStatus, ClusterMember, Evidence, Severity};
 use driftwatch::api::view::View;
 use driftwatch::api::{Api, ApiConfig, Audit, Call, Dispositions, Role, TokenConfig, new_token};
-use driftwatch::config::Config;
 use driftwatch::detect::NAMES;
-use driftwatch::drivers::input::Source;
-use driftwatch::drivers::replay::{self, Output};
-use driftwatch::engine::Engine;
-use driftwatch::enrich::Enricher;
 use driftwatch::event::{EventKind, Format};
-use driftwatch::pipeline::Pipeline;
 use driftwatch::roster::{EmployeeId, Status};
-use driftwatch::suppress::{Disposition, Suppressions, Verdict};
+use driftwatch::suppress::{Disposition, Verdict};
 use jsonschema::{Draft, Registry, Validator};
 use serde_json::{Value, json};
+
+mod support;
 use sha2::{Digest, Sha256};
 
 const DOCUMENT: &str = "docs/openapi.yaml";
@@ -1222,31 +1218,7 @@ struct Server {
 /// The API over a view of what a replay of the examples learned and raised, plus
 /// `sample_alert` for a roster employee and for one the roster lacks.
 fn start(max_body_bytes: usize) -> Server {
-    let config = Config::load(&repo("driftwatch.example.toml")).unwrap();
-    let roster = Arc::new(config.roster.as_ref().unwrap().load().unwrap());
-    let enricher = Enricher::open(&config.enrich).unwrap();
-    let suppress = Suppressions::load(&config.suppress).unwrap();
-    let pipeline = Pipeline {
-        decode: config.decode.context(2026),
-    };
-    let mut engine = Engine::new(config.engine());
-    let alerts_out = tempfile::NamedTempFile::new().unwrap();
-    let opts = replay::Options {
-        inputs: Source::expand(&repo("examples/events")).unwrap(),
-        format: config.decode.format,
-        alerts_out: Output::File(alerts_out.path().to_owned()),
-        dead_letter: None,
-        dead_letter_filtered: false,
-        progress: false,
-        keep_alerts: true,
-    };
-    let core = replay::Core {
-        pipeline: &pipeline,
-        roster: &roster,
-        enricher: &enricher,
-        suppress: &suppress,
-    };
-    let mut alerts = replay::run(&core, &mut engine, &opts).unwrap().alerts;
+    let (config, roster, engine, mut alerts) = support::examples::replay_examples();
     let view = Arc::new(View::new(
         config.risk.clone(),
         config.detect.working_hours.clone(),

@@ -456,13 +456,7 @@ pub fn inferred(
     if active_days < cfg.min_active_days || logins == 0 {
         return None;
     }
-    let claimed_offset_hours = f64::from(
-        profile
-            .timezone
-            .offset_from_utc_datetime(&at.naive_utc())
-            .fix()
-            .local_minus_utc(),
-    ) / 3600.0;
+    let claimed_offset_hours = zone_offset_hours(profile.timezone, at);
     let model = profile.work_hours.as_ref().unwrap_or(&cfg.model_workday);
     let shift = best_shift(&state.week(), model, claimed_offset_hours);
     Some(Inferred {
@@ -495,7 +489,16 @@ fn claimed_offset(ctx: &Context<'_>) -> chrono_tz::TzOffset {
 
 /// The claimed zone's UTC offset at the event, in hours.
 fn offset_hours(ctx: &Context<'_>) -> f64 {
-    f64::from(claimed_offset(ctx).fix().local_minus_utc()) / 3600.0
+    zone_offset_hours(ctx.profile.timezone, ctx.event.time)
+}
+
+/// `tz`'s UTC offset at `at`, in hours (DST included).
+pub fn zone_offset_hours(tz: Tz, at: chrono::DateTime<chrono::Utc>) -> f64 {
+    f64::from(
+        tz.offset_from_utc_datetime(&at.naive_utc())
+            .fix()
+            .local_minus_utc(),
+    ) / 3600.0
 }
 
 /// The whole-hour shift of the local week that puts the most activity inside the model

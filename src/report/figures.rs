@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 
 use super::Period;
 use super::model::{Bin, LoginCounts};
@@ -108,13 +108,7 @@ pub fn offsets(
     state: Option<&EmployeeState>,
     at: DateTime<Utc>,
 ) -> Offsets {
-    let claimed = f64::from(
-        profile
-            .timezone
-            .offset_from_utc_datetime(&at.naive_utc())
-            .fix()
-            .local_minus_utc(),
-    ) / 3600.0;
+    let claimed = working_hours::zone_offset_hours(profile.timezone, at);
     let inferred =
         state.and_then(|s| working_hours::inferred(cfg, profile, &s.detectors.working_hours, at));
     Offsets {

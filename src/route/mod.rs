@@ -182,7 +182,7 @@ impl RouteConfig {
                 _ => {}
             }
             if let Some(url) = &d.url
-                && env_reference(url).is_none()
+                && crate::service::config::env_reference(url).is_none()
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
                 errors.push(format!("{at}.url: {url:?} is not an http(s) address"));
@@ -265,14 +265,6 @@ fn resolve(value: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// `NAME` when `value` is exactly `${NAME}`.
-fn env_reference(value: &str) -> Option<&str> {
-    value
-        .strip_prefix("${")?
-        .strip_suffix('}')
-        .filter(|n| !n.is_empty())
 }
 
 #[cfg(test)]

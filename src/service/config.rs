@@ -213,7 +213,7 @@ impl KafkaConfig {
 }
 
 /// `NAME` when `value` is exactly `${NAME}`.
-fn env_reference(value: &str) -> Option<&str> {
+pub(crate) fn env_reference(value: &str) -> Option<&str> {
     value
         .strip_prefix("${")?
         .strip_suffix('}')

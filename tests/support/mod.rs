@@ -3,6 +3,7 @@
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
+pub mod examples;
 pub mod receiver;
 pub mod service;
 pub mod tansu;

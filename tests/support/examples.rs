@@ -1,0 +1,49 @@
+//! The shipped example company (`examples/`), replayed in process: what the analyst API
+//! tests serve.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use driftwatch::alert::Alert;
+use driftwatch::config::Config;
+use driftwatch::drivers::input::Source;
+use driftwatch::drivers::replay::{self, Output};
+use driftwatch::engine::Engine;
+use driftwatch::enrich::Enricher;
+use driftwatch::pipeline::Pipeline;
+use driftwatch::roster::Roster;
+use driftwatch::suppress::Suppressions;
+
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The example config and roster, and a replay of `examples/events`: the engine with the
+/// employees' states, and every alert line.
+pub fn replay_examples() -> (Config, Arc<Roster>, Engine, Vec<Alert>) {
+    let config = Config::load(&repo("driftwatch.example.toml")).unwrap();
+    let roster = Arc::new(config.roster.as_ref().unwrap().load().unwrap());
+    let enricher = Enricher::open(&config.enrich).unwrap();
+    let suppress = Suppressions::load(&config.suppress).unwrap();
+    let pipeline = Pipeline {
+        decode: config.decode.context(2026),
+    };
+    let mut engine = Engine::new(config.engine());
+    let opts = replay::Options {
+        inputs: Source::expand(&repo("examples/events")).unwrap(),
+        format: config.decode.format,
+        alerts_out: Output::Discard,
+        dead_letter: None,
+        dead_letter_filtered: false,
+        progress: false,
+        keep_alerts: true,
+    };
+    let core = replay::Core {
+        pipeline: &pipeline,
+        roster: &roster,
+        enricher: &enricher,
+        suppress: &suppress,
+    };
+    let alerts = replay::run(&core, &mut engine, &opts).unwrap().alerts;
+    (config, roster, engine, alerts)
+}
