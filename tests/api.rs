@@ -349,6 +349,7 @@ fn malformed_and_oversized_requests_get_4xx() {
     for (body, want) in cases {
         let (status, reply) = s.call("POST", &path, Some(Role::Analyst), body);
         assert_eq!(status, want, "{reply}");
+        assert!(reply["error"].is_string(), "every refusal is JSON: {reply}");
     }
     let (status, _) = s.call(
         "POST",

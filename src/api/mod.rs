@@ -276,7 +276,7 @@ async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) 
         ),
         Some(c) => {
             request.extensions_mut().insert(c.clone());
-            next.run(request).await
+            as_json_error(next.run(request).await).await
         }
     };
     let status = response.status().as_u16();
@@ -299,6 +299,39 @@ async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) 
         status,
     });
     response
+}
+
+/// The framework's own refusals (413 from the body limit, 400 for a path that is not
+/// UTF-8, 405 for a method a route does not serve) as the API's `{"error": ...}` body,
+/// headers such as `Allow` kept, so every error a client sees has one shape.
+async fn as_json_error(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    let mut json = error(status, &message);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
 }
 
 // The error is the response itself, built once and returned as is; boxing it would only
