@@ -48,27 +48,35 @@ fn config(brokers: &str) -> Config {
 }
 
 /// A mock cluster with the input topic and every topic the service would create (the
-/// mock broker has no CreateTopics; the real-broker tests cover creation).
+/// mock broker has no CreateTopics; the real-broker tests cover creation), and the example
+/// config pointed at it.
 fn mock_cluster() -> (
     MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
     String,
+    Config,
 ) {
     let cluster = MockCluster::new(1).unwrap();
     let brokers = cluster.bootstrap_servers();
+    let config = config(&brokers);
     cluster.create_topic("raw-logins", 1, 1).unwrap();
-    for t in [
-        "driftwatch.logins",
-        "driftwatch.network",
-        "driftwatch.findings",
-        "driftwatch.alerts",
-        "driftwatch.dlq",
-        "driftwatch.state-changelog",
-        "driftwatch.dispositions",
-    ] {
-        cluster.create_topic(t, 4, 1).unwrap();
+    for spec in service::kafka::topic_specs(config.kafka.as_ref().unwrap()) {
+        cluster
+            .create_topic(&spec.name, spec.partitions, 1)
+            .unwrap();
     }
-    cluster.create_topic("driftwatch.audit", 1, 1).unwrap();
-    (cluster, brokers)
+    (cluster, brokers, config)
+}
+
+/// Each run's consumers join groups the previous run's left; the mock coordinator waits
+/// out a departed member's session before it assigns (45 s by default), so tests that
+/// restart a stage keep sessions short.
+fn short_sessions(config: &mut Config) {
+    config
+        .kafka
+        .as_mut()
+        .unwrap()
+        .client
+        .insert("session.timeout.ms".into(), "6000".into());
 }
 
 struct Record {
@@ -201,8 +209,7 @@ fn init_tracing() {
 
 fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
     init_tracing();
-    let (cluster, brokers) = mock_cluster();
-    let mut config = config(&brokers);
+    let (cluster, brokers, mut config) = mock_cluster();
 
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
@@ -329,12 +336,11 @@ fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
 #[test]
 fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
     init_tracing();
-    let (_cluster, brokers) = mock_cluster();
+    let (_cluster, brokers, mut config) = mock_cluster();
     let hook = Receiver::default();
     hook.set_always("/hook", Some(503));
     hook.set_always("/strict", Some(400));
     let (addr, _receiver_runtime) = start_receiver(&hook);
-    let mut config = config(&brokers);
     config.route = toml::from_str(&format!(
         "[[destination]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://{addr}/hook\"\n\
          initial_backoff_ms = 50\nmax_backoff_secs = 1\n\
@@ -342,15 +348,7 @@ fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
     ))
     .unwrap();
     assert!(config.route.validate().is_empty());
-    // Each run's route consumer joins the group the previous run's left; the mock
-    // coordinator waits out the departed member's session before it assigns (45 s by
-    // default), so a short session keeps the test short.
-    config
-        .kafka
-        .as_mut()
-        .unwrap()
-        .client
-        .insert("session.timeout.ms".into(), "6000".into());
+    short_sessions(&mut config);
 
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
@@ -484,8 +482,7 @@ fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
 #[test]
 fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
     init_tracing();
-    let (_cluster, brokers) = mock_cluster();
-    let mut config = config(&brokers);
+    let (_cluster, brokers, mut config) = mock_cluster();
     let (token, sha256) = driftwatch::api::new_token().unwrap();
     config.api = toml::from_str(&format!(
         "enabled = true\n[[token]]\nname = \"ana\"\nrole = \"analyst\"\nsha256 = \"{sha256}\"\n"
@@ -501,14 +498,8 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
         "[[destination]]\nname = \"oncall\"\nkind = \"webhook\"\nurl = \"http://{oncall_addr}/oncall\"\n"
     ))
     .unwrap();
-    // The audit stage is restarted below: a short session lets the mock coordinator give
-    // its partitions to the new member at once (see the route test).
-    config
-        .kafka
-        .as_mut()
-        .unwrap()
-        .client
-        .insert("session.timeout.ms".into(), "6000".into());
+    // The audit stage is restarted below.
+    short_sessions(&mut config);
 
     // E1005's working-hours alert opens, then escalates (replay, without dispositions).
     let expected = replay_alerts();

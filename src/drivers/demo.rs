@@ -129,26 +129,18 @@ pub fn run(
             .create_topic(name, partitions, 1)
             .map_err(|e| other("creating topics")(e.to_string()))
     };
-    let t = &config
+    let kafka = config
         .kafka
-        .as_ref()
-        .map(|k| k.topics.clone())
-        .unwrap_or_default();
+        .clone()
+        .ok_or_else(|| DemoError::Other("the demo config has no [kafka]".into()))?;
+    let t = &kafka.topics;
     for name in [OKTA_TOPIC, VPN_TOPIC] {
         mk(name, opts.partitions)?;
     }
-    for name in [
-        &t.logins,
-        &t.network,
-        &t.findings,
-        &t.alerts,
-        &t.dlq,
-        &t.changelog,
-        &t.dispositions,
-    ] {
-        mk(name, opts.partitions)?;
+    // The mock broker has no CreateTopics: the service's own list, made here.
+    for spec in crate::service::kafka::topic_specs(&kafka) {
+        mk(&spec.name, spec.partitions)?;
     }
-    mk(&t.audit, 1)?;
 
     // The service, its HTTP endpoints, and the alert printer.
     let runtime = tokio::runtime::Builder::new_multi_thread()

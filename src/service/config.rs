@@ -90,6 +90,22 @@ pub struct Topics {
     pub audit: String,
 }
 
+impl Topics {
+    /// Every topic driftwatch writes.
+    pub fn names(&self) -> [&String; 8] {
+        [
+            &self.logins,
+            &self.network,
+            &self.findings,
+            &self.alerts,
+            &self.dlq,
+            &self.changelog,
+            &self.dispositions,
+            &self.audit,
+        ]
+    }
+}
+
 impl Default for Topics {
     fn default() -> Self {
         Topics {
@@ -148,17 +164,7 @@ impl KafkaConfig {
         if self.replication_factor < 1 {
             errors.push("kafka.replication_factor: must be at least 1".to_owned());
         }
-        let t = &self.topics;
-        let ours = [
-            &t.logins,
-            &t.network,
-            &t.findings,
-            &t.alerts,
-            &t.dlq,
-            &t.changelog,
-            &t.dispositions,
-            &t.audit,
-        ];
+        let ours = self.topics.names();
         for (i, topic) in self.input.iter().enumerate() {
             if ours.contains(&&topic.topic) {
                 errors.push(format!(
@@ -269,5 +275,16 @@ mod tests {
         assert!(errors.contains("kafka.group_id instead"), "{errors}");
         assert!(errors.contains("kafka.partitions"), "{errors}");
         assert!(errors.contains("driftwatch's own topics"), "{errors}");
+    }
+
+    #[test]
+    fn the_topics_created_are_the_topics_named() {
+        let cfg = KafkaConfig::default();
+        let created: Vec<String> = super::super::kafka::topic_specs(&cfg)
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        let named: Vec<String> = cfg.topics.names().into_iter().cloned().collect();
+        assert_eq!(created, named);
     }
 }

@@ -81,6 +81,35 @@ pub struct TopicSpec {
     pub settings: Vec<(&'static str, String)>,
 }
 
+/// Every topic driftwatch writes, with how it must be created: the one list the service
+/// creates at start (`[kafka] create_topics`), the demo creates on its in-process broker,
+/// and the configuration checks input topics against.
+pub fn topic_specs(kafka: &KafkaConfig) -> Vec<TopicSpec> {
+    let t = &kafka.topics;
+    let retention = (i64::from(kafka.network_retention_days) * 86_400_000).to_string();
+    let spec = |name: &str, partitions: i32, settings: Vec<(&'static str, String)>| TopicSpec {
+        name: name.to_owned(),
+        partitions,
+        settings,
+    };
+    let n = kafka.partitions;
+    vec![
+        spec(&t.logins, n, vec![]),
+        spec(&t.network, n, vec![("retention.ms", retention)]),
+        spec(&t.findings, n, vec![]),
+        spec(&t.alerts, n, vec![]),
+        spec(&t.dlq, n, vec![]),
+        spec(
+            &t.changelog,
+            n,
+            vec![("cleanup.policy", "compact".to_owned())],
+        ),
+        spec(&t.dispositions, n, vec![]),
+        // One partition: the audit log is one ordered chain.
+        spec(&t.audit, 1, vec![]),
+    ]
+}
+
 /// Create the topics that do not exist yet. Existing topics are left as they are.
 pub fn ensure_topics(
     kafka: &KafkaConfig,

@@ -51,7 +51,7 @@ use detect::{DetectPartitions, DetectTopics};
 use http::Health;
 use infra::InfraPartitions;
 use ingest::{Ingest, IngestTopics};
-use kafka::{Outbox, ServiceError, TopicSpec};
+use kafka::{Outbox, ServiceError};
 use metrics::Metrics;
 use roster_source::RosterSource;
 use stage::{Partitions, Progress, StageContext, poll_batch};
@@ -163,29 +163,7 @@ pub fn run(
     );
 
     if kafka.create_topics {
-        let t = &kafka.topics;
-        let n = kafka.partitions;
-        let retention = (i64::from(kafka.network_retention_days) * 86_400_000).to_string();
-        let spec = |name: &str, settings: Vec<(&'static str, String)>| TopicSpec {
-            name: name.to_owned(),
-            partitions: n,
-            settings,
-        };
-        let specs = [
-            spec(&t.logins, vec![]),
-            spec(&t.network, vec![("retention.ms", retention)]),
-            spec(&t.findings, vec![]),
-            spec(&t.alerts, vec![]),
-            spec(&t.dlq, vec![]),
-            spec(&t.changelog, vec![("cleanup.policy", "compact".to_owned())]),
-            spec(&t.dispositions, vec![]),
-            // One partition: the audit log is one ordered chain.
-            TopicSpec {
-                name: t.audit.clone(),
-                partitions: 1,
-                settings: vec![],
-            },
-        ];
+        let specs = kafka::topic_specs(&kafka);
         let handle = runtime.clone();
         let k = kafka.clone();
         std::thread::scope(|s| {
