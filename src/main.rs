@@ -515,35 +515,14 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let period = driftwatch::report::Period::new(from, to)?;
             let outputs = driftwatch::report::outputs(&format, out.as_deref(), period)?;
-            let cfg = Config::load(&config)?;
-            let roster = load_roster(&cfg, None)?;
-            let enricher = Enricher::open(&cfg.enrich).context("opening GeoIP databases")?;
-            let suppress = Suppressions::load(&cfg.suppress).context("loading suppressions")?;
-            let pipeline = Pipeline {
-                decode: cfg.decode.context(Utc::now().year()),
-            };
-            let request = driftwatch::report::Request {
-                core: replay::Core {
-                    pipeline: &pipeline,
-                    roster: &roster,
-                    enricher: &enricher,
-                    suppress: &suppress,
-                },
-                config: &cfg,
+            let report = driftwatch::report::generate(&driftwatch::report::Job {
                 config_path: &config,
-                inputs: driftwatch::report::input_files(&inputs)?,
-                format: input_format.unwrap_or(cfg.decode.format),
+                inputs: &inputs,
                 period,
-                audit: audit_log
-                    .as_deref()
-                    .map(driftwatch::report::audit::Trail::load)
-                    .transpose()?,
-                pseudonymise: pseudonymise
-                    .then(driftwatch::report::pseudonym::Pseudonymiser::from_env)
-                    .transpose()?,
-                generated_at: Utc::now(),
-            };
-            let report = driftwatch::report::derive(&request)?;
+                input_format,
+                audit_log: audit_log.as_deref(),
+                pseudonymise,
+            })?;
             for (format, path) in outputs {
                 let text = driftwatch::report::render(&report, format)?;
                 driftwatch::report::write(path.as_deref(), &text)?;

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -513,34 +513,28 @@ fn consumed(handles: &Handles) -> u64 {
         .sum::<f64>() as u64
 }
 
-/// `driftwatch report` over the simulated logs, as an operator would run it.
+/// The compliance report over the simulated logs, as `driftwatch report` writes it.
 fn compliance_report(
     opts: &Options,
     first: DateTime<Utc>,
     span: chrono::Duration,
 ) -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    use crate::report::{self, Job, Period, ReportFormat};
+    let period = Period::new(first, first + span).map_err(|e| e.to_string())?;
+    let config = opts.out.join("driftwatch.toml");
+    let audit_log = opts.out.join("audit.jsonl");
+    let inputs = [opts.out.join("events")];
+    let compliance = report::generate(&Job {
+        config_path: &config,
+        inputs: &inputs,
+        period,
+        input_format: None,
+        audit_log: Some(&audit_log),
+        pseudonymise: false,
+    })
+    .map_err(|e| e.to_string())?;
+    let html = report::render(&compliance, ReportFormat::Html).map_err(|e| e.to_string())?;
     let path = opts.out.join("compliance-report.html");
-    let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
-    let status = std::process::Command::new(exe)
-        .arg("report")
-        .arg("--config")
-        .arg(opts.out.join("driftwatch.toml"))
-        .args(["--from", &day(first), "--to", &day(first + span)])
-        .args(["--format", "html", "--out"])
-        .arg(&path)
-        .arg("--audit-log")
-        .arg(opts.out.join("audit.jsonl"))
-        .arg(events_dir(&opts.out))
-        .status()
-        .map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(path)
-    } else {
-        Err(format!("driftwatch report exited with {status}"))
-    }
-}
-
-fn events_dir(out: &Path) -> PathBuf {
-    out.join("events")
+    report::write(Some(&path), &html).map_err(|e| e.to_string())?;
+    Ok(path)
 }

@@ -177,6 +177,59 @@ pub struct Request<'a> {
     pub generated_at: DateTime<Utc>,
 }
 
+/// What `driftwatch report` is asked for, before anything is loaded.
+#[derive(Debug, Clone)]
+pub struct Job<'a> {
+    pub config_path: &'a Path,
+    /// Files or folders of login logs (folders expand to their files).
+    pub inputs: &'a [PathBuf],
+    pub period: Period,
+    /// Overrides `[decode] format`.
+    pub input_format: Option<FormatChoice>,
+    pub audit_log: Option<&'a Path>,
+    pub pseudonymise: bool,
+}
+
+/// Load the configuration and everything it points to (roster, GeoIP databases and lists,
+/// suppressions, the audit log), then [`derive`] the report. A configuration that does
+/// not load is the operator's to fix ([`ReportError::Usage`]).
+pub fn generate(job: &Job<'_>) -> Result<ComplianceReport, ReportError> {
+    let usage = |what: &str, e: &dyn std::fmt::Display| ReportError::Usage(format!("{what}: {e}"));
+    let config = Config::load(job.config_path).map_err(|e| usage("configuration", &e))?;
+    let roster = match &config.roster {
+        Some(r) => r.load().map_err(|e| usage("roster", &e))?,
+        None => crate::roster::Roster::default(),
+    };
+    let enricher =
+        crate::enrich::Enricher::open(&config.enrich).map_err(|e| usage("GeoIP databases", &e))?;
+    let suppress = crate::suppress::Suppressions::load(&config.suppress)
+        .map_err(|e| usage("suppressions", &e))?;
+    let generated_at = Utc::now();
+    let pipeline = crate::pipeline::Pipeline {
+        decode: config.decode.context(generated_at.year()),
+    };
+    let request = Request {
+        core: Core {
+            pipeline: &pipeline,
+            roster: &roster,
+            enricher: &enricher,
+            suppress: &suppress,
+        },
+        config: &config,
+        config_path: job.config_path,
+        inputs: input_files(job.inputs)?,
+        format: job.input_format.unwrap_or(config.decode.format),
+        period: job.period,
+        audit: job.audit_log.map(audit::Trail::load).transpose()?,
+        pseudonymise: job
+            .pseudonymise
+            .then(pseudonym::Pseudonymiser::from_env)
+            .transpose()?,
+        generated_at,
+    };
+    derive(&request)
+}
+
 /// Run the period's logs through the core and derive the report.
 pub fn derive(req: &Request<'_>) -> Result<ComplianceReport, ReportError> {
     let mut digests = Vec::new();
