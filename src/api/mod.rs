@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -351,6 +352,17 @@ fn require(request_caller: Option<&Caller>, p: Permission) -> Result<Caller, Res
     }
 }
 
+/// A query string that read, or the 400 that says it did not.
+#[allow(clippy::result_large_err)] // as `require`
+fn query_of<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Response> {
+    query.map(|Query(q)| q).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "unknown or malformed query parameter",
+        )
+    })
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EmployeeQuery {
@@ -361,16 +373,14 @@ struct EmployeeQuery {
 async fn employees(
     State(api): State<Api>,
     caller: Option<axum::Extension<Caller>>,
-    query: Result<Query<EmployeeQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<EmployeeQuery>, QueryRejection>,
 ) -> Response {
     if let Err(r) = require(caller.as_deref(), Permission::Read) {
         return r;
     }
-    let Ok(Query(q)) = query else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "unknown or malformed query parameter",
-        );
+    let q = match query_of(query) {
+        Ok(q) => q,
+        Err(r) => return r,
     };
     json(
         StatusCode::OK,
@@ -395,16 +405,14 @@ async fn employee(
 async fn alerts(
     State(api): State<Api>,
     caller: Option<axum::Extension<Caller>>,
-    query: Result<Query<AlertFilter>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<AlertFilter>, QueryRejection>,
 ) -> Response {
     if let Err(r) = require(caller.as_deref(), Permission::Read) {
         return r;
     }
-    let Ok(Query(f)) = query else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "unknown or malformed query parameter",
-        );
+    let f = match query_of(query) {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     if f.status
         .as_deref()

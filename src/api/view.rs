@@ -57,11 +57,12 @@ pub struct Risk {
     pub open_alert: Option<OpenAlert>,
 }
 
-/// What the view holds per employee.
-#[derive(Debug, Clone)]
+/// What the view holds per employee: the state's summary once a state was read (`None`
+/// for an employee known only from an alert line, or whose state was removed).
+#[derive(Debug, Clone, Default)]
 struct EmployeeEntry {
-    baseline: Baseline,
-    risk: Risk,
+    baseline: Option<Baseline>,
+    risk: Option<Risk>,
     hours: working_hours::State,
     silences: Vec<Silence>,
     /// Ids of this employee's alerts, oldest first.
@@ -218,26 +219,21 @@ impl View {
             open_alert: state.risk.open.clone(),
         };
         let mut inner = self.write();
-        let entry = inner
-            .employees
-            .entry(employee.clone())
-            .or_insert_with(|| EmployeeEntry {
-                baseline: baseline.clone(),
-                risk: risk.clone(),
-                hours: working_hours::State::default(),
-                silences: Vec::new(),
-                alerts: Vec::new(),
-            });
-        entry.baseline = baseline;
-        entry.risk = risk;
+        let entry = inner.employees.entry(employee.clone()).or_default();
+        entry.baseline = Some(baseline);
+        entry.risk = Some(risk);
         entry.hours = d.working_hours.clone();
         entry.silences = state.silences.clone();
     }
 
-    /// An employee's state was removed (a changelog tombstone).
+    /// An employee's state was removed (a changelog tombstone): their summary goes, the
+    /// index of their alerts stays.
     pub fn remove_state(&self, employee: &EmployeeId) {
         if let Some(e) = self.write().employees.get_mut(employee) {
-            e.baseline.events = 0;
+            *e = EmployeeEntry {
+                alerts: std::mem::take(&mut e.alerts),
+                ..EmployeeEntry::default()
+            };
         }
     }
 
@@ -268,7 +264,7 @@ impl View {
                 let e = inner
                     .employees
                     .entry(alert.employee_id.clone())
-                    .or_insert_with(empty_entry);
+                    .or_default();
                 e.alerts.push(alert.id.clone());
             }
         }
@@ -360,7 +356,8 @@ impl View {
         let inferred = match (profile, entry) {
             (Some(p), Some(e)) => e
                 .baseline
-                .last_seen
+                .as_ref()
+                .and_then(|b| b.last_seen)
                 .and_then(|at| working_hours::inferred(&self.hours, p, &e.hours, at)),
             _ => None,
         };
@@ -386,9 +383,9 @@ impl View {
                 status: p.status.as_str().to_owned(),
                 group: p.group.clone(),
             }),
-            baseline: entry.map(|e| e.baseline.clone()),
+            baseline: entry.and_then(|e| e.baseline.clone()),
             inferred_timezone: inferred,
-            risk: entry.map(|e| e.risk.clone()),
+            risk: entry.and_then(|e| e.risk.clone()),
             silences: entry.map(|e| e.silences.clone()).unwrap_or_default(),
             recent_findings,
         }
@@ -440,35 +437,43 @@ impl View {
         });
         out
     }
-
-    /// Employees with a state summary.
-    pub fn len(&self) -> usize {
-        self.read().employees.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
-fn empty_entry() -> EmployeeEntry {
-    EmployeeEntry {
-        baseline: Baseline {
-            first_seen: None,
-            last_seen: None,
-            events: 0,
-            interactive_logins: 0,
-            countries: Vec::new(),
-            asns: Vec::new(),
-            anonymizer_share: None,
-        },
-        risk: Risk {
-            score: 0.0,
-            level: None,
-            open_alert: None,
-        },
-        hours: working_hours::State::default(),
-        silences: Vec::new(),
-        alerts: Vec::new(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::AlertStatus;
+
+    #[test]
+    fn a_removed_state_leaves_the_alerts_but_not_the_summary() {
+        let view = View::new(
+            crate::risk::Config::default(),
+            working_hours::Config::default(),
+        );
+        let id = EmployeeId("E9".into());
+        let roster = Roster::default();
+        let state = EmployeeState {
+            events: 3,
+            last_seen: DateTime::from_timestamp(1_790_000_000, 0),
+            ..EmployeeState::default()
+        };
+        view.apply_state(&id, &state);
+        view.apply_alert(&Alert {
+            id: "dw-000000000000000000000009".into(),
+            status: AlertStatus::Open,
+            employee_id: id.clone(),
+            time: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            severity: Severity::Medium,
+            rules: vec!["claimed_location".into()],
+            risk: 40,
+            summary: "s".into(),
+            evidence: vec![],
+        });
+        let before = view.employee(&roster, &id).unwrap();
+        assert_eq!(before.baseline.map(|b| b.events), Some(3));
+        view.remove_state(&id);
+        let after = view.employee(&roster, &id).unwrap();
+        assert!(after.baseline.is_none() && after.risk.is_none());
+        assert_eq!(after.recent_findings.len(), 1, "the alert index stays");
     }
 }

@@ -504,13 +504,19 @@ fn follow_alerts(
     }
 }
 
-/// Records the service consumed from the demo's input topics.
+/// Records the service consumed from the demo's input topics (each read with its
+/// topic's fixed format).
 fn consumed(handles: &Handles) -> u64 {
-    let text = handles.metrics.render();
-    text.lines()
-        .filter(|l| l.starts_with("driftwatch_records_consumed_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+    [(OKTA_TOPIC, "okta"), (VPN_TOPIC, "cisco_asa")]
+        .iter()
+        .map(|&(topic, format)| {
+            handles
+                .metrics
+                .records_consumed
+                .with_label_values(&[topic, format])
+                .get()
+        })
+        .sum()
 }
 
 /// The compliance report over the simulated logs, as `driftwatch report` writes it.
