@@ -5,7 +5,6 @@
 //! with it (`driftwatch replay --dispositions`). The streaming path (dispositions topic,
 //! detect applying them) is in `service_mock.rs`.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use driftwatch::alert::Alert;
@@ -16,10 +15,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 mod support;
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
 
 #[derive(Default)]
 struct Recorded {
@@ -398,24 +393,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dispositions.jsonl");
     std::fs::write(&file, format!("{}\n", serde_json::to_string(&d).unwrap())).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_driftwatch"))
-        .args(["replay", "--no-progress", "--config"])
-        .arg(repo("driftwatch.example.toml"))
-        .arg("--dispositions")
-        .arg(&file)
-        .arg(repo("examples/events"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let again: Vec<Alert> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let again = support::examples::replay_cli(&["--dispositions".as_ref(), file.as_os_str()]);
     assert!(
         again.iter().all(|a| a.employee_id.0 != "E1005"),
         "silenced: {again:?}"

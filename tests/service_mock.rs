@@ -163,22 +163,7 @@ fn example_records(config: &Config) -> Vec<Vec<u8>> {
 }
 
 fn replay_alerts() -> Vec<Alert> {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_driftwatch"))
-        .args(["replay", "--no-progress", "--config"])
-        .arg(repo("driftwatch.example.toml"))
-        .arg(repo("examples/events"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    support::examples::replay_cli(&[])
 }
 
 #[test]

@@ -47,3 +47,25 @@ pub fn replay_examples() -> (Config, Arc<Roster>, Engine, Vec<Alert>) {
     let alerts = replay::run(&core, &mut engine, &opts).unwrap().alerts;
     (config, roster, engine, alerts)
 }
+
+/// `driftwatch replay --config driftwatch.example.toml [extra…] examples/events`, the real
+/// binary: its alert lines.
+pub fn replay_cli(extra: &[&std::ffi::OsStr]) -> Vec<Alert> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["replay", "--no-progress", "--config"])
+        .arg(repo("driftwatch.example.toml"))
+        .args(extra)
+        .arg(repo("examples/events"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
