@@ -8,8 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use driftwatch::alert::Alert;
-use driftwatch::api::view::View;
-use driftwatch::api::{Api, ApiConfig, Audit, Call, Dispositions, Role, TokenConfig, new_token};
+use driftwatch::api::{Api, Audit, Call, Dispositions, Role};
 use driftwatch::suppress::{Disposition, Verdict};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -55,32 +54,9 @@ struct Server {
 
 fn start(max_body_bytes: usize) -> Server {
     let (config, roster, engine, alerts) = support::examples::replay_examples();
-    let view = Arc::new(View::new(
-        config.risk.clone(),
-        config.detect.working_hours.clone(),
-    ));
-    for (id, state) in engine.states() {
-        view.apply_state(id, state);
-    }
-    for a in &alerts {
-        view.apply_alert(a);
-    }
-    let mut api_config = ApiConfig {
-        enabled: true,
-        max_body_bytes,
-        token: Vec::new(),
-    };
-    let mut tokens = std::collections::HashMap::new();
-    for role in [Role::Auditor, Role::Analyst, Role::Admin] {
-        let (token, sha256) = new_token().unwrap();
-        api_config.token.push(TokenConfig {
-            name: format!("{}-1", role.as_str()),
-            role,
-            sha256,
-        });
-        tokens.insert(role, token);
-    }
-    assert!(api_config.validate().is_empty());
+    let view = support::examples::view_of(&config, &engine, &alerts);
+    let (api_config, tokens) = support::examples::api_with_a_token_per_role(max_body_bytes);
+    let tokens: std::collections::HashMap<Role, String> = tokens.into_iter().collect();
     let recorded = Arc::new(Recorded::default());
     let r = Arc::clone(&roster);
     let api = Api::new(

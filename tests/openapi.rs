@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use driftwatch::alert::{Alert, AlertStatus, ClusterMember, Evidence, Severity};
 use driftwatch::api::view::View;
-use driftwatch::api::{Api, ApiConfig, Audit, Call, Dispositions, Role, TokenConfig, new_token};
+use driftwatch::api::{Api, Audit, Call, Dispositions, Role};
 use driftwatch::detect::NAMES;
 use driftwatch::event::{EventKind, Format};
 use driftwatch::roster::{EmployeeId, Status};
@@ -1219,35 +1219,16 @@ struct Server {
 /// `sample_alert` for a roster employee and for one the roster lacks.
 fn start(max_body_bytes: usize) -> Server {
     let (config, roster, engine, mut alerts) = support::examples::replay_examples();
-    let view = Arc::new(View::new(
-        config.risk.clone(),
-        config.detect.working_hours.clone(),
-    ));
-    for (id, state) in engine.states() {
-        view.apply_state(id, state);
-    }
     let known = roster.iter().next().unwrap().employee_id.0.clone();
     let mut unknown = sample_alert("X-not-in-roster");
     unknown.id = "dw-fedcba9876543210fedcba98".into();
     alerts.extend([sample_alert(&known), unknown]);
-    for a in &alerts {
-        view.apply_alert(a);
-    }
-    let mut api_config = ApiConfig {
-        enabled: true,
-        max_body_bytes,
-        token: Vec::new(),
-    };
-    let mut tokens = BTreeMap::new();
-    for role in [Role::Auditor, Role::Analyst, Role::Admin] {
-        let (token, sha256) = new_token().unwrap();
-        api_config.token.push(TokenConfig {
-            name: format!("{}-1", role.as_str()),
-            role,
-            sha256,
-        });
-        tokens.insert(role.as_str(), token);
-    }
+    let view = support::examples::view_of(&config, &engine, &alerts);
+    let (api_config, tokens) = support::examples::api_with_a_token_per_role(max_body_bytes);
+    let tokens: BTreeMap<&'static str, String> = tokens
+        .into_iter()
+        .map(|(role, token)| (role.as_str(), token))
+        .collect();
     let r = Arc::clone(&roster);
     let api = Api::new(
         &api_config,

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use driftwatch::alert::Alert;
+use driftwatch::api::view::View;
+use driftwatch::api::{ApiConfig, Role, TokenConfig, new_token};
 use driftwatch::config::Config;
 use driftwatch::drivers::input::Source;
 use driftwatch::drivers::replay::{self, Output};
@@ -68,4 +70,41 @@ pub fn replay_cli(extra: &[&std::ffi::OsStr]) -> Vec<Alert> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// The analyst API's view of what `engine` learned and `alerts` raised.
+pub fn view_of(config: &Config, engine: &Engine, alerts: &[Alert]) -> Arc<View> {
+    let view = Arc::new(View::new(
+        config.risk.clone(),
+        config.detect.working_hours.clone(),
+    ));
+    for (id, state) in engine.states() {
+        view.apply_state(id, state);
+    }
+    for a in alerts {
+        view.apply_alert(a);
+    }
+    view
+}
+
+/// An enabled API configuration with one new token per role (named `<role>-1`), and the
+/// tokens themselves.
+pub fn api_with_a_token_per_role(max_body_bytes: usize) -> (ApiConfig, Vec<(Role, String)>) {
+    let mut config = ApiConfig {
+        enabled: true,
+        max_body_bytes,
+        token: Vec::new(),
+    };
+    let mut tokens = Vec::new();
+    for role in [Role::Auditor, Role::Analyst, Role::Admin] {
+        let (token, sha256) = new_token().unwrap();
+        config.token.push(TokenConfig {
+            name: format!("{}-1", role.as_str()),
+            role,
+            sha256,
+        });
+        tokens.push((role, token));
+    }
+    assert!(config.validate().is_empty());
+    (config, tokens)
 }
