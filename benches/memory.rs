@@ -16,11 +16,8 @@ use driftwatch::config::Config;
 use driftwatch::drivers::input::Source;
 use driftwatch::drivers::replay::{self, Output};
 use driftwatch::engine::Engine;
-use driftwatch::enrich::Enricher;
-use driftwatch::pipeline::Pipeline;
 use driftwatch::roster::EmployeeId;
 use driftwatch::state::EmployeeState;
-use driftwatch::suppress::Suppressions;
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -50,12 +47,7 @@ fn templates(dir: &Path, employees: u32, days: u32) -> Vec<EmployeeState> {
     .unwrap();
     driftwatch::simulate::write(&sim, dir, false).unwrap();
     let config = Config::load(&dir.join("driftwatch.toml")).unwrap();
-    let roster = config.roster.as_ref().unwrap().load().unwrap();
-    let enricher = Enricher::open(&config.enrich).unwrap();
-    let suppress = Suppressions::load(&config.suppress).unwrap();
-    let pipeline = Pipeline {
-        decode: config.decode.context(2026),
-    };
+    let loaded = replay::Loaded::load(&config, None, 2026).unwrap();
     let mut engine = Engine::new(config.engine());
     let opts = replay::Options {
         inputs: Source::expand(&dir.join("events")).unwrap(),
@@ -66,12 +58,7 @@ fn templates(dir: &Path, employees: u32, days: u32) -> Vec<EmployeeState> {
         progress: false,
         keep_alerts: false,
     };
-    let core = replay::Core {
-        pipeline: &pipeline,
-        roster: &roster,
-        enricher: &enricher,
-        suppress: &suppress,
-    };
+    let core = loaded.core();
     replay::run(&core, &mut engine, &opts).unwrap();
     engine
         .states()

@@ -14,10 +14,9 @@ use driftwatch::drivers::input::Source;
 use driftwatch::drivers::replay::{self, Output};
 use driftwatch::engine::Engine;
 use driftwatch::enrich::{EnrichError, Enricher};
-use driftwatch::pipeline::Pipeline;
 use driftwatch::roster::{Roster, RosterError};
 use driftwatch::simulate::{self, SimError};
-use driftwatch::suppress::{SuppressError, Suppressions};
+use driftwatch::suppress::SuppressError;
 
 #[derive(Parser)]
 #[command(
@@ -459,12 +458,12 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 .into());
             }
-            let roster = load_roster(&config, roster.as_deref())?;
-            let enricher = Enricher::open(&config.enrich).context("opening GeoIP databases")?;
-            let suppress = Suppressions::load(&config.suppress).context("loading suppressions")?;
-            let pipeline = Pipeline {
-                decode: config.decode.context(Utc::now().year()),
-            };
+            let replay::Loaded {
+                pipeline,
+                roster,
+                enricher,
+                suppress,
+            } = replay::Loaded::load(&config, roster.as_deref(), Utc::now().year())?;
             let mut engine = Engine::new(config.engine());
             if let Some(path) = &dispositions {
                 for d in
@@ -564,9 +563,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::CheckConfig { config } => {
             let cfg = Config::load(&config)?;
-            let roster = load_roster(&cfg, None)?;
-            let enricher = Enricher::open(&cfg.enrich).context("opening GeoIP databases")?;
-            let suppress = Suppressions::load(&cfg.suppress).context("loading suppressions")?;
+            let replay::Loaded {
+                roster,
+                enricher,
+                suppress,
+                ..
+            } = replay::Loaded::load(&cfg, None, Utc::now().year())?;
             println!("{}: OK", config.display());
             println!("  roster: {} employee(s)", roster.len());
             println!("  approved trips: {}", suppress.trips());
@@ -701,16 +703,6 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     match path {
         Some(p) => Ok(Config::load(p)?),
         None => Ok(Config::default()),
-    }
-}
-
-fn load_roster(config: &Config, over: Option<&Path>) -> Result<Roster> {
-    let path = over
-        .map(Path::to_path_buf)
-        .or_else(|| config.roster.as_ref().map(|r| r.path.clone()));
-    match path {
-        Some(p) => Roster::load(&p).with_context(|| format!("loading roster {}", p.display())),
-        None => Ok(Roster::default()),
     }
 }
 

@@ -132,6 +132,66 @@ pub struct Core<'a> {
     pub suppress: &'a Suppressions,
 }
 
+/// The core's inputs, loaded from a configuration: what `replay`, `report`,
+/// `check-config`, the benchmarks and the tests all start from.
+pub struct Loaded {
+    pub pipeline: Pipeline,
+    pub roster: Roster,
+    pub enricher: Enricher,
+    pub suppress: Suppressions,
+}
+
+/// Why a configuration's roster, databases or suppressions did not load. Each keeps its
+/// own error as the source, so callers can tell a configuration problem by its type.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("loading roster {path}")]
+    Roster {
+        path: PathBuf,
+        #[source]
+        error: crate::roster::RosterError,
+    },
+    #[error("opening GeoIP databases")]
+    Enrich(#[source] crate::enrich::EnrichError),
+    #[error("loading suppressions")]
+    Suppress(#[source] crate::suppress::SuppressError),
+}
+
+impl Loaded {
+    /// Load `config`'s roster (or `roster` instead), GeoIP databases and lists, and
+    /// suppressions; decode with `this_year` for syslog lines without one.
+    pub fn load(
+        config: &crate::config::Config,
+        roster: Option<&std::path::Path>,
+        this_year: i32,
+    ) -> Result<Loaded, LoadError> {
+        let path = roster
+            .map(std::path::Path::to_path_buf)
+            .or_else(|| config.roster.as_ref().map(|r| r.path.clone()));
+        let roster = match path {
+            Some(p) => Roster::load(&p).map_err(|error| LoadError::Roster { path: p, error })?,
+            None => Roster::default(),
+        };
+        Ok(Loaded {
+            pipeline: Pipeline {
+                decode: config.decode.context(this_year),
+            },
+            roster,
+            enricher: Enricher::open(&config.enrich).map_err(LoadError::Enrich)?,
+            suppress: Suppressions::load(&config.suppress).map_err(LoadError::Suppress)?,
+        })
+    }
+
+    pub fn core(&self) -> Core<'_> {
+        Core {
+            pipeline: &self.pipeline,
+            roster: &self.roster,
+            enricher: &self.enricher,
+            suppress: &self.suppress,
+        }
+    }
+}
+
 /// One input being read: its records and the next resolved event it holds back, so
 /// several sources are merged in event-time order (each file of an export covers the same
 /// weeks; reading them one after the other would make every file after the first "late").

@@ -196,25 +196,17 @@ pub struct Job<'a> {
 pub fn generate(job: &Job<'_>) -> Result<ComplianceReport, ReportError> {
     let usage = |what: &str, e: &dyn std::fmt::Display| ReportError::Usage(format!("{what}: {e}"));
     let config = Config::load(job.config_path).map_err(|e| usage("configuration", &e))?;
-    let roster = match &config.roster {
-        Some(r) => r.load().map_err(|e| usage("roster", &e))?,
-        None => crate::roster::Roster::default(),
-    };
-    let enricher =
-        crate::enrich::Enricher::open(&config.enrich).map_err(|e| usage("GeoIP databases", &e))?;
-    let suppress = crate::suppress::Suppressions::load(&config.suppress)
-        .map_err(|e| usage("suppressions", &e))?;
     let generated_at = Utc::now();
-    let pipeline = crate::pipeline::Pipeline {
-        decode: config.decode.context(generated_at.year()),
-    };
+    let loaded = replay::Loaded::load(&config, None, generated_at.year()).map_err(|e| {
+        // The error and each of its causes: "loading roster F: line 3: ...".
+        let chain: Vec<String> =
+            std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .collect();
+        ReportError::Usage(chain.join(": "))
+    })?;
     let request = Request {
-        core: Core {
-            pipeline: &pipeline,
-            roster: &roster,
-            enricher: &enricher,
-            suppress: &suppress,
-        },
+        core: loaded.core(),
         config: &config,
         config_path: job.config_path,
         inputs: input_files(job.inputs)?,

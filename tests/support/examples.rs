@@ -11,10 +11,7 @@ use driftwatch::config::Config;
 use driftwatch::drivers::input::Source;
 use driftwatch::drivers::replay::{self, Output};
 use driftwatch::engine::Engine;
-use driftwatch::enrich::Enricher;
-use driftwatch::pipeline::Pipeline;
 use driftwatch::roster::Roster;
-use driftwatch::suppress::Suppressions;
 
 pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -24,12 +21,7 @@ pub fn repo(path: &str) -> PathBuf {
 /// employees' states, and every alert line.
 pub fn replay_examples() -> (Config, Arc<Roster>, Engine, Vec<Alert>) {
     let config = Config::load(&repo("driftwatch.example.toml")).unwrap();
-    let roster = Arc::new(config.roster.as_ref().unwrap().load().unwrap());
-    let enricher = Enricher::open(&config.enrich).unwrap();
-    let suppress = Suppressions::load(&config.suppress).unwrap();
-    let pipeline = Pipeline {
-        decode: config.decode.context(2026),
-    };
+    let loaded = replay::Loaded::load(&config, None, 2026).unwrap();
     let mut engine = Engine::new(config.engine());
     let opts = replay::Options {
         inputs: Source::expand(&repo("examples/events")).unwrap(),
@@ -40,14 +32,9 @@ pub fn replay_examples() -> (Config, Arc<Roster>, Engine, Vec<Alert>) {
         progress: false,
         keep_alerts: true,
     };
-    let core = replay::Core {
-        pipeline: &pipeline,
-        roster: &roster,
-        enricher: &enricher,
-        suppress: &suppress,
-    };
+    let core = loaded.core();
     let alerts = replay::run(&core, &mut engine, &opts).unwrap().alerts;
-    (config, roster, engine, alerts)
+    (config, Arc::new(loaded.roster), engine, alerts)
 }
 
 /// `driftwatch replay --config driftwatch.example.toml [extra…] examples/events`, the real
