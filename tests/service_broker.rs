@@ -19,8 +19,9 @@ use driftwatch::alert::Alert;
 use driftwatch::service::detect::revision;
 use driftwatch::service::wire::{LoginRecord, MARKER_KEY, Stored};
 use driftwatch::state::EmployeeState;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use support::service::{Options, Run, company, ingested, run_config, stop, wait_done, wait_until};
-use support::tansu::{Broker, Until, create_topic, drain, produce};
+use support::tansu::{Broker, Until, client_config, create_topic, drain, produce};
 
 const INPUT: &str = "sim.raw";
 const PATIENCE: Duration = Duration::from_secs(240);
@@ -182,6 +183,11 @@ fn a_crash_and_a_rebalance_lose_nothing_and_repeat_nothing() {
         ingested(&bootstrap, "crash", INPUT) >= third
     });
     stop(first, "-KILL");
+    // Restarting a few seconds later makes the restarted consumers' first join come well
+    // after the dead members' last heartbeat, which is when tansu 0.6's coordinator can
+    // settle a group on an empty assignment (README, "A stage nobody feeds"): the stage
+    // watch must get the run going again, as it would in production.
+    std::thread::sleep(Duration::from_secs(4));
     let second = crash.start(&log, None);
     wait_done(&bootstrap, "crash", INPUT, &log, PATIENCE);
     stop(second, "-TERM");
@@ -270,4 +276,86 @@ fn the_service_waits_for_a_broker_that_went_away_and_resumes() {
         "the infra stage's findings reach the alerts: {rules:?}"
     );
     assert_equivalent(&want, &got, "after a broker outage");
+}
+
+/// A stage whose input waits for nobody says so. Another member of the infra group (a
+/// "squatter" whose client id sorts first, so the range assignor gives it the only
+/// partition) holds the network topic and never commits: the service's infra stage holds
+/// nothing while records pile up. After the session timeout and a margin, `/readyz` names
+/// the stage and what waits, and `driftwatch_stage_stalled{stage="infra"}` is 1; once the
+/// squatter leaves, the stage gets the partition, catches up and the service is ready.
+#[test]
+fn a_stage_whose_input_nobody_consumes_is_named_by_readyz_and_the_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, records) = broker_with_company(dir.path(), 40, 7);
+    let bootstrap = broker.bootstrap.clone();
+    let log = dir.path().join("runs.log");
+    let opts = Options {
+        partitions: 1,
+        extra_toml: "[kafka.client]\n\"session.timeout.ms\" = \"6000\"\n".to_owned(),
+        ..Options::default()
+    };
+    let run = run_config(dir.path(), &bootstrap, "stall", INPUT, &opts);
+    create_topic(&bootstrap, "stall.network", 1, false);
+
+    let stop_squatter = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let squatter: BaseConsumer = client_config(&bootstrap)
+        .set("group.id", "stall.infra")
+        .set("client.id", "a-squatter")
+        .set("enable.auto.commit", "false")
+        .set("partition.assignment.strategy", "range")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    squatter.subscribe(&["stall.network"]).unwrap();
+    let holding = {
+        let stop = std::sync::Arc::clone(&stop_squatter);
+        std::thread::spawn(move || {
+            // Polls (so it stays in the group and takes part in rebalances), never commits.
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = squatter.poll(Duration::from_millis(100));
+            }
+            squatter.unsubscribe();
+            drop(squatter);
+        })
+    };
+    produce_to(&bootstrap, INPUT, &records);
+    let child = run.start(&log, None);
+    let readyz = |r: &Run| r.get("/readyz").unwrap_or((0, String::new()));
+    wait_until("the infra stage reported stalled", &log, PATIENCE, || {
+        let (status, body) = readyz(&run);
+        status == 503
+            && body.contains("infra stage holds no partitions")
+            && body.contains("stall.network")
+            && run.metric_series("driftwatch_stage_stalled", "stage=\"infra\"") == Some(1.0)
+    });
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        log_text.contains("infra stage holds no partitions"),
+        "the log names the stage and what it waits for"
+    );
+    // A stalled stage leaves its group and joins it again; the squatter still sorts first
+    // and keeps the partition, so the stage stays stalled.
+    wait_until(
+        "the stalled stage rejoined its group",
+        &log,
+        PATIENCE,
+        || {
+            run.metric_series("driftwatch_stage_rejoins_total", "stage=\"infra\"")
+                .is_some_and(|n| n >= 1.0)
+        },
+    );
+
+    stop_squatter.store(true, std::sync::atomic::Ordering::SeqCst);
+    holding.join().unwrap();
+    wait_done(&bootstrap, "stall", INPUT, &log, PATIENCE);
+    wait_until("ready again, nothing stalled", &log, PATIENCE, || {
+        readyz(&run).0 == 200
+            && run.metric_series("driftwatch_stage_stalled", "stage=\"infra\"") == Some(0.0)
+    });
+    assert_eq!(
+        run.metric_series("driftwatch_stage_partitions", "stage=\"infra\""),
+        Some(1.0)
+    );
+    stop(child, "-TERM");
 }

@@ -28,6 +28,8 @@ pub struct Health {
     /// Why the service cannot go on. Set once: the first failure is the cause, later ones
     /// are usually its consequences.
     failed: OnceLock<String>,
+    /// Stages whose input waits for nobody ([`super::watch`]), one sentence each.
+    waiting: std::sync::Mutex<Vec<String>>,
 }
 
 impl Health {
@@ -56,6 +58,18 @@ impl Health {
     /// The reason given to [`Health::set_failed`], if any.
     pub fn failure(&self) -> Option<&str> {
         self.failed.get().map(String::as_str)
+    }
+
+    /// The stalled stages, each with what it waits for (empty: none).
+    pub fn set_waiting(&self, why: Vec<String>) {
+        if let Ok(mut w) = self.waiting.lock() {
+            *w = why;
+        }
+    }
+
+    /// What [`Health::set_waiting`] said last.
+    pub fn waiting(&self) -> Vec<String> {
+        self.waiting.lock().map(|w| w.clone()).unwrap_or_default()
     }
 }
 
@@ -136,7 +150,17 @@ async fn readyz(State(s): State<Shared>) -> Response {
     match s.health.failure() {
         Some(why) => plain(StatusCode::SERVICE_UNAVAILABLE, format!("failed: {why}")),
         None if s.health.is_ready() => plain(StatusCode::OK, "ready".to_owned()),
-        None => plain(StatusCode::SERVICE_UNAVAILABLE, "restoring".to_owned()),
+        None => {
+            let waiting = s.health.waiting();
+            if waiting.is_empty() {
+                plain(StatusCode::SERVICE_UNAVAILABLE, "restoring".to_owned())
+            } else {
+                plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("stalled: {}", waiting.join("; ")),
+                )
+            }
+        }
     }
 }
 

@@ -125,6 +125,14 @@ pub struct Metrics {
     /// Failed attempts to restore a partition's state (retried every second). Label:
     /// `stage`.
     pub restore_failures: IntCounterVec,
+    /// Partitions each stage's consumer holds now. Label: `stage`.
+    pub stage_partitions: IntGaugeVec,
+    /// 1 while a stage holds no partitions and its group's backlog stands still (nobody
+    /// consumes it; see `service::watch`), else 0. Label: `stage`.
+    pub stage_stalled: IntGaugeVec,
+    /// Times the watch made a stalled stage leave its group and join it again. Label:
+    /// `stage`.
+    pub stage_rejoins: IntCounterVec,
     /// Alerts handled per destination of the route stage. Labels: `destination` (its name
     /// in `[[route.destination]]`), `result` ([`NOTIFICATION_RESULTS`]).
     pub notifications: IntCounterVec,
@@ -290,6 +298,24 @@ impl Metrics {
                 "Failed attempts to restore a partition's state (retried).",
                 &["stage"],
             )?,
+            stage_partitions: gauge_vec(
+                &r,
+                "stage_partitions",
+                "Partitions each stage's consumer holds now.",
+                &["stage"],
+            )?,
+            stage_stalled: gauge_vec(
+                &r,
+                "stage_stalled",
+                "1 while a stage holds no partitions and its group's backlog does not move.",
+                &["stage"],
+            )?,
+            stage_rejoins: counter_vec(
+                &r,
+                "stage_rejoins_total",
+                "Times a stalled stage left its consumer group and joined it again.",
+                &["stage"],
+            )?,
             notifications: counter_vec(
                 &r,
                 "notifications_total",
@@ -353,6 +379,9 @@ impl Metrics {
         for stage in STAGES {
             self.processing_seconds.with_label_values(&[stage]);
             self.event_lag_seconds.with_label_values(&[stage]);
+            self.stage_partitions.with_label_values(&[stage]);
+            self.stage_stalled.with_label_values(&[stage]);
+            self.stage_rejoins.with_label_values(&[stage]);
         }
         for kind in DUPLICATE_KINDS {
             self.duplicates_skipped.with_label_values(&[kind]);

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod roster_source;
 pub mod route;
 pub mod stage;
+pub mod watch;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -239,6 +240,16 @@ pub fn run(
 
     let mut threads: Vec<(Stage, JoinHandle<Result<(), ServiceError>>)> = Vec::new();
     let mut ready: Vec<Box<dyn Fn() -> bool + Send>> = Vec::new();
+    // Every consumer, for the watch that tells when a stage's input waits for nobody.
+    let mut watched: Vec<watch::Watched> = Vec::new();
+    let mut watch_of = |stage: &str, group: &str, topics: &[&str], held: &Arc<stage::Held>| {
+        watched.push(watch::Watched {
+            stage: stage.to_owned(),
+            group: group.to_owned(),
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            held: Arc::clone(held),
+        });
+    };
     // Gauges the supervision loop refreshes (the risk levels of the employees held).
     let mut gauges: Vec<Box<dyn Fn() + Send>> = Vec::new();
 
@@ -274,6 +285,12 @@ pub fn run(
                     kafka::consumer_config(&kafka, &group).create_with_context(ctx)?;
                 let dlq_partitions = kafka::partition_count(&consumer, &kafka.topics.dlq)?;
                 consumer.subscribe(&[&kafka.topics.alerts, &kafka.topics.audit])?;
+                watch_of(
+                    stage.as_str(),
+                    &group,
+                    &[&kafka.topics.alerts, &kafka.topics.audit],
+                    &consumer.context().held,
+                );
                 let consumer = Arc::new(consumer);
                 let c = Arc::clone(&consumer);
                 ready.push(Box::new(move || c.context().is_ready()));
@@ -308,6 +325,12 @@ pub fn run(
                         route::consumer(&kafka, &kafka.group_id, &d.name, Arc::clone(&metrics))?;
                     let dlq_partitions = kafka::partition_count(&consumer, &kafka.topics.dlq)?;
                     consumer.subscribe(&[&kafka.topics.alerts, &kafka.topics.dispositions])?;
+                    watch_of(
+                        stage.as_str(),
+                        &route::group(&kafka.group_id, &d.name),
+                        &[&kafka.topics.alerts, &kafka.topics.dispositions],
+                        &consumer.context().held,
+                    );
                     let consumer = Arc::new(consumer);
                     let c = Arc::clone(&consumer);
                     ready.push(Box::new(move || c.context().is_ready()));
@@ -371,6 +394,7 @@ pub fn run(
                     databases: enricher.databases().iter().map(|d| d.kind).collect(),
                 };
                 consumer.subscribe(&inputs)?;
+                watch_of(stage.as_str(), &group, &inputs, &consumer.context().held);
                 let consumer = Arc::new(consumer);
                 let c = Arc::clone(&consumer);
                 ready.push(Box::new(move || c.context().is_ready()));
@@ -403,6 +427,12 @@ pub fn run(
                         .create_with_context(StageContext::new(parts, Arc::clone(&metrics)))?;
                 check_co_partitioned(&consumer, &kafka.topics)?;
                 consumer.subscribe(&[&t.logins, &t.findings, &t.dispositions])?;
+                watch_of(
+                    stage.as_str(),
+                    &group,
+                    &[&t.logins, &t.findings, &t.dispositions],
+                    &consumer.context().held,
+                );
                 let consumer = Arc::new(consumer);
                 let c = Arc::clone(&consumer);
                 ready.push(Box::new(move || c.context().is_ready()));
@@ -442,6 +472,12 @@ pub fn run(
                 let findings_partitions = kafka::partition_count(&consumer, &t.findings)?;
                 let findings_topic = t.findings.clone();
                 consumer.subscribe(&[&t.network])?;
+                watch_of(
+                    stage.as_str(),
+                    &group,
+                    &[&t.network],
+                    &consumer.context().held,
+                );
                 let consumer = Arc::new(consumer);
                 let c = Arc::clone(&consumer);
                 ready.push(Box::new(move || c.context().is_ready()));
@@ -470,6 +506,16 @@ pub fn run(
         }
     }
 
+    let stalls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let watch_thread = watch::spawn(
+        &kafka,
+        watched,
+        Arc::clone(&metrics),
+        Arc::clone(&stalls),
+        Arc::clone(&stop),
+    )
+    .map_err(|e| ServiceError::Other(format!("starting the stage watch: {e}")))?;
+
     // Supervise: readiness, reloads, gauges; then shut down within the deadline.
     let mut last_reload = Instant::now();
     let mut last_gauges: Option<Instant> = None;
@@ -479,7 +525,12 @@ pub fn run(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let is_ready = ready.iter().all(|r| r());
+        let stalled: Vec<String> = stalls
+            .lock()
+            .map(|s| s.iter().map(|s| s.why.clone()).collect())
+            .unwrap_or_default();
+        let is_ready = ready.iter().all(|r| r()) && stalled.is_empty();
+        handles.health.set_waiting(stalled);
         handles.health.set_ready(is_ready);
         metrics.ready.set(i64::from(is_ready));
         if let Some(i) = threads.iter().position(|(_, t)| t.is_finished()) {
@@ -539,6 +590,9 @@ pub fn run(
             Ok(Err(e)) => failed = failed.or(Some(e)),
             Err(_) => failed = failed.or(Some(ServiceError::Other("a stage panicked".into()))),
         }
+    }
+    if watch_thread.join().is_err() {
+        tracing::error!("the stage watch panicked");
     }
     if let Some(feed) = api_view
         && feed.join().is_err()

@@ -36,6 +36,11 @@ use crate::suppress::{Disposition, Verdict};
 /// destination down for hours must not cost the consumer its partitions.
 const MAX_POLL_INTERVAL_MS: &str = "86400000";
 
+/// The consumer group of one destination.
+pub(super) fn group(group_id: &str, destination: &str) -> String {
+    format!("{group_id}.route.{destination}")
+}
+
 /// The consumer of one destination.
 pub(super) fn consumer(
     kafka_config: &super::config::KafkaConfig,
@@ -43,7 +48,7 @@ pub(super) fn consumer(
     destination: &str,
     metrics: Arc<super::metrics::Metrics>,
 ) -> Result<BaseConsumer<StageContext<NoState>>, ServiceError> {
-    let group = format!("{group_id}.route.{destination}");
+    let group = group(group_id, destination);
     let mut config = kafka::consumer_config(kafka_config, &group);
     config.set("max.poll.interval.ms", MAX_POLL_INTERVAL_MS);
     Ok(config.create_with_context(StageContext::new(NoState, metrics))?)

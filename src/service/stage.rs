@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -24,9 +24,44 @@ pub trait Partitions: Send + Sync + 'static {
     fn revoked(&self, tpl: &TopicPartitionList);
 }
 
+/// What a stage's consumer holds, for the watch ([`super::watch`]) on another thread.
+#[derive(Debug, Default)]
+pub struct Held {
+    partitions: AtomicUsize,
+    /// Set once the consumer has joined (its first assignment, empty or not).
+    joined: AtomicBool,
+    /// Set by the watch when the stage should leave its group and join it again (see
+    /// [`super::watch`]); taken by [`poll_batch`] on the consumer's thread.
+    rejoin: AtomicBool,
+}
+
+impl Held {
+    /// Partitions assigned now.
+    pub fn partitions(&self) -> usize {
+        self.partitions.load(Ordering::SeqCst)
+    }
+
+    /// Whether the group has given this consumer an assignment yet.
+    pub fn joined(&self) -> bool {
+        self.joined.load(Ordering::SeqCst)
+    }
+
+    /// Ask the consumer to leave its group and join it again at its next poll.
+    pub fn request_rejoin(&self) {
+        self.rejoin.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a rejoin was asked for since the last call.
+    pub fn take_rejoin(&self) -> bool {
+        self.rejoin.swap(false, Ordering::SeqCst)
+    }
+}
+
 /// The consumer context of a stage.
 pub struct StageContext<P> {
     pub partitions: P,
+    /// What the consumer holds.
+    pub held: Arc<Held>,
     metrics: Arc<Metrics>,
     /// Bumped on every rebalance: records polled before it may belong to partitions this
     /// instance no longer owns, so a batch in the making is dropped and fetched again.
@@ -41,6 +76,7 @@ impl<P> StageContext<P> {
     pub fn new(partitions: P, metrics: Arc<Metrics>) -> StageContext<P> {
         StageContext {
             partitions,
+            held: Arc::new(Held::default()),
             metrics,
             generation: AtomicU64::new(0),
             assigned_once: AtomicBool::new(false),
@@ -74,6 +110,13 @@ impl<P: Partitions> ConsumerContext for StageContext<P> {
                 tracing::debug!(error = %e, "commit on revoke");
             }
             self.partitions.revoked(tpl);
+            let gone = tpl.count();
+            let _ = self
+                .held
+                .partitions
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    Some(n.saturating_sub(gone))
+                });
         }
     }
 
@@ -85,6 +128,8 @@ impl<P: Partitions> ConsumerContext for StageContext<P> {
                 tracing::warn!(error = %e, "could not read committed offsets");
             }
             self.partitions.assigned(tpl, committed.as_ref().ok());
+            self.held.partitions.store(tpl.count(), Ordering::SeqCst);
+            self.held.joined.store(true, Ordering::SeqCst);
             self.assigned_once.store(true, Ordering::SeqCst);
             self.restoring.store(false, Ordering::SeqCst);
         }
@@ -98,6 +143,9 @@ pub fn poll_batch<P: Partitions>(
     max: usize,
     wait: Duration,
 ) -> Vec<OwnedMessage> {
+    if consumer.context().held.take_rejoin() {
+        rejoin(consumer);
+    }
     let deadline = Instant::now() + wait;
     let mut batch = Vec::new();
     let mut generation = consumer.context().generation.load(Ordering::SeqCst);
@@ -125,6 +173,33 @@ pub fn poll_batch<P: Partitions>(
         }
     }
     batch
+}
+
+/// Leave the group and join it again with the same subscription: a new member, so the
+/// coordinator forms a new generation and assigns the partitions afresh. What the stage
+/// held is committed and revoked first, as in any rebalance.
+fn rejoin<P: Partitions>(consumer: &BaseConsumer<StageContext<P>>) {
+    let topics: Vec<String> = match consumer.subscription() {
+        Ok(tpl) => {
+            let mut t: Vec<String> = tpl
+                .elements()
+                .iter()
+                .map(|e| e.topic().to_owned())
+                .collect();
+            t.dedup();
+            t
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "rejoin: the subscription is unknown; staying");
+            return;
+        }
+    };
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.unsubscribe();
+    match consumer.subscribe(&names) {
+        Ok(()) => tracing::warn!(topics = ?names, "left the consumer group and joined it again"),
+        Err(e) => tracing::error!(error = %e, topics = ?names, "rejoin: subscribe failed"),
+    }
 }
 
 /// The next offset to consume per topic and partition, built up over a batch.
@@ -209,6 +284,10 @@ pub fn read_range(
     let mut last_seen = Instant::now();
     let result = loop {
         match reader.poll(Duration::from_millis(200)) {
+            // What an earlier read of another partition left queued after its unassign:
+            // not ours, and not a sign of this one's progress or end.
+            Some(Ok(m)) if m.topic() != topic || m.partition() != partition => {}
+            Some(Err(KafkaError::PartitionEOF(p))) if p != partition => {}
             Some(Ok(m)) => {
                 last_seen = Instant::now();
                 if m.offset() >= to {

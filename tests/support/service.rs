@@ -199,6 +199,17 @@ impl Run {
     }
 }
 
+impl Run {
+    /// The value of one series of a labelled metric: `metric_series("x", "stage=\"infra\"")`.
+    pub fn metric_series(&self, name: &str, labels: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics")?;
+        let want = format!("{name}{{{labels}}} ");
+        body.lines()
+            .find_map(|l| l.strip_prefix(&want))
+            .and_then(|v| v.trim().parse().ok())
+    }
+}
+
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -290,17 +301,149 @@ pub fn wait_until(what: &str, log: &Path, patience: Duration, mut done: impl FnM
 }
 
 /// Waits until `run` is caught up three checks in a row (so findings the infra stage wrote
-/// last have been read and committed by detect too).
+/// last have been read and committed by detect too). On failure the report has each stage
+/// group's members, assignments and committed offsets beside the log tail.
 pub fn wait_done(bootstrap: &str, run: &str, input: &str, log: &Path, patience: Duration) {
     let mut streak = 0;
-    wait_until(&format!("run {run} catching up"), log, patience, || {
+    let deadline = Instant::now() + patience;
+    loop {
         streak = if caught_up(bootstrap, run, input) {
             streak + 1
         } else {
             0
         };
-        streak >= 3
-    });
+        if streak >= 3 {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "run {run} catching up: not within {patience:?}\n{}\nrun log tail:\n{}",
+                groups_report(bootstrap, run, input),
+                log_tail(log)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The stage groups of `run` as the broker sees them: state, members with their assigned
+/// partitions, and per topic the committed offsets against the end, so that a run that
+/// does not catch up says which stage holds what.
+pub fn groups_report(bootstrap: &str, run: &str, input: &str) -> String {
+    let topics = [
+        ("ingest", input.to_owned()),
+        ("detect", format!("{run}.logins")),
+        ("detect", format!("{run}.findings")),
+        ("infra", format!("{run}.network")),
+    ];
+    let mut out = String::from("stage groups (as the broker describes them):");
+    let probe: BaseConsumer = client_config(bootstrap)
+        .create()
+        .expect("create a consumer to describe groups");
+    for stage in ["ingest", "detect", "infra"] {
+        let group = format!("{run}.{stage}");
+        out.push_str(&format!("\n  {group}: "));
+        match probe.fetch_group_list(Some(&group), Duration::from_secs(5)) {
+            Ok(list) => match list.groups().first() {
+                Some(g) => {
+                    out.push_str(&format!(
+                        "state {}, {} member(s)",
+                        g.state(),
+                        g.members().len()
+                    ));
+                    for m in g.members() {
+                        let assigned = m
+                            .assignment()
+                            .map(describe_assignment)
+                            .unwrap_or_else(|| "no assignment".to_owned());
+                        out.push_str(&format!(
+                            "\n    member {} ({}): {assigned}",
+                            m.id(),
+                            m.client_host()
+                        ));
+                    }
+                }
+                None => out.push_str("unknown to the broker"),
+            },
+            Err(e) => out.push_str(&format!("describe failed: {e}")),
+        }
+        for (s, topic) in topics.iter().filter(|(s, _)| *s == stage) {
+            let committed = per_partition_progress(bootstrap, &format!("{run}.{s}"), topic);
+            out.push_str(&format!("\n    {topic}: {committed}"));
+        }
+    }
+    out
+}
+
+/// Committed offset against the end, partition by partition: `p0 12/40, p1 40/40`.
+fn per_partition_progress(bootstrap: &str, group: &str, topic: &str) -> String {
+    let Some(partitions) = partition_count(bootstrap, topic) else {
+        return "topic unknown to the broker".to_owned();
+    };
+    let consumer: BaseConsumer = match client_config(bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+    {
+        Ok(c) => c,
+        Err(e) => return format!("no consumer: {e}"),
+    };
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let committed = consumer.committed_offsets(tpl, Duration::from_secs(5));
+    (0..partitions)
+        .map(|p| {
+            let end = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(5))
+                .map_or("?".to_owned(), |(_, high)| high.to_string());
+            let done = match &committed {
+                Ok(c) => match c.find_partition(topic, p).map(|e| e.offset()) {
+                    Some(Offset::Offset(o)) => o.to_string(),
+                    _ => "none".to_owned(),
+                },
+                Err(e) => format!("({e})"),
+            };
+            format!("p{p} {done}/{end}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A consumer-protocol assignment (version, then topics with partition numbers) as text.
+fn describe_assignment(bytes: &[u8]) -> String {
+    fn take<const N: usize>(b: &mut &[u8]) -> Option<[u8; N]> {
+        let (head, rest) = b.split_first_chunk::<N>()?;
+        *b = rest;
+        Some(*head)
+    }
+    fn parse(mut b: &[u8]) -> Option<String> {
+        let b = &mut b;
+        let _version = i16::from_be_bytes(take::<2>(b)?);
+        let topics = i32::from_be_bytes(take::<4>(b)?);
+        let mut out = Vec::new();
+        for _ in 0..topics.max(0) {
+            let len = usize::try_from(i16::from_be_bytes(take::<2>(b)?)).ok()?;
+            let name = String::from_utf8_lossy(b.get(..len)?).into_owned();
+            *b = &b[len..];
+            let n = i32::from_be_bytes(take::<4>(b)?);
+            let mut parts = Vec::new();
+            for _ in 0..n.max(0) {
+                parts.push(i32::from_be_bytes(take::<4>(b)?).to_string());
+            }
+            out.push(format!("{name} [{}]", parts.join(",")));
+        }
+        Some(if out.is_empty() {
+            "an empty assignment".to_owned()
+        } else {
+            out.join("; ")
+        })
+    }
+    if bytes.is_empty() {
+        return "an empty assignment".to_owned();
+    }
+    parse(bytes).unwrap_or_else(|| format!("an unreadable assignment ({} bytes)", bytes.len()))
 }
 
 /// A running `driftwatch run` process, killed when dropped so that a failing test leaves
