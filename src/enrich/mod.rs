@@ -3,6 +3,8 @@
 //!
 //! - [`config`]: [`EnrichConfig`], the `[enrich]` section, with all-at-once validation.
 //! - [`geoip`]: MaxMind DB readers (City in GeoIP2 or flat DB-IP layout, ASN, Anonymous-IP).
+//! - [`mmdb`]: opens a MaxMind DB file as its publisher wrote it (lenient metadata) and
+//!   verifies its search tree and records.
 //! - [`intel`]: tagged lists of ASNs and networks (X4BNet, bad-asn-list, the curated
 //!   `geoip/consumer-vpn-providers.csv`).
 //! - [`enricher`]: [`Enricher`], which owns them, answers lookups through a cache, and
@@ -16,6 +18,7 @@ pub mod enricher;
 pub mod error;
 pub mod geoip;
 pub mod intel;
+pub mod mmdb;
 pub mod write;
 
 use std::fmt;
