@@ -9,10 +9,13 @@
 //!   `geoip/consumer-vpn-providers.csv`).
 //! - [`enricher`]: [`Enricher`], which owns them, answers lookups through a cache, and
 //!   reloads files that were replaced.
-//! - [`write`]: writes small MaxMind DB files (the simulator's world, demo and test data).
+//! - [`write`]: writes MaxMind DB files (the simulator's world, demo and test data).
+//! - [`asn_csv`]: builds an ASN database from ip-location-db's CSV ranges
+//!   (`driftwatch geoip build-asn`).
 //!
 //! Lookups are pure reads of in-memory data; only opening and reloading touch files.
 
+pub mod asn_csv;
 pub mod config;
 pub mod enricher;
 pub mod error;

@@ -1,5 +1,6 @@
 //! Writing MaxMind DB files: the simulator's world (`driftwatch simulate`), the demo
-//! databases (`examples/build_demo_geoip.rs`) and the enrich tests' own databases. The
+//! databases (`examples/build_demo_geoip.rs`), the enrich tests' own databases, and ASN
+//! databases converted from CSV (`driftwatch geoip build-asn`, [`super::asn_csv`]). The
 //! pipeline never writes databases; this is a tool for producing inputs.
 
 use std::net::IpAddr;
