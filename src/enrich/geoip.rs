@@ -9,8 +9,8 @@
 //! replacement is refused at reload time instead of failing lookups later.
 //!
 //! Records are read into driftwatch's own structs rather than `maxminddb::geoip2`'s: their
-//! numbers are read from whichever integer type a writer chose ([`unsigned`]), and a field
-//! that cannot be read is named in the error ([`GeoDb::name_the_field`]).
+//! numbers are read from whichever integer type a writer chose (`unsigned`), and a field
+//! that cannot be read is named in the error (`GeoDb::name_the_field`).
 
 use std::collections::BTreeMap;
 use std::io::Read;
