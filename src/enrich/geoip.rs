@@ -361,10 +361,10 @@ impl GeoDb {
         if let Some(sample) = sample {
             // Read one record the way lookups will, so a database whose values have
             // unexpected types is refused now rather than answering nothing later.
-            db.fill(sample.ip, &mut Geo::default()).map_err(|source| {
+            db.fill(sample.ip, &mut Geo::default()).map_err(|error| {
                 db_err(MmdbError::Record {
                     ip: sample.ip,
-                    source,
+                    error,
                 })
             })?;
         }

@@ -71,12 +71,13 @@ pub enum MmdbError {
     #[error(transparent)]
     Reader(#[from] MaxMindDbError),
     /// A record does not read as the layout the database is used for.
-    #[error("the record for {ip}: {source}")]
+    #[error("the record for {ip}: {error}")]
     Record {
         /// An address the record is for.
         ip: std::net::IpAddr,
-        /// The field that could not be read, and why.
-        source: MaxMindDbError,
+        /// The field that could not be read, and why (shown in the message, so not chained
+        /// as a source as well).
+        error: MaxMindDbError,
     },
 }
 
@@ -120,7 +121,8 @@ pub struct Opened {
 }
 
 /// Extra capacity to give a buffer a file is read into, so [`open`] can replace the
-/// metadata section in place: the canonical form is at most this much longer.
+/// metadata section in place: far more than the canonical form of real metadata adds (a
+/// few bytes where a writer used pointers); past it, only a reallocation is lost.
 pub const METADATA_SLACK: usize = 4096;
 
 /// Open and verify the database in `bytes` (a whole `.mmdb` file).
