@@ -261,6 +261,18 @@ enum GeoipCommand {
         #[arg(required = true)]
         ips: Vec<String>,
     },
+    /// Build an ASN database (GeoLite2-ASN layout) for `[enrich] asn` from CSV ranges as
+    /// ip-location-db publishes them (`@ip-location-db/asn`: asn-ipv4.csv, asn-ipv6.csv;
+    /// `start_ip,end_ip,asn,organisation`, inclusive, no header).
+    BuildAsn {
+        /// The CSV files, IPv4 and IPv6 alike.
+        #[arg(required = true, value_name = "CSV")]
+        csv: Vec<PathBuf>,
+        /// The database to write; replaced whole (written beside it, then renamed), so a
+        /// running driftwatch reloads it safely.
+        #[arg(long, value_name = "FILE.mmdb")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -682,6 +694,20 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Audit { command } => audit(command),
+        Command::Geoip {
+            command: GeoipCommand::BuildAsn { csv, out },
+        } => {
+            let started = std::time::Instant::now();
+            let build_epoch = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+            let built = driftwatch::enrich::asn_csv::build(&csv, &out, build_epoch)?;
+            print!("{built}");
+            println!(
+                "wrote {} in {:.1} s",
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::Geoip {
             command: GeoipCommand::Lookup { config, ips },
         } => {

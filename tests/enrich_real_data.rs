@@ -414,3 +414,35 @@ fn asn_lists_need_an_asn_database() {
         "{err}"
     );
 }
+
+/// `enrich::mmdb` does the crate's verification with its public API and reads the metadata
+/// itself: on every MaxMind test database (the decoder test database holds every type of
+/// the format) it must agree with the crate.
+#[test]
+fn every_maxmind_test_database_opens_as_the_crate_opens_it() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(shared("geoip/maxmind-test")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "mmdb") {
+            continue;
+        }
+        let strict = maxminddb::Reader::open_readfile(&path).unwrap();
+        strict.verify().unwrap();
+        let opened = driftwatch::enrich::mmdb::open(std::fs::read(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let (ours, theirs) = (&opened.metadata, strict.metadata());
+        assert_eq!(ours.database_type, theirs.database_type);
+        assert_eq!(ours.build_epoch, theirs.build_epoch);
+        assert_eq!(ours.description, theirs.description);
+        assert_eq!(ours.languages, theirs.languages);
+        assert_eq!(
+            (ours.node_count, ours.record_size, ours.ip_version),
+            (theirs.node_count, theirs.record_size, theirs.ip_version),
+            "{}",
+            path.display()
+        );
+        assert_eq!(opened.reader.metadata(), theirs, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 15, "{checked} databases");
+}

@@ -385,6 +385,10 @@ fn records_of_unexpected_types_are_refused_at_open() {
     );
     let err = Enricher::open(&city_only(path)).unwrap_err();
     assert!(matches!(err, EnrichError::Database { .. }), "{err}");
+    assert!(
+        err.to_string().contains("(path: country_code)"),
+        "the field is named: {err}"
+    );
 }
 
 /// ip-location-db ships DB-IP City as an IPv4-only and an IPv6 file.

@@ -28,7 +28,8 @@ pub struct EnrichConfig {
     #[serde(default)]
     pub city_ipv6: Option<PathBuf>,
     /// ASN database (`.mmdb`) in the GeoLite2-ASN layout (`autonomous_system_number`,
-    /// `autonomous_system_organization`).
+    /// `autonomous_system_organization`): GeoLite2-ASN, or one `driftwatch geoip build-asn`
+    /// built from ip-location-db's CSV.
     #[serde(default)]
     pub asn: Option<PathBuf>,
     /// Anonymous-IP database (`.mmdb`) in the GeoIP2-Anonymous-IP layout.

@@ -10,12 +10,13 @@ pub enum EnrichError {
     #[error("enrich configuration: {}", .0.join("; "))]
     Config(Vec<String>),
 
-    /// A MaxMind DB file cannot be read, is not a MaxMind DB, or fails verification.
-    #[error("GeoIP database {path}: {source}")]
+    /// A MaxMind DB file cannot be read, is not a MaxMind DB, fails verification, or its
+    /// records do not read as the slot needs. (`error` is shown in the message and not
+    /// chained as a source, so it is not printed twice.)
+    #[error("GeoIP database {path}: {error}")]
     Database {
         path: PathBuf,
-        #[source]
-        source: maxminddb::MaxMindDbError,
+        error: super::mmdb::MmdbError,
     },
 
     /// A readable MaxMind DB that holds something else than the slot it was configured for

@@ -3,19 +3,25 @@
 //!
 //! - [`config`]: [`EnrichConfig`], the `[enrich]` section, with all-at-once validation.
 //! - [`geoip`]: MaxMind DB readers (City in GeoIP2 or flat DB-IP layout, ASN, Anonymous-IP).
+//! - [`mmdb`]: opens a MaxMind DB file as its publisher wrote it (lenient metadata) and
+//!   verifies its search tree and records.
 //! - [`intel`]: tagged lists of ASNs and networks (X4BNet, bad-asn-list, the curated
 //!   `geoip/consumer-vpn-providers.csv`).
 //! - [`enricher`]: [`Enricher`], which owns them, answers lookups through a cache, and
 //!   reloads files that were replaced.
-//! - [`write`]: writes small MaxMind DB files (the simulator's world, demo and test data).
+//! - [`write`]: writes MaxMind DB files (the simulator's world, demo and test data).
+//! - [`asn_csv`]: builds an ASN database from ip-location-db's CSV ranges
+//!   (`driftwatch geoip build-asn`).
 //!
 //! Lookups are pure reads of in-memory data; only opening and reloading touch files.
 
+pub mod asn_csv;
 pub mod config;
 pub mod enricher;
 pub mod error;
 pub mod geoip;
 pub mod intel;
+pub mod mmdb;
 pub mod write;
 
 use std::fmt;

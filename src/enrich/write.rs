@@ -1,8 +1,8 @@
-//! Writing small MaxMind DB files: the simulator's world (`driftwatch simulate`), the demo
-//! databases (`examples/build_demo_geoip.rs`) and the enrich tests' own databases. The
+//! Writing MaxMind DB files: the simulator's world (`driftwatch simulate`), the demo
+//! databases (`examples/build_demo_geoip.rs`), the enrich tests' own databases, and ASN
+//! databases converted from CSV (`driftwatch geoip build-asn`, [`super::asn_csv`]). The
 //! pipeline never writes databases; this is a tool for producing inputs.
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -22,7 +22,13 @@ pub enum WriteMmdbError {
         #[source]
         source: std::io::Error,
     },
-    /// A record cannot be encoded, or the tree cannot be written.
+    /// A record cannot be encoded.
+    #[error("encoding a record: {message}")]
+    Record { message: String },
+    /// A network names a record that was not given.
+    #[error("{network} points at record {index}, which does not exist")]
+    NoSuchRecord { network: IpNet, index: usize },
+    /// The tree cannot be written.
     #[error("encoding {path}: {message}")]
     Encode {
         path: std::path::PathBuf,
@@ -52,14 +58,51 @@ pub fn write_mmdb<T: Serialize>(
     meta: &Meta<'_>,
     records: &[(IpNet, T)],
 ) -> Result<(), WriteMmdbError> {
-    let encode = |e: maxminddb_writer::Error| WriteMmdbError::Encode {
-        path: path.to_owned(),
+    let db = build(
+        meta,
+        records.iter().map(|(_, record)| record),
+        records.iter().enumerate().map(|(i, (net, _))| (*net, i)),
+    )?;
+    write_file(&db, path).map(drop)
+}
+
+/// Write a database whose networks share records: each of `records` is stored once, and
+/// `networks` pairs a network with the index of its record. Networks must not overlap
+/// (where they do, the writer's tree keeps whichever came last), so a caller with input
+/// that may overlap refuses it first. Returns the file's size in bytes.
+pub fn write_shared<T: Serialize>(
+    path: &Path,
+    meta: &Meta<'_>,
+    records: &[T],
+    networks: impl IntoIterator<Item = (IpNet, usize)>,
+) -> Result<u64, WriteMmdbError> {
+    let db = build(meta, records, networks)?;
+    write_file(&db, path)
+}
+
+/// A database with one record per network as a `.mmdb` file's bytes, for tests that read
+/// it back without a file.
+pub fn mmdb_bytes<T: Serialize>(
+    meta: &Meta<'_>,
+    records: &[(IpNet, T)],
+) -> Result<Vec<u8>, WriteMmdbError> {
+    let db = build(
+        meta,
+        records.iter().map(|(_, record)| record),
+        records.iter().enumerate().map(|(i, (net, _))| (*net, i)),
+    )?;
+    db.write_to(Vec::new()).map_err(|e| WriteMmdbError::Record {
         message: e.to_string(),
-    };
-    let io = |source| WriteMmdbError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    })
+}
+
+/// The database: `records` in the data section in order (integers keep the width of their
+/// Rust type: a `u16` is written as uint16), then the networks pointing at them.
+fn build<'r, T: Serialize + 'r>(
+    meta: &Meta<'_>,
+    records: impl IntoIterator<Item = &'r T>,
+    networks: impl IntoIterator<Item = (IpNet, usize)>,
+) -> Result<Database, WriteMmdbError> {
     let mut db = Database::default();
     db.metadata.ip_version = if meta.ipv4_only {
         IpVersion::V4
@@ -74,23 +117,66 @@ pub fn write_mmdb<T: Serialize>(
     db.metadata
         .description
         .insert("en".to_owned(), meta.description.to_owned());
-    for (net, record) in records {
-        let data = db.insert_value(record).map_err(encode)?;
+    // The writer's handle type is not nameable outside its crate; a local vector infers it.
+    let mut stored = Vec::new();
+    for record in records {
+        stored.push(
+            db.insert_value(record)
+                .map_err(|e| WriteMmdbError::Record {
+                    message: e.to_string(),
+                })?,
+        );
+    }
+    for (net, index) in networks {
+        let data = *stored.get(index).ok_or(WriteMmdbError::NoSuchRecord {
+            network: net,
+            index,
+        })?;
         let path = match net {
             IpNet::V4(v4) if meta.ipv4_only => {
                 IpAddrWithMask::new(IpAddr::V4(v4.network()), v4.prefix_len())
             }
             IpNet::V6(_) if meta.ipv4_only => {
-                return Err(WriteMmdbError::Ipv6InIpv4Database { network: *net });
+                return Err(WriteMmdbError::Ipv6InIpv4Database { network: net });
             }
-            _ => tree_path(*net),
+            _ => tree_path(net),
         };
         db.insert_node(path, data);
     }
-    let file = std::fs::File::create(path).map_err(io)?;
-    let mut out = db.write_to(std::io::BufWriter::new(file)).map_err(encode)?;
-    out.flush().map_err(io)?;
-    Ok(())
+    Ok(db)
+}
+
+/// Write `db` to `path` through a temporary file beside it, renamed over it as
+/// `geoipupdate` does, so a running driftwatch watching `path` never reads half a file.
+/// Returns the file's size in bytes.
+fn write_file(db: &Database, path: &Path) -> Result<u64, WriteMmdbError> {
+    let io = |source| WriteMmdbError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.partial"));
+    let written = (|| {
+        let file = std::fs::File::create(&tmp).map_err(io)?;
+        let out =
+            db.write_to(std::io::BufWriter::new(file))
+                .map_err(|e| WriteMmdbError::Encode {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?;
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        let len = file.metadata().map_err(io)?.len();
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(len)
+    })();
+    if written.is_err() {
+        // Only clutter if it stays; the error is what the caller needs.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Where a network sits in an IPv6 tree: IPv4 as the IPv4-compatible `::a.b.c.d/96+len`.
