@@ -697,6 +697,11 @@ mod tests {
         let alerts = run(&[login("e", 0, "192.0.2.1", NEW_YORK), satellite]);
         let panther = only(&alerts, Peer::PantherImpossibleTravel);
         assert_eq!(panther[0].severity, Severity::Low, "{panther:?}");
+        // With nothing cached, a satellite login is not cached either.
+        let mut first = login("e", 0, "198.51.100.1", LOS_ANGELES);
+        first.asn = Some(PANTHER_SATELLITE_ASN);
+        let alerts = run(&[first, login("e", 3600, "192.0.2.1", NEW_YORK)]);
+        assert!(only(&alerts, Peer::PantherImpossibleTravel).is_empty());
 
         let near = ("Newark", "New Jersey", "US", 40.73566, -74.17237);
         let alerts = run(&[
@@ -863,6 +868,46 @@ mod tests {
         assert_eq!(case(Some(100), None, t), [Severity::High]);
         // Accuracy below 50 km never shrinks a locality.
         assert_eq!(case(Some(1), Some(1), t), [Severity::High]);
+    }
+
+    #[test]
+    fn geomodel_travels_from_the_most_recent_locality() {
+        // Paris 10 minutes after London is impossible; from New York, the older locality
+        // 8 h earlier, it would be possible (about 710 km/h).
+        let hour = 3600;
+        let alerts = run(&[
+            login("e", 0, "192.0.2.1", NEW_YORK),
+            login("e", 8 * hour, "198.51.100.1", LONDON),
+            login("e", 8 * hour + 600, "203.0.113.1", PARIS),
+        ]);
+        let geo = only(&alerts, Peer::MozillaGeomodel);
+        assert_eq!(geo.len(), 2, "{geo:?}");
+        assert_eq!(geo[1].severity, Severity::High, "{}", geo[1].reason);
+        assert!(geo[1].reason.contains("from London"), "{}", geo[1].reason);
+        assert!(
+            geo[1].reason.contains("new locality Paris"),
+            "{}",
+            geo[1].reason
+        );
+    }
+
+    #[test]
+    fn geomodel_locality_radius_is_50_km_or_the_accuracy_radius_if_wider() {
+        let watford = ("Watford", "England", "GB", 51.65531, -0.39602); // ~25 km out
+        let reading = ("Reading", "England", "GB", 51.45625, -0.97113); // ~59 km out
+        let new_locality = |to, accuracy: Option<u32>| {
+            let mut from = login("e", 0, "192.0.2.1", LONDON);
+            from.accuracy_km = accuracy;
+            let mut to = login("e", 86_400, "198.51.100.1", to);
+            to.accuracy_km = accuracy;
+            !only(&run(&[from, to]), Peer::MozillaGeomodel).is_empty()
+        };
+        assert!(!new_locality(watford, None));
+        // A precise guess does not shrink a locality below geomodel's 50 km.
+        assert!(!new_locality(watford, Some(1)));
+        assert!(new_locality(reading, None));
+        // A vague one widens it.
+        assert!(!new_locality(reading, Some(100)));
     }
 
     #[test]
