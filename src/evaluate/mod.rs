@@ -2,6 +2,8 @@
 //! and how often legitimate employees were alerted. Reads the simulator's `truth.json` and
 //! the alert lines of a replay; pure apart from parsing what it is given.
 
+pub mod peers;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
