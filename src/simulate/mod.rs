@@ -13,6 +13,7 @@
 
 pub mod events;
 pub mod population;
+pub mod real;
 pub mod records;
 pub mod scenarios;
 pub mod world;
@@ -79,6 +80,9 @@ pub enum SimError {
     /// A file's content could not be encoded.
     #[error("encoding {what}: {message}")]
     Encode { what: &'static str, message: String },
+    /// The real world's data (City database, ASN ranges) could not be read.
+    #[error("real-world data: {message}")]
+    RealData { message: String },
 }
 
 /// A generated company: the world, the employees, and the parameters that made them.
@@ -86,28 +90,22 @@ pub enum SimError {
 pub struct Simulation {
     pub params: Params,
     pub world: World,
+    /// What the real world adds (where the database places each network, the seed's
+    /// rates); `None` for the synthetic world.
+    pub real: Option<real::RealWorld>,
     pub employees: Vec<Employee>,
 }
 
 impl Simulation {
-    /// Generate the world and the population (events are generated lazily by
+    /// Generate the synthetic world and the population (events are generated lazily by
     /// [`Simulation::events`]).
     pub fn new(params: Params) -> Result<Simulation, SimError> {
-        // The planted cases plus a few ordinary colleagues for them to stand out from.
-        let needed = Scenario::planted_total(params.employees.max(1)) + 5;
-        if params.employees < needed {
-            return Err(SimError::TooFewEmployees {
-                given: params.employees,
-                needed,
-            });
-        }
-        if !(7..=366).contains(&params.days) {
-            return Err(SimError::Days(params.days));
-        }
+        check(&params, Scenario::planted_total(params.employees.max(1)))?;
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
         let world = World::build(&mut rng);
         let employees = population::build(
             &world,
+            None,
             &mut rng,
             params.employees,
             params.start,
@@ -116,6 +114,33 @@ impl Simulation {
         Ok(Simulation {
             params,
             world,
+            real: None,
+            employees,
+        })
+    }
+
+    /// Generate a world of real address blocks placed by a real City database (see
+    /// [`real`]) and the real world's population.
+    pub fn real(params: Params, sources: &real::RealSources) -> Result<Simulation, SimError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+        let (world, real) = real::build(sources, &mut rng);
+        let needed: u32 = Scenario::PLANTED_REAL
+            .iter()
+            .map(|s| s.planted_real(params.employees.max(1), &real.rates))
+            .sum();
+        check(&params, needed)?;
+        let employees = population::build(
+            &world,
+            Some(&real.rates),
+            &mut rng,
+            params.employees,
+            params.start,
+            params.days,
+        );
+        Ok(Simulation {
+            params,
+            world,
+            real: Some(real),
             employees,
         })
     }
@@ -147,6 +172,10 @@ impl Simulation {
                     .flatten()
                     .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
                 planted_ips: seen.planted_ips.get(i).cloned().unwrap_or_default(),
+                days_active: (e.start_date > self.params.start).then(|| {
+                    let end = self.params.start + chrono::Days::new(u64::from(self.params.days));
+                    (end - e.start_date).num_days().max(0) as u32
+                }),
             })
             .collect();
         let mut scenarios: BTreeMap<&'static str, ScenarioCount> = BTreeMap::new();
@@ -177,6 +206,14 @@ impl Simulation {
                 legitimate: self.employees.len() - fraudulent,
                 okta_events: seen.okta_events,
                 vpn_events: seen.vpn_events,
+                entra_events: seen.entra_events,
+                real_world: self.real.as_ref().map(|r| RealSummary {
+                    city_database: r.city_path.display().to_string(),
+                    other_city_database: r.other_city.as_ref().map(|p| p.display().to_string()),
+                    rates: r.rates,
+                    networks: self.world.networks.len(),
+                    systems: self.world.systems.len(),
+                }),
                 malformed_records: 0,
                 unknown_accounts: Vec::new(),
                 scenarios,
@@ -189,11 +226,28 @@ impl Simulation {
     }
 }
 
+/// The planted cases plus a few ordinary colleagues for them to stand out from; a trip
+/// needs a week.
+fn check(params: &Params, planted: u32) -> Result<(), SimError> {
+    let needed = planted + 5;
+    if params.employees < needed {
+        return Err(SimError::TooFewEmployees {
+            given: params.employees,
+            needed,
+        });
+    }
+    if !(7..=366).contains(&params.days) {
+        return Err(SimError::Days(params.days));
+    }
+    Ok(())
+}
+
 /// What consuming the event stream observed, for the ground truth.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub okta_events: u64,
     pub vpn_events: u64,
+    pub entra_events: u64,
     /// Per employee, the first anomalous interactive event.
     pub first_anomalous: Vec<Option<DateTime<Utc>>>,
     /// Per employee, the distinct addresses of planted behaviour (at most
@@ -217,6 +271,8 @@ impl Observed {
     pub fn see(&mut self, sim: &Simulation, ev: &SimEvent) {
         if ev.kind.is_vpn() {
             self.vpn_events += 1;
+        } else if ev.kind.is_entra() {
+            self.entra_events += 1;
         } else {
             self.okta_events += 1;
         }
@@ -262,12 +318,35 @@ pub struct Summary {
     pub legitimate: usize,
     pub okta_events: u64,
     pub vpn_events: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub entra_events: u64,
+    /// The real world's facts (`--world real`); absent for the synthetic world.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub real_world: Option<RealSummary>,
     /// Records deliberately malformed (none are generated).
     pub malformed_records: u64,
     /// Accounts deliberately absent from the roster (none are generated).
     pub unknown_accounts: Vec<String>,
     pub scenarios: BTreeMap<&'static str, ScenarioCount>,
     pub expected_rules_meaning: &'static str,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What a real-world truth file says about its world.
+#[derive(Debug, Clone, Serialize)]
+pub struct RealSummary {
+    /// The City database the world's blocks were placed with.
+    pub city_database: String,
+    /// A second City database to evaluate with (never used to build the world).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_city_database: Option<String>,
+    /// The noise rates drawn for the seed.
+    pub rates: real::Rates,
+    pub networks: usize,
+    pub systems: usize,
 }
 
 /// Employees per scenario.
@@ -290,4 +369,7 @@ pub struct TruthEntry {
     /// Addresses of the planted behaviour (a sample), sorted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub planted_ips: Vec<IpAddr>,
+    /// Days from the start date to the end of the run, for someone hired during it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_active: Option<u32>,
 }

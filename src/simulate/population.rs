@@ -9,6 +9,7 @@ use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
 use rand::seq::SliceRandom;
 
+use super::real::Rates;
 use super::scenarios::Scenario;
 use super::world::{
     self, CORPORATE_VPN_CITIES, NetId, NetKind, OFFICE_CITIES, PLACES, PlaceId, PlaceRole,
@@ -57,6 +58,24 @@ pub enum Sources {
     Farm { net: NetId, host: u32 },
     /// The claimed home connection (only the hours are wrong).
     Home,
+    /// Straight from home broadband in China or Russia, phones there now and then.
+    Direct {
+        net: NetId,
+        host: u32,
+        phones: Vec<NetId>,
+    },
+    /// Servers of Chinese clouds.
+    Cloud(Vec<NetId>),
+    /// US consumer VPN exits and VPS addresses, a different one most days.
+    UsExits(Vec<NetId>),
+    /// A residential proxy in the claimed city: a broadband address there, not the home.
+    Proxy { net: NetId, host: u32 },
+    /// Mostly US exits; now and then straight from China or a Chinese cloud.
+    Mixed {
+        exits: Vec<NetId>,
+        direct: Vec<NetId>,
+        cloud: Vec<NetId>,
+    },
 }
 
 /// What an employee's scenario changes about their logins.
@@ -82,6 +101,13 @@ pub enum Setup {
     /// A second person logs in from these far networks on some days.
     TwoContinents {
         far: Vec<NetId>,
+    },
+    /// Some days from a co-working space's line.
+    Coworking(NetId),
+    /// A consumer VPN for a share of sign-ins; exits in the home country first.
+    PrivacyVpn {
+        exits: Vec<NetId>,
+        share: f64,
     },
 }
 
@@ -116,6 +142,8 @@ pub struct Employee {
     pub mobile_share: f64,
     /// Connects through the company VPN (Cisco AnyConnect) too.
     pub uses_vpn: bool,
+    /// Signs in through Microsoft Entra ID too (mail, Teams): real world only.
+    pub entra: bool,
     /// Seeds the device fingerprint and user agent.
     pub device: u64,
     pub scenario: Scenario,
@@ -176,6 +204,8 @@ impl Hosts {
 /// Builds the population.
 struct Builder<'a> {
     world: &'a World,
+    /// The real world's rates, when the world is real.
+    real: Option<&'a Rates>,
     rng: &'a mut ChaCha8Rng,
     start: NaiveDate,
     days: u32,
@@ -270,10 +300,23 @@ impl Builder<'_> {
     /// The claimed place for a scenario; a laptop farm's places are chosen per farm.
     fn claimed_for(&mut self, scenario: Scenario) -> PlaceId {
         let pool = match scenario {
+            Scenario::TwoContinents if self.real.is_some() => {
+                places_where(|p| !p.tz.starts_with("Asia/"))
+            }
             Scenario::VpnHostingChina | Scenario::TwoContinents | Scenario::MobileCarrierNat => {
                 places_where(|p| p.country == "US")
             }
+            Scenario::HoursOnly if self.real.is_some() => {
+                // Korea's office hours must be far from the claimed zone's to be a sign:
+                // the Americas and Europe.
+                places_where(|p| p.tz.starts_with("America/") || p.tz.starts_with("Europe/"))
+            }
             Scenario::HoursOnly => places_where(|p| p.tz == "America/New_York"),
+            Scenario::UsVpnHopping => places_where(|p| p.country == "US"),
+            Scenario::DirectChinaRussia | Scenario::ChinaCloud | Scenario::Mixed => {
+                places_where(|p| !p.tz.starts_with("Asia/"))
+            }
+            Scenario::Coworking => places_where(|p| matches!(p.role, PlaceRole::Home(w) if w >= 2)),
             Scenario::CorporateVpnEgress => {
                 places_where(|p| ["GB", "IE", "DE", "FR", "PL", "ES", "PT"].contains(&p.country))
             }
@@ -365,20 +408,110 @@ impl Builder<'_> {
                 hours: korea_hours(),
                 sources: Sources::ChinaMix,
             },
+            Scenario::HoursOnly if self.real.is_some() => {
+                // A residential proxy in the claimed city: a broadband line there.
+                let lines = w.networks_at(claimed, NetKind::Residential);
+                let net = pick(self.rng, &lines);
+                let host = self.hosts.next(net, self.rng);
+                Setup::Fraud {
+                    tz: chrono_tz::Asia::Seoul,
+                    hours: korea_hours(),
+                    sources: Sources::Proxy { net, host },
+                }
+            }
             Scenario::HoursOnly => Setup::Fraud {
                 tz: chrono_tz::Asia::Seoul,
                 hours: korea_hours(),
                 sources: Sources::Home,
             },
             Scenario::TwoContinents => {
+                // The real world's far side is where the operators are; the synthetic one
+                // keeps its mix.
+                let far_countries: &[&str] = if self.real.is_some() {
+                    &["CN", "RU"]
+                } else {
+                    &["CN", "RU", "SG", "NL"]
+                };
                 let far: Vec<NetId> = w
                     .networks_of(NetKind::Hosting)
                     .into_iter()
                     .chain(w.networks_of(NetKind::Residential))
-                    .filter(|&n| ["CN", "RU", "SG", "NL"].contains(&w.place_of(n).country))
+                    .filter(|&n| far_countries.contains(&w.place_of(n).country))
                     .filter(|&n| w.networks[n].net.addr().is_ipv4())
                     .collect();
                 Setup::TwoContinents { far }
+            }
+            Scenario::Household | Scenario::NewHire => Setup::None,
+            Scenario::Coworking => w
+                .networks_at(claimed, NetKind::Coworking)
+                .first()
+                .map_or(Setup::None, |&n| Setup::Coworking(n)),
+            Scenario::ConsumerVpnUser => {
+                let country = PLACES[claimed].country;
+                let all = w.networks_of(NetKind::ConsumerVpn);
+                let mut exits: Vec<NetId> = all
+                    .iter()
+                    .copied()
+                    .filter(|&n| w.place_of(n).country == country)
+                    .take(3)
+                    .collect();
+                // Now and then an exit abroad (a streaming catalogue, a default server).
+                if !all.is_empty() {
+                    exits.push(all[self.rng.random_range(0..all.len())]);
+                }
+                Setup::PrivacyVpn {
+                    exits,
+                    share: self.rng.random_range(0.2..0.6),
+                }
+            }
+            Scenario::DirectChinaRussia => {
+                let country = if self.rng.random_bool(0.7) {
+                    "CN"
+                } else {
+                    "RU"
+                };
+                let homes: Vec<NetId> = w
+                    .networks_of(NetKind::Residential)
+                    .into_iter()
+                    .filter(|&n| w.place_of(n).country == country)
+                    .collect();
+                let net = pick(self.rng, &homes);
+                let host = self.hosts.next(net, self.rng);
+                Setup::Fraud {
+                    tz: chrono_tz::Asia::Seoul,
+                    hours: korea_hours(),
+                    sources: Sources::Direct {
+                        net,
+                        host,
+                        phones: w.mobile_pools(country),
+                    },
+                }
+            }
+            Scenario::ChinaCloud => Setup::Fraud {
+                tz: chrono_tz::Asia::Seoul,
+                hours: korea_hours(),
+                sources: Sources::Cloud(self.some_of(&chinese_clouds(w), 3)),
+            },
+            Scenario::UsVpnHopping => Setup::Fraud {
+                tz: chrono_tz::Asia::Seoul,
+                hours: korea_hours(),
+                sources: Sources::UsExits(us_exits(w)),
+            },
+            Scenario::Mixed => {
+                let direct: Vec<NetId> = w
+                    .networks_of(NetKind::Residential)
+                    .into_iter()
+                    .filter(|&n| w.place_of(n).country == "CN")
+                    .collect();
+                Setup::Fraud {
+                    tz: chrono_tz::Asia::Seoul,
+                    hours: korea_hours(),
+                    sources: Sources::Mixed {
+                        exits: us_exits(w),
+                        direct: self.some_of(&direct, 2),
+                        cloud: self.some_of(&chinese_clouds(w), 2),
+                    },
+                }
             }
             // Farms are set up per group in `build`.
             Scenario::LaptopFarm => Setup::None,
@@ -433,7 +566,8 @@ impl Builder<'_> {
             .parse()
             .ok()
         };
-        let new_hire = scenario == Scenario::Baseline && rng.random_bool(0.015);
+        let new_hire = (scenario == Scenario::Baseline && rng.random_bool(0.015))
+            || scenario == Scenario::NewHire;
         let start_date = if new_hire {
             self.start + Days::new(u64::from(rng.random_range(1..(self.days / 2).max(2))))
         } else {
@@ -448,8 +582,19 @@ impl Builder<'_> {
                 _ => Status::Active,
             }
         };
-        let mobile_share = rng.random_range(0.0..0.08);
+        let mut mobile_share = rng.random_range(0.0..0.08);
         let uses_vpn = scenario.is_fraudulent() || rng.random_bool(0.25);
+        // The real world's phones and second identity provider (drawn after everything the
+        // synthetic world draws, which stays as it was for a seed).
+        let mut entra = false;
+        if let Some(rates) = self.real {
+            mobile_share = if scenario.is_fraudulent() {
+                0.0
+            } else {
+                (rates.mobile_share * rng.random_range(0.4..1.6)).min(0.6)
+            };
+            entra = rng.random_bool(rates.entra_users);
+        }
         let home = self.home(claimed);
         let office = OFFICE_CITIES
             .iter()
@@ -482,6 +627,7 @@ impl Builder<'_> {
             office,
             mobile_share,
             uses_vpn,
+            entra,
             device,
             scenario,
             setup,
@@ -496,33 +642,74 @@ fn korea_hours() -> WorkHours {
         .unwrap_or_else(|_| unreachable!("a valid literal"))
 }
 
-/// Build `n` employees for a `days`-long simulation from `start`, planting every scenario.
+/// Servers of the Chinese clouds in the world.
+fn chinese_clouds(w: &World) -> Vec<NetId> {
+    w.networks_of(NetKind::Hosting)
+        .into_iter()
+        .filter(|&n| w.place_of(n).country == "CN")
+        .collect()
+}
+
+/// US consumer VPN exits and VPS addresses.
+fn us_exits(w: &World) -> Vec<NetId> {
+    w.networks_of(NetKind::ConsumerVpn)
+        .into_iter()
+        .chain(w.networks_of(NetKind::Hosting))
+        .filter(|&n| w.place_of(n).country == "US")
+        .collect()
+}
+
+/// How many employees of a scenario a population of `n` gets in this world.
+fn planted(s: Scenario, n: u32, real: Option<&Rates>) -> u32 {
+    match real {
+        Some(rates) => s.planted_real(n, rates),
+        None => s.planted(n),
+    }
+}
+
+/// Build `n` employees for a `days`-long simulation from `start`, planting every scenario
+/// of the world (the real world's when `real` has its rates).
 pub fn build(
     world: &World,
+    real: Option<&Rates>,
     rng: &mut ChaCha8Rng,
     n: u32,
     start: NaiveDate,
     days: u32,
 ) -> Vec<Employee> {
-    let mut scenarios: Vec<Scenario> = Scenario::PLANTED
+    let planted_list: &[Scenario] = if real.is_some() {
+        &Scenario::PLANTED_REAL
+    } else {
+        &Scenario::PLANTED
+    };
+    // Farms (three) and households (two) sit together; the rest are shuffled.
+    let grouped = |s: Scenario| matches!(s, Scenario::LaptopFarm | Scenario::Household);
+    let mut scenarios: Vec<Scenario> = planted_list
         .iter()
-        .filter(|s| **s != Scenario::LaptopFarm)
-        .flat_map(|&s| std::iter::repeat_n(s, s.planted(n) as usize))
+        .filter(|s| !grouped(**s))
+        .flat_map(|&s| std::iter::repeat_n(s, planted(s, n, real) as usize))
         .collect();
-    scenarios.resize(
-        (n - Scenario::LaptopFarm.planted(n)) as usize,
-        Scenario::Baseline,
-    );
+    let in_groups: u32 = planted_list
+        .iter()
+        .filter(|s| grouped(**s))
+        .map(|&s| planted(s, n, real))
+        .sum();
+    scenarios.resize((n - in_groups) as usize, Scenario::Baseline);
     scenarios.shuffle(rng);
-    // Farm members sit together at random positions, three at a time.
-    for _ in 0..Scenario::LaptopFarm.planted(n) / 3 {
-        let at = rng.random_range(0..=scenarios.len());
-        for _ in 0..3 {
-            scenarios.insert(at, Scenario::LaptopFarm);
+    for &(s, size) in &[(Scenario::LaptopFarm, 3), (Scenario::Household, 2)] {
+        if !planted_list.contains(&s) {
+            continue;
+        }
+        for _ in 0..planted(s, n, real) / size {
+            let at = rng.random_range(0..=scenarios.len());
+            for _ in 0..size {
+                scenarios.insert(at, s);
+            }
         }
     }
     let mut b = Builder {
         world,
+        real,
         rng,
         start,
         days,
@@ -532,19 +719,43 @@ pub fn build(
     let mut out: Vec<Employee> = Vec::with_capacity(n as usize);
     let mut i = 0;
     while i < scenarios.len() {
-        if scenarios[i] == Scenario::LaptopFarm {
-            out.extend(b.farm(i));
-            i += 3;
-        } else {
-            let claimed = b.claimed_for(scenarios[i]);
-            out.push(b.employee(i, scenarios[i], claimed));
-            i += 1;
+        match scenarios[i] {
+            Scenario::LaptopFarm => {
+                out.extend(b.farm(i));
+                i += 3;
+            }
+            Scenario::Household => {
+                out.extend(b.household(i));
+                i += 2;
+            }
+            s => {
+                let claimed = b.claimed_for(s);
+                out.push(b.employee(i, s, claimed));
+                i += 1;
+            }
         }
     }
     out
 }
 
 impl Builder<'_> {
+    /// Two colleagues living together: one claimed place, one home connection.
+    fn household(&mut self, first_index: usize) -> Vec<Employee> {
+        let claimed = self.claimed_for(Scenario::Household);
+        let a = self.employee(first_index, Scenario::Household, claimed);
+        let mut b = self.employee(first_index + 1, Scenario::Household, claimed);
+        b.home = a.home.clone();
+        vec![a, b]
+    }
+
+    /// `k` of `items`, at random (all of them when there are fewer).
+    fn some_of(&mut self, items: &[NetId], k: usize) -> Vec<NetId> {
+        let mut v = items.to_vec();
+        v.shuffle(self.rng);
+        v.truncate(k.max(1));
+        v
+    }
+
     /// Three employees claiming three different US states, on one residential address in a
     /// fourth state, working Korea hours.
     fn farm(&mut self, first_index: usize) -> Vec<Employee> {
@@ -586,7 +797,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let world = World::build(&mut rng);
         let start = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
-        build(&world, &mut rng, n, start, 30)
+        build(&world, None, &mut rng, n, start, 30)
     }
 
     #[test]

@@ -309,6 +309,129 @@ pub mod paths {
     pub const CONSUMER_VPN: &str = "geoip/consumer-vpn.txt";
     pub const OKTA: &str = "events/okta.ndjson";
     pub const VPN: &str = "events/vpn-cisco-asa.log";
+    pub const ENTRA: &str = "events/entra-signins.ndjson";
+    // The real world's files.
+    /// An ASN database built from the ip-location-db ASN ranges.
+    pub const REAL_ASN: &str = "geoip/asn.mmdb";
+    /// The project's shipped consumer VPN list, as a deployment has it.
+    pub const SHIPPED_VPN: &str = "geoip/consumer-vpn-providers.csv";
+    /// Public lists (X4BNet lists_vpn, bad-asn-list), as a deployment downloads them.
+    pub const PUBLIC_VPN: &str = "geoip/public/x4bnet-vpn-ipv4.txt";
+    pub const PUBLIC_DATACENTER: &str = "geoip/public/x4bnet-datacenter-ipv4.txt";
+    pub const PUBLIC_BAD_ASN: &str = "geoip/public/bad-asn-list.csv";
+    /// The simulator's truth, which no deployment has: the upper bound's lists.
+    pub const TRUTH_CARRIERS: &str = "geoip/truth/carrier-nat.txt";
+    pub const TRUTH_HOSTING: &str = "geoip/truth/hosting.txt";
+    pub const TRUTH_VPN: &str = "geoip/truth/consumer-vpn.txt";
+    /// The configuration with the truth lists added (list mode b).
+    pub const CONFIG_FULL_LISTS: &str = "driftwatch-full-lists.toml";
+}
+
+/// The project's curated consumer VPN list, shipped in `geoip/`.
+pub const SHIPPED_VPN_LIST: &str = include_str!("../../geoip/consumer-vpn-providers.csv");
+
+/// A truth list of the real world: every network of `kinds`, by block.
+pub fn truth_list_txt(sim: &Simulation, header: &str, kinds: &[NetKind]) -> String {
+    let mut out = format!(
+        "# {header}\n# The simulator's truth (driftwatch simulate --world real): no deployment has \
+         this list.\n"
+    );
+    for i in networks_of_kinds(sim, kinds) {
+        let n = &sim.world.networks[i];
+        let _ = writeln!(
+            out,
+            "{} # AS{} {}",
+            n.net,
+            sim.world.system_of(i).number,
+            sim.world.system_of(i).org
+        );
+    }
+    out
+}
+
+/// `driftwatch.toml` of a real world: the real City database, an ASN database built from
+/// the real ranges, and only the lists a deployment has (the shipped list, public lists,
+/// the company's own egress). With `full_lists`, the simulator's truth lists are added:
+/// the upper bound no deployment reaches.
+pub fn real_config_toml(sim: &Simulation, city: &std::path::Path, full_lists: bool) -> String {
+    use paths::*;
+    let p = &sim.params;
+    let mut out = format!(
+        r#"# driftwatch configuration for a simulated company in the real world
+# (`driftwatch simulate --world real`): {employees} employees, {days} days from {start},
+# seed {seed}. Addresses are real blocks of real networks, placed by the City database
+# below; paths are relative to this file's folder. Ground truth: {TRUTH}.
+#
+#   driftwatch evaluate {dot}
+#   driftwatch replay --config {CONFIG} events/
+
+[decode]
+format = "auto"
+max_record_bytes = 65536
+default_timezone = "UTC"
+
+[roster]
+path = "{ROSTER}"
+
+[enrich]
+city = "{city}"
+city_layout = "auto"
+asn = "{REAL_ASN}"
+cache_size = 65536
+
+# The company's own egress: offices and the secure web gateway its VPN leaves through.
+[[enrich.lists]]
+path = "{CORPORATE_EGRESS}"
+tag = "corporate_egress"
+
+# Shipped with driftwatch.
+[[enrich.lists]]
+path = "{SHIPPED_VPN}"
+tag = "vpn"
+provider_column = "provider"
+"#,
+        employees = p.employees,
+        days = p.days,
+        start = p.start,
+        seed = p.seed,
+        city = city.display(),
+        dot = ".",
+    );
+    for (path, tag) in [
+        (PUBLIC_VPN, "vpn"),
+        (PUBLIC_DATACENTER, "hosting"),
+        (PUBLIC_BAD_ASN, "hosting"),
+    ] {
+        let _ = write!(
+            out,
+            "\n# Public list (../shared/geoip/anonymizer).\n[[enrich.lists]]\npath = \"{path}\"\ntag = \"{tag}\"\n"
+        );
+    }
+    if full_lists {
+        for (path, tag) in [
+            (TRUTH_CARRIERS, "carrier_nat"),
+            (TRUTH_HOSTING, "hosting"),
+            (TRUTH_VPN, "vpn"),
+        ] {
+            let _ = write!(
+                out,
+                "\n# The simulator's truth: no deployment has this list.\n[[enrich.lists]]\npath = \"{path}\"\ntag = \"{tag}\"\n"
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        r#"
+# Detector settings are left at their defaults.
+
+[suppress]
+travel = "{APPROVED_TRAVEL}"
+
+[dead_letter]
+include_filtered = false
+"#
+    );
+    out
 }
 
 /// `driftwatch.toml`: a complete configuration for the simulated company, with paths
@@ -640,7 +763,7 @@ fn okta_type(
             "SUCCESS",
             None,
         ),
-        Kind::VpnStart | Kind::VpnEnd { .. } => return None,
+        Kind::VpnStart | Kind::VpnEnd { .. } | Kind::EntraSignIn(_) => return None,
     })
 }
 
@@ -669,17 +792,30 @@ pub fn okta_json(sim: &Simulation, ev: &SimEvent) -> String {
     let fingerprint = format!("{:032x}", u128::from(e.device) * 0x1_0000_0001);
     let uuid = uuid(ev.nonce);
     // Okta's own geolocation of the address: the network's place (country only for
-    // carrier NAT).
+    // carrier NAT), or in the real world where the City database puts the block.
     let country_only = mobile;
-    let geo = GeoContext {
-        city: (!country_only).then_some(p.city),
-        country: country_name(p.country),
-        geolocation: Point {
-            lat: p.lat,
-            lon: p.lon,
+    let located = sim.real.as_ref().and_then(|r| r.located.get(ev.net));
+    let geo = match located {
+        Some(at) => GeoContext {
+            city: at.city.as_deref(),
+            country: country_name(&at.country),
+            geolocation: Point {
+                lat: at.lat,
+                lon: at.lon,
+            },
+            postal_code: None,
+            state: at.region.as_deref(),
         },
-        postal_code: None,
-        state: (!country_only && !p.region.is_empty()).then_some(p.region),
+        None => GeoContext {
+            city: (!country_only).then_some(p.city),
+            country: country_name(p.country),
+            geolocation: Point {
+                lat: p.lat,
+                lon: p.lon,
+            },
+            postal_code: None,
+            state: (!country_only && !p.region.is_empty()).then_some(p.region),
+        },
     };
     let display_name;
     let client_id;
@@ -786,6 +922,120 @@ pub fn okta_json(sim: &Simulation, ev: &SimEvent) -> String {
         },
         uuid: &uuid,
         version: "0",
+    };
+    serde_json::to_string(&record).unwrap_or_default()
+}
+
+// The Entra ID sign-in as the Event Hub / diagnostic settings export writes it.
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntraDevice<'a> {
+    browser: &'a str,
+    device_id: &'a str,
+    operating_system: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntraStatus {
+    error_code: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntraProperties<'a> {
+    app_display_name: &'a str,
+    client_app_used: &'a str,
+    correlation_id: &'a str,
+    created_date_time: &'a str,
+    device_detail: EntraDevice<'a>,
+    id: &'a str,
+    ip_address: &'a str,
+    is_interactive: bool,
+    status: EntraStatus,
+    user_agent: &'a str,
+    user_display_name: &'a str,
+    user_id: &'a str,
+    user_principal_name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntraRecord<'a> {
+    caller_ip_address: &'a str,
+    category: &'a str,
+    correlation_id: &'a str,
+    operation_name: &'a str,
+    properties: EntraProperties<'a>,
+    result_type: &'a str,
+    tenant_id: &'a str,
+    time: &'a str,
+}
+
+/// The simulated company's Entra ID tenant.
+const TENANT: &str = "5d1c1ab0-1f1a-4a43-9d43-0d3a3c4c2e11";
+
+/// One Entra ID sign-in record (Event Hub shape, category `SignInLogs`) for an Entra
+/// event; empty for any other.
+pub fn entra_json(sim: &Simulation, ev: &SimEvent) -> String {
+    let (Some(e), Kind::EntraSignIn(app)) = (sim.employees.get(ev.employee as usize), ev.kind)
+    else {
+        return String::new();
+    };
+    let n = &sim.world.networks[ev.net];
+    let mobile = n.kind == NetKind::Mobile;
+    let agents = if mobile {
+        MOBILE_AGENTS
+    } else {
+        DESKTOP_AGENTS
+    };
+    let (browser, os, raw) = agents[(e.device % agents.len() as u64) as usize];
+    let id = uuid(ev.nonce);
+    let correlation = uuid(ev.nonce.rotate_left(64) ^ u128::from(ev.session));
+    let user_id = uuid(u128::from(e.device) << 64 | u128::from(e.device.rotate_left(17)));
+    let device_id = format!("{:016x}", e.device);
+    let ip = ev.ip.to_string();
+    let created = ev.time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let written = (ev.time + chrono::Duration::seconds(40))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let display = format!("{} {}", e.first, e.last);
+    let upn = format!("{}@{}", e.username, super::population::DOMAIN);
+    let record = EntraRecord {
+        caller_ip_address: &ip,
+        category: "SignInLogs",
+        correlation_id: &correlation,
+        operation_name: "Sign-in activity",
+        properties: EntraProperties {
+            app_display_name: super::events::ENTRA_APPS
+                .get(usize::from(app))
+                .copied()
+                .unwrap_or("OfficeHome"),
+            client_app_used: if mobile {
+                "Mobile Apps and Desktop clients"
+            } else {
+                "Browser"
+            },
+            correlation_id: &correlation,
+            created_date_time: &created,
+            device_detail: EntraDevice {
+                browser,
+                device_id: &device_id,
+                operating_system: os,
+            },
+            id: &id,
+            ip_address: &ip,
+            is_interactive: true,
+            status: EntraStatus { error_code: 0 },
+            user_agent: raw,
+            user_display_name: &display,
+            user_id: &user_id,
+            user_principal_name: &upn,
+        },
+        result_type: "0",
+        tenant_id: TENANT,
+        time: &written,
     };
     serde_json::to_string(&record).unwrap_or_default()
 }

@@ -36,6 +36,26 @@ pub enum Scenario {
     HoursOnly,
     /// Fraud: logins from two continents within an hour (a shared account).
     TwoContinents,
+    // The real world's scenarios (`--world real`), beside the ones above.
+    /// Legitimate: shares the home connection with a colleague (a household).
+    Household,
+    /// Legitimate: some days from a co-working space's line shared with other members.
+    Coworking,
+    /// Legitimate: a consumer VPN for privacy on some sign-ins, mostly with an exit in the
+    /// home country.
+    ConsumerVpnUser,
+    /// Legitimate: hired during the simulated period, so only a few days of history.
+    NewHire,
+    /// Fraud: signs in straight from Chinese or Russian home broadband (and phones), on
+    /// Korea's working hours.
+    DirectChinaRussia,
+    /// Fraud: through servers of Chinese clouds (Alibaba, Tencent, Baidu, Huawei).
+    ChinaCloud,
+    /// Fraud: US-exit consumer VPN and VPS addresses, a different US city most days, on
+    /// Korea's working hours.
+    UsVpnHopping,
+    /// Fraud: mostly US VPN exits, now and then straight from China or a Chinese cloud.
+    Mixed,
 }
 
 impl Scenario {
@@ -67,6 +87,14 @@ impl Scenario {
             Scenario::LaptopFarm => "laptop_farm",
             Scenario::HoursOnly => "hours_only",
             Scenario::TwoContinents => "two_continents",
+            Scenario::Household => "household",
+            Scenario::Coworking => "coworking",
+            Scenario::ConsumerVpnUser => "consumer_vpn_user",
+            Scenario::NewHire => "new_hire",
+            Scenario::DirectChinaRussia => "direct_china_russia",
+            Scenario::ChinaCloud => "china_cloud",
+            Scenario::UsVpnHopping => "us_vpn_hopping",
+            Scenario::Mixed => "mixed",
         }
     }
 
@@ -78,6 +106,10 @@ impl Scenario {
                 | Scenario::LaptopFarm
                 | Scenario::HoursOnly
                 | Scenario::TwoContinents
+                | Scenario::DirectChinaRussia
+                | Scenario::ChinaCloud
+                | Scenario::UsVpnHopping
+                | Scenario::Mixed
         )
     }
 
@@ -107,6 +139,63 @@ impl Scenario {
                 "concurrent_sessions",
                 "claimed_location",
             ],
+            Scenario::Household => &["shared_infrastructure"],
+            Scenario::Coworking => &["shared_infrastructure", "claimed_location"],
+            Scenario::ConsumerVpnUser => &["anonymizer", "claimed_location"],
+            Scenario::NewHire => &[],
+            Scenario::DirectChinaRussia => &["claimed_location", "working_hours"],
+            Scenario::ChinaCloud => &["anonymizer", "claimed_location", "working_hours"],
+            Scenario::UsVpnHopping => &["anonymizer", "working_hours", "impossible_travel"],
+            Scenario::Mixed => &["anonymizer", "claimed_location", "working_hours"],
+        }
+    }
+
+    /// The real world's planted scenarios (`--world real`), legitimate first: the
+    /// synthetic world's without its China mix, plus households, co-working, privacy VPN
+    /// users, new hires and the fraud the public reporting describes.
+    pub const PLANTED_REAL: [Scenario; 17] = [
+        Scenario::BusinessTravel,
+        Scenario::Relocated,
+        Scenario::MobileCarrierNat,
+        Scenario::CorporateVpnEgress,
+        Scenario::NightShift,
+        Scenario::ApprovedTrip,
+        Scenario::Household,
+        Scenario::Coworking,
+        Scenario::ConsumerVpnUser,
+        Scenario::NewHire,
+        Scenario::DirectChinaRussia,
+        Scenario::ChinaCloud,
+        Scenario::UsVpnHopping,
+        Scenario::LaptopFarm,
+        Scenario::HoursOnly,
+        Scenario::TwoContinents,
+        Scenario::Mixed,
+    ];
+
+    /// How many employees a real-world population of `n` gets: the synthetic counts for the
+    /// scenarios both worlds have, the seed's rates for the noise, and 1.5 to 2 per
+    /// thousand of each fraud (a farm is three).
+    pub fn planted_real(self, n: u32, rates: &super::real::Rates) -> u32 {
+        let share = match self {
+            // A household is two colleagues: the rate counts both.
+            Scenario::Household => rates.households,
+            Scenario::Coworking => rates.coworking,
+            Scenario::ConsumerVpnUser => rates.consumer_vpn_users,
+            Scenario::NewHire => rates.new_hires,
+            Scenario::DirectChinaRussia | Scenario::UsVpnHopping => 0.002,
+            Scenario::ChinaCloud | Scenario::Mixed => 0.0015,
+            Scenario::LaptopFarm | Scenario::HoursOnly | Scenario::TwoContinents => {
+                return self.planted(n);
+            }
+            Scenario::VpnHostingChina | Scenario::Baseline => return 0,
+            other => return other.planted(n),
+        };
+        let k = ((f64::from(n) * share).round() as u32).max(1);
+        if self == Scenario::Household {
+            (k / 2).max(1) * 2
+        } else {
+            k
         }
     }
 
@@ -123,6 +212,15 @@ impl Scenario {
             Scenario::ApprovedTrip => 4.0,
             Scenario::VpnHostingChina | Scenario::HoursOnly | Scenario::TwoContinents => 1.5,
             Scenario::LaptopFarm => return 3 * (n / 1000).max(1),
+            // Real-world scenarios: counted by `planted_real`.
+            Scenario::Household
+            | Scenario::Coworking
+            | Scenario::ConsumerVpnUser
+            | Scenario::NewHire
+            | Scenario::DirectChinaRussia
+            | Scenario::ChinaCloud
+            | Scenario::UsVpnHopping
+            | Scenario::Mixed => 0.0,
         };
         ((f64::from(n) * per_thousand / 1000.0).round() as u32).max(1)
     }

@@ -259,6 +259,8 @@ pub enum NetKind {
     Hosting,
     /// The consumer VPN's exit servers.
     ConsumerVpn,
+    /// A co-working space's line, shared by whoever works there (real world only).
+    Coworking,
 }
 
 impl NetKind {
@@ -270,7 +272,7 @@ impl NetKind {
             NetKind::Mobile => 500,
             NetKind::Residential => 20,
             NetKind::Office | NetKind::CorporateVpn => 5,
-            NetKind::Hotel | NetKind::Airport => 10,
+            NetKind::Hotel | NetKind::Airport | NetKind::Coworking => 10,
             NetKind::Hosting | NetKind::ConsumerVpn => 50,
         }
     }
@@ -575,12 +577,15 @@ impl World {
             .collect()
     }
 
-    /// The mobile carrier NAT pool of a country.
-    pub fn mobile_pool(&self, country: &str) -> Option<NetId> {
-        (0..self.networks.len()).find(|&i| {
-            self.networks[i].kind == NetKind::Mobile
-                && PLACES[self.networks[i].place].country == country
-        })
+    /// The mobile carrier NAT pools of a country (one in the synthetic world, each
+    /// carrier's blocks in the real one).
+    pub fn mobile_pools(&self, country: &str) -> Vec<NetId> {
+        (0..self.networks.len())
+            .filter(|&i| {
+                self.networks[i].kind == NetKind::Mobile
+                    && PLACES[self.networks[i].place].country == country
+            })
+            .collect()
     }
 
     /// The `n`-th usable host of an IPv4 network (wrapping), or of an IPv6 network's first
@@ -721,6 +726,6 @@ mod tests {
         }
         let shenyang = place_by_city("Shenyang").unwrap();
         assert_eq!(w.networks_at(shenyang, NetKind::Residential).len(), 1);
-        assert!(w.mobile_pool("US").is_some());
+        assert_eq!(w.mobile_pools("US").len(), 1);
     }
 }

@@ -59,6 +59,144 @@ fn mmdb<T: Serialize>(
     Ok(())
 }
 
+/// The synthetic world's databases, lists and configuration.
+fn synthetic_geoip(sim: &Simulation, out: &Path, files: &mut Vec<PathBuf>) -> Result<(), SimError> {
+    let world = &sim.world;
+    mmdb(
+        sim,
+        out,
+        paths::CITY,
+        "GeoIP2-City",
+        &records::city_records(world),
+        files,
+    )?;
+    mmdb(
+        sim,
+        out,
+        paths::ASN,
+        "GeoLite2-ASN",
+        &records::asn_records(world),
+        files,
+    )?;
+    mmdb(
+        sim,
+        out,
+        paths::ANONYMOUS,
+        "GeoIP2-Anonymous-IP",
+        &records::anonymous_records(world),
+        files,
+    )?;
+    text(
+        out,
+        paths::CORPORATE_EGRESS,
+        &records::corporate_egress_txt(sim),
+        files,
+    )?;
+    text(
+        out,
+        paths::CARRIER_NAT,
+        &records::carrier_nat_txt(sim),
+        files,
+    )?;
+    text(
+        out,
+        paths::CONSUMER_VPN,
+        &records::consumer_vpn_txt(sim),
+        files,
+    )?;
+    text(out, paths::CONFIG, &records::config_toml(sim), files)
+}
+
+/// The real world's ASN database (built from the real ranges), the lists a deployment has
+/// (the shipped one, copies of the public ones, the company's egress), the simulator's
+/// truth lists, and a configuration for each list mode.
+fn real_geoip(
+    sim: &Simulation,
+    real: &super::real::RealWorld,
+    out: &Path,
+    files: &mut Vec<PathBuf>,
+) -> Result<(), SimError> {
+    for dir in ["geoip/public", "geoip/truth"] {
+        let dir = out.join(dir);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    }
+    let asn = out.join(paths::REAL_ASN);
+    crate::enrich::asn_csv::build(
+        std::slice::from_ref(&real.asn_csv),
+        &asn,
+        records::build_epoch(sim),
+    )
+    .map_err(|e| SimError::RealData {
+        message: e.to_string(),
+    })?;
+    files.push(asn);
+    text(
+        out,
+        paths::CORPORATE_EGRESS,
+        &records::corporate_egress_txt(sim),
+        files,
+    )?;
+    text(out, paths::SHIPPED_VPN, records::SHIPPED_VPN_LIST, files)?;
+    let public = real
+        .public_lists
+        .as_ref()
+        .ok_or_else(|| SimError::RealData {
+            message: "the real world needs the public anonymizer lists (--lists DIR, \
+                  ../shared/geoip/anonymizer)"
+                .to_owned(),
+        })?;
+    for (from, to) in [
+        ("x4bnet-lists_vpn/output/vpn/ipv4.txt", paths::PUBLIC_VPN),
+        (
+            "x4bnet-lists_vpn/output/datacenter/ipv4.txt",
+            paths::PUBLIC_DATACENTER,
+        ),
+        ("bad-asn-list/bad-asn-list.csv", paths::PUBLIC_BAD_ASN),
+    ] {
+        let src = public.join(from);
+        let dst = out.join(to);
+        std::fs::copy(&src, &dst).map_err(io(&src))?;
+        files.push(dst);
+    }
+    use super::world::NetKind;
+    for (path, header, kinds) in [
+        (
+            paths::TRUTH_CARRIERS,
+            "Mobile carrier blocks (tag carrier_nat).",
+            &[NetKind::Mobile][..],
+        ),
+        (
+            paths::TRUTH_HOSTING,
+            "Hosting and VPS blocks (tag hosting).",
+            &[NetKind::Hosting][..],
+        ),
+        (
+            paths::TRUTH_VPN,
+            "Consumer VPN servers (tag vpn).",
+            &[NetKind::ConsumerVpn][..],
+        ),
+    ] {
+        text(
+            out,
+            path,
+            &records::truth_list_txt(sim, header, kinds),
+            files,
+        )?;
+    }
+    text(
+        out,
+        paths::CONFIG,
+        &records::real_config_toml(sim, &real.city_path, false),
+        files,
+    )?;
+    text(
+        out,
+        paths::CONFIG_FULL_LISTS,
+        &records::real_config_toml(sim, &real.city_path, true),
+        files,
+    )
+}
+
 /// A plain or gzip event file.
 enum Sink {
     Plain(BufWriter<File>),
@@ -109,56 +247,22 @@ pub fn write(sim: &Simulation, out: &Path, gzip: bool) -> Result<Written, SimErr
         &records::approved_travel_csv(sim)?,
         &mut files,
     )?;
-    let world = &sim.world;
-    mmdb(
-        sim,
-        out,
-        paths::CITY,
-        "GeoIP2-City",
-        &records::city_records(world),
-        &mut files,
-    )?;
-    mmdb(
-        sim,
-        out,
-        paths::ASN,
-        "GeoLite2-ASN",
-        &records::asn_records(world),
-        &mut files,
-    )?;
-    mmdb(
-        sim,
-        out,
-        paths::ANONYMOUS,
-        "GeoIP2-Anonymous-IP",
-        &records::anonymous_records(world),
-        &mut files,
-    )?;
-    text(
-        out,
-        paths::CORPORATE_EGRESS,
-        &records::corporate_egress_txt(sim),
-        &mut files,
-    )?;
-    text(
-        out,
-        paths::CARRIER_NAT,
-        &records::carrier_nat_txt(sim),
-        &mut files,
-    )?;
-    text(
-        out,
-        paths::CONSUMER_VPN,
-        &records::consumer_vpn_txt(sim),
-        &mut files,
-    )?;
-    text(out, paths::CONFIG, &records::config_toml(sim), &mut files)?;
+    match &sim.real {
+        None => synthetic_geoip(sim, out, &mut files)?,
+        Some(real) => real_geoip(sim, real, out, &mut files)?,
+    }
 
     let suffix = if gzip { ".gz" } else { "" };
     let okta_path = out.join(format!("{}{suffix}", paths::OKTA));
     let vpn_path = out.join(format!("{}{suffix}", paths::VPN));
+    let entra_path = out.join(format!("{}{suffix}", paths::ENTRA));
     let mut okta = Sink::create(&okta_path, gzip)?;
     let mut vpn = Sink::create(&vpn_path, gzip)?;
+    // Only the real world's employees sign in through Entra ID too.
+    let mut entra = match sim.real {
+        Some(_) => Some(Sink::create(&entra_path, gzip)?),
+        None => None,
+    };
     let mut seen = Observed::new(sim);
     let mut stream = sim.events();
     for ev in stream.by_ref() {
@@ -166,6 +270,11 @@ pub fn write(sim: &Simulation, out: &Path, gzip: bool) -> Result<Written, SimErr
         if ev.kind.is_vpn() {
             vpn.line(&records::asa_line(sim, &ev))
                 .map_err(io(&vpn_path))?;
+        } else if ev.kind.is_entra() {
+            if let Some(sink) = entra.as_mut() {
+                sink.line(&records::entra_json(sim, &ev))
+                    .map_err(io(&entra_path))?;
+            }
         } else {
             okta.line(&records::okta_json(sim, &ev))
                 .map_err(io(&okta_path))?;
@@ -175,6 +284,10 @@ pub fn write(sim: &Simulation, out: &Path, gzip: bool) -> Result<Written, SimErr
     vpn.finish().map_err(io(&vpn_path))?;
     files.push(okta_path);
     files.push(vpn_path);
+    if let Some(sink) = entra {
+        sink.finish().map_err(io(&entra_path))?;
+        files.push(entra_path);
+    }
     seen.finish(&stream);
 
     let truth = sim.truth(&seen);
