@@ -36,15 +36,27 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// The world the templates come from: `--world real` for real address blocks placed by
+/// DB-IP Lite City (docs/evaluation.md), else the synthetic one.
+fn world() -> driftwatch::simulate::WorldChoice {
+    match arg("--world").as_deref() {
+        Some("real") => driftwatch::simulate::WorldChoice::real_default(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/geoip/anonymizer"),
+        )
+        .expect("the real GeoIP data (bench/fetch-geo)"),
+        _ => driftwatch::simulate::WorldChoice::Synthetic,
+    }
+}
+
 /// Replay a simulated company and keep its employees' states as templates.
 fn templates(dir: &Path, employees: u32, days: u32) -> Vec<EmployeeState> {
-    let sim = driftwatch::simulate::Simulation::new(driftwatch::simulate::Params {
+    let params = driftwatch::simulate::Params {
         employees,
         days,
         seed: 7,
         start: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
-    })
-    .unwrap();
+    };
+    let sim = driftwatch::simulate::Simulation::in_world(params, &world()).unwrap();
     driftwatch::simulate::write(&sim, dir, false).unwrap();
     let config = Config::load(&dir.join("driftwatch.toml")).unwrap();
     let loaded = replay::Loaded::load(&config, None, 2026).unwrap();
@@ -97,6 +109,7 @@ fn main() {
             .args(["--bench", "--one", &n.to_string()])
             .args(["--template-employees", &template_employees.to_string()])
             .args(["--days", &days.to_string()])
+            .args(["--world", arg("--world").as_deref().unwrap_or("synthetic")])
             .output()
             .unwrap();
         eprint!("{}", String::from_utf8_lossy(&out.stderr));

@@ -45,7 +45,16 @@ fn company() -> Company {
         seed: 1,
         ..Params::default()
     };
-    let sim = Simulation::new(params).expect("valid parameters");
+    // DRIFTWATCH_BENCH_WORLD=real: the real world (docs/evaluation.md) instead of the
+    // synthetic one.
+    let world = match std::env::var("DRIFTWATCH_BENCH_WORLD").as_deref() {
+        Ok("real") => simulate::WorldChoice::real_default(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/geoip/anonymizer"),
+        )
+        .expect("the real GeoIP data (bench/fetch-geo)"),
+        _ => simulate::WorldChoice::Synthetic,
+    };
+    let sim = Simulation::in_world(params, &world).expect("valid parameters");
     simulate::write(&sim, dir.path(), false).expect("simulation written");
     let config = Config::load(&dir.path().join("driftwatch.toml")).expect("valid config");
     let roster = Roster::load(&config.roster.as_ref().expect("a roster").path).expect("roster");

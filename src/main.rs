@@ -661,15 +661,17 @@ fn run(cli: Cli) -> Result<()> {
                 seed,
                 start,
             };
-            let sim = match world {
-                WorldKind::Synthetic => simulate::Simulation::new(params)?,
+            let world = match world {
+                WorldKind::Synthetic => simulate::WorldChoice::Synthetic,
                 WorldKind::Real => {
-                    let geo = geo.unwrap_or_else(default_geo_dir);
-                    let inputs = simulate::real::RealInputs::from_geo_dir(&geo, Some(lists))?;
-                    let sources = simulate::real::RealSources::load(&inputs)?;
-                    simulate::Simulation::real(params, &sources)?
+                    let geo = geo.unwrap_or_else(simulate::real::default_geo_dir);
+                    simulate::WorldChoice::Real(simulate::real::RealInputs::from_geo_dir(
+                        &geo,
+                        Some(lists),
+                    )?)
                 }
             };
+            let sim = simulate::Simulation::in_world(params, &world)?;
             let written = simulate::write(&sim, &out, gzip)?;
             for f in &written.files {
                 println!("{}", f.display());
@@ -917,16 +919,6 @@ enum WorldKind {
     Real,
 }
 
-/// Where the real GeoIP data is cached: `$DRIFTWATCH_REAL_GEO`, else
-/// `~/.cache/driftwatch/geo` (what `.ci/run` and `bench/fetch-geo` fill).
-fn default_geo_dir() -> PathBuf {
-    std::env::var_os("DRIFTWATCH_REAL_GEO")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/driftwatch/geo"))
-        })
-        .unwrap_or_else(|| PathBuf::from("geo"))
-}
 
 /// `evaluate --truth --alerts`: score one replay's alert lines.
 fn evaluate_alerts(truth: &Path, alerts: &Path, json: bool) -> anyhow::Result<()> {

@@ -96,7 +96,37 @@ pub struct Simulation {
     pub employees: Vec<Employee>,
 }
 
+/// Which world to simulate in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorldChoice {
+    /// An invented address plan with its own GeoIP databases (no download).
+    Synthetic,
+    /// Real address blocks placed by a real City database ([`real`]).
+    Real(real::RealInputs),
+}
+
+impl WorldChoice {
+    /// The real world from the default download folder ([`real::default_geo_dir`]) and the
+    /// public lists in `lists`.
+    pub fn real_default(lists: std::path::PathBuf) -> Result<WorldChoice, SimError> {
+        Ok(WorldChoice::Real(real::RealInputs::from_geo_dir(
+            &real::default_geo_dir(),
+            Some(lists),
+        )?))
+    }
+}
+
 impl Simulation {
+    /// Generate a company in `world` (reading the real data when it is real).
+    pub fn in_world(params: Params, world: &WorldChoice) -> Result<Simulation, SimError> {
+        match world {
+            WorldChoice::Synthetic => Simulation::new(params),
+            WorldChoice::Real(inputs) => {
+                Simulation::real(params, &real::RealSources::load(inputs)?)
+            }
+        }
+    }
+
     /// Generate the synthetic world and the population (events are generated lazily by
     /// [`Simulation::events`]).
     pub fn new(params: Params) -> Result<Simulation, SimError> {

@@ -12,6 +12,15 @@ use super::catalog::CATALOG;
 use crate::enrich::{EnrichConfig, Enricher, asn_csv};
 use crate::simulate::SimError;
 
+/// Where the real GeoIP data is cached: `$DRIFTWATCH_REAL_GEO`, else
+/// `~/.cache/driftwatch/geo` (what `.ci/run` and `bench/fetch-geo` fill).
+pub fn default_geo_dir() -> PathBuf {
+    std::env::var_os("DRIFTWATCH_REAL_GEO")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/driftwatch/geo")))
+        .unwrap_or_else(|| PathBuf::from("geo"))
+}
+
 /// Where the real data is: the `--geo` folder's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealInputs {

@@ -34,7 +34,7 @@ use super::world::{
     PlaceId, PlaceRole, TRAVEL_CITIES, World, place_by_city,
 };
 use catalog::{CATALOG, Role};
-pub use inputs::{RealInputs, RealSources};
+pub use inputs::{RealInputs, RealSources, default_geo_dir};
 
 /// Where a City database places a block.
 #[derive(Debug, Clone, PartialEq, Serialize)]
