@@ -156,6 +156,9 @@ struct Day<'a> {
     office_today: bool,
     /// Earliest instant the day may use (see the module documentation).
     floor: DateTime<Utc>,
+    /// The real world's rates (after-hours and weekend sign-ins); `None` in the synthetic
+    /// world, whose output for a seed stays as it was.
+    rates: Option<&'a super::real::Rates>,
 }
 
 impl Day<'_> {
@@ -373,10 +376,49 @@ impl Day<'_> {
         hours.starts_on(date.weekday()).then_some((tz, hours))
     }
 
+    /// A legitimate employee's sign-in outside working hours, in the real world: mail on
+    /// the phone in the evening or at the weekend, or a laptop opened at home.
+    fn off_hours(&mut self, tz: Tz, date: NaiveDate, from_min: i64, to_min: i64) {
+        let minute = self.rng.random_range(from_min..to_min);
+        let t = at_local(tz, date, minute) + Duration::seconds(self.rng.random_range(0..60));
+        let via = if self.rng.random_bool(0.6) {
+            self.mobile(false)
+                .unwrap_or_else(|| self.home(&self.e.home, false))
+        } else {
+            self.home(&self.e.home, false)
+        };
+        let session: u64 = self.rng.random();
+        let kind = if self.e.entra && self.rng.random_bool(0.5) {
+            Kind::EntraSignIn(self.rng.random_range(0..ENTRA_APPS.len() as u8))
+        } else {
+            Kind::SessionStart
+        };
+        self.push(t, kind, via, session);
+    }
+
     fn generate(mut self, date: NaiveDate) -> Vec<SimEvent> {
+        let legitimate_at_home = !self.e.scenario.is_fraudulent()
+            && matches!(
+                self.e.setup,
+                Setup::None | Setup::MobileFirst | Setup::Coworking(_) | Setup::PrivacyVpn { .. }
+            );
         let Some((tz, hours)) = self.schedule(date) else {
+            if let Some(rates) = self.rates
+                && legitimate_at_home
+                && self.rng.random_bool(rates.weekend_days)
+            {
+                let tz = self.e.claimed_place().tz();
+                self.off_hours(tz, date, 9 * 60, 22 * 60);
+            }
             return self.out;
         };
+        if let Some(rates) = self.rates
+            && legitimate_at_home
+            && self.rng.random_bool(rates.after_hours_days)
+        {
+            // Evening, 19:00-23:30 on the local clock of a day worked from home.
+            self.off_hours(tz, date, 19 * 60, 23 * 60 + 30);
+        }
         let e = self.e;
         if let Some((net, prefix)) = e.home.v6 {
             // A privacy address: the household's first /64, a new interface id each day.
@@ -524,6 +566,7 @@ pub fn day_events(sim: &Simulation, day: u32) -> Vec<SimEvent> {
             v6_today: None,
             office_today: false,
             floor,
+            rates: sim.real.as_ref().map(|r| &r.rates),
         };
         out.extend(d.generate(date));
     }

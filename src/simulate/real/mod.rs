@@ -69,11 +69,16 @@ pub struct Rates {
     pub consumer_vpn_users: f64,
     /// Share of employees hired during the simulated month (few days of history).
     pub new_hires: f64,
+    /// Share of an ordinary employee's working days with a sign-in in the evening
+    /// (19:00-23:30 local), mostly mail on the phone.
+    pub after_hours_days: f64,
+    /// Share of weekend days with a sign-in.
+    pub weekend_days: f64,
 }
 
 impl Rates {
     /// The ranges, as `(low, high)`: each rate is drawn uniformly in its range, per seed.
-    pub const RANGES: [(&'static str, f64, f64); 7] = [
+    pub const RANGES: [(&'static str, f64, f64); 9] = [
         ("hub_placed", 0.10, 0.30),
         ("mobile_share", 0.10, 0.30),
         ("entra_users", 0.30, 0.60),
@@ -81,6 +86,8 @@ impl Rates {
         ("coworking", 0.02, 0.06),
         ("consumer_vpn_users", 0.01, 0.04),
         ("new_hires", 0.01, 0.03),
+        ("after_hours_days", 0.05, 0.20),
+        ("weekend_days", 0.03, 0.12),
     ];
 
     /// Draw the rates for one seed.
@@ -96,6 +103,8 @@ impl Rates {
             coworking,
             consumer_vpn_users,
             new_hires,
+            after_hours_days,
+            weekend_days,
         ] = v;
         Rates {
             hub_placed,
@@ -105,6 +114,8 @@ impl Rates {
             coworking,
             consumer_vpn_users,
             new_hires,
+            after_hours_days,
+            weekend_days,
         }
     }
 }
@@ -502,6 +513,8 @@ mod tests {
                 r.coworking,
                 r.consumer_vpn_users,
                 r.new_hires,
+                r.after_hours_days,
+                r.weekend_days,
             ];
             for (x, (name, lo, hi)) in v.iter().zip(Rates::RANGES) {
                 assert!((lo - 1e-9..=hi + 1e-9).contains(x), "{name} {x}");
