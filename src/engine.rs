@@ -204,6 +204,7 @@ impl Engine {
             allowlisted: suppress.is_allowlisted(event.ip, &geo),
             trip: suppress.trip(&employee, event.time, geo.country.as_deref()),
             network: &network,
+            watch: &cfg.watch_countries,
         };
         // Look up before inserting: `entry` would clone the id on every event.
         if !self.states.contains_key(&employee) {

@@ -919,7 +919,6 @@ enum WorldKind {
     Real,
 }
 
-
 /// `evaluate --truth --alerts`: score one replay's alert lines.
 fn evaluate_alerts(truth: &Path, alerts: &Path, json: bool) -> anyhow::Result<()> {
     let truth: driftwatch::evaluate::TruthFile = serde_json::from_slice(

@@ -5,8 +5,17 @@
 //! The score is kept per rule: a rule's contribution is the larger of its decayed value and
 //! the new finding's risk, plus a small step for every repeat, so a hundred identical
 //! findings (one login seen by Okta, MFA and SSO records) do not add up to a hundred
-//! alerts' worth of risk, while persistence still counts. The total is the sum over rules,
-//! capped at 100. Adding a finding never lowers the score.
+//! alerts' worth of risk, while persistence still counts.
+//!
+//! Rules that read the same evidence form a family ([`crate::detect::family`]): where the
+//! logins are (claimed_location, impossible_travel, concurrent_sessions, novelty,
+//! sanctioned_region), when (working_hours), through what (anonymizer), with whom
+//! (shared_infrastructure). A family counts once, by its strongest rule: a login abroad seen
+//! as "abroad" and as "too fast from home" is one piece of evidence, not two. Families add
+//! up, capped at 100: agreeing independent signals page where one alone would not. Families
+//! below the low threshold are context, and add at most just under it together: context
+//! explains, it never turns one signal into a page. Adding a finding never lowers the
+//! score.
 
 use std::collections::BTreeMap;
 
@@ -83,6 +92,21 @@ impl Config {
     }
 }
 
+/// The score of per-rule contributions: per family its strongest rule; families at or above
+/// the low threshold add up, and those below it (context: an in-country distance, a new
+/// network, two colleagues on one carrier address) add at most just under the low
+/// threshold together, so context never turns one signal into a page. At most 100.
+fn score<'a>(cfg: &Config, by_rule: impl Iterator<Item = (&'a str, f64)>) -> f64 {
+    let mut families: BTreeMap<&str, f64> = BTreeMap::new();
+    for (rule, v) in by_rule {
+        let slot = families.entry(crate::detect::family(rule)).or_insert(0.0);
+        *slot = slot.max(v);
+    }
+    let (signals, context): (Vec<f64>, Vec<f64>) = families.values().partition(|v| **v >= cfg.low);
+    let context_cap = (cfg.low - 1.0).max(0.0);
+    (signals.iter().sum::<f64>() + context.iter().sum::<f64>().min(context_cap)).min(100.0)
+}
+
 /// The alert an employee has open.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenAlert {
@@ -106,7 +130,12 @@ impl State {
     /// The score at `now` (decayed, never negative, at most 100).
     pub fn score_at(&self, cfg: &Config, now: DateTime<Utc>) -> f64 {
         let f = self.decay_factor(cfg, now);
-        self.by_rule.values().map(|v| v * f).sum::<f64>().min(100.0)
+        score(cfg, self.by_rule.iter().map(|(r, v)| (r.as_str(), v * f)))
+    }
+
+    /// The score as of `updated`.
+    fn total(&self, cfg: &Config) -> f64 {
+        score(cfg, self.by_rule.iter().map(|(r, v)| (r.as_str(), *v)))
     }
 
     fn decay_factor(&self, cfg: &Config, now: DateTime<Utc>) -> f64 {
@@ -156,7 +185,7 @@ pub fn apply(
         return None;
     }
     state.decay_to(cfg, event.time);
-    let score_before = state.by_rule.values().sum::<f64>().min(100.0);
+    let score_before = state.total(cfg);
     if state.open.is_some() && cfg.level(score_before).is_none_or(|l| l < Severity::Low) {
         state.open = None;
     }
@@ -171,7 +200,7 @@ pub fn apply(
             };
         *slot = slot.min(100.0);
     }
-    let score = state.by_rule.values().sum::<f64>().min(100.0);
+    let score = state.total(cfg);
     let strongest = findings
         .iter()
         .map(|f| f.severity)
@@ -200,8 +229,14 @@ pub fn apply(
             (id, AlertStatus::Open, rules)
         }
         Some(open) => {
-            let new_rule = rules_now.iter().any(|r| !open.rules.contains(r));
-            if severity <= open.severity && !new_rule {
+            // A rule joining the open alert is news when it says something on its own (at
+            // least the level that opens an alert). Weaker context joins silently: it is in
+            // the score, but the alert's rules are those of its lines, so what an analyst
+            // reads does not depend on when another stage's context arrived.
+            let news = findings
+                .iter()
+                .any(|f| f.severity >= cfg.alert_at && !open.rules.iter().any(|r| r == f.rule));
+            if severity <= open.severity && !news {
                 return None;
             }
             open.severity = open.severity.max(severity);
@@ -321,7 +356,7 @@ mod tests {
                 &mut s,
                 &e,
                 &event(1),
-                vec![finding("anonymizer", Severity::Low, 15)]
+                vec![finding("anonymizer", Severity::Low, 18)]
             ),
             None
         );
@@ -332,8 +367,108 @@ mod tests {
             &event(2),
             vec![finding("working_hours", Severity::Medium, 20)],
         )
-        .expect("45 is medium");
+        .expect("about 48 is medium");
         assert_eq!(a.severity, Severity::Medium);
+        assert_eq!(a.risk, 48);
+    }
+
+    #[test]
+    fn one_family_counts_once_by_its_strongest_rule() {
+        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        // Abroad, and too fast from home: one piece of evidence about where, not two.
+        let a = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(0),
+            vec![
+                finding("claimed_location", Severity::Medium, 40),
+                finding("impossible_travel", Severity::Medium, 40),
+            ],
+        )
+        .expect("medium");
+        assert_eq!((a.severity, a.risk), (Severity::Medium, 40));
+        // Odd hours are another family: they add.
+        let a = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(0),
+            vec![finding("working_hours", Severity::Medium, 30)],
+        )
+        .expect("escalates");
+        assert_eq!((a.severity, a.risk), (Severity::High, 70));
+    }
+
+    #[test]
+    fn context_alone_never_reaches_the_low_threshold() {
+        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        for rule in [
+            "novelty",
+            "shared_infrastructure",
+            "anonymizer",
+            "long_session",
+        ] {
+            let _ = apply(
+                &cfg,
+                &mut s,
+                &e,
+                &event(0),
+                vec![finding(rule, Severity::Low, 14)],
+            );
+        }
+        assert_eq!(s.score_at(&cfg, event(0).time), 14.0);
+        // With one real signal the context adds, up to its cap.
+        let a = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(0),
+            vec![finding("claimed_location", Severity::Medium, 40)],
+        )
+        .expect("medium");
+        assert_eq!(a.risk, 54);
+        assert_eq!(a.severity, Severity::Medium);
+    }
+
+    #[test]
+    fn context_joins_an_open_alert_silently_and_a_signal_joins_with_a_line() {
+        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        let opened = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(0),
+            vec![finding("claimed_location", Severity::Medium, 40)],
+        )
+        .expect("opens");
+        assert_eq!(
+            apply(
+                &cfg,
+                &mut s,
+                &e,
+                &event(1),
+                vec![finding("shared_infrastructure", Severity::Low, 14)]
+            ),
+            None
+        );
+        assert_eq!(
+            s.open.as_ref().map(|o| o.rules.clone()),
+            Some(vec!["claimed_location".to_owned()]),
+            "in the score, not in the alert's rules"
+        );
+        assert_eq!(s.score_at(&cfg, event(1).time).round(), 54.0);
+        let joined = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(2),
+            vec![finding("anonymizer", Severity::Medium, 40)],
+        )
+        .expect("a medium finding from a new rule is news");
+        assert_eq!(joined.id, opened.id);
+        assert_eq!(joined.status, AlertStatus::Escalated);
+        assert_eq!(joined.rules, ["anonymizer", "claimed_location"]);
     }
 
     #[test]

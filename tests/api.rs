@@ -224,8 +224,8 @@ fn what_the_view_answers() {
     let (_, e) = s.call("GET", "/api/v1/employees/E1005", Some(Role::Auditor), None);
     assert_eq!(e["claimed"]["timezone"], "America/Chicago");
     assert!(e["baseline"]["interactive_logins"].as_u64().unwrap() > 0);
-    // E1005 works the hours of UTC+10 (the example's planted case).
-    assert_eq!(e["inferred_timezone"]["inferred_offset_hours"], 10.0, "{e}");
+    // E1005 works the hours of UTC+9, Korean office hours (the example's planted case).
+    assert_eq!(e["inferred_timezone"]["inferred_offset_hours"], 9.0, "{e}");
     assert!(!e["recent_findings"].as_array().unwrap().is_empty());
     let (status, _) = s.call("GET", "/api/v1/employees/E9999", Some(Role::Auditor), None);
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -349,11 +349,11 @@ fn malformed_and_oversized_requests_get_4xx() {
 #[test]
 fn a_disposition_through_the_api_silences_the_repeat_alert() {
     let s = start(16 * 1024);
-    // E1005's working-hours alert opens at medium and escalates to high.
+    // E1002's alert opens at high (a hosting exit in Shenyang) and escalates to critical.
     let id = s
         .alerts
         .iter()
-        .find(|a| a.employee_id.0 == "E1005")
+        .find(|a| a.employee_id.0 == "E1002")
         .unwrap()
         .id
         .clone();
@@ -362,7 +362,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert() {
         "POST",
         &format!("/api/v1/alerts/{id}/disposition"),
         Some(Role::Analyst),
-        json_body(&json!({"verdict": "benign", "note": "night shift agreed with HR"})),
+        json_body(&json!({"verdict": "benign", "note": "contractor VPN approved by HR"})),
     );
     assert_eq!(status, StatusCode::ACCEPTED);
     let d = s.recorded.submitted.lock().unwrap()[0].clone();
@@ -371,9 +371,9 @@ fn a_disposition_through_the_api_silences_the_repeat_alert() {
     std::fs::write(&file, format!("{}\n", serde_json::to_string(&d).unwrap())).unwrap();
     let again = support::examples::replay_cli(&["--dispositions".as_ref(), file.as_os_str()]);
     assert!(
-        again.iter().all(|a| a.employee_id.0 != "E1005"),
+        again.iter().all(|a| a.employee_id.0 != "E1002"),
         "silenced: {again:?}"
     );
-    let others = |v: &[Alert]| v.iter().filter(|a| a.employee_id.0 != "E1005").count();
+    let others = |v: &[Alert]| v.iter().filter(|a| a.employee_id.0 != "E1002").count();
     assert_eq!(others(&again), others(&s.alerts), "nobody else is touched");
 }

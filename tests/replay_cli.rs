@@ -68,8 +68,9 @@ fn quick_start_replay_alerts_on_the_planted_cases_and_keeps_bad_records() {
     let dir = tempfile::tempdir().unwrap();
     let (out, alerts, dead) = replay_example(dir.path());
 
-    // E1002 (claims New York) logs in from Tokyo. E1007 (claims London) visits Berlin on an
-    // approved trip (examples/approved-travel.csv): no alert.
+    // E1002 (claims New York) logs in through a hosting exit in Shenyang (a watch country,
+    // so it places the login there) and later from Tokyo. E1007 (claims London) visits
+    // Berlin on an approved trip (examples/approved-travel.csv): no alert.
     let employees: BTreeSet<&str> = alerts
         .iter()
         .map(|a| a["employee_id"].as_str().unwrap())
@@ -108,8 +109,12 @@ fn quick_start_replay_alerts_on_the_planted_cases_and_keeps_bad_records() {
     );
     let summary = opened["summary"].as_str().unwrap();
     assert!(
-        summary.contains("Tokyo, JP") && summary.contains("New York, US"),
+        summary.contains("Shenyang, CN") && summary.contains("New York, US"),
         "{summary}"
+    );
+    assert_eq!(
+        opened["severity"], "high",
+        "a watch country pages on first sight"
     );
     let evidence_types: BTreeSet<&str> = opened["evidence"]
         .as_array()

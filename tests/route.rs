@@ -166,7 +166,7 @@ fn alertmanager_shows_and_routes_what_driftwatch_posts() {
     assert!(ok, "{stderr}");
     let want = ids(&alerts);
     assert!(
-        want.len() >= 2 && alerts.len() >= 5,
+        want.len() >= 2 && alerts.len() > want.len(),
         "the examples raise and escalate alerts"
     );
     assert!(
@@ -324,7 +324,7 @@ fn pagerduty_slack_and_webhook_get_every_alert_through_failures() {
              [[route.destination]]\nname = \"pagerduty\"\nkind = \"pagerduty\"\nurl = \"{base}/pagerduty\"\n\
              routing_key = \"${{DW_TEST_PD_KEY}}\"\n{fast}\n\
              [[route.destination]]\nname = \"slack\"\nkind = \"slack\"\nurl = \"{base}/slack\"\n\
-             min_severity = \"high\"\n{fast}\n\
+             min_severity = \"critical\"\n{fast}\n\
              [[route.destination]]\nname = \"webhook\"\nkind = \"webhook\"\nurl = \"{base}/hook\"\n\
              headers = {{ Authorization = \"Bearer ${{DW_TEST_TOKEN}}\" }}\n\
              rate_per_second = 10\nburst = 1\n{fast}\n"
@@ -382,10 +382,10 @@ fn pagerduty_slack_and_webhook_get_every_alert_through_failures() {
     let after_429 = pd.windows(2).find(|w| w[0].status == 429).unwrap();
     assert!(after_429[1].at - after_429[0].at >= Duration::from_millis(950));
 
-    // Slack: only high and critical alerts (the destination's filter).
+    // Slack: only critical alerts (the destination's filter).
     let high: Vec<&Alert> = alerts
         .iter()
-        .filter(|a| a.severity >= driftwatch::alert::Severity::High)
+        .filter(|a| a.severity >= driftwatch::alert::Severity::Critical)
         .collect();
     assert!(
         !high.is_empty() && high.len() < alerts.len(),

@@ -306,7 +306,14 @@ fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum();
     assert_eq!(consumed, records.len() as u64, "{metrics}");
-    assert!(metrics.contains("driftwatch_alerts_total{rule=\"claimed_location\",severity=\"medium\",status=\"open\"} 1"), "{metrics}");
+    // E1002 opens at high (anonymizer and claimed_location: the metric names the first
+    // rule) and E1005 at high for its hours.
+    for line in [
+        "driftwatch_alerts_total{rule=\"anonymizer\",severity=\"high\",status=\"open\"} 1",
+        "driftwatch_alerts_total{rule=\"working_hours\",severity=\"high\",status=\"open\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line}\n{metrics}");
+    }
 
     handles.stop.store(true, Ordering::SeqCst);
     let ended = service.join().unwrap();
@@ -486,14 +493,15 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
     // The audit stage is restarted below.
     short_sessions(&mut config);
 
-    // E1005's working-hours alert opens, then escalates (replay, without dispositions).
+    // E1002's alert opens (a hosting exit in Shenyang), then escalates (replay, without
+    // dispositions).
     let expected = replay_alerts();
-    let e1005: Vec<&Alert> = expected
+    let e1002: Vec<&Alert> = expected
         .iter()
-        .filter(|a| a.employee_id.0 == "E1005")
+        .filter(|a| a.employee_id.0 == "E1002")
         .collect();
-    assert!(e1005.len() >= 2, "{e1005:?}");
-    let (opened, escalated) = (e1005[0].time, e1005[1].time);
+    assert!(e1002.len() >= 2, "{e1002:?}");
+    let (opened, escalated) = (e1002[0].time, e1002[1].time);
 
     // The records up to the opening login first; the rest after the disposition.
     let records = example_records(&config);
@@ -568,24 +576,24 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
     wait(
         "the opening alert in the API",
         Box::new(|| {
-            let (status, v) = call("GET", "/api/v1/alerts?employee_id=E1005", None);
+            let (status, v) = call("GET", "/api/v1/alerts?employee_id=E1002", None);
             status == 200 && !v["alerts"].as_array().unwrap().is_empty()
         }),
     );
-    let (_, v) = call("GET", "/api/v1/alerts?employee_id=E1005", None);
+    let (_, v) = call("GET", "/api/v1/alerts?employee_id=E1002", None);
     let id = v["alerts"][0]["alert"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(id, e1005[0].id);
+    assert_eq!(id, e1002[0].id);
     let (status, reply) = call(
         "POST",
         &format!("/api/v1/alerts/{id}/disposition"),
-        Some(serde_json::json!({"verdict": "benign", "note": "night shift agreed"})),
+        Some(serde_json::json!({"verdict": "benign", "note": "contractor VPN approved"})),
     );
     assert_eq!(status, 202, "{reply}");
     // The owner applied it: the silence is in the state the view reads back.
     wait(
-        "the silence in E1005's state",
+        "the silence in E1002's state",
         Box::new(|| {
-            let (_, e) = call("GET", "/api/v1/employees/E1005", None);
+            let (_, e) = call("GET", "/api/v1/employees/E1002", None);
             !e["silences"].as_array().unwrap().is_empty()
         }),
     );
@@ -611,7 +619,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
         .unwrap();
     assert!(first_trigger < resolve);
     assert_eq!(
-        pages[resolve].body["alert"]["severity"], "medium",
+        pages[resolve].body["alert"]["severity"], "high",
         "resolved with the labels it was paged with"
     );
 
@@ -638,10 +646,10 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
         "every record consumed",
         Box::new(|| consumed() >= decodable),
     );
-    // Everyone else's alerts arrive as replay wrote them; E1005's escalation does not.
+    // Everyone else's alerts arrive as replay wrote them; E1002's escalation does not.
     let others: BTreeSet<String> = expected
         .iter()
-        .filter(|a| a.employee_id.0 != "E1005")
+        .filter(|a| a.employee_id.0 != "E1002")
         .map(service::detect::revision)
         .collect();
     let got = read_all(
@@ -654,7 +662,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
         .iter()
         .map(|r| serde_json::from_slice(&r.value).unwrap())
         .collect();
-    let mine: Vec<&Alert> = got.iter().filter(|a| a.employee_id.0 == "E1005").collect();
+    let mine: Vec<&Alert> = got.iter().filter(|a| a.employee_id.0 == "E1002").collect();
     assert_eq!(
         mine.len(),
         1,
@@ -662,7 +670,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
     );
     let theirs: BTreeSet<String> = got
         .iter()
-        .filter(|a| a.employee_id.0 != "E1005")
+        .filter(|a| a.employee_id.0 != "E1002")
         .map(service::detect::revision)
         .collect();
     assert_eq!(theirs, others);

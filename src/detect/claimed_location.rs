@@ -1,16 +1,27 @@
 //! claimed_location: a successful interactive login geolocated away from the employee's
-//! claimed place — outside the claimed country (high), or inside it but farther from the
-//! claimed point than the larger of a configured radius and the database's accuracy radius
-//! (medium: the laptop-farm case, a "New York" hire whose laptop sits in Nevada). Fires from
-//! the first login, with no warm-up: comparing with the claimed profile, not the employee's
-//! own history, is what catches a fraudulent hire on day one.
+//! claimed place. Fires from the first login, with no warm-up: comparing with the claimed
+//! profile, not the employee's own history, is what catches a fraudulent hire on day one.
+//!
+//! * **A watch country** (`[detect] watch_countries`, default China and Russia, where the public
+//!   reporting places the operators: Mandiant UNC5267, Microsoft Jasper Sleet) for someone
+//!   claiming elsewhere: high on first sight. A hosting or VPN exit there counts too: an
+//!   anonymizer in China is evidence of China, whoever runs it.
+//! * **Another country**: medium, once a day (low, context, when the database places the
+//!   address only to a country, without a city); high once it persists (`persistent_days`
+//!   abroad within `window_days`), or when it comes back on another day within three days
+//!   with a login from the claimed country in between: a trip is one stay, an account used
+//!   from two countries by turns is not a trip.
+//! * **Inside the claimed country** but farther from the claimed point than the larger of
+//!   `radius_km` and the database's accuracy radius: low, context only. A City database
+//!   places a home line at the ISP's hub and a phone anywhere in the country (measured on
+//!   DB-IP Lite: docs/evaluation.md), so distance inside the country is what the network
+//!   explains, never a page by itself.
 //!
 //! Never fires when the location is unknown (no GeoIP answer, or no coordinates for the
-//! distance check), when the address is an anonymizer (its location says nothing about the
-//! person; the anonymizer rule judges that), when the address is allowlisted or carries an
-//! exempt intel tag (corporate egress by default), or when an approved trip covers the login.
-//! Mobile-carrier and carrier-NAT addresses are judged by country only: their gateway sits
-//! wherever the carrier put it, often a region away from the handset.
+//! distance check), when the address is an anonymizer outside the watch countries (its
+//! location says nothing about the person; the anonymizer rule judges that), when the
+//! address is allowlisted (corporate egress by default), or when an approved trip covers
+//! the login. Mobile-carrier and carrier-NAT addresses are judged by country only.
 
 use std::collections::VecDeque;
 
@@ -50,18 +61,24 @@ pub struct Config {
     /// city-level GeoIP answer; the database's own accuracy radius wins when it is larger.
     pub radius_km: f64,
     /// Severity of a login inside the claimed country but too far from the claimed point.
-    /// Default medium: a domestic trip looks the same once, a laptop farm looks like it
-    /// every day.
+    /// Default low: context. On real geography (DB-IP Lite) a phone or a home line placed
+    /// at the ISP's hub is hundreds of km from its user every day; a laptop farm elsewhere
+    /// in the country is found by its shared address and its hours instead.
     pub in_country_severity: Severity,
-    /// Risk (0–100) such a login contributes. Default 30: one domestic trip stays below the
-    /// medium alert threshold (35); the repeats of a laptop kept elsewhere cross it within
-    /// a day or two.
+    /// Risk (0–100) such a login contributes. Default 10: context, never an alert alone.
     pub in_country_risk: u8,
     /// Intel-list tags whose addresses are judged by country only, never by distance.
     /// Default `mobile`, `carrier_nat`: a carrier's NAT gateway geolocates to wherever the
     /// carrier put it, often hundreds of km from the handset, and the accuracy radius MaxMind
     /// gives such blocks (up to 1000 km) says as much.
     pub coarse_tags: Vec<String>,
+    /// Severity of a login from a watch country (`[detect] watch_countries`). Default high.
+    pub watch_severity: Severity,
+    /// Risk of it. Default 65: a page on its own.
+    pub watch_risk: u8,
+    /// Days within which a second stay abroad, with a login from the claimed country in
+    /// between, is high. Default 3.
+    pub return_days: u32,
 }
 
 impl Default for Config {
@@ -75,9 +92,12 @@ impl Default for Config {
             persistent_severity: Severity::High,
             persistent_risk: 60,
             radius_km: 300.0,
-            in_country_severity: Severity::Medium,
-            in_country_risk: 30,
+            in_country_severity: Severity::Low,
+            in_country_risk: 10,
             coarse_tags: vec!["mobile".to_owned(), "carrier_nat".to_owned()],
+            watch_severity: Severity::High,
+            watch_risk: 65,
+            return_days: 3,
         }
     }
 }
@@ -99,6 +119,7 @@ impl Config {
             ("risk", self.risk),
             ("persistent_risk", self.persistent_risk),
             ("in_country_risk", self.in_country_risk),
+            ("watch_risk", self.watch_risk),
         ] {
             if risk > 100 {
                 errors.push(format!(
@@ -120,11 +141,18 @@ impl Config {
 pub const NAME: &str = "claimed_location";
 
 /// Days on which the rule reported, so a place is reported once a day (one sign-in is
-/// several records: session, MFA, SSO) and days abroad can be counted.
+/// several records: session, MFA, SSO) and days abroad can be counted; and the last few
+/// days a login placed the employee in the claimed country.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     reported: VecDeque<Reported>,
+    /// Distinct days (since 1970, UTC) placed at home, ascending, at most [`HOME_DAYS`].
+    #[serde(default)]
+    home_days: Vec<i32>,
 }
+
+/// Home days remembered: enough to find one between two stays `return_days` apart.
+const HOME_DAYS: usize = 4;
 
 /// The most days remembered: the largest window allowed, plus in-country days.
 const MAX_REPORTED: usize = 40;
@@ -151,42 +179,79 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> 
     {
         return None;
     }
-    if abroad {
-        let since = day - cfg.window_days as i32;
-        let mut days: Vec<i32> = state
-            .reported
-            .iter()
-            .filter(|r| r.abroad && r.day > since)
-            .map(|r| r.day)
-            .collect();
-        days.push(day);
-        days.sort_unstable();
-        days.dedup();
-        if days.len() as u32 >= cfg.persistent_days {
-            finding.severity = cfg.persistent_severity;
-            finding.risk = cfg.persistent_risk;
-            finding.summary.push_str(&format!(
-                "; abroad on {} of the last {} days",
+    // Only a located stay abroad grows: a watch country is already high, and inside the
+    // country or located only to a country it is context.
+    if !abroad || finding.severity >= cfg.watch_severity || finding.severity < cfg.severity {
+        return Some(finding);
+    }
+    let since = day - cfg.window_days as i32;
+    let mut days: Vec<i32> = state
+        .reported
+        .iter()
+        .filter(|r| r.abroad && r.day > since)
+        .map(|r| r.day)
+        .collect();
+    days.push(day);
+    days.sort_unstable();
+    days.dedup();
+    if days.len() as u32 >= cfg.persistent_days {
+        finding.severity = cfg.persistent_severity;
+        finding.risk = cfg.persistent_risk;
+        finding.summary.push_str(&format!(
+            "; abroad on {} of the last {} days",
+            days.len(),
+            cfg.window_days
+        ));
+        finding.evidence.push(Evidence::Note {
+            text: format!(
+                "persistent: logins from outside {} on {} distinct days within {} days (threshold {})",
+                ctx.profile.country,
                 days.len(),
-                cfg.window_days
-            ));
-            finding.evidence.push(Evidence::Note {
-                text: format!(
-                    "persistent: logins from outside {} on {} distinct days within {} days (threshold {})",
-                    ctx.profile.country,
-                    days.len(),
-                    cfg.window_days,
-                    cfg.persistent_days
-                ),
-            });
-        }
+                cfg.window_days,
+                cfg.persistent_days
+            ),
+        });
+        return Some(finding);
+    }
+    // Abroad again within `return_days`, after a day placed at home: two stays, not one
+    // trip.
+    let earlier = state
+        .reported
+        .iter()
+        .filter(|r| r.abroad && r.day < day && day - r.day <= cfg.return_days as i32)
+        .map(|r| r.day)
+        .min();
+    if let Some(earlier) = earlier
+        && state.home_days.iter().any(|h| earlier < *h && *h < day)
+    {
+        finding.severity = cfg.persistent_severity;
+        finding.risk = cfg.persistent_risk;
+        finding
+            .summary
+            .push_str("; abroad again after a day back home: not one trip");
+        finding.evidence.push(Evidence::Note {
+            text: format!(
+                "logins from outside {} on two stays within {} days, with a login from {} \
+                 between them",
+                ctx.profile.country, cfg.return_days, ctx.profile.country
+            ),
+        });
     }
     Some(finding)
 }
 
-/// Remember the day when this event is reported.
+/// Remember the day when this event is reported, or that it placed the employee at home.
 pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
     if mismatch(cfg, ctx).is_none() {
+        if places_at_home(ctx) {
+            let day = day_of(ctx.event.time);
+            if let Err(at) = state.home_days.binary_search(&day) {
+                state.home_days.insert(at, day);
+                if state.home_days.len() > HOME_DAYS {
+                    state.home_days.remove(0);
+                }
+            }
+        }
         return;
     }
     let Some((day, country, abroad)) = key(ctx) else {
@@ -210,6 +275,20 @@ pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
     }
 }
 
+/// A login that places the employee in the claimed country: interactive, not failed, not an
+/// anonymizer or allowlisted address.
+fn places_at_home(ctx: &Context<'_>) -> bool {
+    ctx.event.kind.is_interactive()
+        && ctx.event.outcome != Outcome::Failure
+        && !ctx.allowlisted
+        && !ctx.geo.is_anonymizer()
+        && ctx
+            .geo
+            .country
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case(&ctx.profile.country))
+}
+
 fn key(ctx: &Context<'_>) -> Option<(i32, String, bool)> {
     let country = ctx.geo.country.as_deref()?.to_ascii_uppercase();
     let abroad = !country.eq_ignore_ascii_case(&ctx.profile.country);
@@ -228,12 +307,63 @@ fn judge(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
     let claimed = claimed_place(profile);
     let seen = seen_place(geo);
     let via = format!("via {} {}", event.format, event.ip);
-    let Mismatch::InCountry(far) = mismatch else {
-        let summary = format!(
-            "{} logged in from {seen} {via}; claimed location is {claimed}",
-            profile.employee_id
-        );
-        return Some(finding(ctx, cfg.severity, cfg.risk, summary, None));
+    let far = match mismatch {
+        Mismatch::Watch => {
+            let hidden = if geo.is_anonymizer() {
+                " (a hosting or VPN exit there: evidence of the country, whoever runs it)"
+            } else {
+                ""
+            };
+            let summary = format!(
+                "{} logged in from {seen} {via}{hidden}; claimed location is {claimed}",
+                profile.employee_id
+            );
+            let note = Evidence::Note {
+                text: format!(
+                    "{} is a watch country (detect.watch_countries): serious \
+                     on first sight for someone claiming {}",
+                    geo.country.as_deref().unwrap_or("?"),
+                    profile.country
+                ),
+            };
+            return Some(finding(
+                ctx,
+                cfg.watch_severity,
+                cfg.watch_risk,
+                summary,
+                Some(note),
+            ));
+        }
+        Mismatch::Abroad if geo.city.is_none() => {
+            // A country without a city is the database's registration of the network, often
+            // its holder's country (GeoLite2 puts some Polish cable lines in the Netherlands,
+            // where Liberty Global registers them): context, not a stay abroad.
+            let summary = format!(
+                "{} logged in from {seen} {via}, located only to the country; claimed location \
+                 is {claimed}",
+                profile.employee_id
+            );
+            let note = Evidence::Note {
+                text: "located only to a country (no city): the database's registration of the \
+                       network rather than a place; context"
+                    .to_owned(),
+            };
+            return Some(finding(
+                ctx,
+                cfg.in_country_severity,
+                cfg.in_country_risk,
+                summary,
+                Some(note),
+            ));
+        }
+        Mismatch::Abroad => {
+            let summary = format!(
+                "{} logged in from {seen} {via}; claimed location is {claimed}",
+                profile.employee_id
+            );
+            return Some(finding(ctx, cfg.severity, cfg.risk, summary, None));
+        }
+        Mismatch::InCountry(far) => far,
     };
     let summary = format!(
         "{} logged in from {seen} {via}, {:.0} km from the claimed point in {claimed} \
@@ -258,6 +388,8 @@ fn judge(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
 
 /// Where the login is against the claim, when it is a mismatch.
 enum Mismatch {
+    /// In a watch country (anonymizer exits there included).
+    Watch,
     Abroad,
     InCountry(TooFar),
 }
@@ -280,11 +412,15 @@ fn mismatch(cfg: &Config, ctx: &Context<'_>) -> Option<Mismatch> {
     }
     // Corporate egress and other allowlisted addresses arrive as `ctx.allowlisted`, decided
     // once for every detector by `[suppress]`.
+    let country = geo.country.as_deref()?;
+    let abroad = !country.eq_ignore_ascii_case(&profile.country);
+    if ctx.is_watch(Some(country)) {
+        return Some(Mismatch::Watch);
+    }
     if geo.is_anonymizer() {
         return None;
     }
-    let country = geo.country.as_deref()?;
-    if !country.eq_ignore_ascii_case(&profile.country) {
+    if abroad {
         return Some(Mismatch::Abroad);
     }
     too_far(cfg, ctx).map(Mismatch::InCountry)
@@ -395,6 +531,7 @@ mod tests {
             allowlisted,
             trip,
             network: &[],
+            watch: &[],
         }
     }
 
@@ -442,6 +579,7 @@ mod tests {
                     allowlisted: false,
                     trip: None,
                     network: &[],
+                    watch: &[],
                 };
                 findings.extend(check(&cfg, &ctx, &state));
                 update(&cfg, &ctx, &mut state);
@@ -478,6 +616,154 @@ mod tests {
             "{}",
             month[6].summary
         );
+    }
+
+    const WATCH: &[String] = &[];
+
+    /// One interactive sign-in a day at each place, through check then update; `None` is a
+    /// day with no login.
+    fn days_at(places: &[Option<Geo>], watch: &[String]) -> Vec<Option<Finding>> {
+        let days: Vec<Vec<Geo>> = places.iter().map(|p| p.iter().cloned().collect()).collect();
+        sign_ins(&days, watch)
+            .into_iter()
+            .map(|day| day.into_iter().next())
+            .collect()
+    }
+
+    /// Sign-ins a minute apart at each day's places, in order; the findings per day.
+    fn sign_ins(days: &[Vec<Geo>], watch: &[String]) -> Vec<Vec<Finding>> {
+        let cfg = Config::default();
+        let mut state = State::default();
+        let profile = profile();
+        days.iter()
+            .enumerate()
+            .map(|(day, places)| {
+                let mut found = Vec::new();
+                for (n, geo) in places.iter().enumerate() {
+                    let mut e = event(Outcome::Success);
+                    e.time +=
+                        chrono::Duration::days(day as i64) + chrono::Duration::minutes(n as i64);
+                    let ctx = Context {
+                        event: &e,
+                        profile: &profile,
+                        geo,
+                        allowlisted: false,
+                        trip: None,
+                        network: &[],
+                        watch,
+                    };
+                    found.extend(check(&cfg, &ctx, &state));
+                    update(&cfg, &ctx, &mut state);
+                }
+                found
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_watch_country_is_high_on_first_sight_even_through_an_anonymizer() {
+        let watch = ["CN".to_owned(), "RU".to_owned()];
+        let found = days_at(&[Some(geo("CN"))], &watch);
+        let f = found[0].as_ref().expect("fires");
+        assert_eq!((f.severity, f.risk), (Severity::High, 65));
+        assert!(
+            note(f).contains("CN is a watch country (detect.watch_countries)"),
+            "{}",
+            note(f)
+        );
+        // A hosting or VPN exit in a watch country still places the login there.
+        let exit = Geo {
+            tags: vec!["hosting".into()],
+            ..geo("RU")
+        };
+        assert!(exit.is_anonymizer());
+        let f = days_at(&[Some(exit.clone())], &watch)[0]
+            .clone()
+            .expect("fires");
+        assert_eq!(f.severity, Severity::High);
+        assert!(
+            f.summary.contains("a hosting or VPN exit there"),
+            "{}",
+            f.summary
+        );
+        // Without the watch list the same logins are an ordinary country and an anonymizer.
+        let f = days_at(&[Some(geo("CN"))], WATCH)[0]
+            .clone()
+            .expect("fires");
+        assert_eq!(f.severity, Severity::Medium);
+        assert_eq!(days_at(&[Some(exit)], WATCH)[0], None);
+        // An anonymizer exit elsewhere is still no place at all.
+        let elsewhere = Geo {
+            tags: vec!["hosting".into()],
+            ..geo("DE")
+        };
+        assert_eq!(days_at(&[Some(elsewhere)], &watch)[0], None);
+        // Someone who claims a watch country is not judged by it.
+        let mut moscow = profile();
+        moscow.country = "RU".into();
+        let e = event(Outcome::Success);
+        let ctx = Context {
+            event: &e,
+            profile: &moscow,
+            geo: &geo("RU"),
+            allowlisted: false,
+            trip: None,
+            network: &[],
+            watch: &watch,
+        };
+        assert!(!ctx.is_watch(Some("RU")));
+    }
+
+    #[test]
+    fn two_stays_abroad_with_a_day_home_between_are_not_one_trip() {
+        let mexico = || Some(geo("MX"));
+        let home = || Some(us_at(40.7, -74.0, 5));
+        // Abroad, home, abroad again the next day: an account used from two countries by
+        // turns.
+        let found = days_at(&[mexico(), home(), mexico()], WATCH);
+        assert_eq!(
+            found[0].as_ref().map(|f| f.severity),
+            Some(Severity::Medium)
+        );
+        assert_eq!(found[1], None);
+        let f = found[2].as_ref().expect("fires");
+        assert_eq!((f.severity, f.risk), (Severity::High, 60));
+        assert!(
+            f.summary.contains("abroad again after a day back home"),
+            "{}",
+            f.summary
+        );
+        // One trip of three days stays medium, and so does a second trip a week later.
+        let found = days_at(
+            &[
+                mexico(),
+                mexico(),
+                mexico(),
+                home(),
+                None,
+                None,
+                None,
+                mexico(),
+            ],
+            WATCH,
+        );
+        let severities: Vec<Severity> = found.iter().flatten().map(|f| f.severity).collect();
+        assert_eq!(severities, [Severity::Medium; 4]);
+        // A day abroad without a login from home in between is the same trip.
+        let found = days_at(&[mexico(), None, mexico()], WATCH);
+        assert_eq!(
+            found[2].as_ref().map(|f| f.severity),
+            Some(Severity::Medium)
+        );
+        // Home and abroad on the same days (a second user of the account, or a traveller's
+        // phone roaming home) is one stay; with a day only at home between two such days it
+        // is two.
+        let (mx, us) = (geo("MX"), us_at(40.7, -74.0, 5));
+        let both = vec![us.clone(), mx.clone()];
+        let found = sign_ins(&[both.clone(), both.clone()], WATCH);
+        assert_eq!(found[1][0].severity, Severity::Medium);
+        let found = sign_ins(&[both.clone(), vec![us], both], WATCH);
+        assert_eq!(found[2][0].severity, Severity::High);
     }
 
     #[test]
@@ -601,8 +887,9 @@ mod tests {
         let milton = maxmind("216.160.83.56", false);
         assert_eq!(milton.city.as_deref(), Some("Milton"));
         let f = run(&Config::default(), &event(Outcome::Success), &milton).expect("fires");
-        assert_eq!(f.severity, Severity::Medium);
-        assert_eq!(f.risk, 30);
+        // Context only: inside the claimed country, distance is what the network explains.
+        assert_eq!(f.severity, Severity::Low);
+        assert_eq!(f.risk, 10);
         assert!(f.summary.contains("Milton, US"), "{}", f.summary);
         assert!(f.summary.contains("±22 km"), "{}", f.summary);
         assert!(
@@ -683,13 +970,26 @@ mod tests {
                 None,
                 "{tag}"
             );
-            // A carrier abroad is still abroad.
+            // A carrier abroad is still abroad: placed only to the country it is context,
+            // with a city it is a stay abroad.
             let roaming = Geo {
                 country: Some("MX".into()),
                 ..carrier
             };
+            assert_eq!(roaming.city, None);
             let f = run(&Config::default(), &event(Outcome::Success), &roaming).expect("fires");
-            assert_eq!(f.severity, Severity::Medium, "{tag}");
+            assert_eq!((f.severity, f.risk), (Severity::Low, 10), "{tag}");
+            assert!(
+                f.summary.contains("located only to the country"),
+                "{}",
+                f.summary
+            );
+            let in_a_city = Geo {
+                city: Some("Monterrey".into()),
+                ..roaming
+            };
+            let f = run(&Config::default(), &event(Outcome::Success), &in_a_city).expect("fires");
+            assert_eq!((f.severity, f.risk), (Severity::Medium, 40), "{tag}");
         }
     }
 

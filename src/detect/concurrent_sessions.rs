@@ -10,9 +10,11 @@
 //! sleeps), so a VPN session without an end is assumed over after `max_session_hours`, and
 //! the default severity is medium rather than high.
 //!
-//! "Far" is the effective distance (beyond both accuracy radii); the same network, an
-//! allowlisted address and an unlocated login never count, and anonymizer, satellite and
-//! mobile-carrier context or an approved trip lower the severity, as for travel.
+//! "Far" is the effective distance (beyond both accuracy radii) between two countries: two
+//! places in one country are what the network explains (a phone on the carrier's gateway
+//! and the home line). The same network, an allowlisted address and an unlocated login
+//! never count; anonymizer, satellite and mobile-carrier context or an approved trip lower
+//! the severity, and a watch country at either end raises it to high, as for travel.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -65,6 +67,11 @@ pub struct Config {
     pub context_severity: Severity,
     /// Risk in that case. Default 10: context, never an alert on its own.
     pub context_risk: u8,
+    /// Severity when either end is in a watch country (`[detect] watch_countries`).
+    /// Default high.
+    pub watch_severity: Severity,
+    /// Risk in that case. Default 65: a page on its own.
+    pub watch_risk: u8,
     /// Which networks count as satellite or mobile (`[detect.concurrent_sessions.context]`).
     pub context: CaveatConfig,
 }
@@ -80,6 +87,8 @@ impl Default for Config {
             risk: 40,
             context_severity: Severity::Low,
             context_risk: 10,
+            watch_severity: Severity::High,
+            watch_risk: 65,
             context: CaveatConfig::default(),
         }
     }
@@ -106,7 +115,11 @@ impl Config {
                 ));
             }
         }
-        for (field, risk) in [("risk", self.risk), ("context_risk", self.context_risk)] {
+        for (field, risk) in [
+            ("risk", self.risk),
+            ("context_risk", self.context_risk),
+            ("watch_risk", self.watch_risk),
+        ] {
             if risk > 100 {
                 errors.push(format!("detect.{NAME}.{field}: {risk} is above 100"));
             }
@@ -175,7 +188,7 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
         .open
         .iter()
         .filter(|o| o.live_at(cfg, now.time) && !o.same_session(ctx.event))
-        .filter(|o| !same_network(o.fix.ip, now.ip))
+        .filter(|o| !same_network(o.fix.ip, now.ip) && o.fix.other_country(&now))
         .map(|o| (o, Leg::between(&o.fix, &now, EVIDENCE_MIN_HOURS)))
         .filter(|(_, leg)| leg.effective_km > cfg.min_distance_km)
         .max_by(|(_, a), (_, b)| a.effective_km.total_cmp(&b.effective_km));
@@ -189,6 +202,7 @@ fn finding(cfg: &Config, ctx: &Context<'_>, open: &Open, now: &Fix, leg: &Leg) -
     let (severity, risk, notes) = judge(
         (cfg.severity, cfg.risk),
         (cfg.context_severity, cfg.context_risk),
+        (cfg.watch_severity, cfg.watch_risk),
         [&open.fix, now],
         ctx.trip,
     );

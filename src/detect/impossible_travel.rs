@@ -47,18 +47,26 @@ pub struct Config {
     /// otherwise give an absurd speed; with 5 minutes and 1000 km/h the places must be more
     /// than 83 km apart beyond their accuracy radii to fire.
     pub min_interval_minutes: f64,
-    /// Severity of an impossible journey. Default high: no innocent explanation remains once
-    /// the radii, same-network and context checks are passed, and it is the "two continents
-    /// within an hour" case analysts must see the same day.
+    /// Severity of an impossible journey between two countries. Default medium: it is the
+    /// "two continents within an hour" case, but a traveller's phone roaming through the
+    /// home carrier looks the same; with a watch country at either end it is high
+    /// (`watch_severity`), and other agreeing evidence makes it high through the risk.
+    /// Journeys inside one country are never judged: there the network explains the
+    /// distance (a phone on the carrier's gateway, a home line placed at the ISP's hub).
     pub severity: Severity,
-    /// Risk (0–100) of an impossible journey. Default 60, the high threshold.
+    /// Risk (0–100) of an impossible journey. Default 40: an alert on its own.
     pub risk: u8,
     /// Severity when an anonymizer, satellite or mobile network is at either end or the
     /// login is on an approved trip. Default low: these geolocate to a gateway, so the
     /// journey is likely an artefact; it stays visible as context.
     pub context_severity: Severity,
-    /// Risk (0–100) in that case. Default 15: one such finding stays below medium.
+    /// Risk (0–100) in that case. Default 14: context, below the low threshold.
     pub context_risk: u8,
+    /// Severity when either end is in a watch country (`[detect] watch_countries`).
+    /// Default high.
+    pub watch_severity: Severity,
+    /// Risk in that case. Default 65: a page on its own.
+    pub watch_risk: u8,
     /// Which networks count as satellite or mobile (`[detect.impossible_travel.context]`).
     pub context: CaveatConfig,
 }
@@ -69,10 +77,12 @@ impl Default for Config {
             enabled: true,
             max_speed_kmh: 1000.0,
             min_interval_minutes: 5.0,
-            severity: Severity::High,
-            risk: 60,
+            severity: Severity::Medium,
+            risk: 40,
             context_severity: Severity::Low,
-            context_risk: 15,
+            context_risk: 14,
+            watch_severity: Severity::High,
+            watch_risk: 65,
             context: CaveatConfig::default(),
         }
     }
@@ -94,7 +104,11 @@ impl Config {
                 self.min_interval_minutes
             ));
         }
-        for (field, risk) in [("risk", self.risk), ("context_risk", self.context_risk)] {
+        for (field, risk) in [
+            ("risk", self.risk),
+            ("context_risk", self.context_risk),
+            ("watch_risk", self.watch_risk),
+        ] {
             if risk > 100 {
                 errors.push(format!("detect.{NAME}.{field}: {risk} is above 100"));
             }
@@ -126,6 +140,7 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
         .into_iter()
         .flatten()
         .filter(|other| !same_network(other.ip, now.ip))
+        .filter(|other| other.other_country(&now))
         .map(|other| (other, Leg::between(other, &now, min_hours)))
         .filter(|(_, leg)| leg.speed_kmh > cfg.max_speed_kmh)
         .max_by(|(_, a), (_, b)| a.speed_kmh.total_cmp(&b.speed_kmh));
@@ -139,6 +154,7 @@ fn finding(cfg: &Config, ctx: &Context<'_>, other: &Fix, now: &Fix, leg: &Leg) -
     let (severity, risk, notes) = judge(
         (cfg.severity, cfg.risk),
         (cfg.context_severity, cfg.context_risk),
+        (cfg.watch_severity, cfg.watch_risk),
         [other, now],
         ctx.trip,
     );
@@ -224,6 +240,8 @@ pub(crate) mod tests {
     pub const LONDON: (f64, f64) = (51.5074, -0.1278);
     pub const SHENYANG: (f64, f64) = (41.8057, 123.4315);
     pub const CHICAGO: (f64, f64) = (41.8781, -87.6298);
+    pub const TORONTO: (f64, f64) = (43.6532, -79.3832);
+    pub const BUFFALO: (f64, f64) = (42.8864, -78.8784);
 
     pub fn profile() -> ClaimedProfile {
         ClaimedProfile {
@@ -323,6 +341,27 @@ pub(crate) mod tests {
             allowlisted,
             trip,
             network: &[],
+            watch: &[],
+        })
+    }
+
+    /// [`with_ctx`] with watch countries, never allowlisted.
+    pub fn with_ctx_in<R>(
+        event: &LoginEvent,
+        geo: &Geo,
+        trip: Option<&Trip>,
+        watch: &[String],
+        f: impl FnOnce(&Context<'_>) -> R,
+    ) -> R {
+        let profile = profile();
+        f(&Context {
+            event,
+            geo,
+            profile: &profile,
+            allowlisted: false,
+            trip,
+            network: &[],
+            watch,
         })
     }
 
@@ -382,11 +421,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn new_york_to_london_in_an_hour_fires_high_with_the_figures() {
+    fn new_york_to_london_in_an_hour_fires_medium_with_the_figures() {
         let found = after_new_york("81.2.69.142", 60.0, london());
         assert_eq!(found.len(), 1);
         let f = &found[0];
-        assert_eq!((f.rule, f.severity, f.risk), (NAME, Severity::High, 60));
+        assert_eq!((f.rule, f.severity, f.risk), (NAME, Severity::Medium, 40));
         let (distance, effective, hours, speed) = travel(f);
         assert!((distance - 5570.0).abs() < 15.0, "{distance}");
         assert_eq!(effective, round1(distance - 40.0));
@@ -463,7 +502,7 @@ pub(crate) mod tests {
     fn anonymizer_lowers_severity_and_says_so() {
         let found = after_new_york("198.51.100.7", 60.0, anonymous(london()));
         assert_eq!(found.len(), 1);
-        assert_eq!((found[0].severity, found[0].risk), (Severity::Low, 15));
+        assert_eq!((found[0].severity, found[0].risk), (Severity::Low, 14));
         let notes = notes(&found[0]);
         assert_eq!(notes.len(), 1);
         assert!(
@@ -506,7 +545,7 @@ pub(crate) mod tests {
             Some(&trip),
             |ctx| check(&cfg, ctx, &state),
         );
-        assert_eq!((found[0].severity, found[0].risk), (Severity::Low, 15));
+        assert_eq!((found[0].severity, found[0].risk), (Severity::Low, 14));
         assert_eq!(
             notes(&found[0]),
             vec!["approved trip to GB from 2023-11-13 to 2023-11-20; severity lowered to low"]
@@ -552,36 +591,72 @@ pub(crate) mod tests {
 
     #[test]
     fn accuracy_radii_that_cover_the_distance_do_not_fire() {
-        // New York to Chicago is ~1145 km; country-level guesses with 1000 km radii.
+        // New York to Toronto is ~550 km; country-level guesses with 1000 km radii.
         let vague = |g: Geo| Geo {
             accuracy_km: Some(1000),
             ..g
         };
-        let chicago = geo("US", "Chicago", CHICAGO, 20);
+        let toronto = geo("CA", "Toronto", TORONTO, 20);
         let mut state = State::default();
         let found = run(
             &Config::default(),
             &mut state,
             &[
                 (login("203.0.113.9", 0.0), vague(new_york())),
-                (login("198.51.100.7", 10.0), vague(chicago.clone())),
+                (login("198.51.100.7", 10.0), vague(toronto.clone())),
             ],
         );
         assert_eq!(found[1], vec![]);
-        // With city-level radii the same pair is 6700 km/h.
-        let found = after_new_york("198.51.100.7", 10.0, chicago);
+        // With city-level radii the same pair is about 3000 km/h.
+        let found = after_new_york("198.51.100.7", 10.0, toronto);
         assert_eq!(found.len(), 1);
-        assert!((travel(&found[0]).3 - 6630.0).abs() < 50.0);
+        let (distance, effective, _, speed) = travel(&found[0]);
+        assert!((distance - 550.0).abs() < 10.0, "{distance}");
+        assert!((speed - effective * 6.0).abs() < 1.0, "{speed} {effective}");
+    }
+
+    #[test]
+    fn a_journey_inside_one_country_is_never_judged() {
+        // New York to Chicago (~1145 km) in 10 minutes: a phone on the carrier's gateway or
+        // a home line placed at the ISP's hub, not a journey.
+        let chicago = geo("US", "Chicago", CHICAGO, 20);
+        assert_eq!(after_new_york("198.51.100.7", 10.0, chicago), vec![]);
+    }
+
+    #[test]
+    fn a_watch_country_at_either_end_is_high() {
+        let watch = ["CN".to_owned()];
+        let cfg = Config::default();
+        let mut state = State::default();
+        run(&cfg, &mut state, &[(login("203.0.113.9", 0.0), new_york())]);
+        let found = with_ctx_in(
+            &login("198.51.100.7", 60.0),
+            &shenyang(),
+            None,
+            &watch,
+            |ctx| check(&cfg, ctx, &state),
+        );
+        assert_eq!((found[0].severity, found[0].risk), (Severity::High, 65));
+        // Even through an anonymizer exit there, which would otherwise lower it.
+        let found = with_ctx_in(
+            &login("198.51.100.7", 60.0),
+            &anonymous(shenyang()),
+            None,
+            &watch,
+            |ctx| check(&cfg, ctx, &state),
+        );
+        assert_eq!(found[0].severity, Severity::High);
+        // Without a watch list it is an ordinary impossible journey.
+        let found = after_new_york("198.51.100.7", 60.0, shenyang());
+        assert_eq!((found[0].severity, found[0].risk), (Severity::Medium, 40));
     }
 
     #[test]
     fn a_time_floor_keeps_nearby_logins_seconds_apart_finite() {
-        // ~100 km apart, 1 s apart: 80 km effective over the 5 min floor is 960 km/h.
-        let near = geo("US", "Near", (NEW_YORK.0 + 0.9, NEW_YORK.1), 0);
-        let exact_ny = Geo {
-            accuracy_km: Some(20),
-            ..new_york()
-        };
+        // Across the border from Buffalo: ~100 km apart, 1 s apart: 80 km effective over
+        // the 5 min floor is 960 km/h.
+        let near = geo("CA", "Near", (BUFFALO.0 + 0.9, BUFFALO.1), 0);
+        let exact_ny = geo("US", "Buffalo", BUFFALO, 20);
         let mut state = State::default();
         let found = run(
             &Config::default(),
@@ -593,7 +668,7 @@ pub(crate) mod tests {
         );
         assert_eq!(found[1], vec![]);
         // 200+ km in one second fires, over the floor, and says so.
-        let far = geo("US", "Far", (NEW_YORK.0 + 2.2, NEW_YORK.1), 0);
+        let far = geo("CA", "Far", (BUFFALO.0 + 2.2, BUFFALO.1), 0);
         let mut state = State::default();
         let found = run(
             &Config::default(),

@@ -51,6 +51,13 @@ pub struct DetectConfig {
     /// Default 6: collectors batch and sources lag, and the order matters to travel and
     /// session detectors. Alerts wait this long behind the newest event.
     pub lateness_hours: f64,
+    /// Countries (ISO 3166-1 alpha-2) where a login is serious on first sight for someone
+    /// claiming another country, hosting and VPN exits there included: high in
+    /// `claimed_location`, and a journey to or from one is high in the travel rules.
+    /// Default CN, RU: the operators work mainly from China and Russia (Mandiant UNC5267,
+    /// Sep 2024; Microsoft Jasper Sleet, Jun 2025). Sanctioned countries (KP, IR, CU, SY)
+    /// are `sanctioned_region`'s, critical.
+    pub watch_countries: Vec<String>,
     pub claimed_location: claimed_location::Config,
     pub sanctioned_region: sanctioned_region::Config,
     pub impossible_travel: impossible_travel::Config,
@@ -66,6 +73,7 @@ impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
             lateness_hours: 6.0,
+            watch_countries: vec!["CN".to_owned(), "RU".to_owned()],
             claimed_location: Default::default(),
             sanctioned_region: Default::default(),
             impossible_travel: Default::default(),
@@ -85,6 +93,13 @@ impl DetectConfig {
         let mut errors = self.claimed_location.validate();
         if !(0.0..=24.0 * 7.0).contains(&self.lateness_hours) {
             errors.push("detect.lateness_hours must be between 0 and 168".to_owned());
+        }
+        for c in &self.watch_countries {
+            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
+                errors.push(format!(
+                    "detect.watch_countries: {c:?} is not an ISO 3166-1 alpha-2 code"
+                ));
+            }
         }
         errors.extend(self.sanctioned_region.validate());
         errors.extend(self.impossible_travel.validate());
@@ -111,6 +126,23 @@ pub const NAMES: [&str; 9] = [
     long_session::NAME,
 ];
 
+/// The family of evidence a rule reads, for the risk: rules of one family count once (by
+/// the strongest), families add up (see [`crate::risk`]). An unknown rule is its own family.
+pub fn family(rule: &str) -> &str {
+    match rule {
+        claimed_location::NAME
+        | sanctioned_region::NAME
+        | impossible_travel::NAME
+        | concurrent_sessions::NAME
+        | novelty::NAME => "location",
+        working_hours::NAME => "hours",
+        anonymizer::NAME => "anonymizer",
+        shared_infrastructure::NAME => "infrastructure",
+        long_session::NAME => "session",
+        other => other,
+    }
+}
+
 /// The learned, per-employee part of each detector that has one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -136,6 +168,18 @@ pub struct Context<'a> {
     /// Other employees seen on the same IPv4 address / IPv6 /64 within the
     /// shared-infrastructure window (this employee excluded).
     pub network: &'a [shared_infrastructure::Sighting],
+    /// The watch countries (`[detect] watch_countries`).
+    pub watch: &'a [String],
+}
+
+impl Context<'_> {
+    /// Whether `country` is a watch country other than the claimed one.
+    pub fn is_watch(&self, country: Option<&str>) -> bool {
+        country.is_some_and(|c| {
+            !c.eq_ignore_ascii_case(&self.profile.country)
+                && self.watch.iter().any(|w| w.eq_ignore_ascii_case(c))
+        })
+    }
 }
 
 /// Run every enabled detector over one event and learn from it. Each detector judges the

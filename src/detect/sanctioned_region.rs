@@ -306,6 +306,7 @@ mod tests {
                 allowlisted,
                 trip,
                 network: &[],
+                watch: &[],
             },
         )
     }

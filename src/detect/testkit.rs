@@ -158,6 +158,8 @@ pub struct Scene {
     pub allowlisted: bool,
     pub trip: Option<Trip>,
     pub network: Vec<Sighting>,
+    /// The watch countries (the default ones).
+    pub watch: Vec<String>,
 }
 
 impl Scene {
@@ -169,6 +171,7 @@ impl Scene {
             allowlisted: false,
             trip: None,
             network: Vec::new(),
+            watch: super::DetectConfig::default().watch_countries,
         }
     }
 
@@ -181,6 +184,7 @@ impl Scene {
             allowlisted: self.allowlisted,
             trip: self.trip.as_ref(),
             network: &self.network,
+            watch: &self.watch,
         }
     }
 }
@@ -234,6 +238,7 @@ pub fn replay_steps<S>(
                 allowlisted: s.allowlisted,
                 trip: None,
                 network: &[],
+                watch: &[],
             };
             observe(&ctx, state)
         })

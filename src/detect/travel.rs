@@ -53,6 +53,7 @@ impl CaveatConfig {
             satellite: tagged(&self.satellite_tags)
                 || geo.asn.is_some_and(|a| self.satellite_asns.contains(&a)),
             mobile: tagged(&self.mobile_tags),
+            coarse: geo.city.is_none(),
         }
     }
 }
@@ -66,12 +67,16 @@ pub struct Caveats {
     pub satellite: bool,
     /// A mobile carrier (carrier-grade NAT).
     pub mobile: bool,
+    /// Located only to a country (no city): the database's answer is the country's
+    /// registration, often of the network's holder elsewhere, not a place.
+    #[serde(default)]
+    pub coarse: bool,
 }
 
 impl Caveats {
     /// True when any caveat applies.
     pub fn any(self) -> bool {
-        self.anonymizer || self.satellite || self.mobile
+        self.anonymizer || self.satellite || self.mobile || self.coarse
     }
 
     /// The caveats in words, for notes: `anonymizer and mobile carrier`.
@@ -80,6 +85,7 @@ impl Caveats {
             (self.anonymizer, "anonymizer (VPN, hosting, proxy or Tor)"),
             (self.satellite, "satellite or in-flight network"),
             (self.mobile, "mobile carrier"),
+            (self.coarse, "located only to a country"),
         ]
         .into_iter()
         .filter_map(|(set, word)| set.then_some(word))
@@ -101,6 +107,10 @@ pub struct Fix {
     pub city: Option<String>,
     pub asn: Option<u32>,
     pub caveats: Caveats,
+    /// Located in a watch country other than the claimed one (`[detect] watch_countries`),
+    /// anonymizer exits there included.
+    #[serde(default)]
+    pub watch: bool,
 }
 
 impl Fix {
@@ -115,6 +125,10 @@ impl Fix {
         if !places {
             return None;
         }
+        let watch = ctx.is_watch(geo.country.as_deref());
+        let mut caveats = caveats.of(geo);
+        // A hosting or VPN exit in a watch country is evidence of that country.
+        caveats.anonymizer &= !watch;
         Some(Fix {
             time: event.time,
             ip: canonical(event.ip),
@@ -123,8 +137,19 @@ impl Fix {
             country: geo.country.clone(),
             city: geo.city.clone(),
             asn: geo.asn,
-            caveats: caveats.of(geo),
+            caveats,
+            watch,
         })
+    }
+
+    /// Whether the two fixes are in different countries, both known. Movement inside one
+    /// country is what the network explains (a phone on the carrier's gateway, a home line
+    /// placed at the ISP's hub: docs/evaluation.md), so only a border crossing is evidence.
+    pub fn other_country(&self, other: &Fix) -> bool {
+        match (&self.country, &other.country) {
+            (Some(a), Some(b)) => !a.eq_ignore_ascii_case(b),
+            _ => false,
+        }
     }
 
     /// `City, CC`, `CC`, or the coordinates when the database names no place.
@@ -211,14 +236,30 @@ impl Leg {
 }
 
 /// Severity and risk after the context that explains a journey, with the notes that say
-/// why: caveats at either end and an approved trip lower the verdict to the context one.
+/// why: caveats at either end and an approved trip lower the verdict to the context one;
+/// an end in a watch country raises it to `watch` whatever the network there (a hosting
+/// exit in a watch country is still in it), unless an approved trip covers the login.
 pub fn judge(
     (severity, risk): (Severity, u8),
     (context_severity, context_risk): (Severity, u8),
+    watch: (Severity, u8),
     ends: [&Fix; 2],
     trip: Option<&Trip>,
 ) -> (Severity, u8, Vec<Evidence>) {
-    let mut notes = Vec::new();
+    if let Some(end) = ends.iter().find(|e| e.watch)
+        && trip.is_none()
+    {
+        // A watch country is evidence whatever else is said of either end.
+        let note = Evidence::Note {
+            text: format!(
+                "{}: a watch country (detect.watch_countries); severity {}",
+                end.describe(),
+                watch.0
+            ),
+        };
+        return (severity.max(watch.0), risk.max(watch.1), vec![note]);
+    }
+    let mut notes: Vec<String> = Vec::new();
     for end in ends {
         if end.caveats.any() {
             notes.push(format!(

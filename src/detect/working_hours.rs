@@ -1,37 +1,49 @@
-//! working_hours: the employee's activity, judged over weeks, fits another time zone than
-//! the claimed one. The classic case: a worker who claims New York but keeps Korean office
-//! hours signs in from 19:00 to 04:00 New York time (DOMAIN.md).
+//! working_hours: the employee works the hours of another time zone than the claimed one.
+//! The classic case: a worker who claims New York but keeps Korean office hours signs in
+//! from 19:00 to 04:00 New York time (DOMAIN.md).
 //!
 //! # Model
 //!
 //! Every successful interactive login is placed in the claimed zone's local time *at that
 //! instant* (chrono-tz), so a DST change moves nothing: 09:00 in New York is 09:00 in
-//! October and in November. The state keeps, per active local day of a sliding window
-//! (default 28 days), the local hours with activity and how many logins fell inside and
-//! outside the claimed working window (the roster's `work_hours`, or a generous default).
+//! October and in November. The claimed working days and start come from the roster's
+//! `work_hours` (else the generous `default_hours` for the days and `model_workday` for the
+//! start). Records of one sign-in (SSO, MFA, VPN within `burst_minutes`) count once.
 //!
-//! * **Sustained**: at least `min_active_days` active days and `min_logins` logins in the
-//!   window, so a week of late nights before a release does not count.
-//! * **Significant**: a one-sided binomial test (statrs) of the logins outside the window
-//!   against `expected_outside_share`: p = P(X ≥ outside | n = logins, p = expected).
-//! * **Another zone**: the active hours, as an hour-of-week histogram, are rotated by every
-//!   whole-hour shift that lands on a real UTC offset (−12 … +14); the shift that puts the
-//!   most activity inside a standard workday (`model_workday`, 09:00–18:00 Mon–Fri) wins,
-//!   ties going to the smallest shift (the claim stands until the data says otherwise).
-//!   Rotation is weekday-aware: Sunday 19:00 in New York is Monday 09:00 in Seoul. The
-//!   inferred offset is the claimed offset at the event plus that shift.
+//! * **Sequential test.** Once a day, when work starts (the day's first login after
+//!   `wake_gap_hours` without activity) on a claimed working day, a CUSUM of
+//!   log-likelihood ratios takes one step: up by `ln(p1/p0)` when work started
+//!   `min_offset_gap_hours` or more from the claimed start, down by `ln((1-p1)/(1-p0))`
+//!   otherwise, never below zero (Page's CUSUM, the change-detection form of Wald's
+//!   sequential test). `p0` (`expected_outside_share`) is how often an honest employee's
+//!   day starts at an odd hour; `p1` (`shifted_outside_share`) is how often someone working
+//!   another continent's day does. The unit is the working day, not the login: the logins
+//!   of one session say the same thing several times, and an evening's mail after a normal
+//!   day does not move a day's start. Two working days started off the claimed start cross
+//!   the high threshold; any day started on time takes most of the evidence away. The
+//!   *run* is the stretch since the sum last stood at zero.
+//! * **Another zone.** The inferred offset comes from when the employee *starts* working:
+//!   each active day's first login after `wake_gap_hours` without activity, averaged on the
+//!   clock face (a circular mean, so 23:00 and 01:00 average to midnight), against the start
+//!   of the roster's `work_hours` (else `model_workday`). Logins cluster at the start of a workday, so fitting whole
+//!   activity histograms to a workday leans towards the east; start times do not.
 //!
-//! Medium when all three hold and at least `min_share_outside` of the logins fall outside;
-//! high when the inferred offset is `high_offset_gap_hours` or more from the claimed one,
-//! `high_share_outside` or more fall outside, over `high_active_days` or more. A finding is
-//! emitted when the level rises, and repeated at the same level at most every
+//! Medium when the CUSUM passes `ln(1/alpha)` with `min_active_days` days started off the
+//! claimed start in the run and the inferred offset `min_offset_gap_hours` or more from the
+//! claimed one; high when it passes `ln(1/high_alpha)` with `high_active_days` such days,
+//! `high_share_outside` of the run's days off, and a gap of `high_offset_gap_hours`. Logins
+//! inside and outside the claimed window (give or take `grace_minutes`) are counted for the
+//! evidence. A
+//! finding is emitted when the level rises, and repeated at the same level at most every
 //! `repeat_days`, not on every login.
 //!
-//! Events during an approved trip are left out: a week in Seoul on business is Seoul hours.
+//! Left out: logins during an approved trip, and every login within `travel_quiet_hours`
+//! of one geolocated in another country: a week in Seoul on business is Seoul hours, and
+//! the phone roaming through the home carrier keeps them too.
 
 use std::collections::VecDeque;
 
-use chrono::{Datelike, NaiveTime, Offset, TimeZone, Timelike};
+use chrono::{Datelike, Offset, TimeZone, Timelike};
 use chrono_tz::{OffsetName, Tz};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Binomial, DiscreteCDF};
@@ -46,12 +58,14 @@ pub const NAME: &str = "working_hours";
 
 // Monday-first, the order `Weekday::num_days_from_monday` indexes the week in.
 use crate::roster::work_hours::WEEK;
-const HOURS_PER_WEEK: i32 = 7 * 24;
 const SECONDS_PER_DAY: i64 = 86_400;
+const MINUTES_PER_DAY: f64 = 1440.0;
 /// Real UTC offsets run from −12 (Baker Island) to +14 (Kiribati).
 const OFFSETS_HOURS: (f64, f64) = (-12.0, 14.0);
-/// The longest window the state may keep: bounds its size (about 10 bytes a day).
+/// The longest window the state may keep: bounds its size (about 12 bytes a day).
 const MAX_WINDOW_DAYS: u16 = 56;
+/// No wake-up recorded on a day.
+const NO_WAKE: u16 = u16::MAX;
 
 /// `[detect.working_hours]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -59,54 +73,66 @@ const MAX_WINDOW_DAYS: u16 = 56;
 pub struct Config {
     /// Run the rule at all.
     pub enabled: bool,
-    /// Local days of history judged (sliding window). Default 28: four working weeks are
-    /// enough to see a pattern and short enough that a change of habit shows within a month.
+    /// Local days of history kept for the inferred offset and the evidence (sliding
+    /// window). Default 28: four working weeks.
     pub window_days: u16,
-    /// Active days needed before judging. Default 7: more than a week, so one busy week
-    /// (a release, an on-call rotation) is not enough.
-    pub min_active_days: u32,
-    /// Logins needed before judging. Default 15: a handful of logins is too few for the
-    /// test to mean anything.
-    pub min_logins: u32,
-    /// Share of logins outside the claimed window expected of an honest employee (the null
-    /// hypothesis of the test). Default 0.15: evening e-mail and the odd weekend happen.
+    /// Share of an honest employee's claimed working days whose work starts
+    /// `min_offset_gap_hours` or more from the claimed start (`p0` of the test). Default
+    /// 0.025: a day that begins only in the evening (mail on the phone on a day off, a sick
+    /// day) happens, a few times a year.
     pub expected_outside_share: f64,
-    /// Significance level of the one-sided binomial test. Default 0.001: this rule judges
-    /// many employees every day, so a lax level would page on chance.
+    /// The same share for someone working another zone's day (`p1`). Default 0.9: their
+    /// every working day starts off the claimed start.
+    pub shifted_outside_share: f64,
+    /// Medium when the CUSUM reaches ln(1/alpha). Default 0.01.
     pub alpha: f64,
-    /// Least share outside the window for any finding. Default 0.4: with hundreds of logins
-    /// even a 20 % share is "significant"; an effect this small is habit, not another zone.
-    pub min_share_outside: f64,
+    /// High when it reaches ln(1/high_alpha). Default 0.001: two working days in a row
+    /// started off the claimed start, with none on time between them; the inferred offset
+    /// must also be `high_offset_gap_hours` away, which a few odd days in a month of
+    /// ordinary ones never make it.
+    pub high_alpha: f64,
+    /// Days off the claimed start the run must hold for a medium finding. Default 2: one
+    /// odd day is not a pattern.
+    pub min_active_days: u32,
+    /// The same for a high finding. Default 2: someone who starts on a Thursday has two
+    /// working days in their first three calendar days.
+    pub high_active_days: u32,
+    /// Least share of the run's working days started off the claimed start for high.
+    /// Default 0.8.
+    pub high_share_outside: f64,
     /// Least distance (hours, around the clock) between the inferred and the claimed offset
     /// for any finding. Default 3: a shift of an hour or two is an early bird or a late
-    /// riser; weekend work in the claimed zone infers no shift at all.
+    /// riser.
     pub min_offset_gap_hours: f64,
     /// Distance between inferred and claimed offset for high. Default 6: another continent.
     pub high_offset_gap_hours: f64,
-    /// Share outside the window for high. Default 0.6: most of the work happens while the
-    /// claimed zone is off.
-    pub high_share_outside: f64,
-    /// Active days for high. Default 10: two working weeks of the same pattern.
-    pub high_active_days: u32,
     /// The claimed window when the roster gives no `work_hours`. Default
     /// `07:00-20:00 Mon-Fri`: generous on purpose, so only work that fits another zone
     /// falls outside it.
     pub default_hours: WorkHours,
-    /// The workday the offset inference fits activity into. Default `09:00-18:00 Mon-Fri`,
-    /// the office day of the places this rule looks for.
+    /// The workday whose start the inferred offset is measured against when the roster
+    /// gives no `work_hours`. Default `09:00-18:00 Mon-Fri`, the office day of the places
+    /// this rule looks for.
     pub model_workday: WorkHours,
-    /// Minutes before the claimed window opens or after it closes that still count as
-    /// inside. Default 60: people sign in a little before their shift starts and finish a
-    /// little late; a night-shift worker logging in at 21:45 for 22:00 is on time.
+    /// Minutes before the claimed window opens or after it closes that a login still counts
+    /// as inside, for the evidence. Default 60.
     pub grace_minutes: u32,
     /// Logins within this many minutes of the last counted one are the same sign-in (SSO,
     /// MFA and VPN records of one act) and count once. Default 5.
     pub burst_minutes: u32,
+    /// Hours without activity after which a login starts a working day (its time is a
+    /// "wake-up" for the inferred offset). Default 6: longer than a lunch break or an
+    /// evening away, shorter than a night.
+    pub wake_gap_hours: u32,
+    /// Hours after a login geolocated in another country during which logins are left out.
+    /// Default 24: a traveller's phone roams through the home carrier at the destination's
+    /// hours.
+    pub travel_quiet_hours: u32,
     /// Days before a finding at the same level is repeated. Default 7, the risk half-life:
     /// a pattern that persists keeps the risk up without a finding on every login.
     pub repeat_days: u32,
-    /// Risk (0–100) of a medium finding. Default 40: sustained and significant evidence
-    /// alerts at medium on its own.
+    /// Risk (0–100) of a medium finding. Default 40: alerts at medium on its own, high
+    /// with one more agreeing signal.
     pub medium_risk: u8,
     /// Risk (0–100) of a high finding. Default 70: reaches high on its own.
     pub high_risk: u8,
@@ -117,19 +143,21 @@ impl Default for Config {
         Config {
             enabled: true,
             window_days: 28,
-            min_active_days: 7,
-            min_logins: 15,
-            expected_outside_share: 0.15,
-            alpha: 0.001,
-            min_share_outside: 0.4,
+            expected_outside_share: 0.025,
+            shifted_outside_share: 0.9,
+            alpha: 0.01,
+            high_alpha: 0.001,
+            min_active_days: 2,
+            high_active_days: 2,
+            high_share_outside: 0.8,
             min_offset_gap_hours: 3.0,
             high_offset_gap_hours: 6.0,
-            high_share_outside: 0.6,
-            high_active_days: 10,
             default_hours: hours("07:00-20:00 Mon-Fri"),
             model_workday: hours("09:00-18:00 Mon-Fri"),
             grace_minutes: 60,
             burst_minutes: 5,
+            wake_gap_hours: 6,
+            travel_quiet_hours: 24,
             repeat_days: 7,
             medium_risk: 40,
             high_risk: 70,
@@ -168,26 +196,32 @@ impl Config {
                 fail(field, format!("{days} is not between 1 and window_days"));
             }
         }
-        if self.min_logins == 0 {
-            fail("min_logins", "must be at least 1".to_owned());
-        }
-        let share = self.expected_outside_share;
-        if !(share > 0.0 && share < 1.0) {
+        let (p0, p1) = (self.expected_outside_share, self.shifted_outside_share);
+        if !(p0 > 0.0 && p0 < 1.0) {
             fail(
                 "expected_outside_share",
-                format!("{share} is not strictly between 0 and 1"),
+                format!("{p0} is not strictly between 0 and 1"),
             );
         }
-        if !(self.alpha > 0.0 && self.alpha <= 0.5) {
-            fail("alpha", format!("{} is not in (0, 0.5]", self.alpha));
+        if !(p1 > p0 && p1 < 1.0) {
+            fail(
+                "shifted_outside_share",
+                format!("{p1} is not above expected_outside_share and below 1"),
+            );
         }
-        for (field, v) in [
-            ("min_share_outside", self.min_share_outside),
-            ("high_share_outside", self.high_share_outside),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                fail(field, format!("{v} is not between 0 and 1"));
+        for (field, a) in [("alpha", self.alpha), ("high_alpha", self.high_alpha)] {
+            if !(a > 0.0 && a <= 0.5) {
+                fail(field, format!("{a} is not in (0, 0.5]"));
             }
+        }
+        if self.high_alpha > self.alpha {
+            fail("high_alpha", "must not be above alpha".to_owned());
+        }
+        if !(0.0..=1.0).contains(&self.high_share_outside) {
+            fail(
+                "high_share_outside",
+                format!("{} is not between 0 and 1", self.high_share_outside),
+            );
         }
         for (field, v) in [
             ("min_offset_gap_hours", self.min_offset_gap_hours),
@@ -197,6 +231,9 @@ impl Config {
             if !(0.0..=12.0).contains(&v) {
                 fail(field, format!("{v} is not between 0 and 12"));
             }
+        }
+        if !(1..=23).contains(&self.wake_gap_hours) {
+            fail("wake_gap_hours", "must be between 1 and 23".to_owned());
         }
         if self.repeat_days == 0 {
             fail("repeat_days", "must be at least 1".to_owned());
@@ -216,10 +253,25 @@ impl Config {
     fn window<'a>(&'a self, profile: &'a ClaimedProfile) -> &'a WorkHours {
         profile.work_hours.as_ref().unwrap_or(&self.default_hours)
     }
+
+    /// The workday whose start wake-ups are compared with: the roster's, else the model.
+    fn model<'a>(&'a self, profile: &'a ClaimedProfile) -> &'a WorkHours {
+        profile.work_hours.as_ref().unwrap_or(&self.model_workday)
+    }
+
+    /// What one working day adds to the CUSUM.
+    fn step(&self, outside: bool) -> f64 {
+        let (p0, p1) = (self.expected_outside_share, self.shifted_outside_share);
+        if outside {
+            (p1 / p0).ln()
+        } else {
+            ((1.0 - p1) / (1.0 - p0)).ln()
+        }
+    }
 }
 
 /// What this detector remembers about one employee: a few hundred bytes (one entry per
-/// active local day of the window).
+/// active local day of the window, and the test's running figures).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     /// Fingerprint of the claimed zone and window the history was recorded against. When
@@ -230,8 +282,28 @@ pub struct State {
     days: VecDeque<ActiveDay>,
     /// Event time (Unix seconds) of the last login counted, to count a burst once.
     last_counted: Option<i64>,
+    /// Event time of the latest login seen (counted or not), for wake-ups.
+    last_seen: Option<i64>,
+    /// The CUSUM and its current run.
+    cusum: f32,
+    run: Run,
+    /// Logins before this time (Unix seconds) are left out: the employee was just
+    /// geolocated abroad.
+    quiet_until: Option<i64>,
     /// The last finding emitted, so the same verdict is not repeated on every login.
     last_fired: Option<Fired>,
+}
+
+/// The stretch since the CUSUM last stood at zero, in claimed working days.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+struct Run {
+    /// Days whose work started off the claimed start.
+    days: u8,
+    /// When the latest of them started.
+    last_session: i64,
+    /// Days started on time, and off it.
+    inside: u16,
+    outside: u16,
 }
 
 /// One local day with activity, in the claimed zone.
@@ -244,6 +316,13 @@ struct ActiveDay {
     /// Logins inside and outside the claimed window.
     inside: u16,
     outside: u16,
+    /// Local minute of the day's first login after a long pause ([`NO_WAKE`] when none).
+    #[serde(default = "no_wake")]
+    wake: u16,
+}
+
+fn no_wake() -> u16 {
+    NO_WAKE
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -262,6 +341,7 @@ impl State {
         if self.claim != claim {
             *self = State {
                 claim,
+                quiet_until: self.quiet_until,
                 ..State::default()
             };
         }
@@ -277,6 +357,10 @@ impl State {
             self.days.pop_front();
         }
         let at = ctx.event.time.timestamp();
+        let wakes = self
+            .last_seen
+            .is_none_or(|t| at - t >= i64::from(cfg.wake_gap_hours) * 3600);
+        self.last_seen = Some(self.last_seen.map_or(at, |t| t.max(at)));
         let burst = i64::from(cfg.burst_minutes) * 60;
         let counted = self.last_counted.is_none_or(|t| (at - t).abs() >= burst);
         if counted {
@@ -292,6 +376,7 @@ impl State {
                     hours: 0,
                     inside: 0,
                     outside: 0,
+                    wake: NO_WAKE,
                 },
             );
         }
@@ -311,6 +396,28 @@ impl State {
             };
             *count = count.saturating_add(1);
         }
+        if !(wakes && entry.wake == NO_WAKE) {
+            return;
+        }
+        // The day's start of work: evidence once per day, on the claimed working days.
+        let minute = (local.hour() * 60 + local.minute()) as u16;
+        entry.wake = minute;
+        if !window.starts_on(local.weekday()) {
+            return;
+        }
+        let start = f64::from(cfg.model(ctx.profile).start_minute()) / 60.0;
+        let off = clock_distance(f64::from(minute) / 60.0, start) >= cfg.min_offset_gap_hours;
+        let sum = (f64::from(self.cusum) + cfg.step(off)).max(0.0);
+        if sum == 0.0 {
+            self.run = Run::default();
+        } else if off {
+            self.run.outside = self.run.outside.saturating_add(1);
+            self.run.days = self.run.days.saturating_add(1);
+            self.run.last_session = at;
+        } else {
+            self.run.inside = self.run.inside.saturating_add(1);
+        }
+        self.cusum = sum as f32;
     }
 
     /// Active days, logins, and logins outside the claimed window.
@@ -324,19 +431,22 @@ impl State {
         (self.days.len() as u32, logins, outside)
     }
 
-    /// Active (day, hour) slots per local hour of the week, Monday 00:00 first.
-    fn week(&self) -> [u32; HOURS_PER_WEEK as usize] {
-        let mut week = [0u32; HOURS_PER_WEEK as usize];
-        for d in &self.days {
-            let Some(date) = chrono::NaiveDate::from_num_days_from_ce_opt(d.day) else {
-                continue;
-            };
-            let base = date.weekday().num_days_from_monday() as usize * 24;
-            for (h, slot) in week[base..base + 24].iter_mut().enumerate() {
-                *slot += (d.hours >> h) & 1;
-            }
+    /// The circular mean of the days' wake-up minutes (local, in the claimed zone) and how
+    /// many days had one.
+    fn mean_wake(&self) -> Option<(f64, u32)> {
+        let (mut x, mut y, mut n) = (0.0, 0.0, 0u32);
+        for d in self.days.iter().filter(|d| d.wake != NO_WAKE) {
+            let angle = f64::from(d.wake) / MINUTES_PER_DAY * std::f64::consts::TAU;
+            x += angle.cos();
+            y += angle.sin();
+            n += 1;
         }
-        week
+        if n == 0 || (x.abs() < 1e-9 && y.abs() < 1e-9) {
+            return None;
+        }
+        let minutes =
+            y.atan2(x).rem_euclid(std::f64::consts::TAU) / std::f64::consts::TAU * MINUTES_PER_DAY;
+        Some((minutes, n))
     }
 }
 
@@ -358,50 +468,94 @@ fn fingerprint(tz: Tz, window: &WorkHours) -> u32 {
     h
 }
 
+/// The UTC offset the employee's working days start in: the claimed offset moved by how
+/// far the mean wake-up is from the start of the model workday, whole hours, wrapped into
+/// the real offsets.
+fn infer_offset(claimed_offset_hours: f64, model: &WorkHours, wake_minutes: f64) -> f64 {
+    // Around the clock: a start 23 hours "late" is an hour early.
+    let mut late = (wake_minutes - f64::from(model.start_minute())) / 60.0;
+    if late > 12.0 {
+        late -= 24.0;
+    } else if late < -12.0 {
+        late += 24.0;
+    }
+    // Starting `late` hours after the claimed start means living `late` hours west.
+    let mut offset = (claimed_offset_hours - late).round();
+    while offset < OFFSETS_HOURS.0 {
+        offset += 24.0;
+    }
+    while offset > OFFSETS_HOURS.1 {
+        offset -= 24.0;
+    }
+    offset
+}
+
 /// What the history says, when it is enough to say anything.
 #[derive(Debug, Clone, PartialEq)]
 struct Verdict {
     severity: Severity,
     claimed_offset_hours: f64,
     inferred_offset_hours: f64,
+    /// Share of the window's counted logins outside the claimed window.
     share_outside: f64,
-    active_days: u32,
+    /// Claimed working days in the window with a start of work, and those started off the
+    /// claimed start.
+    work_days: u32,
+    off_days: u32,
+    /// Logins in the window, for the evidence.
     logins: u32,
-    outside: u32,
+    cusum: f64,
+    /// P(at least `off_days` of `work_days` | an honest employee's share).
     p_value: f64,
+}
+
+impl State {
+    /// Claimed working days of the window with a start of work, and how many started at
+    /// least `min_offset_gap_hours` from the model start.
+    fn work_days(&self, cfg: &Config, profile: &ClaimedProfile) -> (u32, u32) {
+        let window = cfg.window(profile);
+        let start = f64::from(cfg.model(profile).start_minute()) / 60.0;
+        let mut work = 0;
+        let mut off = 0;
+        for d in self.days.iter().filter(|d| d.wake != NO_WAKE) {
+            let Some(date) = chrono::NaiveDate::from_num_days_from_ce_opt(d.day) else {
+                continue;
+            };
+            if !window.starts_on(date.weekday()) {
+                continue;
+            }
+            work += 1;
+            if clock_distance(f64::from(d.wake) / 60.0, start) >= cfg.min_offset_gap_hours {
+                off += 1;
+            }
+        }
+        (work, off)
+    }
 }
 
 /// Judge the history (which already includes the event in `ctx`).
 fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Verdict> {
-    let (active_days, logins, outside) = state.totals();
-    if active_days < cfg.min_active_days || logins < cfg.min_logins {
-        return None;
-    }
-    let share_outside = f64::from(outside) / f64::from(logins);
-    if share_outside < cfg.min_share_outside {
-        return None;
-    }
-    let p_value = p_at_least(outside, logins, cfg.expected_outside_share)?;
-    if p_value >= cfg.alpha {
+    let cusum = f64::from(state.cusum);
+    let run = state.run;
+    if cusum < (1.0 / cfg.alpha).ln() || u32::from(run.days) < cfg.min_active_days {
         return None;
     }
     let claimed_offset_hours = offset_hours(ctx);
-    // With a rostered pattern (a night shift) the question is how far the activity sits
-    // from that pattern; without one, from an ordinary office day.
-    let model = ctx
-        .profile
-        .work_hours
-        .as_ref()
-        .unwrap_or(&cfg.model_workday);
-    let shift = best_shift(&state.week(), model, claimed_offset_hours);
-    let inferred_offset_hours = claimed_offset_hours + f64::from(shift);
+    let (wake, _) = state.mean_wake()?;
+    let inferred_offset_hours = infer_offset(claimed_offset_hours, cfg.model(ctx.profile), wake);
     let gap = clock_distance(claimed_offset_hours, inferred_offset_hours);
     if gap < cfg.min_offset_gap_hours {
         return None;
     }
-    let high = gap >= cfg.high_offset_gap_hours
-        && share_outside >= cfg.high_share_outside
-        && active_days >= cfg.high_active_days;
+    let run_days = u32::from(run.inside) + u32::from(run.outside);
+    let off_share = f64::from(run.outside) / f64::from(run_days.max(1));
+    let high = cusum >= (1.0 / cfg.high_alpha).ln()
+        && u32::from(run.days) >= cfg.high_active_days
+        && off_share >= cfg.high_share_outside
+        && gap >= cfg.high_offset_gap_hours;
+    let (_, logins, outside) = state.totals();
+    let (work_days, off_days) = state.work_days(cfg, ctx.profile);
+    let p_value = p_at_least(off_days, work_days, cfg.expected_outside_share).unwrap_or(1.0);
     Some(Verdict {
         severity: if high {
             Severity::High
@@ -410,10 +564,11 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Verdict> {
         },
         claimed_offset_hours,
         inferred_offset_hours,
-        share_outside,
-        active_days,
+        share_outside: f64::from(outside) / f64::from(logins.max(1)),
+        work_days,
+        off_days,
         logins,
-        outside,
+        cusum,
         p_value,
     })
 }
@@ -424,7 +579,7 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Verdict> {
 pub struct Inferred {
     /// The claimed zone's UTC offset at `at`, hours (DST included).
     pub claimed_offset_hours: f64,
-    /// The offset whose working day fits the recorded activity best, hours.
+    /// The offset the employee's working days start in, hours.
     pub inferred_offset_hours: f64,
     /// Share of counted logins outside the claimed window.
     pub share_outside: f64,
@@ -440,8 +595,11 @@ impl Inferred {
     }
 }
 
+/// Days with a wake-up needed before [`inferred`] says anything: fewer is an anecdote.
+const MIN_INFERRED_DAYS: u32 = 3;
+
 /// The offset the recorded activity points to, judged at `at` against `profile`'s claim;
-/// `None` before `min_active_days` of activity (too little to say anything) or when the
+/// `None` before three days with a start of work (too little to say anything) or when the
 /// history was recorded against another claim (the roster changed since).
 pub fn inferred(
     cfg: &Config,
@@ -449,19 +607,19 @@ pub fn inferred(
     state: &State,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Option<Inferred> {
-    if state.claim != fingerprint(profile.timezone, cfg.window(profile)) {
+    let window = cfg.window(profile);
+    if state.claim != fingerprint(profile.timezone, window) {
         return None;
     }
     let (active_days, logins, outside) = state.totals();
-    if active_days < cfg.min_active_days || logins == 0 {
+    let (wake, with_wake) = state.mean_wake()?;
+    if with_wake < MIN_INFERRED_DAYS || logins == 0 {
         return None;
     }
     let claimed_offset_hours = zone_offset_hours(profile.timezone, at);
-    let model = profile.work_hours.as_ref().unwrap_or(&cfg.model_workday);
-    let shift = best_shift(&state.week(), model, claimed_offset_hours);
     Some(Inferred {
         claimed_offset_hours,
-        inferred_offset_hours: claimed_offset_hours + f64::from(shift),
+        inferred_offset_hours: infer_offset(claimed_offset_hours, cfg.model(profile), wake),
         share_outside: f64::from(outside) / f64::from(logins),
         active_days,
         logins,
@@ -501,39 +659,6 @@ pub fn zone_offset_hours(tz: Tz, at: chrono::DateTime<chrono::Utc>) -> f64 {
     ) / 3600.0
 }
 
-/// The whole-hour shift of the local week that puts the most activity inside the model
-/// workday, among shifts landing on a real UTC offset. Ties go to the smallest shift, and
-/// no activity inside any shift leaves the claim (0).
-fn best_shift(week: &[u32; HOURS_PER_WEEK as usize], model: &WorkHours, claimed: f64) -> i32 {
-    // Mid-hour, so a model written to the half hour (08:30–17:30) counts whole hours right.
-    let in_model: Vec<bool> = (0..HOURS_PER_WEEK)
-        .map(|t| {
-            let day = WEEK[(t / 24) as usize];
-            let time = NaiveTime::from_hms_opt((t % 24) as u32, 30, 0).unwrap_or(NaiveTime::MIN);
-            model.contains_at(day, time)
-        })
-        .collect();
-    let mass = |shift: i32| -> u32 {
-        week.iter()
-            .enumerate()
-            .filter(|(t, _)| in_model[(*t as i32 + shift).rem_euclid(HOURS_PER_WEEK) as usize])
-            .map(|(_, n)| n)
-            .sum()
-    };
-    let lowest = (OFFSETS_HOURS.0 - claimed).ceil() as i32;
-    let highest = (OFFSETS_HOURS.1 - claimed).floor() as i32;
-    let mut shifts: Vec<i32> = (lowest..=highest).collect();
-    shifts.sort_by_key(|s| (s.abs(), *s));
-    let mut best = (0, mass(0));
-    for s in shifts {
-        let m = mass(s);
-        if m > best.1 {
-            best = (s, m);
-        }
-    }
-    best.0
-}
-
 /// Hours between two UTC offsets around the clock (UTC+14 and UTC−10 share a wall clock).
 fn clock_distance(a: f64, b: f64) -> f64 {
     let d = (a - b).rem_euclid(24.0);
@@ -552,30 +677,55 @@ fn format_offset(hours: f64) -> String {
     }
 }
 
-/// True when the rule looks at this event at all.
-fn scored(cfg: &Config, ctx: &Context<'_>) -> bool {
-    // A failed login may be someone else guessing a password; an approved trip is another
-    // zone on purpose; a login geolocated in another country is a trip (approved or not) and
-    // is claimed_location's to judge — its hours are the local hours of wherever the person
-    // is. None says when the employee works at home. A login whose location is unknown
-    // (anonymizer, no GeoIP answer) still counts: hiding the place must not hide the hours.
-    let abroad = !ctx.geo.is_anonymizer()
+/// True when the login is geolocated in a city of another country than the claimed one,
+/// by an address that is not an anonymizer: the person is abroad. An address the database
+/// places only to a country (no city) is its registration, not a place: it counts as an
+/// unknown location.
+fn located_abroad(ctx: &Context<'_>) -> bool {
+    !ctx.geo.is_anonymizer()
+        && !ctx.allowlisted
+        && ctx.geo.city.is_some()
         && ctx
             .geo
             .country
             .as_deref()
-            .is_some_and(|c| !c.eq_ignore_ascii_case(&ctx.profile.country));
+            .is_some_and(|c| !c.eq_ignore_ascii_case(&ctx.profile.country))
+}
+
+/// True when the rule looks at this event at all.
+fn scored(cfg: &Config, ctx: &Context<'_>, state: &State) -> bool {
+    // A failed login may be someone else guessing a password; an approved trip is another
+    // zone on purpose; a login geolocated in another country is a trip (approved or not)
+    // and is claimed_location's to judge, and so is everything just after one (the phone
+    // roaming through the home carrier). A login whose location is unknown (anonymizer,
+    // no GeoIP answer) still counts: hiding the place must not hide the hours.
+    let quiet = state
+        .quiet_until
+        .is_some_and(|t| ctx.event.time.timestamp() < t);
     cfg.enabled
         && ctx.event.kind.is_interactive()
         && ctx.event.outcome != Outcome::Failure
         && ctx.trip.is_none()
-        && !abroad
+        && !located_abroad(ctx)
+        && !quiet
+}
+
+/// Remember a login abroad: the following hours are left out.
+fn note_travel(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
+    if cfg.enabled && ctx.event.kind.is_interactive() && located_abroad(ctx) {
+        let until = ctx.event.time.timestamp() + i64::from(cfg.travel_quiet_hours) * 3600;
+        state.quiet_until = Some(state.quiet_until.map_or(until, |t| t.max(until)));
+    }
 }
 
 /// Record the event and return the verdict when a finding is due for it: the level rose
 /// since the last finding, or `repeat_days` passed. Shared by `check` (on a copy) and
 /// `update`, so both agree on when the rule fired.
 fn observe_and_judge(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Option<Verdict> {
+    note_travel(cfg, ctx, state);
+    if !scored(cfg, ctx, state) {
+        return None;
+    }
     state.observe(cfg, ctx);
     let verdict = judge(cfg, ctx, state)?;
     let now = ctx.event.time.timestamp();
@@ -591,9 +741,6 @@ fn observe_and_judge(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Opti
 
 /// Findings for one event, against the state before it.
 pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
-    if !scored(cfg, ctx) {
-        return Vec::new();
-    }
     // The event is part of the evidence: judge the history as it will be after it.
     let mut after = state.clone();
     observe_and_judge(cfg, ctx, &mut after)
@@ -609,9 +756,6 @@ pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
 
 /// `check` and `update` in one pass, without copying the state: what the engine calls.
 pub fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
-    if !scored(cfg, ctx) {
-        return Vec::new();
-    }
     let Some(v) = observe_and_judge(cfg, ctx, state) else {
         return Vec::new();
     };
@@ -635,12 +779,21 @@ fn finding(cfg: &Config, ctx: &Context<'_>, v: &Verdict) -> Finding {
         None => format_offset(v.claimed_offset_hours),
     };
     let percent = |share: f64| (share * 100.0).round();
+    let model_start = cfg.model(profile).start_minute();
     let test = format!(
-        "one-sided binomial: {} of {} logins outside {window} against {}% expected, alpha {}",
-        v.outside,
-        v.logins,
-        percent(cfg.expected_outside_share),
-        cfg.alpha,
+        "CUSUM over claimed working days of whether work started {} h or more from {:02}:{:02}: \
+         {:.0}% of days expected of an honest employee against {:.0}% for another zone's day; \
+         {:.1} (medium at {:.1}, high at {:.1}); {} of {} working days in the window started off it",
+        cfg.min_offset_gap_hours,
+        model_start / 60,
+        model_start % 60,
+        cfg.expected_outside_share * 100.0,
+        cfg.shifted_outside_share * 100.0,
+        v.cusum,
+        (1.0 / cfg.alpha).ln(),
+        (1.0 / cfg.high_alpha).ln(),
+        v.off_days,
+        v.work_days,
     );
     let (severity, risk) = match v.severity {
         Severity::High | Severity::Critical => (Severity::High, cfg.high_risk),
@@ -651,17 +804,21 @@ fn finding(cfg: &Config, ctx: &Context<'_>, v: &Verdict) -> Finding {
         severity,
         risk,
         summary: format!(
-            "{} works the hours of {}, not of the claimed {} ({claimed}): {}% of {} logins \
-             on {} active days fell outside {window_name} local time \
-             (one-sided binomial test against {}% expected, p = {:.1e})",
+            "{} works the hours of {}, not of the claimed {} ({claimed}): {} of {} working \
+             days started {} h or more off {:02}:{:02} local time, and {}% of {} logins fell \
+             outside {window_name} (sequential test: odds {:.0e} to 1 against an honest \
+             employee)",
             profile.employee_id,
             format_offset(v.inferred_offset_hours),
             profile.timezone.name(),
+            v.off_days,
+            v.work_days,
+            cfg.min_offset_gap_hours,
+            model_start / 60,
+            model_start % 60,
             percent(v.share_outside),
             v.logins,
-            v.active_days,
-            percent(cfg.expected_outside_share),
-            v.p_value,
+            v.cusum.exp(),
         ),
         evidence: vec![
             Evidence::login(ctx.event),
@@ -670,7 +827,7 @@ fn finding(cfg: &Config, ctx: &Context<'_>, v: &Verdict) -> Finding {
                 claimed_offset_hours: v.claimed_offset_hours,
                 inferred_offset_hours: v.inferred_offset_hours,
                 share_outside: v.share_outside,
-                active_days: v.active_days,
+                active_days: v.work_days,
                 logins: v.logins,
                 test,
                 p_value: v.p_value,
@@ -787,6 +944,7 @@ mod tests {
                 allowlisted: false,
                 trip,
                 network: &[],
+                watch: &[],
             };
             findings.extend(check(cfg, &ctx, state));
             update(cfg, &ctx, state);
@@ -835,10 +993,11 @@ mod tests {
 
     #[test]
     fn logins_geolocated_abroad_are_a_trip_not_working_hours() {
-        // The same Korean hours, but every login geolocates in Korea: that is a stay abroad
-        // (claimed_location's to judge), not evidence about hours at home.
+        // The same Korean hours, but every login geolocates in a Korean city: that is a stay
+        // abroad (claimed_location's to judge), not evidence about hours at home.
         let in_korea = Geo {
             country: Some("KR".into()),
+            city: Some("Seoul".into()),
             ..Geo::default()
         };
         let profile = profile(New_York, None);
@@ -851,63 +1010,72 @@ mod tests {
                 allowlisted: false,
                 trip: None,
                 network: &[],
+                watch: &[],
             };
             assert!(check(&cfg, &ctx, &state).is_empty());
             update(&cfg, &ctx, &mut state);
         }
-        assert_eq!(state, State::default());
-        // Behind an anonymizer the place is unknown, so the hours still count.
-        let hidden = Geo {
-            tags: vec!["vpn".into()],
-            ..in_korea
-        };
-        let mut findings = Vec::new();
-        for event in &korea_hours(2) {
-            let ctx = Context {
-                event,
-                geo: &hidden,
-                profile: &profile,
-                allowlisted: false,
-                trip: None,
-                network: &[],
-            };
-            findings.extend(check(&cfg, &ctx, &state));
-            update(&cfg, &ctx, &mut state);
+        assert_eq!(state.totals(), (0, 0, 0), "nothing counted");
+        // Behind an anonymizer, or placed only to the country, the place is unknown, so the
+        // hours still count (after the quiet day that follows the last stay abroad).
+        for hidden in [
+            Geo {
+                tags: vec!["vpn".into()],
+                ..in_korea.clone()
+            },
+            Geo {
+                city: None,
+                ..in_korea.clone()
+            },
+        ] {
+            let mut state = State::default();
+            let mut findings = Vec::new();
+            for event in &korea_hours(2) {
+                let ctx = Context {
+                    event,
+                    geo: &hidden,
+                    profile: &profile,
+                    allowlisted: false,
+                    trip: None,
+                    network: &[],
+                    watch: &[],
+                };
+                findings.extend(check(&cfg, &ctx, &state));
+                update(&cfg, &ctx, &mut state);
+            }
+            // High, and again a week later.
+            assert_eq!(severities(&findings), [Severity::High; 2], "{hidden:?}");
         }
-        assert_eq!(severities(&findings), [Severity::Medium, Severity::High]);
     }
 
     #[test]
-    fn korean_office_hours_claimed_in_new_york_fire_medium_then_high() {
+    fn korean_office_hours_claimed_in_new_york_are_high_on_the_second_working_day() {
         let events = korea_hours(2);
         assert_eq!(events.len(), 90);
         // 09:10 KST on Monday 10 November is 19:10 EST on Sunday 9 November.
         let first = events[0].time.with_timezone(&New_York);
         assert_eq!((first.weekday(), first.hour()), (Weekday::Sun, 19));
-        // No grace, so the hand-counted figures below are the hours themselves.
-        let exact = Config {
-            grace_minutes: 0,
-            ..Config::default()
+        let (findings, state) = replay(&Config::default(), &profile(New_York, None), &events);
+        // High once two claimed working days (Monday and Tuesday) started off 09:00; Sunday
+        // is not a working day. Repeated a week later, not on every login.
+        assert_eq!(severities(&findings), [Severity::High, Severity::High]);
+        let high = &findings[0];
+        let at = match high.evidence[0] {
+            Evidence::Login { time, .. } => time.with_timezone(&New_York),
+            _ => unreachable!(),
         };
-        let (findings, state) = replay(&exact, &profile(New_York, None), &events);
-        assert_eq!(severities(&findings), [Severity::Medium, Severity::High]);
-
-        // Medium once seven New York days are active (Sunday 16 November, 19:10).
-        let (claimed, inferred, share, days, logins, p) = hours_evidence(&findings[0]);
-        assert_eq!((claimed, inferred, days, logins), (-5.0, 9.0, 7, 46));
-        // Only Monday–Thursday 19:10 in New York falls inside the default window.
-        assert_eq!(share, 42.0 / 46.0);
-        assert!(p < 1e-20, "{p}");
-        assert_eq!(findings[0].risk, 40);
-
-        // High at the tenth active day: Wednesday 19 November.
-        let high = &findings[1];
+        assert_eq!(
+            (at.weekday(), at.hour(), at.minute()),
+            (Weekday::Tue, 19, 10)
+        );
         let (claimed, inferred, share, days, logins, p) = hours_evidence(high);
-        assert_eq!((claimed, inferred, days), (-5.0, 9.0, 10));
+        assert_eq!((claimed, inferred, days), (-5.0, 9.0, 2));
+        // Sunday evening's five, Monday's nine (four after midnight, five in the evening),
+        // Tuesday's four after midnight and its 19:10: sixteen outside 07:00-20:00 give or
+        // take the hour of grace (Monday 19:10 and 20:10, Tuesday 19:10 are inside).
+        assert_eq!((logins, share), (19, 16.0 / 19.0));
+        assert!(p < 0.01, "{p}");
         assert_eq!(high.risk, 70);
-        assert!(share >= 0.9, "{share}");
-        assert!(p < 1e-30, "{p}");
-        assert!(logins >= 60, "{logins}");
         assert!(
             high.summary.starts_with(
                 "E7 works the hours of UTC+9, not of the claimed America/New_York (UTC-5, EST):"
@@ -917,17 +1085,20 @@ mod tests {
         );
         assert!(
             high.summary
-                .contains("outside the default working window 07:00-20:00 Mon-Fri"),
+                .contains("2 of 2 working days started 3 h or more off 09:00 local time"),
             "{}",
             high.summary
         );
-        assert!(matches!(high.evidence[0], Evidence::Login { .. }));
+        assert!(matches!(
+            &high.evidence[1],
+            Evidence::Hours { test, .. } if test.starts_with("CUSUM over claimed working days")
+        ));
         assert!(
             matches!(&high.evidence[2], Evidence::Claimed { timezone, .. } if timezone == "America/New_York")
         );
-
-        // Two weeks: 12 New York days, 82 of 90 logins outside (only Mon–Thu 19:10 inside).
-        assert_eq!(state.totals(), (12, 90, 82));
+        // Two weeks: 12 New York days, 74 of 90 logins outside (only Mon–Thu 19:10 and
+        // 20:10 inside, with the grace).
+        assert_eq!(state.totals(), (12, 90, 74));
     }
 
     #[test]
@@ -937,23 +1108,15 @@ mod tests {
             &profile(New_York, None),
             &korea_hours(4),
         );
-        assert_eq!(
-            severities(&findings),
-            [
-                Severity::Medium,
-                Severity::High,
-                Severity::High,
-                Severity::High
-            ]
-        );
-        let high_times: Vec<_> = findings[1..]
+        assert_eq!(severities(&findings), [Severity::High; 4]);
+        let times: Vec<_> = findings
             .iter()
             .map(|f| match f.evidence[0] {
                 Evidence::Login { time, .. } => time,
                 _ => unreachable!(),
             })
             .collect();
-        for pair in high_times.windows(2) {
+        for pair in times.windows(2) {
             assert_eq!(pair[1] - pair[0], Duration::days(7));
         }
     }
@@ -964,6 +1127,86 @@ mod tests {
         let (findings, state) = replay(&Config::default(), &profile(New_York, None), &events);
         assert_eq!(findings, []);
         assert_eq!(state.totals(), (20, 180, 0));
+        assert_eq!(state.cusum, 0.0);
+    }
+
+    #[test]
+    fn evenings_and_weekends_of_an_ordinary_employee_never_fire() {
+        // Office days 08:30-17:30, plus mail at 21:00 on the phone every day including the
+        // weekend, and a whole Saturday of weekend work: every evening and weekend login
+        // is outside the window, but every working day starts on time.
+        let mut events = shifts(New_York, date(2025, 11, 10), 4, &WEEKDAYS, (8, 30), 9, 90);
+        let every_day = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ];
+        events.extend(shifts(
+            New_York,
+            date(2025, 11, 10),
+            4,
+            &every_day,
+            (21, 0),
+            1,
+            60,
+        ));
+        events.extend(shifts(
+            New_York,
+            date(2025, 11, 10),
+            4,
+            &[Weekday::Sat],
+            (10, 0),
+            6,
+            60,
+        ));
+        events.sort_by_key(|e| e.time);
+        let claim = profile(New_York, Some("08:30-17:30 Mon-Fri"));
+        let (findings, state) = replay(&Config::default(), &claim, &events);
+        assert_eq!(findings, []);
+        let (_, logins, outside) = state.totals();
+        // Evenings and weekends put three logins in ten outside the window.
+        assert_eq!((outside, logins), (52, 172));
+    }
+
+    #[test]
+    fn ordinary_office_hours_infer_the_claimed_offset_not_one_east() {
+        // Sign-ins cluster at the start of the day (08:40 and 09:10, a few after lunch):
+        // fitting whole-day histograms leaned an hour east; the start of work does not.
+        let mut events = shifts(New_York, date(2025, 11, 10), 3, &WEEKDAYS, (8, 40), 1, 30);
+        events.extend(shifts(
+            New_York,
+            date(2025, 11, 10),
+            3,
+            &WEEKDAYS,
+            (9, 10),
+            1,
+            30,
+        ));
+        events.extend(shifts(
+            New_York,
+            date(2025, 11, 10),
+            3,
+            &WEEKDAYS,
+            (13, 30),
+            1,
+            30,
+        ));
+        events.sort_by_key(|e| e.time);
+        let claim = profile(New_York, Some("09:00-17:30 Mon-Fri"));
+        let cfg = Config::default();
+        let (_, state) = replay(&cfg, &claim, &events);
+        let at = DateTime::parse_from_rfc3339("2025-12-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let found = super::inferred(&cfg, &claim, &state, at).unwrap();
+        assert_eq!(
+            found.inferred_offset_hours, found.claimed_offset_hours,
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -982,12 +1225,13 @@ mod tests {
         let (days, logins, outside) = state.totals();
         assert_eq!((days, logins, outside), (19, 120, 0));
 
-        // Without the roster pattern these hours fit UTC+6 (22:00 EST = 09:00 UTC+6).
+        // Without the roster pattern these hours start 13 hours after 09:00: UTC+6 (22:00
+        // EST is 09:00 UTC+6).
         let (findings, _) = replay(&Config::default(), &profile(New_York, None), &events);
         let last = findings.last().expect("fires without the roster pattern");
         assert_eq!(last.severity, Severity::High);
-        let (claimed, inferred, share, ..) = hours_evidence(last);
-        assert_eq!((claimed, inferred, share), (-5.0, 6.0, 1.0));
+        let (claimed, inferred, ..) = hours_evidence(last);
+        assert_eq!((claimed, inferred), (-5.0, 6.0));
     }
 
     #[test]
@@ -1007,15 +1251,26 @@ mod tests {
         assert_eq!(state.totals(), (20, 360, 0));
         let nine_to_six = ((1u32 << 9) - 1) << 9;
         assert!(
-            state.days.iter().all(|d| d.hours == nine_to_six),
+            state
+                .days
+                .iter()
+                .all(|d| d.hours == nine_to_six && d.wake == 9 * 60),
             "{:?}",
             state.days
         );
         // And the inferred offset is the claimed one in both halves of the window.
-        assert_eq!(
-            best_shift(&state.week(), &Config::default().model_workday, -5.0),
-            0
-        );
+        let cfg = Config::default();
+        for (at, offset) in [
+            ("2025-10-31T12:00:00Z", -4.0),
+            ("2025-11-14T12:00:00Z", -5.0),
+        ] {
+            let at = DateTime::parse_from_rfc3339(at).unwrap().to_utc();
+            let found = super::inferred(&cfg, &tight, &state, at).unwrap();
+            assert_eq!(
+                (found.claimed_offset_hours, found.inferred_offset_hours),
+                (offset, offset)
+            );
+        }
     }
 
     #[test]
@@ -1045,59 +1300,92 @@ mod tests {
             grace_minutes: 0,
             ..Config::default()
         };
-        let (_, state) = replay(&strict, &profile, &nights);
+        let (findings, state) = replay(&strict, &profile, &nights);
         assert_eq!(
             state.totals().2,
             15,
             "the 21:40 sign-ins fall outside without it"
         );
+        assert_eq!(
+            findings,
+            [],
+            "but the night starts on time: 20 minutes is not 3 hours"
+        );
     }
 
     #[test]
-    fn too_few_days_or_logins_never_fire_even_all_off_hours() {
-        // One week of Korean hours: six New York days, 45 logins, 41 outside.
-        let one_week = korea_hours(1);
-        let exact = Config {
-            grace_minutes: 0,
+    fn one_odd_working_day_never_fires_even_all_off_hours() {
+        // One Korean working day (a New York Monday evening into Tuesday morning).
+        let one_day: Vec<_> = shifts(
+            Seoul,
+            date(2025, 11, 11),
+            1,
+            &[Weekday::Tue],
+            (9, 10),
+            9,
+            60,
+        );
+        let (findings, state) = replay(&Config::default(), &profile(New_York, None), &one_day);
+        assert_eq!(findings, []);
+        assert!(state.cusum > 0.0 && state.run.days == 1, "{:?}", state.run);
+        let lenient = Config {
+            min_active_days: 1,
+            high_active_days: 1,
+            alpha: 0.05,
+            high_alpha: 0.03,
             ..Config::default()
         };
-        let (findings, state) = replay(&exact, &profile(New_York, None), &one_week);
-        assert_eq!(findings, []);
-        assert_eq!(state.totals(), (6, 45, 41));
-        let lenient = Config {
-            min_active_days: 6,
-            ..exact.clone()
-        };
-        let (findings, _) = replay(&lenient, &profile(New_York, None), &one_week);
+        let (findings, _) = replay(&lenient, &profile(New_York, None), &one_day);
         assert_eq!(
             severities(&findings),
-            [Severity::Medium],
+            [Severity::High],
             "the day gate was what held it"
         );
+    }
 
-        // Twelve days with one 03:00 login each: 12 logins, all outside.
-        let sparse: Vec<_> = (0..12)
-            .map(|d| {
-                let local = (date(2025, 11, 3) + Duration::days(d))
-                    .and_hms_opt(3, 0, 0)
-                    .unwrap();
-                login(
-                    New_York
-                        .from_local_datetime(&local)
-                        .unwrap()
-                        .with_timezone(&Utc),
-                )
-            })
-            .collect();
-        let (findings, state) = replay(&Config::default(), &profile(New_York, None), &sparse);
+    #[test]
+    fn a_day_started_on_time_takes_the_evidence_away() {
+        // Two weeks as usual, then two odd starts (a sick Monday and Tuesday with evening
+        // mail only), then the usual again: the odd days pass the high threshold of the
+        // test, but the start of work over the window stays at home, and ordinary days
+        // take the evidence away again: each about ln(0.1 / 0.975) = -2.28 against
+        // ln(0.9 / 0.025) = +3.58 for an odd one, never below zero.
+        let before = shifts(New_York, date(2025, 11, 10), 2, &WEEKDAYS, (9, 0), 8, 60);
+        let odd = shifts(
+            New_York,
+            date(2025, 11, 24),
+            1,
+            &[Weekday::Mon, Weekday::Tue],
+            (20, 0),
+            1,
+            60,
+        );
+        let after = shifts(
+            New_York,
+            date(2025, 11, 24),
+            2,
+            &[Weekday::Wed, Weekday::Thu, Weekday::Fri],
+            (9, 0),
+            8,
+            60,
+        );
+        let events: Vec<_> = before.into_iter().chain(odd).chain(after).collect();
+        let claim = profile(New_York, Some("09:00-18:00 Mon-Fri"));
+        let (findings, state) = replay(&Config::default(), &claim, &events);
         assert_eq!(findings, []);
-        assert_eq!(state.totals(), (12, 12, 12));
-        let lenient = Config {
-            min_logins: 12,
-            ..Config::default()
-        };
-        let (findings, _) = replay(&lenient, &profile(New_York, None), &sparse);
-        assert_eq!(findings.len(), 1, "the login gate was what held it");
+        assert_eq!(state.cusum, 0.0);
+        // The same two days as someone's very first ones are a pattern of their own.
+        let odd = shifts(
+            New_York,
+            date(2025, 11, 24),
+            1,
+            &[Weekday::Mon, Weekday::Tue],
+            (20, 0),
+            1,
+            60,
+        );
+        let (findings, _) = replay(&Config::default(), &claim, &odd);
+        assert_eq!(severities(&findings), [Severity::High]);
     }
 
     #[test]
@@ -1147,6 +1435,42 @@ mod tests {
     }
 
     #[test]
+    fn a_phone_roaming_on_a_trip_is_quiet() {
+        // A New Yorker in Seoul: hotel sign-ins located in Seoul, and the phone, roaming
+        // through its US carrier, at Seoul's office hours. The hotel's location quiets the
+        // phone's hours for a day after each stay abroad.
+        let hotel = Geo {
+            country: Some("KR".into()),
+            city: Some("Seoul".into()),
+            ..Geo::default()
+        };
+        let phone = Geo {
+            country: Some("US".into()),
+            city: Some("Seattle".into()),
+            ..Geo::default()
+        };
+        let claim = profile(New_York, None);
+        let (cfg, mut state) = (Config::default(), State::default());
+        let mut findings = Vec::new();
+        for (i, event) in korea_hours(1).iter().enumerate() {
+            let geo = if i % 9 == 0 { &hotel } else { &phone };
+            let ctx = Context {
+                event,
+                geo,
+                profile: &claim,
+                allowlisted: false,
+                trip: None,
+                network: &[],
+                watch: &[],
+            };
+            findings.extend(check(&cfg, &ctx, &state));
+            update(&cfg, &ctx, &mut state);
+        }
+        assert_eq!(findings, []);
+        assert_eq!(state.totals(), (0, 0, 0));
+    }
+
+    #[test]
     fn a_sign_in_burst_counts_once() {
         let t = korea_hours(1)[0].time;
         let burst: Vec<_> = [0, 20, 70, 250, 400]
@@ -1169,6 +1493,7 @@ mod tests {
         let findings = replay_with(&Config::default(), &moved, None, &[next], &mut state);
         assert_eq!(findings, []);
         assert_eq!(state.totals(), (1, 1, 0));
+        assert_eq!(state.run.days, 1, "the history under the old claim is gone");
     }
 
     #[test]
@@ -1193,7 +1518,7 @@ mod tests {
             "working_hours state after four weeks of Korean hours: {} bytes",
             typical.len()
         );
-        assert!(typical.len() <= 300, "{}", typical.len());
+        assert!(typical.len() <= 360, "{}", typical.len());
         assert_eq!(postcard::from_bytes::<State>(&typical).unwrap(), state);
 
         // Worst case: every hour of 28 days active with hundreds of logins a day.
@@ -1210,26 +1535,35 @@ mod tests {
             "working_hours state, worst case (28 days, every hour): {} bytes",
             worst.len()
         );
-        assert!(worst.len() <= 800, "{}", worst.len());
+        assert!(worst.len() <= 900, "{}", worst.len());
         assert_eq!(postcard::from_bytes::<State>(&worst).unwrap(), full);
     }
 
     #[test]
     fn offset_inference_is_weekday_aware() {
-        // Korean Mon–Fri in New York local time starts on Sunday evening: +14, not -10
-        // (which would also match the hours but put the week a day early).
-        let (_, state) = replay(
-            &Config::default(),
-            &profile(New_York, None),
-            &korea_hours(2),
-        );
-        let model = Config::default().model_workday;
-        assert_eq!(best_shift(&state.week(), &model, -5.0), 14);
+        // Korean Mon–Fri in New York local time starts on Sunday evening: the start of
+        // work is 19:10, ten hours after 09:00, so UTC+9 (not a day early).
+        let cfg = Config::default();
+        let at = DateTime::parse_from_rfc3339("2025-11-28T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let (_, state) = replay(&cfg, &profile(New_York, None), &korea_hours(2));
+        let found = super::inferred(&cfg, &profile(New_York, None), &state, at).unwrap();
+        assert_eq!(found.inferred_offset_hours, 9.0);
         // Claimed in Seoul, the same activity is simply office hours.
-        let (_, seoul) = replay(&Config::default(), &profile(Seoul, None), &korea_hours(2));
-        assert_eq!(best_shift(&seoul.week(), &model, 9.0), 0);
-        // No activity inside any shift leaves the claim.
-        assert_eq!(best_shift(&[0; 168], &model, -5.0), 0);
+        let (_, seoul) = replay(&cfg, &profile(Seoul, None), &korea_hours(2));
+        let found = super::inferred(&cfg, &profile(Seoul, None), &seoul, at).unwrap();
+        assert_eq!(found.inferred_offset_hours, 9.0);
+        assert!(!found.differs(cfg.min_offset_gap_hours));
+        // Starts around midnight average on the clock face, not to noon.
+        assert_eq!(infer_offset(0.0, &cfg.model_workday, 9.0 * 60.0), 0.0);
+        assert_eq!(
+            infer_offset(-5.0, &cfg.model_workday, 19.0 * 60.0 + 10.0),
+            9.0
+        );
+        // 23:00 in New York is 09:00 at UTC+5, around the clock.
+        assert_eq!(infer_offset(-5.0, &cfg.model_workday, 23.0 * 60.0), 5.0);
+        assert_eq!(infer_offset(-5.0, &cfg.model_workday, 3.0 * 60.0), 1.0);
     }
 
     #[test]
@@ -1249,6 +1583,12 @@ mod tests {
         assert_eq!(format_offset(5.5), "UTC+5:30");
         assert_eq!(format_offset(-3.5), "UTC-3:30");
         assert_eq!(format_offset(0.0), "UTC+0");
+        // Each working day off the claimed start is strong evidence, one on time most of
+        // it away: two odd days pass high, one ordinary day almost undoes one.
+        let cfg = Config::default();
+        assert!(2.0 * cfg.step(true) >= (1.0 / cfg.high_alpha).ln());
+        assert!(cfg.step(true) < (1.0 / cfg.alpha).ln());
+        assert!(cfg.step(false) < -2.0);
     }
 
     #[test]
@@ -1258,22 +1598,25 @@ mod tests {
         assert_eq!(cfg.default_hours.to_string(), "07:00-20:00 Mon-Fri");
         assert_eq!(cfg.model_workday.to_string(), "09:00-18:00 Mon-Fri");
         let cfg: Config = toml::from_str(
-            "default_hours = \"08:00-19:00 Mon-Sat\"\nmin_logins = 30\nalpha = 0.01",
+            "default_hours = \"08:00-19:00 Mon-Sat\"\nmin_active_days = 3\nalpha = 0.001",
         )
         .unwrap();
         assert_eq!(cfg.default_hours.to_string(), "08:00-19:00 Mon-Sat");
-        assert_eq!((cfg.min_logins, cfg.alpha, cfg.window_days), (30, 0.01, 28));
-        assert!(toml::from_str::<Config>("min_days = 3").is_err());
+        assert_eq!(
+            (cfg.min_active_days, cfg.alpha, cfg.window_days),
+            (3, 0.001, 28)
+        );
+        assert!(toml::from_str::<Config>("min_logins = 3").is_err());
         assert!(toml::from_str::<Config>("default_hours = \"9-5\"").is_err());
 
         let bad = Config {
             window_days: 90,
             min_active_days: 0,
-            min_logins: 0,
             expected_outside_share: 1.0,
             alpha: 0.0,
             high_share_outside: 1.5,
             min_offset_gap_hours: 13.0,
+            wake_gap_hours: 0,
             repeat_days: 0,
             high_risk: 101,
             ..Config::default()
@@ -1282,13 +1625,15 @@ mod tests {
         for field in [
             "window_days",
             "min_active_days",
-            "min_logins",
             "expected_outside_share",
+            "shifted_outside_share",
             "alpha",
             "high_share_outside",
             "min_offset_gap_hours",
+            "wake_gap_hours",
             "repeat_days",
             "high_risk",
+            "high_alpha",
         ] {
             let prefix = format!("detect.working_hours.{field}:");
             assert!(
@@ -1296,7 +1641,7 @@ mod tests {
                 "{field}: {errors:?}"
             );
         }
-        assert_eq!(errors.len(), 9, "{errors:?}");
+        assert_eq!(errors.len(), 11, "{errors:?}");
     }
 
     #[test]

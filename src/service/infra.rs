@@ -141,6 +141,8 @@ fn see(
         allowlisted: suppress.is_allowlisted(event.ip, &rec.geo),
         trip: suppress.trip(&rec.employee, event.time, rec.geo.country.as_deref()),
         network: &network,
+        // shared_infrastructure judges addresses, not countries: it never reads these.
+        watch: &[],
     };
     let findings = shared_infrastructure::check(cfg, &ctx);
     index.observe(cfg, &ctx);

@@ -17,7 +17,9 @@ use crate::simulate::SimError;
 pub fn default_geo_dir() -> PathBuf {
     std::env::var_os("DRIFTWATCH_REAL_GEO")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/driftwatch/geo")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/driftwatch/geo"))
+        })
         .unwrap_or_else(|| PathBuf::from("geo"))
 }
 
