@@ -315,6 +315,8 @@ pub mod paths {
     pub const REAL_ASN: &str = "geoip/asn.mmdb";
     /// The project's shipped consumer VPN list, as a deployment has it.
     pub const SHIPPED_VPN: &str = "geoip/consumer-vpn-providers.csv";
+    /// The project's shipped mobile carrier list.
+    pub const SHIPPED_MOBILE: &str = "geoip/mobile-carriers.csv";
     /// Public lists (X4BNet lists_vpn, bad-asn-list), as a deployment downloads them.
     pub const PUBLIC_VPN: &str = "geoip/public/x4bnet-vpn-ipv4.txt";
     pub const PUBLIC_DATACENTER: &str = "geoip/public/x4bnet-datacenter-ipv4.txt";
@@ -329,6 +331,8 @@ pub mod paths {
 
 /// The project's curated consumer VPN list, shipped in `geoip/`.
 pub const SHIPPED_VPN_LIST: &str = include_str!("../../geoip/consumer-vpn-providers.csv");
+/// The project's curated mobile carrier list, shipped in `geoip/`.
+pub const SHIPPED_MOBILE_LIST: &str = include_str!("../../geoip/mobile-carriers.csv");
 
 /// A truth list of the real world: every network of `kinds`, by block.
 pub fn truth_list_txt(sim: &Simulation, header: &str, kinds: &[NetKind]) -> String {
@@ -389,6 +393,10 @@ tag = "corporate_egress"
 path = "{SHIPPED_VPN}"
 tag = "vpn"
 provider_column = "provider"
+
+[[enrich.lists]]
+path = "{SHIPPED_MOBILE}"
+tag = "mobile"
 "#,
         employees = p.employees,
         days = p.days,

@@ -137,6 +137,12 @@ fn real_geoip(
         files,
     )?;
     text(out, paths::SHIPPED_VPN, records::SHIPPED_VPN_LIST, files)?;
+    text(
+        out,
+        paths::SHIPPED_MOBILE,
+        records::SHIPPED_MOBILE_LIST,
+        files,
+    )?;
     let public = real
         .public_lists
         .as_ref()
