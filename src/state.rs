@@ -12,8 +12,11 @@ use crate::detect::DetectorStates;
 use crate::risk;
 use crate::suppress::Silence;
 
-/// Bumped whenever the serialized shape changes incompatibly.
-pub const STATE_VERSION: u16 = 1;
+/// Bumped whenever the serialized shape changes incompatibly. 2: the detectors' memory
+/// for real geography (working days for working_hours, home days for claimed_location).
+/// A state of another version is refused and the employee starts afresh (the service
+/// counts and logs it); the claimed-profile rules need no history.
+pub const STATE_VERSION: u16 = 2;
 
 /// What driftwatch has learned about one employee.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,5 +97,34 @@ impl EmployeeState {
     /// Size of the compact binary form in bytes.
     pub fn encoded_len(&self) -> usize {
         self.encode().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_of_another_version_is_refused_by_name() {
+        let state = EmployeeState {
+            events: 3,
+            ..EmployeeState::default()
+        };
+        let bytes = state.encode();
+        assert_eq!(EmployeeState::decode(&bytes).unwrap(), state);
+        let older = EmployeeState {
+            version: STATE_VERSION - 1,
+            ..state
+        };
+        match EmployeeState::decode(&older.encode()) {
+            Err(StateError::Version { found, expected }) => {
+                assert_eq!((found, expected), (STATE_VERSION - 1, STATE_VERSION));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            EmployeeState::decode(&bytes[..bytes.len() / 2]),
+            Err(StateError::Corrupt(_))
+        ));
     }
 }

@@ -717,7 +717,7 @@ fn serialized<T: serde::Serialize>(values: &[T]) -> BTreeSet<String> {
 fn enum_problems(doc: &Value) -> Vec<String> {
     let schemas = &doc["components"]["schemas"];
     let code: Vec<(&str, &Value, BTreeSet<String>)> = vec![
-        ("RuleName", &schemas["RuleName"], serialized(&NAMES)),
+        ("RuleName", &schemas["RuleName"], serialized(NAMES)),
         ("Severity", &schemas["Severity"], serialized(&Severity::ALL)),
         (
             "EventKind",

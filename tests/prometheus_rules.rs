@@ -373,7 +373,7 @@ fn every_runbook_url_has_a_section_that_gives_the_same_severity() {
 #[test]
 fn the_runbook_has_a_section_for_every_detection_rule() {
     let runbook = Runbook::parse(&read(&repo().join("docs/runbook.md")));
-    for rule in driftwatch::detect::NAMES {
+    for &rule in driftwatch::detect::NAMES {
         assert!(
             runbook.sections.contains_key(rule),
             "docs/runbook.md has no section headed {rule}"

@@ -500,6 +500,26 @@ fn remember_provider(state: &mut State, name: String, day: i32) {
     state.providers.push(ProviderSeen { name, day });
 }
 
+/// The rule, for the registration table in [`super`].
+pub struct Rule;
+
+impl super::Detector for Rule {
+    const NAME: &'static str = NAME;
+    const FAMILY: super::Family = super::Family::Anonymizer;
+    type Config = Config;
+    type State = State;
+
+    fn validate(cfg: &Config) -> Vec<String> {
+        cfg.validate()
+    }
+
+    fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
+        let found = check(cfg, ctx, state);
+        update(cfg, ctx, state);
+        found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

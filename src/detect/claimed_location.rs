@@ -478,6 +478,26 @@ fn has_any_tag(geo: &Geo, tags: &[String]) -> bool {
     geo.tags.iter().any(|t| tags.contains(t))
 }
 
+/// The rule, for the registration table in [`super`].
+pub struct Rule;
+
+impl super::Detector for Rule {
+    const NAME: &'static str = NAME;
+    const FAMILY: super::Family = super::Family::Location;
+    type Config = Config;
+    type State = State;
+
+    fn validate(cfg: &Config) -> Vec<String> {
+        cfg.validate()
+    }
+
+    fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
+        let found = check(cfg, ctx, state);
+        update(cfg, ctx, state);
+        found.into_iter().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

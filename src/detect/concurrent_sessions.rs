@@ -320,6 +320,26 @@ fn clip(session: &str) -> &str {
     }
 }
 
+/// The rule, for the registration table in [`super`].
+pub struct Rule;
+
+impl super::Detector for Rule {
+    const NAME: &'static str = NAME;
+    const FAMILY: super::Family = super::Family::Location;
+    type Config = Config;
+    type State = State;
+
+    fn validate(cfg: &Config) -> Vec<String> {
+        cfg.validate()
+    }
+
+    fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
+        let found = check(cfg, ctx, state);
+        update(cfg, ctx, state);
+        found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,11 +4,13 @@
 //!
 //! Every detector file has the same parts, so a reader finds any rule in one `ls`:
 //! `NAME` (the rule name in alerts), `Config` (its `[detect.NAME]` table, with defaults and
-//! `validate()`), and `check(cfg, ctx, ...) -> Vec<Finding>`. Detectors that learn from an
-//! employee's history also have `State` (serialised inside [`crate::state::EmployeeState`])
-//! and `update(cfg, ctx, &mut State)`; [`apply`] calls each detector's `check` and then its
-//! `update`, so `check` always sees the history *before* the event (working_hours, whose
-//! verdict includes the event, does both in one `observe`).
+//! `validate()`), `check(cfg, ctx, ...)`, and for a detector that learns from an employee's
+//! history `State` and `update(cfg, ctx, &mut State)`. Each file ends in a `Rule` that
+//! implements [`Detector`], and the registration table at the foot of this module lists
+//! every `Rule` once: a new detector is one file and one line there. The table makes the
+//! `[detect]` settings ([`DetectConfig`]), the per-employee memory ([`DetectorStates`]),
+//! the rule names ([`NAMES`]), their families ([`family`]) and the step over one event
+//! ([`apply`]).
 
 pub mod anonymizer;
 pub mod claimed_location;
@@ -43,116 +45,166 @@ pub(crate) fn truncated(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// Settings of every detector: `[detect.<name>]` tables in the config file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DetectConfig {
-    /// How late (hours of event time) an event may arrive and still be applied in order.
-    /// Default 6: collectors batch and sources lag, and the order matters to travel and
-    /// session detectors. Alerts wait this long behind the newest event.
-    pub lateness_hours: f64,
-    /// Countries (ISO 3166-1 alpha-2) where a login is serious on first sight for someone
-    /// claiming another country, hosting and VPN exits there included: high in
-    /// `claimed_location`, and a journey to or from one is high in the travel rules.
-    /// Default CN, RU: the operators work mainly from China and Russia (Mandiant UNC5267,
-    /// Sep 2024; Microsoft Jasper Sleet, Jun 2025). Sanctioned countries (KP, IR, CU, SY)
-    /// are `sanctioned_region`'s, critical.
-    pub watch_countries: Vec<String>,
-    pub claimed_location: claimed_location::Config,
-    pub sanctioned_region: sanctioned_region::Config,
-    pub impossible_travel: impossible_travel::Config,
-    pub working_hours: working_hours::Config,
-    pub anonymizer: anonymizer::Config,
-    pub shared_infrastructure: shared_infrastructure::Config,
-    pub novelty: novelty::Config,
-    pub concurrent_sessions: concurrent_sessions::Config,
-    pub long_session: long_session::Config,
+/// The evidence a rule reads. Rules of one family count once in an employee's risk, by the
+/// strongest; families add up (see [`crate::risk`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Where the logins are: claimed_location, sanctioned_region, impossible_travel,
+    /// concurrent_sessions, novelty.
+    Location,
+    /// When the employee works: working_hours.
+    Hours,
+    /// Through what: anonymizer.
+    Anonymizer,
+    /// With whom: shared_infrastructure.
+    Infrastructure,
+    /// How long a session lasts: long_session.
+    Session,
 }
 
-impl Default for DetectConfig {
-    fn default() -> Self {
-        DetectConfig {
-            lateness_hours: 6.0,
-            watch_countries: vec!["CN".to_owned(), "RU".to_owned()],
-            claimed_location: Default::default(),
-            sanctioned_region: Default::default(),
-            impossible_travel: Default::default(),
-            working_hours: Default::default(),
-            anonymizer: Default::default(),
-            shared_infrastructure: Default::default(),
-            novelty: Default::default(),
-            concurrent_sessions: Default::default(),
-            long_session: Default::default(),
+impl Family {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Location => "location",
+            Family::Hours => "hours",
+            Family::Anonymizer => "anonymizer",
+            Family::Infrastructure => "infrastructure",
+            Family::Session => "session",
         }
     }
 }
 
-impl DetectConfig {
-    /// Every problem with the detector settings.
-    pub fn validate(&self) -> Vec<String> {
-        let mut errors = self.claimed_location.validate();
-        if !(0.0..=24.0 * 7.0).contains(&self.lateness_hours) {
-            errors.push("detect.lateness_hours must be between 0 and 168".to_owned());
+/// One rule: its name, the evidence it reads, its settings, its memory of one employee,
+/// and one step over an event. Implemented by each detector file's `Rule`.
+pub trait Detector {
+    /// The rule's stable name: in alerts and metrics, and its `[detect.<NAME>]` table.
+    const NAME: &'static str;
+    const FAMILY: Family;
+    /// `[detect.<NAME>]`.
+    type Config: Default + Clone + std::fmt::Debug + serde::de::DeserializeOwned;
+    /// What it remembers per employee; [`NoState`] for a rule that judges each event alone.
+    type State: Default
+        + Clone
+        + PartialEq
+        + std::fmt::Debug
+        + Serialize
+        + serde::de::DeserializeOwned;
+    /// Every problem with the settings.
+    fn validate(cfg: &Self::Config) -> Vec<String>;
+    /// Judge the event against the memory as it was before it, then learn from it.
+    fn observe(cfg: &Self::Config, ctx: &Context<'_>, state: &mut Self::State) -> Vec<Finding>;
+}
+
+/// The memory of a rule that keeps none (nothing in the encoded state).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoState;
+
+/// Builds everything that lists the detectors from the one registration table below.
+macro_rules! detectors {
+    ($($field:ident => $rule:ty),+ $(,)?) => {
+        /// Settings of every detector: `[detect.<name>]` tables in the config file.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct DetectConfig {
+            /// How late (hours of event time) an event may arrive and still be applied in
+            /// order. Default 6: collectors batch and sources lag, and the order matters to
+            /// travel and session detectors. Alerts wait this long behind the newest event.
+            pub lateness_hours: f64,
+            /// Countries (ISO 3166-1 alpha-2) where a login is serious on first sight for
+            /// someone claiming another country, hosting and VPN exits there included: high
+            /// in `claimed_location`, and a journey to or from one is high in the travel
+            /// rules. Default CN, RU: the operators work mainly from China and Russia
+            /// (Mandiant UNC5267, Sep 2024; Microsoft Jasper Sleet, Jun 2025). Sanctioned
+            /// countries (KP, IR, CU, SY) are `sanctioned_region`'s, critical.
+            pub watch_countries: Vec<String>,
+            $(
+                #[doc = concat!("`[detect.", stringify!($field), "]`")]
+                pub $field: <$rule as Detector>::Config,
+            )+
         }
-        for c in &self.watch_countries {
-            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
-                errors.push(format!(
-                    "detect.watch_countries: {c:?} is not an ISO 3166-1 alpha-2 code"
-                ));
+
+        impl Default for DetectConfig {
+            fn default() -> Self {
+                DetectConfig {
+                    lateness_hours: 6.0,
+                    watch_countries: vec!["CN".to_owned(), "RU".to_owned()],
+                    $($field: Default::default(),)+
+                }
             }
         }
-        errors.extend(self.sanctioned_region.validate());
-        errors.extend(self.impossible_travel.validate());
-        errors.extend(self.working_hours.validate());
-        errors.extend(self.anonymizer.validate());
-        errors.extend(self.shared_infrastructure.validate());
-        errors.extend(self.novelty.validate());
-        errors.extend(self.concurrent_sessions.validate());
-        errors.extend(self.long_session.validate());
-        errors
-    }
+
+        impl DetectConfig {
+            /// Every problem with the detector settings.
+            pub fn validate(&self) -> Vec<String> {
+                let mut errors = Vec::new();
+                if !(0.0..=24.0 * 7.0).contains(&self.lateness_hours) {
+                    errors.push("detect.lateness_hours must be between 0 and 168".to_owned());
+                }
+                for c in &self.watch_countries {
+                    if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
+                        errors.push(format!(
+                            "detect.watch_countries: {c:?} is not an ISO 3166-1 alpha-2 code"
+                        ));
+                    }
+                }
+                $(errors.extend(<$rule as Detector>::validate(&self.$field));)+
+                errors
+            }
+        }
+
+        /// Each detector's memory of one employee, in the table's order.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default)]
+        pub struct DetectorStates {
+            $(pub $field: <$rule as Detector>::State,)+
+        }
+
+        /// Every rule name, in the table's order: for metrics, filters and summaries.
+        pub const NAMES: &[&str] = &[$(<$rule as Detector>::NAME),+];
+
+        /// The family of evidence a rule reads, for the risk (see [`Family`]). An unknown
+        /// rule is its own family.
+        pub fn family(rule: &str) -> &str {
+            $(
+                if rule == <$rule as Detector>::NAME {
+                    return <$rule as Detector>::FAMILY.as_str();
+                }
+            )+
+            rule
+        }
+
+        /// Run every detector over one event, in the table's order, and learn from it. Each
+        /// judges the event against its own memory as it was before the event, then updates
+        /// it; no detector reads another's memory. A disabled detector returns nothing.
+        pub fn apply(
+            cfg: &DetectConfig,
+            ctx: &Context<'_>,
+            states: &mut DetectorStates,
+        ) -> Vec<Finding> {
+            let mut findings = Vec::new();
+            $(findings.extend(<$rule as Detector>::observe(&cfg.$field, ctx, &mut states.$field));)+
+            findings
+        }
+
+        #[cfg(test)]
+        #[test]
+        fn each_table_entry_is_named_as_its_rule() {
+            assert_eq!([$(stringify!($field)),+].as_slice(), NAMES);
+        }
+    };
 }
 
-/// Every rule name, for metrics and summaries.
-pub const NAMES: [&str; 9] = [
-    claimed_location::NAME,
-    sanctioned_region::NAME,
-    impossible_travel::NAME,
-    working_hours::NAME,
-    anonymizer::NAME,
-    shared_infrastructure::NAME,
-    novelty::NAME,
-    concurrent_sessions::NAME,
-    long_session::NAME,
-];
-
-/// The family of evidence a rule reads, for the risk: rules of one family count once (by
-/// the strongest), families add up (see [`crate::risk`]). An unknown rule is its own family.
-pub fn family(rule: &str) -> &str {
-    match rule {
-        claimed_location::NAME
-        | sanctioned_region::NAME
-        | impossible_travel::NAME
-        | concurrent_sessions::NAME
-        | novelty::NAME => "location",
-        working_hours::NAME => "hours",
-        anonymizer::NAME => "anonymizer",
-        shared_infrastructure::NAME => "infrastructure",
-        long_session::NAME => "session",
-        other => other,
-    }
-}
-
-/// The learned, per-employee part of each detector that has one.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DetectorStates {
-    pub claimed_location: claimed_location::State,
-    pub impossible_travel: impossible_travel::State,
-    pub working_hours: working_hours::State,
-    pub anonymizer: anonymizer::State,
-    pub novelty: novelty::State,
-    pub concurrent_sessions: concurrent_sessions::State,
+// The registration table: one line per detector, in the order findings are listed.
+detectors! {
+    claimed_location => claimed_location::Rule,
+    sanctioned_region => sanctioned_region::Rule,
+    impossible_travel => impossible_travel::Rule,
+    working_hours => working_hours::Rule,
+    anonymizer => anonymizer::Rule,
+    shared_infrastructure => shared_infrastructure::Rule,
+    novelty => novelty::Rule,
+    concurrent_sessions => concurrent_sessions::Rule,
+    long_session => long_session::Rule,
 }
 
 /// Everything a detector may look at for one event, besides its own state.
@@ -180,46 +232,4 @@ impl Context<'_> {
                 && self.watch.iter().any(|w| w.eq_ignore_ascii_case(c))
         })
     }
-}
-
-/// Run every enabled detector over one event and learn from it. Each detector judges the
-/// event against its own state as it was before the event, then updates it; no detector
-/// reads another's state, so this is the same as checking all before updating any.
-pub fn apply(cfg: &DetectConfig, ctx: &Context<'_>, states: &mut DetectorStates) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let s = states;
-    findings.extend(claimed_location::check(
-        &cfg.claimed_location,
-        ctx,
-        &s.claimed_location,
-    ));
-    claimed_location::update(&cfg.claimed_location, ctx, &mut s.claimed_location);
-    findings.extend(sanctioned_region::check(&cfg.sanctioned_region, ctx));
-    findings.extend(impossible_travel::check(
-        &cfg.impossible_travel,
-        ctx,
-        &s.impossible_travel,
-    ));
-    impossible_travel::update(&cfg.impossible_travel, ctx, &mut s.impossible_travel);
-    findings.extend(working_hours::observe(
-        &cfg.working_hours,
-        ctx,
-        &mut s.working_hours,
-    ));
-    findings.extend(anonymizer::check(&cfg.anonymizer, ctx, &s.anonymizer));
-    anonymizer::update(&cfg.anonymizer, ctx, &mut s.anonymizer);
-    findings.extend(shared_infrastructure::check(
-        &cfg.shared_infrastructure,
-        ctx,
-    ));
-    findings.extend(novelty::check(&cfg.novelty, ctx, &s.novelty));
-    novelty::update(&cfg.novelty, ctx, &mut s.novelty);
-    findings.extend(concurrent_sessions::check(
-        &cfg.concurrent_sessions,
-        ctx,
-        &s.concurrent_sessions,
-    ));
-    concurrent_sessions::update(&cfg.concurrent_sessions, ctx, &mut s.concurrent_sessions);
-    findings.extend(long_session::check(&cfg.long_session, ctx));
-    findings
 }

@@ -263,6 +263,24 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Vec<Finding> {
     }]
 }
 
+/// The rule, for the registration table in [`super`].
+pub struct Rule;
+
+impl super::Detector for Rule {
+    const NAME: &'static str = NAME;
+    const FAMILY: super::Family = super::Family::Location;
+    type Config = Config;
+    type State = super::NoState;
+
+    fn validate(cfg: &Config) -> Vec<String> {
+        cfg.validate()
+    }
+
+    fn observe(cfg: &Config, ctx: &Context<'_>, _state: &mut super::NoState) -> Vec<Finding> {
+        check(cfg, ctx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

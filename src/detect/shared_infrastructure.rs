@@ -582,6 +582,26 @@ fn record(
     });
 }
 
+/// The rule, for the registration table in [`super`]. The network index it reads
+/// (`Context::network`) is kept beside the employees' state, by the engine or the infra
+/// stage, not in it.
+pub struct Rule;
+
+impl super::Detector for Rule {
+    const NAME: &'static str = NAME;
+    const FAMILY: super::Family = super::Family::Infrastructure;
+    type Config = Config;
+    type State = super::NoState;
+
+    fn validate(cfg: &Config) -> Vec<String> {
+        cfg.validate()
+    }
+
+    fn observe(cfg: &Config, ctx: &Context<'_>, _state: &mut super::NoState) -> Vec<Finding> {
+        check(cfg, ctx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

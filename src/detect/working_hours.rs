@@ -837,6 +837,24 @@ fn finding(cfg: &Config, ctx: &Context<'_>, v: &Verdict) -> Finding {
     }
 }
 
+/// The rule, for the registration table in [`super`].
+pub struct Rule;
+
+impl super::Detector for Rule {
+    const NAME: &'static str = NAME;
+    const FAMILY: super::Family = super::Family::Hours;
+    type Config = Config;
+    type State = State;
+
+    fn validate(cfg: &Config) -> Vec<String> {
+        cfg.validate()
+    }
+
+    fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
+        observe(cfg, ctx, state)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
