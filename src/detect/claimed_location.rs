@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::place::{claimed_place, seen_place};
-use super::{Context, day_of, place};
+use super::{Context, date_of, day_of, place};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::enrich::Geo;
 use crate::event::Outcome;
@@ -146,10 +146,24 @@ pub const NAME: &str = "claimed_location";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     reported: VecDeque<Reported>,
-    /// Distinct days (since 1970, UTC) placed at home, ascending, at most [`HOME_DAYS`].
+    /// Distinct days ([`day_of`]) placed at home, ascending, at most [`HOME_DAYS`].
     #[serde(default)]
     home_days: Vec<i32>,
+    /// Networks (ASNs) that placed the employee at home, with the last day they did, most
+    /// recent last, at most [`HOME_NETWORKS`].
+    #[serde(default)]
+    home_networks: Vec<HomeNetwork>,
 }
+
+/// An ASN that placed the employee in the claimed country, and the last day it did.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct HomeNetwork {
+    asn: u32,
+    day: i32,
+}
+
+/// Home networks remembered: a home line, a phone, a second ISP and one spare.
+const HOME_NETWORKS: usize = 4;
 
 /// Home days remembered: enough to find one between two stays `return_days` apart.
 const HOME_DAYS: usize = 4;
@@ -159,23 +173,28 @@ const MAX_REPORTED: usize = 40;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Reported {
-    /// Days since 1970 (UTC).
+    /// [`day_of`] the login.
     day: i32,
     /// ISO country of the login; `abroad` says whether it was outside the claimed one.
     country: String,
     abroad: bool,
+    /// A located stay abroad (medium or above), which counts towards persistence; context
+    /// (placed only to a country, or on a home network) does not.
+    #[serde(default)]
+    stay: bool,
 }
 
 /// The finding for one event, if any: at most one per place and day; a login abroad turns
 /// `persistent_severity` once the employee has been abroad on `persistent_days` distinct
 /// days of the window.
 pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
-    let mut finding = judge(cfg, ctx)?;
+    let mut finding = judge(cfg, ctx, state)?;
     let (day, country, abroad) = key(ctx)?;
+    let stay = is_stay(cfg, ctx, state);
     if state
         .reported
         .iter()
-        .any(|r| r.day == day && r.abroad == abroad && r.country == country)
+        .any(|r| r.day == day && r.abroad == abroad && r.country == country && r.stay == stay)
     {
         return None;
     }
@@ -188,7 +207,7 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> 
     let mut days: Vec<i32> = state
         .reported
         .iter()
-        .filter(|r| r.abroad && r.day > since)
+        .filter(|r| r.stay && r.day > since)
         .map(|r| r.day)
         .collect();
     days.push(day);
@@ -218,7 +237,7 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> 
     let earlier = state
         .reported
         .iter()
-        .filter(|r| r.abroad && r.day < day && day - r.day <= cfg.return_days as i32)
+        .filter(|r| r.stay && r.day < day && day - r.day <= cfg.return_days as i32)
         .map(|r| r.day)
         .min();
     if let Some(earlier) = earlier
@@ -245,6 +264,13 @@ pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
     if mismatch(cfg, ctx).is_none() {
         if places_at_home(ctx) {
             let day = day_of(ctx.event.time);
+            if let Some(asn) = ctx.geo.asn {
+                state.home_networks.retain(|n| n.asn != asn);
+                state.home_networks.push(HomeNetwork { asn, day });
+                if state.home_networks.len() > HOME_NETWORKS {
+                    state.home_networks.remove(0);
+                }
+            }
             if let Err(at) = state.home_days.binary_search(&day) {
                 state.home_days.insert(at, day);
                 if state.home_days.len() > HOME_DAYS {
@@ -257,15 +283,17 @@ pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
     let Some((day, country, abroad)) = key(ctx) else {
         return;
     };
+    let stay = is_stay(cfg, ctx, state);
     if !state
         .reported
         .iter()
-        .any(|r| r.day == day && r.abroad == abroad && r.country == country)
+        .any(|r| r.day == day && r.abroad == abroad && r.country == country && r.stay == stay)
     {
         state.reported.push_back(Reported {
             day,
             country,
             abroad,
+            stay,
         });
     }
     let since = day - cfg.window_days as i32;
@@ -289,6 +317,26 @@ fn places_at_home(ctx: &Context<'_>) -> bool {
             .is_some_and(|c| c.eq_ignore_ascii_case(&ctx.profile.country))
 }
 
+/// Whether the event is a located stay abroad: another country (not a watch one), placed to
+/// a city, on a network that has not placed the employee at home.
+fn is_stay(cfg: &Config, ctx: &Context<'_>, state: &State) -> bool {
+    matches!(mismatch(cfg, ctx), Some(Mismatch::Abroad))
+        && ctx.geo.city.is_some()
+        && home_network(cfg, ctx, state).is_none()
+}
+
+/// The home network this event's ASN is, if it placed the employee in the claimed country
+/// within `window_days`.
+fn home_network(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<HomeNetwork> {
+    let asn = ctx.geo.asn?;
+    let since = day_of(ctx.event.time) - cfg.window_days as i32;
+    state
+        .home_networks
+        .iter()
+        .find(|n| n.asn == asn && n.day > since)
+        .copied()
+}
+
 fn key(ctx: &Context<'_>) -> Option<(i32, String, bool)> {
     let country = ctx.geo.country.as_deref()?.to_ascii_uppercase();
     let abroad = !country.eq_ignore_ascii_case(&ctx.profile.country);
@@ -296,7 +344,7 @@ fn key(ctx: &Context<'_>) -> Option<(i32, String, bool)> {
 }
 
 /// The verdict on one event alone, before once-a-day and persistence.
-fn judge(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
+fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
     let mismatch = mismatch(cfg, ctx)?;
     let Context {
         event,
@@ -357,6 +405,33 @@ fn judge(cfg: &Config, ctx: &Context<'_>) -> Option<Finding> {
             ));
         }
         Mismatch::Abroad => {
+            if let Some(home) = home_network(cfg, ctx, state) {
+                // One ISP's addresses in two countries: the database placed part of the
+                // network where its holder registered it (GeoLite2 puts blocks of Liberty
+                // Global's Polish lines in Britain). A stay abroad comes from the
+                // networks there, not from the employee's own ISP at home.
+                let summary = format!(
+                    "{} logged in from {seen} {via}, a network that placed them in {} the \
+                     same fortnight; claimed location is {claimed}",
+                    profile.employee_id, profile.country
+                );
+                let note = Evidence::Note {
+                    text: format!(
+                        "AS{} placed this employee in {} on {}: an address of the same network \
+                         abroad is the database's placement of the network, not a stay; context",
+                        home.asn,
+                        profile.country,
+                        date_of(home.day)
+                    ),
+                };
+                return Some(finding(
+                    ctx,
+                    cfg.in_country_severity,
+                    cfg.in_country_risk,
+                    summary,
+                    Some(note),
+                ));
+            }
             let summary = format!(
                 "{} logged in from {seen} {via}; claimed location is {claimed}",
                 profile.employee_id
@@ -784,6 +859,44 @@ mod tests {
         assert_eq!(found[1][0].severity, Severity::Medium);
         let found = sign_ins(&[both.clone(), vec![us], both], WATCH);
         assert_eq!(found[2][0].severity, Severity::High);
+    }
+
+    #[test]
+    fn the_home_isp_placed_abroad_is_the_database_not_a_stay() {
+        // GeoLite2 places some blocks of Liberty Global's Polish lines (AS6830) in Marlow,
+        // GB: the employee's own ISP, the same days as its other blocks place them at home.
+        let home = Geo {
+            asn: Some(6830),
+            ..us_at(40.7, -74.0, 5)
+        };
+        let same_isp_abroad = Geo {
+            asn: Some(6830),
+            city: Some("Marlow".into()),
+            ..geo("GB")
+        };
+        let found = sign_ins(&[vec![home.clone(), same_isp_abroad.clone()]], WATCH);
+        let f = &found[0][0];
+        assert_eq!((f.severity, f.risk), (Severity::Low, 10));
+        assert!(
+            note(f).starts_with("AS6830 placed this employee in US on 2023-11-14"),
+            "{}",
+            note(f)
+        );
+        // Every day for two weeks: still context, never a persistent stay.
+        let days: Vec<Vec<Geo>> = (0..14)
+            .map(|_| vec![home.clone(), same_isp_abroad.clone()])
+            .collect();
+        let found = sign_ins(&days, WATCH);
+        assert!(
+            found.iter().flatten().all(|f| f.severity == Severity::Low),
+            "{found:?}"
+        );
+        // Another network abroad is a stay, and the home ISP before it counts for nothing
+        // there; without a home login first the same address is a stay too.
+        let found = sign_ins(&[vec![home.clone(), geo("GB")]], WATCH);
+        assert_eq!(found[0][0].severity, Severity::Medium);
+        let found = sign_ins(&[vec![same_isp_abroad]], WATCH);
+        assert_eq!(found[0][0].severity, Severity::Medium);
     }
 
     #[test]

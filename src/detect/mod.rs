@@ -40,6 +40,12 @@ pub(crate) fn day_of(time: DateTime<Utc>) -> i32 {
     time.date_naive().num_days_from_ce()
 }
 
+/// The date of a [`day_of`] number, for evidence.
+pub(crate) fn date_of(day: i32) -> String {
+    chrono::NaiveDate::from_num_days_from_ce_opt(day)
+        .map_or_else(|| day.to_string(), |d| d.to_string())
+}
+
 /// `s` cut to at most `max` characters: state keeps free text bounded.
 pub(crate) fn truncated(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
