@@ -416,3 +416,99 @@ fn replay_alerts_on_a_login_the_real_city_database_places_abroad() {
         "so is the ASN database's: {evidence}"
     );
 }
+
+/// `driftwatch run` opens the published databases too: the service on librdkafka's mock
+/// cluster, the same two logins on its input topic, and the alert on its alerts topic
+/// names the place DB-IP Lite gives.
+#[test]
+fn run_opens_the_real_databases_and_alerts_on_the_stream() {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = real_config(dir.path());
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"real-geoip\"\npartitions = 1\n\
+         create_topics = false\n[[kafka.input]]\ntopic = \"raw-logins\"\nformat = \"okta\"\n\
+         [kafka.client]\n\"session.timeout.ms\" = \"6000\"\n\
+         [service]\nlisten = \"127.0.0.1:0\"\nbatch_wait_ms = 50\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    // The mock broker cannot create topics: make the ones the service would.
+    let loaded = driftwatch::config::Config::load(&config).unwrap();
+    cluster.create_topic("raw-logins", 1, 1).unwrap();
+    for spec in driftwatch::service::kafka::topic_specs(loaded.kafka.as_ref().unwrap()) {
+        cluster
+            .create_topic(&spec.name, spec.partitions, 1)
+            .unwrap();
+    }
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    for (n, (ip, time)) in [
+        ("8.8.8.8", "2026-11-02T14:00:00.000Z"),
+        ("36.110.0.1", "2026-11-03T02:00:00.000Z"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let record = okta_login("wli@corp.example", ip, time, n);
+        producer
+            .send(BaseRecord::<str, str>::to("raw-logins").payload(&record))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    let log = std::fs::File::create(dir.path().join("run.log")).unwrap();
+    let mut service = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let alerts: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "real-geoip-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    alerts.subscribe(&["driftwatch.alerts"]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut found = None;
+    while found.is_none() && Instant::now() < deadline {
+        if let Some(status) = service.try_wait().unwrap() {
+            panic!(
+                "driftwatch run ended ({status}):\n{}",
+                std::fs::read_to_string(dir.path().join("run.log")).unwrap()
+            );
+        }
+        if let Some(Ok(m)) = alerts.poll(Duration::from_millis(200)) {
+            let alert: Value = serde_json::from_slice(m.payload().unwrap_or_default()).unwrap();
+            found = Some(alert);
+        }
+    }
+    let _ = service.kill();
+    let _ = service.wait();
+    let alert = found.unwrap_or_else(|| {
+        panic!(
+            "no alert within 90 s:\n{}",
+            std::fs::read_to_string(dir.path().join("run.log")).unwrap()
+        )
+    });
+    assert_eq!(alert["employee_id"], "E1");
+    let summary = alert["summary"].as_str().unwrap();
+    assert!(summary.contains("Beijing, CN"), "{summary}");
+    assert!(
+        alert["evidence"].to_string().contains("city ipv4"),
+        "the DB-IP build is named: {alert}"
+    );
+}
