@@ -583,6 +583,18 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
     let (_, v) = call("GET", "/api/v1/alerts?employee_id=E1002", None);
     let id = v["alerts"][0]["alert"]["id"].as_str().unwrap().to_owned();
     assert_eq!(id, e1002[0].id);
+    // The analyst disposes of what on-call was paged for. (The API view and the route
+    // stage read the alerts topic independently; the order of a disposition read first is
+    // the route stage's unit test.)
+    wait(
+        "the page",
+        Box::new(|| {
+            oncall
+                .on("/oncall")
+                .iter()
+                .any(|r| r.body["action"] == "trigger" && r.body["dedup_key"] == id.as_str())
+        }),
+    );
     let (status, reply) = call(
         "POST",
         &format!("/api/v1/alerts/{id}/disposition"),

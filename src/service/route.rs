@@ -71,9 +71,7 @@ pub(super) fn run_destination(
         .metrics()
         .notification_pending
         .with_label_values(&[destination.name()]);
-    // The latest line of each alert this destination was sent, to resolve it with the same
-    // labels when an analyst disposes of it (bounded; see `resolves` for the rest).
-    let mut seen: HashMap<String, (Alert, Option<String>)> = HashMap::new();
+    let mut ledger = Ledger::default();
     while !opts.stop.load(Ordering::SeqCst) {
         let batch = poll_batch(consumer, opts.batch_max, opts.batch_wait);
         if batch.is_empty() {
@@ -91,7 +89,7 @@ pub(super) fn run_destination(
             if m.topic() == dispositions_topic {
                 match serde_json::from_slice::<Disposition>(payload) {
                     Ok(d) => {
-                        for r in resolves(&d, &seen, written) {
+                        for r in ledger.disposed(&d, written) {
                             routed.push((m, r));
                         }
                     }
@@ -102,19 +100,14 @@ pub(super) fn run_destination(
             match serde_json::from_slice::<Alert>(payload) {
                 Ok(alert) => {
                     let group = roster.get(&alert.employee_id).and_then(|p| p.group.clone());
-                    if destination.config.wants(&alert, group.as_deref()) {
-                        remember(&mut seen, &alert, group.clone());
-                        routed.push((
-                            m,
-                            Routed {
-                                alert,
-                                group,
-                                action: Action::Trigger,
-                                written,
-                            },
-                        ));
-                    } else {
-                        destination.skipped();
+                    let trigger = destination
+                        .config
+                        .wants(&alert, group.as_deref())
+                        .then(|| ledger.paged(alert, group, written))
+                        .flatten();
+                    match trigger {
+                        Some(r) => routed.push((m, r)),
+                        None => destination.skipped(),
                     }
                 }
                 Err(e) => unreadable.push((m, e.to_string())),
@@ -166,35 +159,93 @@ pub(super) fn run_destination(
     Ok(())
 }
 
-/// Alerts remembered per destination for resolving; beyond this the oldest half goes.
+/// Alerts remembered per destination (paged and disposed of); beyond this the oldest half
+/// goes.
 const SEEN_MAX: usize = 100_000;
 
-fn remember(
-    seen: &mut HashMap<String, (Alert, Option<String>)>,
-    alert: &Alert,
-    group: Option<String>,
-) {
-    if seen.len() >= SEEN_MAX {
-        let mut by_time: Vec<(String, chrono::DateTime<Utc>)> =
-            seen.iter().map(|(k, (a, _))| (k.clone(), a.time)).collect();
-        by_time.sort_by_key(|(_, t)| *t);
-        for (k, _) in by_time.into_iter().take(SEEN_MAX / 2) {
-            seen.remove(&k);
+/// What one destination's route stage remembers between batches.
+///
+/// The alerts and dispositions topics are read by one consumer but fetched independently,
+/// so a disposition can be read before the alert line it disposes of (a consumer that
+/// joins late, a fetch that returns one topic first). Each order ends the same way: the
+/// page is resolved and stays resolved.
+#[derive(Default)]
+struct Ledger {
+    /// The latest line of each alert paged, to resolve it with the labels it was paged
+    /// with.
+    paged: HashMap<String, (Alert, Option<String>)>,
+    /// Alerts an analyst resolved (benign or false positive), with when the disposition
+    /// was written: a line of that alert written before it is not paged.
+    resolved: HashMap<String, Option<DateTime<Utc>>>,
+}
+
+impl Ledger {
+    /// An alert line this destination wants: the trigger to deliver, or `None` when an
+    /// analyst already resolved the alert after this line was written.
+    fn paged(
+        &mut self,
+        alert: Alert,
+        group: Option<String>,
+        written: Option<DateTime<Utc>>,
+    ) -> Option<Routed> {
+        if let Some(&resolved_at) = self.resolved.get(&alert.id) {
+            // Without both timestamps the analyst's word stands.
+            let older = match (written, resolved_at) {
+                (Some(w), Some(r)) => w <= r,
+                _ => true,
+            };
+            if older {
+                return None;
+            }
         }
+        evict_oldest(&mut self.paged, |(a, _)| a.time);
+        self.paged
+            .insert(alert.id.clone(), (alert.clone(), group.clone()));
+        Some(Routed {
+            alert,
+            group,
+            action: Action::Trigger,
+            written,
+        })
     }
-    seen.insert(alert.id.clone(), (alert.clone(), group));
+
+    /// A disposition: the resolutions to deliver (see `resolves`).
+    fn disposed(&mut self, d: &Disposition, written: Option<DateTime<Utc>>) -> Vec<Routed> {
+        let out = resolves(d, &self.paged, written);
+        if let (false, Some(id)) = (out.is_empty(), &d.alert_id) {
+            evict_oldest(&mut self.resolved, |t| {
+                t.unwrap_or(DateTime::<Utc>::MIN_UTC)
+            });
+            self.resolved.insert(id.clone(), written);
+        }
+        out
+    }
+}
+
+/// Keep `map` under `SEEN_MAX`: when full, drop the older half by `time`.
+fn evict_oldest<V>(map: &mut HashMap<String, V>, time: impl Fn(&V) -> DateTime<Utc>) {
+    if map.len() < SEEN_MAX {
+        return;
+    }
+    let mut by_time: Vec<(String, DateTime<Utc>)> =
+        map.iter().map(|(k, v)| (k.clone(), time(v))).collect();
+    by_time.sort_by_key(|(_, t)| *t);
+    for (k, _) in by_time.into_iter().take(SEEN_MAX / 2) {
+        map.remove(&k);
+    }
 }
 
 /// What a disposition asks of on-call: a `benign` or `false_positive` verdict resolves the
 /// page (PagerDuty `resolve`, Alertmanager `endsAt` now, Slack `[RESOLVED]`); a
 /// `true_positive` leaves it to the people working the incident.
 ///
-/// An alert this process did not see (sent before a restart) is resolved by id: PagerDuty
-/// and webhooks need nothing else; for Alertmanager, whose alerts are their label sets,
-/// one resolve per severity goes out (a resolve for a label set never fired is ignored).
+/// An alert this process did not see (sent before a restart, or not read yet) is resolved
+/// by id: PagerDuty and webhooks need nothing else; for Alertmanager, whose alerts are
+/// their label sets, one resolve per severity goes out (a resolve for a label set never
+/// fired is ignored).
 fn resolves(
     d: &Disposition,
-    seen: &HashMap<String, (Alert, Option<String>)>,
+    paged: &HashMap<String, (Alert, Option<String>)>,
     written: Option<chrono::DateTime<Utc>>,
 ) -> Vec<Routed> {
     let Some(id) = &d.alert_id else {
@@ -209,7 +260,7 @@ fn resolves(
         action: Action::Resolve,
         written,
     };
-    if let Some((alert, group)) = seen.get(id) {
+    if let Some((alert, group)) = paged.get(id) {
         return vec![resolve(alert.clone(), group.clone())];
     }
     Severity::ALL
@@ -280,25 +331,86 @@ mod tests {
         }
     }
 
+    fn at(secs: i64) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp(1_790_000_000 + secs, 0)
+    }
+
+    fn line(severity: Severity) -> Alert {
+        let mut a = resolves(&disposition(Verdict::Benign), &HashMap::new(), None)[0]
+            .alert
+            .clone();
+        a.severity = severity;
+        a
+    }
+
     #[test]
     fn a_disposition_resolves_what_was_paged() {
-        let mut seen = HashMap::new();
-        assert!(resolves(&disposition(Verdict::TruePositive), &seen, None).is_empty());
+        let mut ledger = Ledger::default();
+        assert!(
+            ledger
+                .disposed(&disposition(Verdict::TruePositive), None)
+                .is_empty()
+        );
+        // A true positive resolves nothing, so nothing stops the alert's pages.
+        assert!(ledger.paged(line(Severity::Medium), None, at(1)).is_some());
+        let mut ledger = Ledger::default();
         // Not seen (paged before a restart): by id, once per severity.
-        let unknown = resolves(&disposition(Verdict::Benign), &seen, None);
+        let unknown = ledger.disposed(&disposition(Verdict::Benign), at(0));
         let severities: Vec<Severity> = unknown.iter().map(|r| r.alert.severity).collect();
         assert_eq!(severities.len(), 4);
         assert!(unknown.iter().all(|r| r.action == Action::Resolve));
         // Seen: the very line that was paged, with its group.
-        let mut paged = unknown[0].alert.clone();
-        paged.severity = Severity::High;
-        remember(&mut seen, &paged, Some("contractors".into()));
-        let known = resolves(&disposition(Verdict::FalsePositive), &seen, None);
+        let mut ledger = Ledger::default();
+        let trigger = ledger
+            .paged(line(Severity::High), Some("contractors".into()), at(0))
+            .unwrap();
+        assert_eq!(trigger.action, Action::Trigger);
+        let known = ledger.disposed(&disposition(Verdict::FalsePositive), at(5));
         assert_eq!(known.len(), 1);
         assert_eq!(known[0].alert.severity, Severity::High);
         assert_eq!(known[0].group.as_deref(), Some("contractors"));
         let mut no_id = disposition(Verdict::Benign);
         no_id.alert_id = None;
-        assert!(resolves(&no_id, &seen, None).is_empty());
+        assert!(ledger.disposed(&no_id, at(6)).is_empty());
+    }
+
+    /// The dispositions topic read before the alerts topic (CI saw the resolve delivered
+    /// before the page it resolves): the page that was resolved is not sent afterwards,
+    /// while a line the detect stage wrote after the disposition still pages.
+    #[test]
+    fn a_disposition_read_before_its_alert_keeps_the_page_resolved() {
+        let mut ledger = Ledger::default();
+        let resolved = ledger.disposed(&disposition(Verdict::Benign), at(10));
+        assert!(!resolved.is_empty());
+        assert!(ledger.paged(line(Severity::High), None, at(3)).is_none());
+        assert!(ledger.paged(line(Severity::High), None, at(10)).is_none());
+        assert!(ledger.paged(line(Severity::High), None, None).is_none());
+        let later = ledger
+            .paged(line(Severity::Critical), None, at(11))
+            .unwrap();
+        assert_eq!(later.action, Action::Trigger);
+        // Another alert is not affected.
+        let mut other = line(Severity::High);
+        other.id = "dw-000000000000000000000002".into();
+        assert!(ledger.paged(other, None, at(3)).is_some());
+    }
+
+    #[test]
+    fn the_ledger_stays_bounded() {
+        let mut ledger = Ledger::default();
+        for i in 0..(SEEN_MAX + 10) {
+            let mut a = line(Severity::Low);
+            a.id = format!("dw-{i:024}");
+            a.time += chrono::Duration::seconds(i as i64);
+            ledger.paged(a, None, at(0));
+        }
+        assert!(ledger.paged.len() <= SEEN_MAX);
+        // The newest stay.
+        assert!(
+            ledger
+                .paged
+                .contains_key(&format!("dw-{:024}", SEEN_MAX + 9))
+        );
+        assert!(!ledger.paged.contains_key(&format!("dw-{:024}", 0)));
     }
 }
