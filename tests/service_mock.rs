@@ -586,15 +586,13 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
     // The analyst disposes of what on-call was paged for. (The API view and the route
     // stage read the alerts topic independently; the order of a disposition read first is
     // the route stage's unit test.)
-    wait(
-        "the page",
-        Box::new(|| {
-            oncall
-                .on("/oncall")
-                .iter()
-                .any(|r| r.body["action"] == "trigger" && r.body["dedup_key"] == id.as_str())
-        }),
-    );
+    let sent = |action: &str| {
+        oncall
+            .on("/oncall")
+            .iter()
+            .any(|r| r.body["action"] == action && r.body["dedup_key"] == id.as_str())
+    };
+    wait("the page", Box::new(|| sent("trigger")));
     let (status, reply) = call(
         "POST",
         &format!("/api/v1/alerts/{id}/disposition"),
@@ -611,15 +609,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
     );
     let (_, a) = call("GET", &format!("/api/v1/alerts/{id}"), None);
     assert_eq!(a["status"], "disposed", "{a}");
-    wait(
-        "the page resolved",
-        Box::new(|| {
-            oncall
-                .on("/oncall")
-                .iter()
-                .any(|r| r.body["action"] == "resolve" && r.body["dedup_key"] == id.as_str())
-        }),
-    );
+    wait("the page resolved", Box::new(|| sent("resolve")));
     let pages = oncall.on("/oncall");
     let first_trigger = pages
         .iter()
