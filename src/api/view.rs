@@ -72,9 +72,9 @@ struct EmployeeEntry {
 /// One alert: every line of it, newest last, and its dispositions.
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertEntry {
-    /// The latest line.
+    /// The current line: the latest written (not the latest event time).
     pub alert: Alert,
-    /// Every line (open, then escalations), oldest first.
+    /// Every line (open, then escalations), in the order written.
     pub history: Vec<Alert>,
     pub dispositions: Vec<Disposition>,
 }
@@ -246,10 +246,13 @@ impl View {
                 if e.history.iter().any(|a| a == alert) {
                     return; // a redelivered line
                 }
+                // The latest line written is the current one, whatever its event time: an
+                // escalation raised by a late event can carry an earlier time than the
+                // line it escalates. One employee's lines share a partition of the alerts
+                // topic, so they arrive in the order the detect stage wrote them, the
+                // order the route stage pages them in.
                 e.history.push(alert.clone());
-                if alert.time >= e.alert.time {
-                    e.alert = alert.clone();
-                }
+                e.alert = alert.clone();
             }
             None => {
                 inner.alerts.insert(
@@ -475,5 +478,45 @@ mod tests {
         let after = view.employee(&roster, &id).unwrap();
         assert!(after.baseline.is_none() && after.risk.is_none());
         assert_eq!(after.recent_findings.len(), 1, "the alert index stays");
+    }
+
+    /// An escalation raised by a late event carries an earlier event time than the line it
+    /// escalates; it is still the alert's current line (as paged), in the alert and in the
+    /// severity filter.
+    #[test]
+    fn the_current_line_is_the_latest_written_not_the_latest_in_event_time() {
+        let view = View::new(
+            crate::risk::Config::default(),
+            working_hours::Config::default(),
+        );
+        let line = |secs: i64, status: AlertStatus, severity: Severity| Alert {
+            id: "dw-000000000000000000000007".into(),
+            status,
+            employee_id: EmployeeId("E7".into()),
+            time: DateTime::from_timestamp(1_790_000_000 + secs, 0).unwrap(),
+            severity,
+            rules: vec!["claimed_location".into()],
+            risk: 60,
+            summary: "s".into(),
+            evidence: vec![],
+        };
+        view.apply_alert(&line(3600, AlertStatus::Open, Severity::High));
+        view.apply_alert(&line(60, AlertStatus::Escalated, Severity::Critical));
+        // A redelivered older line changes nothing.
+        view.apply_alert(&line(3600, AlertStatus::Open, Severity::High));
+        let entry = view.alert("dw-000000000000000000000007").unwrap();
+        assert_eq!(entry.alert.severity, Severity::Critical);
+        assert_eq!(entry.status(), "escalated");
+        assert_eq!(entry.history.len(), 2);
+        let critical = view.alerts(&AlertFilter {
+            severity: Some(Severity::Critical),
+            ..AlertFilter::default()
+        });
+        assert_eq!(critical.len(), 1);
+        let high = view.alerts(&AlertFilter {
+            severity: Some(Severity::High),
+            ..AlertFilter::default()
+        });
+        assert!(high.is_empty(), "{high:?}");
     }
 }
