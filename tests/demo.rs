@@ -94,8 +94,19 @@ fn a_short_demo_reports_the_planted_cases_and_serves_the_api() {
         }
     }
     assert!(fraudulent >= 3, "{text}");
-    // Alerts were printed as they fired, with the planted case named.
+    // Alerts were printed as they fired, with the planted case named and the time in UTC,
+    // ISO 8601 (`2026-10-01T01:19Z`).
     assert!(text.contains("[planted: "), "{text}");
+    for line in lines
+        .iter()
+        .filter(|l| l.contains("[planted: ") || l.contains("[legitimate: "))
+    {
+        let time = line.split_whitespace().next().unwrap_or_default();
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%dT%H:%MZ").is_ok(),
+            "not an ISO 8601 UTC time: {line}"
+        );
+    }
     assert!(
         text.contains("false alerts on the legitimate population"),
         "{text}"

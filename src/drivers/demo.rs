@@ -214,7 +214,7 @@ pub fn run(
                 };
                 let _ = tx.send(format!(
                     "  {} {:<8} {:<8} {:<34} {}  [{mark}]",
-                    a.time.format("%b %d %H:%M"),
+                    a.time.format("%Y-%m-%dT%H:%MZ"),
                     a.severity.as_str().to_uppercase(),
                     a.employee_id.0,
                     a.rules.join(","),
@@ -282,7 +282,7 @@ pub fn run(
                 out,
                 format!(
                     "  … {} · {} records · {} alert lines",
-                    ev.time.format("%b %d"),
+                    ev.time.format("%Y-%m-%d"),
                     produced.load(Ordering::Relaxed),
                     alerts.lock().map(|a| a.len()).unwrap_or(0)
                 ),
