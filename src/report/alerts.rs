@@ -104,7 +104,7 @@ pub fn fold(lines: &[Alert], period: Period) -> Vec<(EmployeeId, AlertEntry)> {
 /// Attach each disposition to its alert (by id; one without an id to the employee's
 /// latest alert opened at or before its event time), keeping the latest per alert.
 /// Returns the dispositions per employee: those of their alerts, and their others
-/// recorded in `period`.
+/// recorded in `period` or about a login in it.
 pub fn attach(
     alerts: &mut [(EmployeeId, AlertEntry)],
     dispositions: &[Recorded],
@@ -126,7 +126,12 @@ pub fn attach(
         if let Some((_, a)) = target {
             a.disposition = Some(r.as_ref());
         }
-        if attached || period.contains(r.recorded) {
+        // Kept for the employee when it names one of their alerts in the report, when the
+        // analyst decided within the period, or when what was decided about (the alert's
+        // first login) falls in it: a disposition of an alert this report does not list by
+        // that id (made on a live run that raised it differently) is still shown, with
+        // its alert id, rather than lost.
+        if attached || period.contains(r.recorded) || period.contains(d.time) {
             per_employee
                 .entry(d.employee_id.clone())
                 .or_default()
@@ -300,6 +305,18 @@ mod tests {
                 // No alert to attach to: listed if recorded in the period, else dropped.
                 recorded(7, "E3", None, Verdict::Benign, "2026-10-20"),
                 recorded(8, "E3", None, Verdict::Benign, "2026-12-20"),
+                // Decided in December about an October login, on an alert id this report
+                // does not have: listed for the employee, not dropped.
+                Recorded {
+                    recorded: t("2026-12-02"),
+                    ..recorded(
+                        9,
+                        "E3",
+                        Some("live-only"),
+                        Verdict::TruePositive,
+                        "2026-10-07",
+                    )
+                },
             ],
             period,
         );
@@ -312,6 +329,6 @@ mod tests {
             .iter()
             .map(|d| d.seq)
             .collect();
-        assert_eq!(e3, [7]);
+        assert_eq!(e3, [7, 9]);
     }
 }
