@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::alert::{Alert, AlertStatus, Finding, Severity, alert_id};
+use crate::alert::{Alert, AlertStatus, Evidence, Finding, Severity, alert_id};
 use crate::event::LoginEvent;
 use crate::roster::EmployeeId;
 
@@ -252,6 +252,13 @@ pub fn apply(
         .map(|f| f.summary.as_str())
         .collect::<Vec<_>>()
         .join(" | ");
+    // Rules that read the same login each describe it: one copy of each piece of evidence.
+    let mut evidence: Vec<Evidence> = Vec::new();
+    for ev in findings.into_iter().flat_map(|f| f.evidence) {
+        if !evidence.contains(&ev) {
+            evidence.push(ev);
+        }
+    }
     Some(Alert {
         id,
         status,
@@ -261,7 +268,7 @@ pub fn apply(
         rules,
         risk: score.round() as u8,
         summary,
-        evidence: findings.into_iter().flat_map(|f| f.evidence).collect(),
+        evidence,
     })
 }
 
@@ -290,6 +297,38 @@ mod tests {
             summary: format!("{rule} fired"),
             evidence: vec![],
         }
+    }
+
+    /// Two rules reading the same login both describe it; the line carries each piece of
+    /// evidence once, in the order the rules gave them.
+    #[test]
+    fn a_line_carries_each_piece_of_evidence_once() {
+        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        let database = Evidence::Database {
+            database_type: "DBIP-City-Lite".into(),
+            build: "2026-11-01".into(),
+        };
+        let claimed = Evidence::Claimed {
+            country: "DE".into(),
+            city: None,
+            timezone: "Europe/Berlin".into(),
+        };
+        let with = |rule, evidence: Vec<Evidence>| Finding {
+            evidence,
+            ..finding(rule, Severity::High, 60)
+        };
+        let a = apply(
+            &cfg,
+            &mut s,
+            &e,
+            &event(0),
+            vec![
+                with("claimed_location", vec![database.clone(), claimed.clone()]),
+                with("anonymizer", vec![database.clone()]),
+            ],
+        )
+        .expect("opens");
+        assert_eq!(a.evidence, vec![database, claimed]);
     }
 
     #[test]
