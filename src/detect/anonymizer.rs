@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, day_of, truncated};
+use super::{Context, Validate, day_of, truncated};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::enrich::Geo;
 use crate::event::Outcome;
@@ -115,9 +115,8 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Every problem with these settings.
-    pub fn validate(&self) -> Vec<String> {
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if !(1..=MAX_WINDOW_DAYS).contains(&self.window_days) {
             errors.push(format!(
@@ -144,7 +143,9 @@ impl Config {
         }
         errors
     }
+}
 
+impl Config {
     /// The window in days, within what the state can hold.
     fn window(&self) -> u32 {
         self.window_days.clamp(1, MAX_WINDOW_DAYS)
@@ -508,10 +509,6 @@ impl super::Detector for Rule {
     const FAMILY: super::Family = super::Family::Anonymizer;
     type Config = Config;
     type State = State;
-
-    fn validate(cfg: &Config) -> Vec<String> {
-        cfg.validate()
-    }
 
     fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
         let found = check(cfg, ctx, state);

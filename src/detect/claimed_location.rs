@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::place::{claimed_place, seen_place};
-use super::{Context, date_of, day_of, place};
+use super::{Context, Validate, date_of, day_of, place};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::enrich::Geo;
 use crate::event::Outcome;
@@ -102,9 +102,8 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Every problem with these settings.
-    pub fn validate(&self) -> Vec<String> {
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if self.persistent_days == 0
             || self.persistent_days > self.window_days
@@ -561,10 +560,6 @@ impl super::Detector for Rule {
     const FAMILY: super::Family = super::Family::Location;
     type Config = Config;
     type State = State;
-
-    fn validate(cfg: &Config) -> Vec<String> {
-        cfg.validate()
-    }
 
     fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
         let found = check(cfg, ctx, state);

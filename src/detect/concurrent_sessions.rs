@@ -19,8 +19,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Context;
 use super::travel::{CaveatConfig, Fix, Leg, interval, judge, same_network};
+use super::{Context, Validate};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::decode::fields::canonical;
 use crate::event::{EventKind, LoginEvent};
@@ -94,9 +94,8 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Every problem with these settings.
-    pub fn validate(&self) -> Vec<String> {
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         let ranges = [
             ("min_distance_km", self.min_distance_km, 0.0, 20_100.0),
@@ -126,7 +125,9 @@ impl Config {
         }
         errors
     }
+}
 
+impl Config {
     fn window(&self) -> Duration {
         Duration::milliseconds((self.window_minutes * 60_000.0) as i64)
     }
@@ -328,10 +329,6 @@ impl super::Detector for Rule {
     const FAMILY: super::Family = super::Family::Location;
     type Config = Config;
     type State = State;
-
-    fn validate(cfg: &Config) -> Vec<String> {
-        cfg.validate()
-    }
 
     fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
         let found = check(cfg, ctx, state);

@@ -20,8 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Context;
 use super::travel::{CaveatConfig, Fix, Leg, interval, judge, same_network};
+use super::{Context, Validate};
 use crate::alert::{Evidence, Finding, Severity};
 
 /// The rule's stable name.
@@ -88,9 +88,8 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Every problem with these settings.
-    pub fn validate(&self) -> Vec<String> {
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if !(self.max_speed_kmh.is_finite() && self.max_speed_kmh > 0.0) {
             errors.push(format!(
@@ -229,10 +228,6 @@ impl super::Detector for Rule {
     const FAMILY: super::Family = super::Family::Location;
     type Config = Config;
     type State = State;
-
-    fn validate(cfg: &Config) -> Vec<String> {
-        cfg.validate()
-    }
 
     fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
         let found = check(cfg, ctx, state);

@@ -13,7 +13,7 @@
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::Context;
+use super::{Context, Validate};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::event::EventKind;
 
@@ -57,9 +57,8 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Every problem with these settings.
-    pub fn validate(&self) -> Vec<String> {
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if !(self.max_hours.is_finite() && self.max_hours > 0.0) {
             errors.push(format!(
@@ -148,10 +147,6 @@ impl super::Detector for Rule {
     const FAMILY: super::Family = super::Family::Session;
     type Config = Config;
     type State = super::NoState;
-
-    fn validate(cfg: &Config) -> Vec<String> {
-        cfg.validate()
-    }
 
     fn observe(cfg: &Config, ctx: &Context<'_>, _state: &mut super::NoState) -> Vec<Finding> {
         check(cfg, ctx)

@@ -4,7 +4,7 @@
 //!
 //! Every detector file has the same parts, so a reader finds any rule in one `ls`:
 //! `NAME` (the rule name in alerts), `Config` (its `[detect.NAME]` table, with defaults and
-//! `validate()`), `check(cfg, ctx, ...)`, and for a detector that learns from an employee's
+//! [`Validate`]), `check(cfg, ctx, ...)`, and for a detector that learns from an employee's
 //! history `State` and `update(cfg, ctx, &mut State)`. Each file ends in a `Rule` that
 //! implements [`Detector`], and the registration table at the foot of this module lists
 //! every `Rule` once: a new detector is one file and one line there. The table makes the
@@ -87,7 +87,7 @@ pub trait Detector {
     const NAME: &'static str;
     const FAMILY: Family;
     /// `[detect.<NAME>]`.
-    type Config: Default + Clone + std::fmt::Debug + serde::de::DeserializeOwned;
+    type Config: Default + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Validate;
     /// What it remembers per employee; [`NoState`] for a rule that judges each event alone.
     type State: Default
         + Clone
@@ -95,10 +95,14 @@ pub trait Detector {
         + std::fmt::Debug
         + Serialize
         + serde::de::DeserializeOwned;
-    /// Every problem with the settings.
-    fn validate(cfg: &Self::Config) -> Vec<String>;
     /// Judge the event against the memory as it was before it, then learn from it.
     fn observe(cfg: &Self::Config, ctx: &Context<'_>, state: &mut Self::State) -> Vec<Finding>;
+}
+
+/// A detector's settings, checked when the configuration is loaded.
+pub trait Validate {
+    /// Every problem with these settings, each naming its `detect.<rule>.<field>`.
+    fn validate(&self) -> Vec<String>;
 }
 
 /// The memory of a rule that keeps none (nothing in the encoded state).
@@ -153,7 +157,7 @@ macro_rules! detectors {
                         ));
                     }
                 }
-                $(errors.extend(<$rule as Detector>::validate(&self.$field));)+
+                $(errors.extend(Validate::validate(&self.$field));)+
                 errors
             }
         }

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Context;
-use super::{day_of, truncated};
+use super::{Validate, day_of, truncated};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::event::Outcome;
 
@@ -60,9 +60,8 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Every problem with these settings.
-    pub fn validate(&self) -> Vec<String> {
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         if self.risk > 100 {
             errors.push(format!("detect.novelty.risk: {} is above 100", self.risk));
@@ -304,10 +303,6 @@ impl super::Detector for Rule {
     const FAMILY: super::Family = super::Family::Location;
     type Config = Config;
     type State = State;
-
-    fn validate(cfg: &Config) -> Vec<String> {
-        cfg.validate()
-    }
 
     fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
         let found = check(cfg, ctx, state);

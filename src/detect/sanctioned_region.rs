@@ -22,8 +22,8 @@
 
 use serde::Deserialize;
 
-use super::Context;
 use super::place::{claimed_place, seen_place};
+use super::{Context, Validate};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::enrich::Geo;
 use crate::event::Outcome;
@@ -130,9 +130,8 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Every problem with these settings.
-    pub fn validate(&self) -> Vec<String> {
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         for c in &self.countries {
             if !is_country_code(c) {
@@ -271,10 +270,6 @@ impl super::Detector for Rule {
     const FAMILY: super::Family = super::Family::Location;
     type Config = Config;
     type State = super::NoState;
-
-    fn validate(cfg: &Config) -> Vec<String> {
-        cfg.validate()
-    }
 
     fn observe(cfg: &Config, ctx: &Context<'_>, _state: &mut super::NoState) -> Vec<Finding> {
         check(cfg, ctx)

@@ -51,8 +51,8 @@ use std::net::IpAddr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Context;
 use super::place::Point;
+use super::{Context, Validate};
 use crate::alert::{ClusterMember, Evidence, Finding, Severity};
 use crate::enrich::{NetworkKey, network_key};
 use crate::event::{LoginEvent, Outcome};
@@ -139,9 +139,8 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Every problem with these settings.
-    pub fn validate(&self) -> Vec<String> {
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         let mut bad = |field: &str, why: &str| {
             errors.push(format!("detect.shared_infrastructure.{field}: {why}"));
@@ -169,7 +168,9 @@ impl Config {
         }
         errors
     }
+}
 
+impl Config {
     fn window(&self) -> Duration {
         Duration::days(i64::from(self.window_days))
     }
@@ -592,10 +593,6 @@ impl super::Detector for Rule {
     const FAMILY: super::Family = super::Family::Infrastructure;
     type Config = Config;
     type State = super::NoState;
-
-    fn validate(cfg: &Config) -> Vec<String> {
-        cfg.validate()
-    }
 
     fn observe(cfg: &Config, ctx: &Context<'_>, _state: &mut super::NoState) -> Vec<Finding> {
         check(cfg, ctx)

@@ -48,7 +48,7 @@ use chrono_tz::{OffsetName, Tz};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Binomial, DiscreteCDF};
 
-use super::Context;
+use super::{Context, Validate};
 use crate::alert::{Evidence, Finding, Severity};
 use crate::event::Outcome;
 use crate::roster::{ClaimedProfile, WorkHours};
@@ -171,9 +171,8 @@ fn hours(text: &str) -> WorkHours {
         .expect("default working hours in working_hours.rs are valid")
 }
 
-impl Config {
-    /// Every problem with these settings.
-    pub fn validate(&self) -> Vec<String> {
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
         let mut fail = |field: &str, why: String| {
             errors.push(format!("detect.{NAME}.{field}: {why}"));
@@ -248,7 +247,9 @@ impl Config {
         }
         errors
     }
+}
 
+impl Config {
     /// The claimed window: the roster's, else the default.
     fn window<'a>(&'a self, profile: &'a ClaimedProfile) -> &'a WorkHours {
         profile.work_hours.as_ref().unwrap_or(&self.default_hours)
@@ -845,10 +846,6 @@ impl super::Detector for Rule {
     const FAMILY: super::Family = super::Family::Hours;
     type Config = Config;
     type State = State;
-
-    fn validate(cfg: &Config) -> Vec<String> {
-        cfg.validate()
-    }
 
     fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
         observe(cfg, ctx, state)
