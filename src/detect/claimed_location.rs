@@ -354,6 +354,16 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
     let claimed = claimed_place(profile);
     let seen = seen_place(geo);
     let via = format!("via {} {}", event.format, event.ip);
+    // What the database says about the network rather than where the person is.
+    let context = |summary: String, note: Evidence| {
+        finding(
+            ctx,
+            cfg.in_country_severity,
+            cfg.in_country_risk,
+            summary,
+            Some(note),
+        )
+    };
     let far = match mismatch {
         Mismatch::Watch => {
             let hidden = if geo.is_anonymizer() {
@@ -395,13 +405,7 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
                        network rather than a place; context"
                     .to_owned(),
             };
-            return Some(finding(
-                ctx,
-                cfg.in_country_severity,
-                cfg.in_country_risk,
-                summary,
-                Some(note),
-            ));
+            return Some(context(summary, note));
         }
         Mismatch::Abroad => {
             if let Some(home) = home_network(cfg, ctx, state) {
@@ -423,13 +427,7 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
                         date_of(home.day)
                     ),
                 };
-                return Some(finding(
-                    ctx,
-                    cfg.in_country_severity,
-                    cfg.in_country_risk,
-                    summary,
-                    Some(note),
-                ));
+                return Some(context(summary, note));
             }
             let summary = format!(
                 "{} logged in from {seen} {via}; claimed location is {claimed}",
@@ -451,13 +449,7 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
             far.distance_km, far.allowed_km, cfg.radius_km, far.accuracy_km
         ),
     };
-    Some(finding(
-        ctx,
-        cfg.in_country_severity,
-        cfg.in_country_risk,
-        summary,
-        Some(note),
-    ))
+    Some(context(summary, note))
 }
 
 /// Where the login is against the claim, when it is a mismatch.

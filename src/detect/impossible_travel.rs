@@ -340,7 +340,7 @@ pub(crate) mod tests {
         }
     }
 
-    /// Calls `f` with a context for the event (not allowlisted, no trip unless given).
+    /// Calls `f` with a context for the event (no trip unless given, no watch countries).
     pub fn with_ctx<R>(
         event: &LoginEvent,
         geo: &Geo,
@@ -348,16 +348,7 @@ pub(crate) mod tests {
         trip: Option<&Trip>,
         f: impl FnOnce(&Context<'_>) -> R,
     ) -> R {
-        let profile = profile();
-        f(&Context {
-            event,
-            geo,
-            profile: &profile,
-            allowlisted,
-            trip,
-            network: &[],
-            watch: &[],
-        })
+        with_ctx_watching(event, geo, allowlisted, trip, &[], f)
     }
 
     /// [`with_ctx`] with watch countries, never allowlisted.
@@ -368,12 +359,23 @@ pub(crate) mod tests {
         watch: &[String],
         f: impl FnOnce(&Context<'_>) -> R,
     ) -> R {
+        with_ctx_watching(event, geo, false, trip, watch, f)
+    }
+
+    fn with_ctx_watching<R>(
+        event: &LoginEvent,
+        geo: &Geo,
+        allowlisted: bool,
+        trip: Option<&Trip>,
+        watch: &[String],
+        f: impl FnOnce(&Context<'_>) -> R,
+    ) -> R {
         let profile = profile();
         f(&Context {
             event,
             geo,
             profile: &profile,
-            allowlisted: false,
+            allowlisted,
             trip,
             network: &[],
             watch,

@@ -859,6 +859,7 @@ mod tests {
     use chrono_tz::America::New_York;
     use chrono_tz::Asia::Seoul;
 
+    use crate::detect::testkit;
     use crate::enrich::Geo;
     use crate::event::{EventKind, Format, LoginEvent, NonInteractive};
     use crate::roster::{EmployeeId, Status};
@@ -1010,11 +1011,7 @@ mod tests {
     fn logins_geolocated_abroad_are_a_trip_not_working_hours() {
         // The same Korean hours, but every login geolocates in a Korean city: that is a stay
         // abroad (claimed_location's to judge), not evidence about hours at home.
-        let in_korea = Geo {
-            country: Some("KR".into()),
-            city: Some("Seoul".into()),
-            ..Geo::default()
-        };
+        let in_korea = testkit::SEOUL.geo();
         let profile = profile(New_York, None);
         let (cfg, mut state) = (Config::default(), State::default());
         for event in &korea_hours(2) {
@@ -1151,20 +1148,11 @@ mod tests {
         // weekend, and a whole Saturday of weekend work: every evening and weekend login
         // is outside the window, but every working day starts on time.
         let mut events = shifts(New_York, date(2025, 11, 10), 4, &WEEKDAYS, (8, 30), 9, 90);
-        let every_day = [
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-            Weekday::Sat,
-            Weekday::Sun,
-        ];
         events.extend(shifts(
             New_York,
             date(2025, 11, 10),
             4,
-            &every_day,
+            &WEEK,
             (21, 0),
             1,
             60,
@@ -1454,16 +1442,8 @@ mod tests {
         // A New Yorker in Seoul: hotel sign-ins located in Seoul, and the phone, roaming
         // through its US carrier, at Seoul's office hours. The hotel's location quiets the
         // phone's hours for a day after each stay abroad.
-        let hotel = Geo {
-            country: Some("KR".into()),
-            city: Some("Seoul".into()),
-            ..Geo::default()
-        };
-        let phone = Geo {
-            country: Some("US".into()),
-            city: Some("Seattle".into()),
-            ..Geo::default()
-        };
+        let hotel = testkit::SEOUL.geo();
+        let phone = testkit::SEATTLE.geo();
         let claim = profile(New_York, None);
         let (cfg, mut state) = (Config::default(), State::default());
         let mut findings = Vec::new();
