@@ -187,9 +187,19 @@ struct Reported {
 /// `persistent_severity` once the employee has been abroad on `persistent_days` distinct
 /// days of the window.
 pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
-    let mut finding = judge(cfg, ctx, state)?;
+    check_mismatch(cfg, ctx, state, &mismatch(cfg, ctx)?)
+}
+
+/// [`check`] of an event already found to be a mismatch.
+fn check_mismatch(
+    cfg: &Config,
+    ctx: &Context<'_>,
+    state: &State,
+    mismatch: &Mismatch,
+) -> Option<Finding> {
+    let mut finding = judge(cfg, ctx, state, mismatch);
     let (day, country, abroad) = key(ctx)?;
-    let stay = is_stay(cfg, ctx, state);
+    let stay = is_stay(cfg, ctx, state, mismatch);
     if state
         .reported
         .iter()
@@ -260,7 +270,17 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> 
 
 /// Remember the day when this event is reported, or that it placed the employee at home.
 pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
-    if mismatch(cfg, ctx).is_none() {
+    update_mismatch(cfg, ctx, state, mismatch(cfg, ctx).as_ref());
+}
+
+/// [`update`] with the event's mismatch already known.
+fn update_mismatch(
+    cfg: &Config,
+    ctx: &Context<'_>,
+    state: &mut State,
+    mismatch: Option<&Mismatch>,
+) {
+    let Some(mismatch) = mismatch else {
         if places_at_home(ctx) {
             let day = day_of(ctx.event.time);
             if let Some(asn) = ctx.geo.asn {
@@ -278,11 +298,11 @@ pub fn update(cfg: &Config, ctx: &Context<'_>, state: &mut State) {
             }
         }
         return;
-    }
+    };
     let Some((day, country, abroad)) = key(ctx) else {
         return;
     };
-    let stay = is_stay(cfg, ctx, state);
+    let stay = is_stay(cfg, ctx, state, mismatch);
     if !state
         .reported
         .iter()
@@ -318,8 +338,8 @@ fn places_at_home(ctx: &Context<'_>) -> bool {
 
 /// Whether the event is a located stay abroad: another country (not a watch one), placed to
 /// a city, on a network that has not placed the employee at home.
-fn is_stay(cfg: &Config, ctx: &Context<'_>, state: &State) -> bool {
-    matches!(mismatch(cfg, ctx), Some(Mismatch::Abroad))
+fn is_stay(cfg: &Config, ctx: &Context<'_>, state: &State, mismatch: &Mismatch) -> bool {
+    matches!(mismatch, Mismatch::Abroad)
         && ctx.geo.city.is_some()
         && home_network(cfg, ctx, state).is_none()
 }
@@ -343,8 +363,7 @@ fn key(ctx: &Context<'_>) -> Option<(i32, String, bool)> {
 }
 
 /// The verdict on one event alone, before once-a-day and persistence.
-fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
-    let mismatch = mismatch(cfg, ctx)?;
+fn judge(cfg: &Config, ctx: &Context<'_>, state: &State, mismatch: &Mismatch) -> Finding {
     let Context {
         event,
         profile,
@@ -383,13 +402,7 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
                     profile.country
                 ),
             };
-            return Some(finding(
-                ctx,
-                cfg.watch_severity,
-                cfg.watch_risk,
-                summary,
-                Some(note),
-            ));
+            return finding(ctx, cfg.watch_severity, cfg.watch_risk, summary, Some(note));
         }
         Mismatch::Abroad if geo.city.is_none() => {
             // A country without a city is the database's registration of the network, often
@@ -405,7 +418,7 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
                        network rather than a place; context"
                     .to_owned(),
             };
-            return Some(context(summary, note));
+            return context(summary, note);
         }
         Mismatch::Abroad => {
             if let Some(home) = home_network(cfg, ctx, state) {
@@ -427,13 +440,13 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
                         date_of(home.day)
                     ),
                 };
-                return Some(context(summary, note));
+                return context(summary, note);
             }
             let summary = format!(
                 "{} logged in from {seen} {via}; claimed location is {claimed}",
                 profile.employee_id
             );
-            return Some(finding(ctx, cfg.severity, cfg.risk, summary, None));
+            return finding(ctx, cfg.severity, cfg.risk, summary, None);
         }
         Mismatch::InCountry(far) => far,
     };
@@ -449,7 +462,7 @@ fn judge(cfg: &Config, ctx: &Context<'_>, state: &State) -> Option<Finding> {
             far.distance_km, far.allowed_km, cfg.radius_km, far.accuracy_km
         ),
     };
-    Some(context(summary, note))
+    context(summary, note)
 }
 
 /// Where the login is against the claim, when it is a mismatch.
@@ -554,8 +567,12 @@ impl super::Detector for Rule {
     type State = State;
 
     fn observe(cfg: &Config, ctx: &Context<'_>, state: &mut State) -> Vec<Finding> {
-        let found = check(cfg, ctx, state);
-        update(cfg, ctx, state);
+        // Judged once: check and update both start from whether the login is a mismatch.
+        let mismatch = mismatch(cfg, ctx);
+        let found = mismatch
+            .as_ref()
+            .and_then(|m| check_mismatch(cfg, ctx, state, m));
+        update_mismatch(cfg, ctx, state, mismatch.as_ref());
         found.into_iter().collect()
     }
 }
