@@ -289,6 +289,11 @@ mod tests {
         )
     }
 
+    /// `apply` for employee E1 at `hours` after the tests' epoch.
+    fn step(cfg: &Config, s: &mut State, hours: i64, findings: Vec<Finding>) -> Option<Alert> {
+        apply(cfg, s, &EmployeeId("E1".into()), &event(hours), findings)
+    }
+
     fn finding(rule: &'static str, severity: Severity, risk: u8) -> Finding {
         Finding {
             rule,
@@ -303,7 +308,7 @@ mod tests {
     /// evidence once, in the order the rules gave them.
     #[test]
     fn a_line_carries_each_piece_of_evidence_once() {
-        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        let (cfg, mut s) = (Config::default(), State::default());
         let database = Evidence::Database {
             database_type: "DBIP-City-Lite".into(),
             build: "2026-11-01".into(),
@@ -317,11 +322,10 @@ mod tests {
             evidence,
             ..finding(rule, Severity::High, 60)
         };
-        let a = apply(
+        let a = step(
             &cfg,
             &mut s,
-            &e,
-            &event(0),
+            0,
             vec![
                 with("claimed_location", vec![database.clone(), claimed.clone()]),
                 with("anonymizer", vec![database.clone()]),
@@ -333,23 +337,21 @@ mod tests {
 
     #[test]
     fn a_high_finding_opens_an_alert_and_repeats_do_not_duplicate_it() {
-        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
-        let a = apply(
+        let (cfg, mut s) = (Config::default(), State::default());
+        let a = step(
             &cfg,
             &mut s,
-            &e,
-            &event(0),
+            0,
             vec![finding("claimed_location", Severity::High, 60)],
         )
         .expect("opens");
         assert_eq!(a.status, AlertStatus::Open);
         assert_eq!(a.severity, Severity::High);
         for h in 1..5 {
-            let again = apply(
+            let again = step(
                 &cfg,
                 &mut s,
-                &e,
-                &event(h),
+                h,
                 vec![finding("claimed_location", Severity::High, 60)],
             );
             assert_eq!(
@@ -357,11 +359,10 @@ mod tests {
                 "the same rule at the same level updates nothing"
             );
         }
-        let escalated = apply(
+        let escalated = step(
             &cfg,
             &mut s,
-            &e,
-            &event(6),
+            6,
             vec![finding("anonymizer", Severity::Medium, 30)],
         )
         .expect("a new rule widens the alert");
@@ -378,32 +379,24 @@ mod tests {
 
     #[test]
     fn weak_findings_add_up_before_they_alert() {
-        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        let (cfg, mut s) = (Config::default(), State::default());
         assert_eq!(
-            apply(
-                &cfg,
-                &mut s,
-                &e,
-                &event(0),
-                vec![finding("novelty", Severity::Low, 10)]
-            ),
+            step(&cfg, &mut s, 0, vec![finding("novelty", Severity::Low, 10)]),
             None
         );
         assert_eq!(
-            apply(
+            step(
                 &cfg,
                 &mut s,
-                &e,
-                &event(1),
+                1,
                 vec![finding("anonymizer", Severity::Low, 18)]
             ),
             None
         );
-        let a = apply(
+        let a = step(
             &cfg,
             &mut s,
-            &e,
-            &event(2),
+            2,
             vec![finding("working_hours", Severity::Medium, 20)],
         )
         .expect("about 48 is medium");
@@ -413,13 +406,12 @@ mod tests {
 
     #[test]
     fn one_family_counts_once_by_its_strongest_rule() {
-        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        let (cfg, mut s) = (Config::default(), State::default());
         // Abroad, and too fast from home: one piece of evidence about where, not two.
-        let a = apply(
+        let a = step(
             &cfg,
             &mut s,
-            &e,
-            &event(0),
+            0,
             vec![
                 finding("claimed_location", Severity::Medium, 40),
                 finding("impossible_travel", Severity::Medium, 40),
@@ -428,11 +420,10 @@ mod tests {
         .expect("medium");
         assert_eq!((a.severity, a.risk), (Severity::Medium, 40));
         // Odd hours are another family: they add.
-        let a = apply(
+        let a = step(
             &cfg,
             &mut s,
-            &e,
-            &event(0),
+            0,
             vec![finding("working_hours", Severity::Medium, 30)],
         )
         .expect("escalates");
@@ -441,28 +432,21 @@ mod tests {
 
     #[test]
     fn context_alone_never_reaches_the_low_threshold() {
-        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
+        let (cfg, mut s) = (Config::default(), State::default());
         for rule in [
             "novelty",
             "shared_infrastructure",
             "anonymizer",
             "long_session",
         ] {
-            let _ = apply(
-                &cfg,
-                &mut s,
-                &e,
-                &event(0),
-                vec![finding(rule, Severity::Low, 14)],
-            );
+            let _ = step(&cfg, &mut s, 0, vec![finding(rule, Severity::Low, 14)]);
         }
         assert_eq!(s.score_at(&cfg, event(0).time), 14.0);
         // With one real signal the context adds, up to its cap.
-        let a = apply(
+        let a = step(
             &cfg,
             &mut s,
-            &e,
-            &event(0),
+            0,
             vec![finding("claimed_location", Severity::Medium, 40)],
         )
         .expect("medium");
@@ -472,21 +456,19 @@ mod tests {
 
     #[test]
     fn context_joins_an_open_alert_silently_and_a_signal_joins_with_a_line() {
-        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
-        let opened = apply(
+        let (cfg, mut s) = (Config::default(), State::default());
+        let opened = step(
             &cfg,
             &mut s,
-            &e,
-            &event(0),
+            0,
             vec![finding("claimed_location", Severity::Medium, 40)],
         )
         .expect("opens");
         assert_eq!(
-            apply(
+            step(
                 &cfg,
                 &mut s,
-                &e,
-                &event(1),
+                1,
                 vec![finding("shared_infrastructure", Severity::Low, 14)]
             ),
             None
@@ -497,11 +479,10 @@ mod tests {
             "in the score, not in the alert's rules"
         );
         assert_eq!(s.score_at(&cfg, event(1).time).round(), 54.0);
-        let joined = apply(
+        let joined = step(
             &cfg,
             &mut s,
-            &e,
-            &event(2),
+            2,
             vec![finding("anonymizer", Severity::Medium, 40)],
         )
         .expect("a medium finding from a new rule is news");
@@ -512,12 +493,11 @@ mod tests {
 
     #[test]
     fn risk_decays_and_a_new_episode_gets_a_new_id() {
-        let (cfg, mut s, e) = (Config::default(), State::default(), EmployeeId("E1".into()));
-        let first = apply(
+        let (cfg, mut s) = (Config::default(), State::default());
+        let first = step(
             &cfg,
             &mut s,
-            &e,
-            &event(0),
+            0,
             vec![finding("claimed_location", Severity::High, 60)],
         )
         .unwrap();
@@ -526,11 +506,10 @@ mod tests {
             "one half-life halves it"
         );
         // Eight weeks later the risk is gone and the episode closed.
-        let later = apply(
+        let later = step(
             &cfg,
             &mut s,
-            &e,
-            &event(8 * 168),
+            8 * 168,
             vec![finding("claimed_location", Severity::High, 60)],
         )
         .unwrap();
@@ -553,14 +532,13 @@ mod tests {
         #[test]
         fn more_findings_never_lower_risk(risks in proptest::collection::vec(0u8..=100, 1..30), extra in 0u8..=100) {
             let cfg = Config::default();
-            let e = EmployeeId("E1".into());
-            let rules = ["claimed_location", "anonymizer", "working_hours", "novelty"];
+                        let rules = ["claimed_location", "anonymizer", "working_hours", "novelty"];
             let mut s = State::default();
             for (i, r) in risks.iter().enumerate() {
-                let _ = apply(&cfg, &mut s, &e, &event(0), vec![finding(rules[i % 4], Severity::Medium, *r)]);
+                let _ = step(&cfg, &mut s, 0, vec![finding(rules[i % 4], Severity::Medium, *r)]);
             }
             let before = s.score_at(&cfg, event(0).time);
-            let _ = apply(&cfg, &mut s, &e, &event(0), vec![finding(rules[extra as usize % 4], Severity::Medium, extra)]);
+            let _ = step(&cfg, &mut s, 0, vec![finding(rules[extra as usize % 4], Severity::Medium, extra)]);
             prop_assert!(s.score_at(&cfg, event(0).time) >= before);
         }
     }
