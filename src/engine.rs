@@ -47,18 +47,20 @@ impl Resolved {
     }
 }
 
-/// An event held in the reorder buffer. Boxed, with its sort key computed once, so heap
-/// operations move a few words and compare integers rather than strings.
-struct Pending {
+/// An event held in a reorder buffer, with what its holder needs to remember about it.
+/// Boxed, with its sort key computed once, so heap operations move a few words and compare
+/// integers rather than strings.
+struct Pending<T> {
     time: DateTime<Utc>,
     /// A stable hash of the event's content: orders equal times the same way whatever
     /// order they arrived in. Full content comparison settles the (rare) hash ties.
     tiebreak: u64,
     item: Box<Resolved>,
+    tag: T,
 }
 
-impl Pending {
-    fn new(item: Resolved) -> Pending {
+impl<T> Pending<T> {
+    fn new(item: Resolved, tag: T) -> Pending<T> {
         // FNV-1a: stable across runs and machines (unlike the std RandomState hasher).
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut feed = |bytes: &[u8]| {
@@ -81,26 +83,85 @@ impl Pending {
             time: e.time,
             tiebreak: h,
             item: Box::new(item),
+            tag,
         }
     }
 }
 
-impl PartialEq for Pending {
+impl<T> PartialEq for Pending<T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == std::cmp::Ordering::Equal
     }
 }
-impl Eq for Pending {}
-impl PartialOrd for Pending {
+impl<T> Eq for Pending<T> {}
+impl<T> PartialOrd for Pending<T> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Pending {
+impl<T> Ord for Pending<T> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.time, self.tiebreak)
             .cmp(&(other.time, other.tiebreak))
             .then_with(|| self.item.order_key().cmp(&other.item.order_key()))
+    }
+}
+
+/// Events held until a watermark passes them, released in one total order: event time,
+/// then the event's content. `replay`'s engine and the service's detect and infra stages
+/// all hold events here, so whatever order records arrive in, each applies them in the
+/// same order. `T` is what the holder keeps beside each event (the service: where the
+/// record came from).
+pub struct ReorderBuffer<T> {
+    heap: BinaryHeap<Reverse<Pending<T>>>,
+}
+
+impl<T> Default for ReorderBuffer<T> {
+    fn default() -> Self {
+        ReorderBuffer {
+            heap: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<T> ReorderBuffer<T> {
+    /// Hold one event.
+    pub fn push(&mut self, item: Resolved, tag: T) {
+        self.heap.push(Reverse(Pending::new(item, tag)));
+    }
+
+    /// The earliest event held, if it is at or before `until` (everything when `None`).
+    pub fn pop_until(&mut self, until: Option<DateTime<Utc>>) -> Option<(Resolved, T)> {
+        let Reverse(next) = self.heap.peek()?;
+        if until.is_some_and(|u| next.time > u) {
+            return None;
+        }
+        let Reverse(next) = self.heap.pop()?;
+        Some((*next.item, next.tag))
+    }
+
+    /// The earliest event held: its time and what was kept beside it.
+    pub fn peek(&self) -> Option<(DateTime<Utc>, &T)> {
+        self.heap.peek().map(|Reverse(p)| (p.time, &p.tag))
+    }
+
+    /// What is kept beside every event held, in no particular order.
+    pub fn tags(&self) -> impl Iterator<Item = &T> {
+        self.heap.iter().map(|Reverse(p)| &p.tag)
+    }
+
+    /// Events held.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Drop everything held.
+    pub fn clear(&mut self) {
+        self.heap.clear();
     }
 }
 
@@ -128,7 +189,7 @@ pub struct Engine {
     settings: Settings,
     states: HashMap<EmployeeId, EmployeeState>,
     network: detect::shared_infrastructure::NetworkIndex,
-    pending: BinaryHeap<Reverse<Pending>>,
+    pending: ReorderBuffer<()>,
     watermark: Option<DateTime<Utc>>,
     late: u64,
     /// Findings made since the last `take_finding_counts`, by rule and severity.
@@ -141,7 +202,7 @@ impl Engine {
             settings,
             states: HashMap::new(),
             network: Default::default(),
-            pending: BinaryHeap::new(),
+            pending: ReorderBuffer::default(),
             watermark: None,
             late: 0,
             finding_counts: BTreeMap::new(),
@@ -157,20 +218,14 @@ impl Engine {
             .is_some_and(|w| time < w - self.settings.lateness)
         {
             self.late += 1;
-            alerts.extend(self.apply(item, roster, suppress));
+            alerts.extend(self.apply(item, Vec::new(), roster, suppress));
             return alerts;
         }
-        self.pending.push(Reverse(Pending::new(item)));
+        self.pending.push(item, ());
         self.watermark = Some(self.watermark.map_or(time, |w| w.max(time)));
         let release = self.watermark.map(|w| w - self.settings.lateness);
-        while let Some(Reverse(next)) = self.pending.peek() {
-            if release.is_some_and(|r| next.time > r) {
-                break;
-            }
-            let Some(Reverse(next)) = self.pending.pop() else {
-                break;
-            };
-            alerts.extend(self.apply(*next.item, roster, suppress));
+        while let Some((next, ())) = self.pending.pop_until(release) {
+            alerts.extend(self.apply(next, Vec::new(), roster, suppress));
         }
         alerts
     }
@@ -178,13 +233,34 @@ impl Engine {
     /// Apply everything still held (end of input).
     pub fn flush(&mut self, roster: &Roster, suppress: &Suppressions) -> Vec<Alert> {
         let mut alerts = Vec::new();
-        while let Some(Reverse(next)) = self.pending.pop() {
-            alerts.extend(self.apply(*next.item, roster, suppress));
+        while let Some((next, ())) = self.pending.pop_until(None) {
+            alerts.extend(self.apply(next, Vec::new(), roster, suppress));
         }
         alerts
     }
 
-    fn apply(&mut self, item: Resolved, roster: &Roster, suppress: &Suppressions) -> Option<Alert> {
+    /// Apply one event now, with findings made elsewhere about it (in the service, the
+    /// infra stage's shared-infrastructure findings): the caller has put it in order (the
+    /// service's stages hold events in a [`ReorderBuffer`] of their own). The findings join
+    /// the event's own in the registration order, so the alert reads as `replay`'s, which
+    /// makes every finding in one place.
+    pub fn apply_now(
+        &mut self,
+        item: Resolved,
+        elsewhere: Vec<Finding>,
+        roster: &Roster,
+        suppress: &Suppressions,
+    ) -> Option<Alert> {
+        self.apply(item, elsewhere, roster, suppress)
+    }
+
+    fn apply(
+        &mut self,
+        item: Resolved,
+        elsewhere: Vec<Finding>,
+        roster: &Roster,
+        suppress: &Suppressions,
+    ) -> Option<Alert> {
         let Resolved {
             event,
             employee,
@@ -212,7 +288,12 @@ impl Engine {
                 .insert(employee.clone(), EmployeeState::default());
         }
         let state = self.states.get_mut(&employee)?;
-        let findings = detect::apply(cfg, &ctx, &mut state.detectors);
+        let mut findings = detect::apply(cfg, &ctx, &mut state.detectors);
+        if !elsewhere.is_empty() {
+            findings.extend(elsewhere);
+            // Stable: findings of one rule keep their order.
+            findings.sort_by_key(|f| detect::NAMES.iter().position(|n| *n == f.rule));
+        }
         for f in &findings {
             *self.finding_counts.entry((f.rule, f.severity)).or_default() += 1;
         }
