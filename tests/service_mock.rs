@@ -759,3 +759,295 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
     );
     assert!(again.records > verified.records);
 }
+
+/// Issue 16's property: for the same input and configuration, `driftwatch run` writes
+/// exactly the alert lines `driftwatch replay` writes, whatever the layout. One simulated
+/// company (shared_infrastructure on: its findings come back to detect through their own
+/// topic) goes through the mock cluster into `driftwatch run` processes: one partition and
+/// one instance; then four partitions (the input keyed arbitrarily, so one employee's
+/// logins are spread over them) and two instances, one killed with SIGKILL a third of the
+/// way in and started again. Each must write every one of replay's alert lines, each once
+/// and byte for byte, and nothing else.
+#[test]
+fn a_company_through_any_layout_and_a_kill_gives_replays_alert_lines() {
+    use support::service::{
+        Options, company, ingested, log_tail, run_config, stop, wait_done, wait_until,
+    };
+    use support::tansu::{Until, drain, produce};
+
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    // Small enough for the mock broker, which keeps 5 MB per partition and drops the
+    // oldest records beyond (checked below: a dropped record would look like a miss).
+    let records = company(dir.path(), 50, 10, 5);
+    let replayed = std::process::Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["replay", "--no-progress", "--config"])
+        .arg(dir.path().join("driftwatch.toml"))
+        .arg(dir.path().join("events"))
+        .output()
+        .unwrap();
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let lines = |values: Vec<Vec<u8>>| -> Vec<serde_json::Value> {
+        let mut out: Vec<serde_json::Value> = values
+            .iter()
+            .map(|v| serde_json::from_slice(v).unwrap())
+            .collect();
+        out.sort_by_key(|v| v.to_string());
+        out
+    };
+    let want = lines(
+        replayed
+            .stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+    );
+    let has_rule = |rule: &str| {
+        want.iter()
+            .any(|a| a["rules"].as_array().unwrap().iter().any(|r| r == rule))
+    };
+    assert!(want.len() >= 10, "{} alert lines", want.len());
+    assert!(
+        has_rule("shared_infrastructure"),
+        "the company has a laptop farm, and its findings are part of the check"
+    );
+
+    // The first layout also serves the analyst API, with an audit log for the report.
+    let (token, sha256) = driftwatch::api::new_token().unwrap();
+    for (partitions, instances) in [(1, 1), (4, 2)] {
+        let name = format!("p{partitions}i{instances}");
+        let audit_log = dir.path().join(format!("{name}-audit.jsonl"));
+        let api = if instances == 1 {
+            format!(
+                "[api]\nenabled = true\n[[api.token]]\nname = \"ana\"\nrole = \"analyst\"\nsha256 = \"{sha256}\"\n[audit]\npath = {:?}\n",
+                audit_log.display().to_string()
+            )
+        } else {
+            String::new()
+        };
+        let cluster = MockCluster::new(1).unwrap();
+        let bootstrap = cluster.bootstrap_servers();
+        let reader: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .create()
+            .unwrap();
+        cluster.create_topic("raw", partitions, 1).unwrap();
+        let run = run_config(
+            dir.path(),
+            &bootstrap,
+            &name,
+            "raw",
+            &Options {
+                partitions,
+                // A killed member's partitions move after its session: short, so the
+                // test does not wait out librdkafka's 45 s default.
+                extra_toml: format!("[kafka.client]\n\"session.timeout.ms\" = \"6000\"\n{api}"),
+                ..Options::default()
+            },
+        );
+        let config = Config::load(&run.config).unwrap();
+        for spec in service::kafka::topic_specs(config.kafka.as_ref().unwrap()) {
+            cluster
+                .create_topic(&spec.name, spec.partitions, 1)
+                .unwrap();
+        }
+        let keys: Vec<String> = (0..records.len()).map(|i| format!("k{}", i % 7)).collect();
+        let batch: Vec<(Option<&[u8]>, &[u8])> = records
+            .iter()
+            .zip(&keys)
+            .map(|(r, k)| (Some(k.as_bytes()), r.as_slice()))
+            .collect();
+        produce(&bootstrap, "raw", &batch);
+
+        let log = dir.path().join(format!("{name}.log"));
+        let first = run.start(&log, None);
+        let mut others = Vec::new();
+        if instances == 2 {
+            let second = run.second_instance(dir.path());
+            let child = second.start(&log, None);
+            let third = records.len() as i64 / 3;
+            wait_until(
+                "a third of the input",
+                &log,
+                Duration::from_secs(120),
+                || ingested(&bootstrap, &name, "raw") >= third,
+            );
+            stop(child, "-KILL");
+            std::thread::sleep(Duration::from_secs(2));
+            others.push(second.start(&log, None));
+        }
+        wait_done(&bootstrap, &name, "raw", &log, Duration::from_secs(240));
+        let got = lines(
+            drain(&bootstrap, &format!("{name}.alerts"), Until::End)
+                .into_iter()
+                .map(|r| r.value.unwrap_or_default())
+                .collect(),
+        );
+        if instances == 1 {
+            the_report_lists_them_with_the_apis_dispositions(
+                &run,
+                &token,
+                &audit_log,
+                dir.path(),
+                &want,
+            );
+        }
+        let metrics = run.get("/metrics").map(|(_, b)| b).unwrap_or_default();
+        for topic in [
+            "raw".to_owned(),
+            format!("{name}.logins"),
+            format!("{name}.network"),
+        ] {
+            for p in 0..partitions {
+                let (low, _) = reader
+                    .fetch_watermarks(&topic, p, Duration::from_secs(5))
+                    .unwrap();
+                assert_eq!(low, 0, "{topic}/{p}: the mock broker dropped records");
+            }
+        }
+        for child in others {
+            stop(child, "-TERM");
+        }
+        stop(first, "-TERM");
+        if got != want {
+            std::fs::write(dir.path().join(format!("{name}-metrics.txt")), &metrics).unwrap();
+            // Kept for a closer look: the company, both sets of lines and the run log.
+            let kept = dir.keep();
+            let dump = |file: &str, lines: &[serde_json::Value]| {
+                let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+                std::fs::write(kept.join(file), text.join("\n")).unwrap();
+            };
+            dump(&format!("{name}-run.jsonl"), &got);
+            dump("replay.jsonl", &want);
+            eprintln!("kept in {}", kept.display());
+            let missing: Vec<_> = want.iter().filter(|a| !got.contains(a)).collect();
+            let extra: Vec<_> = got.iter().filter(|a| !want.contains(a)).collect();
+            panic!(
+                "{name}: {} lines, replay {}; missing {missing:#?}\nextra {extra:#?}\nlog tail:\n{}",
+                got.len(),
+                want.len(),
+                log_tail(&log)
+            );
+        }
+        drop(cluster);
+    }
+}
+
+/// After the run: two dispositions through the run's API (a true positive on a laptop-farm
+/// alert, a benign verdict on another), then `driftwatch report` over the period with the
+/// audit log the run wrote. The report lists replay's alerts, each at its last line's
+/// severity, with the verdict, who and when for the two, and none for the rest.
+fn the_report_lists_them_with_the_apis_dispositions(
+    run: &support::service::Run,
+    token: &str,
+    audit_log: &Path,
+    dir: &Path,
+    replayed: &[serde_json::Value],
+) {
+    let mut last: std::collections::BTreeMap<String, &serde_json::Value> = Default::default();
+    let mut ordered: Vec<&serde_json::Value> = replayed.iter().collect();
+    ordered.sort_by_key(|a| a["time"].as_str().unwrap().to_owned());
+    for a in ordered {
+        last.insert(a["id"].as_str().unwrap().to_owned(), a);
+    }
+    let farm = last
+        .values()
+        .find(|a| {
+            a["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "shared_infrastructure")
+        })
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let other = last.keys().find(|id| **id != farm).cloned().unwrap();
+    for (id, verdict) in [(&farm, "true_positive"), (&other, "benign")] {
+        use std::io::{Read, Write};
+        let body = serde_json::json!({"verdict": verdict, "note": "checked with HR"}).to_string();
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", run.port)).unwrap();
+        write!(
+            stream,
+            "POST /api/v1/alerts/{id}/disposition HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.split(' ').nth(1).unwrap_or_default();
+        assert!(status.starts_with('2'), "{id}: {response}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(audit_log)
+        .unwrap_or_default()
+        .matches("\"disposition\"")
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the dispositions never reached the audit log"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = dir.join("report.json");
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["report", "--config"])
+        .arg(dir.join("driftwatch.toml"))
+        .args([
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-11",
+            "--format",
+            "json",
+        ])
+        .arg("--audit-log")
+        .arg(audit_log)
+        .arg("--out")
+        .arg(&out)
+        .arg(dir.join("events"))
+        .output()
+        .unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let listed: std::collections::BTreeMap<String, &serde_json::Value> = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["id"].as_str().unwrap().to_owned(), a))
+        .collect();
+    assert_eq!(
+        listed.keys().collect::<Vec<_>>(),
+        last.keys().collect::<Vec<_>>(),
+        "the report lists the alerts replay (and the run) raised"
+    );
+    for (id, a) in &listed {
+        assert_eq!(a["severity"], last[id]["severity"], "{id}: {a}");
+        match id.as_str() {
+            x if x == farm => {
+                assert_eq!(a["disposition"]["verdict"], "true_positive", "{a}");
+                assert_eq!(a["disposition"]["actor"], "ana", "{a}");
+                assert!(a["disposition"]["recorded"].is_string(), "{a}");
+            }
+            x if x == other => {
+                assert_eq!(a["disposition"]["verdict"], "benign", "{a}");
+                assert_eq!(a["status"], "disposed", "{a}");
+            }
+            _ => assert!(a["disposition"].is_null(), "{a}"),
+        }
+    }
+    assert_eq!(
+        r["population"]["alerts"]["by_disposition"]["none"],
+        listed.len() as u64 - 2
+    );
+}

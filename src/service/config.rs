@@ -135,6 +135,22 @@ pub struct ServiceConfig {
     pub batch_max: usize,
     /// Longest wait for a batch to fill, in milliseconds.
     pub batch_wait_ms: u64,
+    /// How far (event time, milliseconds) the records of one input partition may be out of
+    /// order and still be applied in order: the infra and detect stages hold a login until
+    /// every input partition has been read this far past it (README "Ordering and
+    /// determinism"). Default 0: a login is applied as soon as every input partition has
+    /// reached its time, the least latency, for sources that write in time order (a
+    /// partition's own records are then never out of order). At most a week.
+    pub reorder_delay_ms: u64,
+    /// An input partition that brought nothing for this long (wall clock, milliseconds) is
+    /// idle and holds nobody back. Default 500.
+    pub idle_release_ms: u64,
+    /// Longest wait (wall clock, seconds) of a held login for the watermarks of the stages
+    /// before (ingest's, and infra's in detect) before it is applied without them (counted in
+    /// `driftwatch_watermark_timeouts_total`): an instance that is down must not stop
+    /// detection. Default 30: above a consumer group's session timeout, so a crashed
+    /// instance's partitions have moved on by then.
+    pub watermark_wait_max_secs: u64,
 }
 
 impl Default for ServiceConfig {
@@ -144,6 +160,9 @@ impl Default for ServiceConfig {
             shutdown_deadline_secs: 30,
             batch_max: 1000,
             batch_wait_ms: 100,
+            reorder_delay_ms: 0,
+            idle_release_ms: 500,
+            watermark_wait_max_secs: 30,
         }
     }
 }

@@ -9,6 +9,14 @@
 //!   it (the per-source offsets in the changelog value), so state ends as if never stopped;
 //! - alerts produced after the last complete changelog write are read back on restore and
 //!   not produced a second time when their input is re-applied.
+//!
+//! Logins are applied in event-time order, in `replay`'s order: each partition holds its
+//! logins in a [`ReorderBuffer`] until the ingest stage's watermarks (less `[service]
+//! reorder_delay_ms`) *and* every network partition's infra watermark, as read in this
+//! partition, have passed them (see [`super::order`]). So a login's shared-infrastructure
+//! findings, which come on their own topic, are applied with it, and the alert line is the
+//! one `replay` writes. Input offsets are stored no further than the earliest login or
+//! finding still held; what a login applied is recorded in the changelog only once it is.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,22 +29,51 @@ use rdkafka::message::{Message, OwnedMessage};
 
 use super::kafka::{Outbox, REQUEST_TIMEOUT, ServiceError};
 use super::metrics::Metrics;
-use super::stage::{Partitions, partitions_of, payload, read_range};
-use super::wire::{Applied, FindingRecord, LoginRecord, MARKER_KEY, Marker, Source, Stored};
-use crate::alert::Alert;
-use crate::engine::{Engine, Resolved, Settings};
+use super::order::{EventOrder, Until, Upstream};
+use super::stage::{Partitions, Progress, partitions_of, payload, read_range};
+use super::wire::{
+    Applied, FindingRecord, LoginRecord, MARKER_KEY, Marker, Source, Stored, WATERMARK_KEY,
+    WatermarkRecord,
+};
+use crate::alert::{Alert, Finding};
+use crate::engine::{Engine, ReorderBuffer, Resolved, Settings};
+use crate::event::LoginEvent;
 use crate::roster::{EmployeeId, Roster};
 use crate::suppress::Suppressions;
 
 /// Topic names the stage reads and writes.
 #[derive(Debug, Clone)]
 pub struct DetectTopics {
+    /// The input topics, whose watermarks the ingest stage writes.
+    pub inputs: Vec<String>,
+    /// The network topic, whose watermarks the infra stage writes.
+    pub network: String,
     pub logins: String,
     pub findings: String,
     /// Analysts' dispositions, keyed by employee (co-partitioned with logins).
     pub dispositions: String,
     pub alerts: String,
     pub changelog: String,
+}
+
+/// A login held for ordering.
+struct HeldLogin {
+    /// Its input record (the login's own `source`).
+    source: Source,
+    /// Its offset on the logins topic.
+    offset: i64,
+    /// When it was read: it waits for the infra stage at most `infra_wait_max_secs`.
+    read: Instant,
+}
+
+/// A shared-infrastructure finding waiting for its login to be applied.
+struct WaitingFinding {
+    finding: Finding,
+    event: LoginEvent,
+    /// Its `driftwatch.network` coordinates, which `Applied` remembers.
+    source: Source,
+    /// Its offset on the findings topic.
+    offset: i64,
 }
 
 /// One partition's engine and bookkeeping.
@@ -51,12 +88,68 @@ struct PartitionState {
     changelog_end: i64,
     /// Latest event time applied, the clock for the risk-level gauge.
     clock: Option<DateTime<Utc>>,
+    /// Logins read and not applied yet, in event-time order.
+    held: ReorderBuffer<HeldLogin>,
+    /// The input records of the logins held, so a redelivered one is not held twice.
+    held_sources: HashSet<Source>,
+    /// Findings by the employee and input record of the login they are about.
+    waiting: HashMap<(EmployeeId, Source), Vec<WaitingFinding>>,
+    /// The ingest stage's watermarks read on this logins partition.
+    ingest: Upstream,
+    /// The infra stage's watermarks read on this findings partition.
+    infra: Upstream,
+    /// Latest login time read.
+    latest: Option<DateTime<Utc>>,
+    /// Latest login time applied: a login read behind it is late.
+    released: Option<DateTime<Utc>>,
+    /// Next offset to read, per topic.
+    next: BTreeMap<String, i64>,
+}
+
+impl PartitionState {
+    fn new(
+        engine: Engine,
+        applied: HashMap<EmployeeId, Applied>,
+        ingest: Upstream,
+        infra: Upstream,
+    ) -> PartitionState {
+        PartitionState {
+            ingest,
+            infra,
+            engine,
+            applied,
+            produced: HashSet::new(),
+            changelog_end: 0,
+            clock: None,
+            held: ReorderBuffer::default(),
+            held_sources: HashSet::new(),
+            waiting: HashMap::new(),
+            latest: None,
+            released: None,
+            next: BTreeMap::new(),
+        }
+    }
+
+    /// Forget what was read and not applied: it is read again from the committed offsets,
+    /// and so are the watermarks that must come after it.
+    fn drop_held(&mut self) {
+        self.ingest = Upstream::new(self.ingest.topics().cloned());
+        self.infra = Upstream::new(self.infra.topics().cloned());
+        self.held.clear();
+        self.held_sources.clear();
+        self.waiting.clear();
+        self.next.clear();
+        self.latest = None;
+    }
 }
 
 /// The detect stage's partitions, shared between the consumer loop and its rebalance
 /// callbacks (both on the consumer's thread).
 pub struct DetectPartitions {
     inner: Mutex<BTreeMap<i32, PartitionState>>,
+    /// Whether logins wait for the infra stage's watermark (shared_infrastructure is on).
+    wait_for_infra: bool,
+    order: EventOrder,
     settings: Settings,
     topics: DetectTopics,
     reader: BaseConsumer,
@@ -66,20 +159,34 @@ pub struct DetectPartitions {
 impl DetectPartitions {
     pub fn new(
         mut settings: Settings,
+        order: EventOrder,
         topics: DetectTopics,
         reader: BaseConsumer,
         metrics: Arc<Metrics>,
     ) -> DetectPartitions {
         // Shared infrastructure needs every employee on a network, which one partition does
         // not have: the infra stage finds it and sends the findings here.
+        let wait_for_infra = settings.detect.shared_infrastructure.enabled;
         settings.detect.shared_infrastructure.enabled = false;
         DetectPartitions {
             inner: Mutex::new(BTreeMap::new()),
+            wait_for_infra,
+            order,
             settings,
             topics,
             reader,
             metrics,
         }
+    }
+
+    /// What a partition's ingest watermarks must cover: every input topic.
+    fn ingest(&self) -> Upstream {
+        Upstream::new(self.topics.inputs.iter().cloned())
+    }
+
+    /// What a partition's infra watermarks must cover: every network partition.
+    fn infra(&self) -> Upstream {
+        Upstream::new([self.topics.network.clone()])
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<i32, PartitionState>> {
@@ -164,13 +271,11 @@ impl DetectPartitions {
             ms = took.as_millis() as u64,
             "restored detect partition"
         );
-        Ok(PartitionState {
-            engine,
-            applied,
-            produced,
-            changelog_end: high,
-            clock,
-        })
+        let mut state = PartitionState::new(engine, applied, self.ingest(), self.infra());
+        state.produced = produced;
+        state.changelog_end = high;
+        state.clock = clock;
+        Ok(state)
     }
 
     /// Employees held over all partitions.
@@ -227,9 +332,16 @@ impl Partitions for DetectPartitions {
         }
     }
 
-    fn revoked(&self, _tpl: &TopicPartitionList) {
-        // Kept: if the partition comes back and its changelog has not moved, the state is
-        // reused instead of read again (see `assigned`).
+    fn revoked(&self, tpl: &TopicPartitionList) {
+        // The state is kept: if the partition comes back and its changelog has not moved,
+        // it is reused instead of read again (see `assigned`). What was read and not
+        // applied is dropped: whoever owns the partition next reads it again.
+        let mut guard = self.lock();
+        for partition in partitions_of(tpl, &self.topics.logins) {
+            if let Some(p) = guard.get_mut(&partition) {
+                p.drop_held();
+            }
+        }
     }
 }
 
@@ -252,10 +364,15 @@ pub struct BatchOutput {
     touched: BTreeSet<(i32, EmployeeId)>,
     /// Records that could not be read, for the dead-letter topic.
     pub bad: Vec<(OwnedMessage, String)>,
+    /// Offsets to store: no further than the earliest login or finding still held.
+    pub offsets: Progress,
+    /// How far every partition has applied, published once the batch's alerts are written.
+    watermark: Option<DateTime<Utc>>,
 }
 
 impl DetectPartitions {
-    /// Apply one batch of logins and findings.
+    /// Apply one batch of logins, findings and dispositions (empty when the input is
+    /// quiet): hold the logins, then apply in event-time order those the watermarks passed.
     pub fn apply(
         &self,
         batch: &[OwnedMessage],
@@ -264,129 +381,349 @@ impl DetectPartitions {
     ) -> BatchOutput {
         let mut out = BatchOutput::default();
         let mut guard = self.lock();
-        let mut pushed: BTreeSet<i32> = BTreeSet::new();
         for m in batch {
             let partition = m.partition();
             let Some(p) = guard.get_mut(&partition) else {
                 continue;
             };
             let topic = m.topic();
-            if topic == self.topics.logins {
-                let rec: LoginRecord = match serde_json::from_slice(payload(m)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        out.bad
-                            .push((m.clone(), format!("unreadable login record: {e}")));
-                        continue;
+            let next = p.next.entry(topic.to_owned()).or_insert(0);
+            *next = (*next).max(m.offset() + 1);
+            if m.key() == Some(WATERMARK_KEY)
+                && (topic == self.topics.logins || topic == self.topics.findings)
+            {
+                match serde_json::from_slice::<WatermarkRecord>(payload(m)) {
+                    Ok(w) => {
+                        let upstream = if topic == self.topics.logins {
+                            &mut p.ingest
+                        } else {
+                            &mut p.infra
+                        };
+                        w.watermarks.into_iter().for_each(|w| upstream.record(w));
                     }
-                };
-                let applied = p.applied.entry(rec.employee.clone()).or_default();
-                if applied.contains(&rec.source) {
-                    self.metrics
-                        .duplicates_skipped
-                        .with_label_values(&["login"])
-                        .inc();
-                    continue;
+                    Err(e) => out
+                        .bad
+                        .push((m.clone(), format!("unreadable watermark: {e}"))),
                 }
-                applied.record(&rec.source);
-                self.metrics.observe_event_lag("detect", rec.event.time);
-                p.clock = p.clock.max(Some(rec.event.time));
-                out.touched.insert((partition, rec.employee.clone()));
-                pushed.insert(partition);
-                let alerts = p.engine.push(
-                    Resolved {
-                        event: rec.event,
-                        employee: rec.employee,
-                        geo: Arc::new(rec.geo),
-                    },
-                    roster,
-                    suppress,
-                );
-                out.alerts
-                    .extend(alerts.into_iter().map(|a| (partition, a)));
+            } else if topic == self.topics.logins {
+                self.read_login(p, partition, m, roster, suppress, &mut out);
             } else if topic == self.topics.dispositions {
-                let d: crate::suppress::Disposition = match serde_json::from_slice(payload(m)) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        out.bad
-                            .push((m.clone(), format!("unreadable disposition: {e}")));
-                        continue;
-                    }
-                };
-                // The disposition's own coordinates: applied once per employee, even when
-                // it is read again after a crash.
-                let source = crate::service::wire::Source {
-                    topic: topic.to_owned(),
-                    partition,
-                    offset: m.offset(),
-                };
-                let applied = p.applied.entry(d.employee_id.clone()).or_default();
-                if applied.contains(&source) {
-                    self.metrics
-                        .duplicates_skipped
-                        .with_label_values(&["disposition"])
-                        .inc();
-                    continue;
-                }
-                applied.record(&source);
-                p.engine.dispose(&d);
-                out.touched.insert((partition, d.employee_id.clone()));
-                tracing::info!(
-                    employee = %d.employee_id.0,
-                    alert = d.alert_id.as_deref().unwrap_or("-"),
-                    "disposition applied"
-                );
+                self.read_disposition(p, partition, m, &mut out);
             } else if topic == self.topics.findings {
-                let rec: FindingRecord = match serde_json::from_slice(payload(m)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        out.bad
-                            .push((m.clone(), format!("unreadable finding record: {e}")));
-                        continue;
-                    }
+                self.read_finding(p, partition, m, &mut out);
+            }
+        }
+        let mut held = 0;
+        let mut lag: f64 = 0.0;
+        // How far every partition has applied: the least bound; a partition whose inputs
+        // are all idle has applied all it read.
+        let mut watermark = Until::Everything;
+        let mut latest = None;
+        for (&partition, p) in guard.iter_mut() {
+            let until = self.release(p, partition, roster, suppress, &mut out);
+            watermark = watermark.min(until);
+            latest = latest.max(p.latest);
+            held += p.held.len();
+            if let (Some(latest), Some(released)) = (p.latest, p.released) {
+                lag = lag.max((latest - released).num_milliseconds() as f64 / 1000.0);
+            }
+            for (topic, &next) in &p.next {
+                let earliest = if *topic == self.topics.logins {
+                    p.held.tags().map(|h| h.offset).min()
+                } else if *topic == self.topics.findings {
+                    p.waiting.values().flatten().map(|w| w.offset).min()
+                } else {
+                    None
                 };
-                let Some(finding) = rec.finding() else {
-                    out.bad
-                        .push((m.clone(), format!("unknown rule {:?}", rec.rule)));
-                    continue;
-                };
-                let applied = p.applied.entry(rec.employee.clone()).or_default();
-                if applied.contains(&rec.source) {
-                    self.metrics
-                        .duplicates_skipped
-                        .with_label_values(&["finding"])
-                        .inc();
-                    continue;
-                }
-                applied.record(&rec.source);
+                out.offsets
+                    .set(topic, partition, earliest.unwrap_or(next).min(next));
+            }
+            for (rule, severity, n) in p.engine.take_finding_counts() {
                 self.metrics
                     .findings
-                    .with_label_values(&[finding.rule, finding.severity.as_str()])
-                    .inc();
-                out.touched.insert((partition, rec.employee.clone()));
-                if let Some(a) = p
-                    .engine
-                    .apply_findings(&rec.employee, &rec.event, vec![finding])
-                {
-                    out.alerts.push((partition, a));
-                }
+                    .with_label_values(&[rule, severity.as_str()])
+                    .inc_by(n);
             }
         }
-        // Apply what the reorder buffer holds: a batch is finished before it is committed.
-        for partition in pushed {
-            if let Some(p) = guard.get_mut(&partition) {
-                let alerts = p.engine.flush(roster, suppress);
-                out.alerts
-                    .extend(alerts.into_iter().map(|a| (partition, a)));
-                for (rule, severity, n) in p.engine.take_finding_counts() {
-                    self.metrics
-                        .findings
-                        .with_label_values(&[rule, severity.as_str()])
-                        .inc_by(n);
-                }
-            }
-        }
+        out.watermark = match watermark {
+            Until::Upto(t) => Some(t),
+            Until::Everything => latest,
+            Until::Nothing => None,
+        };
+        self.metrics
+            .held_records
+            .with_label_values(&["detect"])
+            .set(held as i64);
+        self.metrics
+            .watermark_lag_seconds
+            .with_label_values(&["detect"])
+            .set(lag.max(0.0));
         out
+    }
+
+    /// Hold one login (or apply it at once when it comes behind what was applied).
+    fn read_login(
+        &self,
+        p: &mut PartitionState,
+        partition: i32,
+        m: &OwnedMessage,
+        roster: &Roster,
+        suppress: &Suppressions,
+        out: &mut BatchOutput,
+    ) {
+        let rec: LoginRecord = match serde_json::from_slice(payload(m)) {
+            Ok(r) => r,
+            Err(e) => {
+                out.bad
+                    .push((m.clone(), format!("unreadable login record: {e}")));
+                return;
+            }
+        };
+        let applied = p.applied.get(&rec.employee);
+        if applied.is_some_and(|a| a.contains(&rec.source)) || p.held_sources.contains(&rec.source)
+        {
+            self.metrics
+                .duplicates_skipped
+                .with_label_values(&["login"])
+                .inc();
+            return;
+        }
+        self.metrics.observe_event_lag("detect", rec.event.time);
+        let held = HeldLogin {
+            source: rec.source.clone(),
+            offset: m.offset(),
+            read: Instant::now(),
+        };
+        let time = rec.event.time;
+        let login = Resolved {
+            event: rec.event,
+            employee: rec.employee,
+            geo: Arc::new(rec.geo),
+        };
+        if p.released.is_some_and(|r| time < r) {
+            // Behind what was applied already: apply it now, out of order, never drop it.
+            self.metrics
+                .late_records
+                .with_label_values(&["login"])
+                .inc();
+            self.apply_login(p, partition, login, held, roster, suppress, out);
+            return;
+        }
+        p.latest = p.latest.max(Some(time));
+        p.held_sources.insert(held.source.clone());
+        p.held.push(login, held);
+    }
+
+    /// Keep one shared-infrastructure finding for its login (or apply it at once when its
+    /// login was applied already).
+    fn read_finding(
+        &self,
+        p: &mut PartitionState,
+        partition: i32,
+        m: &OwnedMessage,
+        out: &mut BatchOutput,
+    ) {
+        let rec: FindingRecord = match serde_json::from_slice(payload(m)) {
+            Ok(r) => r,
+            Err(e) => {
+                out.bad
+                    .push((m.clone(), format!("unreadable finding record: {e}")));
+                return;
+            }
+        };
+        let Some(finding) = rec.finding() else {
+            out.bad
+                .push((m.clone(), format!("unknown rule {:?}", rec.rule)));
+            return;
+        };
+        let applied = p.applied.get(&rec.employee);
+        let waiting = |login: &Source| {
+            p.waiting
+                .get(&(rec.employee.clone(), login.clone()))
+                .is_some_and(|ws| ws.iter().any(|w| w.source == rec.source))
+        };
+        if applied.is_some_and(|a| a.contains(&rec.source))
+            || rec.login.as_ref().is_some_and(waiting)
+        {
+            self.metrics
+                .duplicates_skipped
+                .with_label_values(&["finding"])
+                .inc();
+            return;
+        }
+        match rec.login {
+            Some(login) if !applied.is_some_and(|a| a.contains(&login)) => {
+                p.waiting
+                    .entry((rec.employee, login))
+                    .or_default()
+                    .push(WaitingFinding {
+                        finding,
+                        event: rec.event,
+                        source: rec.source,
+                        offset: m.offset(),
+                    });
+            }
+            _ => {
+                // Its login was applied without it (the infra stage was late, or wrote no
+                // login coordinates): apply it on its own, an escalation of its own.
+                self.metrics
+                    .late_records
+                    .with_label_values(&["finding"])
+                    .inc();
+                let w = WaitingFinding {
+                    finding,
+                    event: rec.event,
+                    source: rec.source,
+                    offset: m.offset(),
+                };
+                self.apply_finding_alone(p, partition, &rec.employee, w, out);
+            }
+        }
+    }
+
+    fn apply_finding_alone(
+        &self,
+        p: &mut PartitionState,
+        partition: i32,
+        employee: &EmployeeId,
+        w: WaitingFinding,
+        out: &mut BatchOutput,
+    ) {
+        p.applied
+            .entry(employee.clone())
+            .or_default()
+            .record(&w.source);
+        self.metrics
+            .findings
+            .with_label_values(&[w.finding.rule, w.finding.severity.as_str()])
+            .inc();
+        out.touched.insert((partition, employee.clone()));
+        if let Some(a) = p.engine.apply_findings(employee, &w.event, vec![w.finding]) {
+            out.alerts.push((partition, a));
+        }
+    }
+
+    fn read_disposition(
+        &self,
+        p: &mut PartitionState,
+        partition: i32,
+        m: &OwnedMessage,
+        out: &mut BatchOutput,
+    ) {
+        let d: crate::suppress::Disposition = match serde_json::from_slice(payload(m)) {
+            Ok(d) => d,
+            Err(e) => {
+                out.bad
+                    .push((m.clone(), format!("unreadable disposition: {e}")));
+                return;
+            }
+        };
+        // The disposition's own coordinates: applied once per employee, even when it is read
+        // again after a crash.
+        let source = source_of(m);
+        let applied = p.applied.entry(d.employee_id.clone()).or_default();
+        if applied.contains(&source) {
+            self.metrics
+                .duplicates_skipped
+                .with_label_values(&["disposition"])
+                .inc();
+            return;
+        }
+        applied.record(&source);
+        p.engine.dispose(&d);
+        out.touched.insert((partition, d.employee_id.clone()));
+        tracing::info!(
+            employee = %d.employee_id.0,
+            alert = d.alert_id.as_deref().unwrap_or("-"),
+            "disposition applied"
+        );
+    }
+
+    /// Apply, in event-time order, the held logins the watermarks passed; a login that
+    /// waited longer than `watermark_wait_max_secs` goes without them.
+    fn release(
+        &self,
+        p: &mut PartitionState,
+        partition: i32,
+        roster: &Roster,
+        suppress: &Suppressions,
+        out: &mut BatchOutput,
+    ) -> Until {
+        let mut until = p.ingest.until().less(self.order.delay);
+        if self.wait_for_infra {
+            until = until.min(p.infra.until());
+        }
+        while let Some((time, h)) = p.held.peek() {
+            let timed_out = h.read.elapsed() >= self.order.wait;
+            if !until.covers(time) && !timed_out {
+                break;
+            }
+            if !until.covers(time) {
+                self.metrics.watermark_timeouts.inc();
+            }
+            let Some((login, held)) = p.held.pop_until(None) else {
+                break;
+            };
+            self.apply_login(p, partition, login, held, roster, suppress, out);
+        }
+        // Findings whose login was passed without them (it was read late, or never came):
+        // applied on their own rather than kept for ever.
+        if !p.waiting.is_empty() {
+            let released = p.released;
+            let orphans: Vec<(EmployeeId, Source)> = p
+                .waiting
+                .iter()
+                .filter(|((_, login), ws)| {
+                    !p.held_sources.contains(login)
+                        && ws
+                            .iter()
+                            .all(|w| released.is_some_and(|r| w.event.time < r))
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in orphans {
+                for w in p.waiting.remove(&key).unwrap_or_default() {
+                    self.metrics
+                        .late_records
+                        .with_label_values(&["finding"])
+                        .inc();
+                    self.apply_finding_alone(p, partition, &key.0, w, out);
+                }
+            }
+        }
+        until
+    }
+
+    /// Apply one login with the findings made elsewhere about it.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_login(
+        &self,
+        p: &mut PartitionState,
+        partition: i32,
+        login: Resolved,
+        held: HeldLogin,
+        roster: &Roster,
+        suppress: &Suppressions,
+        out: &mut BatchOutput,
+    ) {
+        p.held_sources.remove(&held.source);
+        let waiting = p
+            .waiting
+            .remove(&(login.employee.clone(), held.source.clone()))
+            .unwrap_or_default();
+        let applied = p.applied.entry(login.employee.clone()).or_default();
+        applied.record(&held.source);
+        for w in &waiting {
+            applied.record(&w.source);
+        }
+        let time = login.event.time;
+        p.released = p.released.max(Some(time));
+        p.clock = p.clock.max(Some(time));
+        out.touched.insert((partition, login.employee.clone()));
+        let elsewhere = waiting.into_iter().map(|w| w.finding).collect();
+        if let Some(a) = p.engine.apply_now(login, elsewhere, roster, suppress) {
+            out.alerts.push((partition, a));
+        }
     }
 
     /// Produce the batch's alerts, then its state, each acknowledged before the next.
@@ -460,6 +797,14 @@ impl DetectPartitions {
         }
         let landed = outbox.wait()?;
         self.metrics.changelog_writes.inc_by(landed.len() as u64);
+        if let Some(t) = out.watermark {
+            // After the alerts: a reader of the alerts topic that has read up to its end
+            // now has every alert at or before this time.
+            self.metrics
+                .watermark_timestamp_seconds
+                .with_label_values(&["detect"])
+                .set(t.timestamp_millis() as f64 / 1000.0);
+        }
         let mut guard = self.lock();
         for l in landed {
             if let Some(p) = guard.get_mut(&l.partition) {

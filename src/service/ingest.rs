@@ -2,16 +2,23 @@
 //! (and partitioned) by employee, and interactive logins onto `driftwatch.network` keyed by
 //! network. Bad records and logins of accounts the roster does not know go to
 //! `driftwatch.dlq` with the reason and the source coordinates in headers.
+//!
+//! After each batch, the stage's watermarks (how far in event time each input partition it
+//! holds has been passed on; see [`super::order`]) go to every partition of both topics.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+use rdkafka::TopicPartitionList;
 use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 
 use super::kafka::Outbox;
 use super::metrics::Metrics;
-use super::stage::payload;
-use super::wire::{LoginRecord, Source, partition_for};
+use super::order::{Announcer, EventOrder};
+use super::stage::{Partitions, payload};
+use super::wire::{LoginRecord, Source, Watermark, partition_for};
 use crate::decode::{FormatChoice, RejectReason};
 use crate::enrich::{DatabaseKind, Enricher, network_key};
 use crate::pipeline::{Pipeline, Processed};
@@ -41,6 +48,98 @@ pub struct Ingest {
     pub databases: Vec<DatabaseKind>,
 }
 
+/// The input partitions this instance holds, and how far in event time each has been
+/// passed on: the ingest stage's watermarks.
+pub struct InputProgress {
+    inner: Mutex<Passed>,
+    order: EventOrder,
+    /// How many partitions each input topic has.
+    partitions: BTreeMap<String, i32>,
+}
+
+#[derive(Default)]
+struct Passed {
+    parts: BTreeMap<(String, i32), Input>,
+    announcer: Announcer,
+}
+
+/// One input partition: the latest event time passed on, and when it last brought a record.
+struct Input {
+    latest: Option<DateTime<Utc>>,
+    heard: Instant,
+}
+
+impl Input {
+    fn new() -> Input {
+        Input {
+            latest: None,
+            heard: Instant::now(),
+        }
+    }
+}
+
+impl InputProgress {
+    pub fn new(order: EventOrder, partitions: BTreeMap<String, i32>) -> InputProgress {
+        InputProgress {
+            inner: Mutex::new(Passed::default()),
+            order,
+            partitions,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Passed> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A record of `topic`/`partition` was passed on; `time` when it was a login.
+    fn passed(&self, topic: &str, partition: i32, time: Option<DateTime<Utc>>) {
+        let mut guard = self.lock();
+        let slot = guard
+            .parts
+            .entry((topic.to_owned(), partition))
+            .or_insert_with(Input::new);
+        slot.latest = slot.latest.max(time);
+        slot.heard = Instant::now();
+    }
+
+    /// The watermarks to write now: those that changed, and all of them now and then.
+    pub fn due(&self) -> Vec<Watermark> {
+        let mut guard = self.lock();
+        let marks = guard
+            .parts
+            .iter()
+            .map(|((topic, partition), input)| Watermark {
+                topic: topic.clone(),
+                partition: *partition,
+                partitions: self.partitions.get(topic).copied().unwrap_or(1),
+                time: input.latest,
+                idle: input.heard.elapsed() >= self.order.idle,
+            })
+            .collect();
+        guard.announcer.due(marks)
+    }
+}
+
+impl Partitions for InputProgress {
+    fn assigned(&self, tpl: &TopicPartitionList, _committed: Option<&TopicPartitionList>) {
+        let mut guard = self.lock();
+        for e in tpl.elements() {
+            guard
+                .parts
+                .entry((e.topic().to_owned(), e.partition()))
+                .or_insert_with(Input::new);
+        }
+    }
+
+    fn revoked(&self, tpl: &TopicPartitionList) {
+        let mut guard = self.lock();
+        for e in tpl.elements() {
+            guard.parts.remove(&(e.topic().to_owned(), e.partition()));
+            guard.announcer.forget(e.topic(), e.partition());
+        }
+    }
+}
+
 /// Why a record went to the dead-letter topic, beyond the decoder's reasons.
 pub const UNKNOWN_USER: &str = "unknown_user";
 
@@ -51,11 +150,13 @@ impl Ingest {
         batch: &[OwnedMessage],
         roster: &Roster,
         enricher: &Enricher,
+        progress: &InputProgress,
         outbox: &mut Outbox,
     ) {
         let t = &self.topics;
         for m in batch {
             let topic = m.topic();
+            progress.passed(topic, m.partition(), None);
             let format = self.formats.get(topic).copied().unwrap_or_default();
             let source = Source {
                 topic: topic.to_owned(),
@@ -80,6 +181,7 @@ impl Ingest {
                     }
                 }
                 Processed::UnknownUser { event, geo } => {
+                    progress.passed(topic, m.partition(), Some(event.time));
                     let fmt = event.format.as_str();
                     self.consumed(topic, fmt);
                     self.metrics.observe_geo(&geo, &self.databases);
@@ -90,6 +192,7 @@ impl Ingest {
                     self.dead_letter(outbox, m, &source, UNKNOWN_USER, detail, fmt);
                 }
                 Processed::Resolved(r) => {
+                    progress.passed(topic, m.partition(), Some(r.event.time));
                     let fmt = r.event.format.as_str();
                     self.consumed(topic, fmt);
                     self.metrics.observe_geo(&r.geo, &self.databases);

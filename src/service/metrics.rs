@@ -13,8 +13,8 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::alert::Severity;
@@ -40,6 +40,9 @@ const NOTIFICATION_BUCKETS: [f64; 14] = [
 
 /// What a skipped duplicate was, for the `kind` label of `duplicates_skipped`.
 pub const DUPLICATE_KINDS: [&str; 4] = ["login", "finding", "alert", "disposition"];
+
+/// What arrived behind the watermark, for the `kind` label of `late_records`.
+pub const LATE_KINDS: [&str; 3] = ["login", "network_login", "finding"];
 
 /// The `level` label of `employees_by_risk` for an employee below the lowest risk level.
 pub const NO_RISK: &str = "none";
@@ -133,6 +136,23 @@ pub struct Metrics {
     /// Times the watch made a stalled stage leave its group and join it again. Label:
     /// `stage`.
     pub stage_rejoins: IntCounterVec,
+    /// Logins a stage holds until its event-time watermark passes them (`detect`,
+    /// `infra`). Label: `stage`.
+    pub held_records: IntGaugeVec,
+    /// How far, in event-time seconds, what a stage has applied lags behind the latest
+    /// login it has read: the reorder delay plus any wait for the infra stage. Label:
+    /// `stage`.
+    pub watermark_lag_seconds: GaugeVec,
+    /// The event time up to which every partition a stage holds has applied what it read,
+    /// Unix seconds (Flink's "current watermark"); detect publishes it once the alerts up to
+    /// it are written. Label: `stage`.
+    pub watermark_timestamp_seconds: GaugeVec,
+    /// Records that arrived behind the watermark and were applied at once, out of event-time
+    /// order (never dropped). Label: `kind` (`login`, `network_login`, `finding`).
+    pub late_records: IntCounterVec,
+    /// Logins the detect stage applied without waiting any longer for the infra stage's
+    /// watermark (`[service] infra_wait_max_secs`).
+    pub watermark_timeouts: IntCounter,
     /// Alerts handled per destination of the route stage. Labels: `destination` (its name
     /// in `[[route.destination]]`), `result` ([`NOTIFICATION_RESULTS`]).
     pub notifications: IntCounterVec,
@@ -304,6 +324,45 @@ impl Metrics {
                 "Partitions each stage's consumer holds now.",
                 &["stage"],
             )?,
+            held_records: gauge_vec(
+                &r,
+                "held_records",
+                "Logins a stage holds until its event-time watermark passes them.",
+                &["stage"],
+            )?,
+            watermark_lag_seconds: registered(
+                &r,
+                GaugeVec::new(
+                    opts(
+                        "watermark_lag_seconds",
+                        "Event-time seconds what a stage applied lags behind the latest login it read.",
+                    ),
+                    &["stage"],
+                )?,
+            )?,
+            watermark_timestamp_seconds: registered(
+                &r,
+                GaugeVec::new(
+                    opts(
+                        "watermark_timestamp_seconds",
+                        "Event time up to which every partition of a stage has applied what it read, Unix seconds.",
+                    ),
+                    &["stage"],
+                )?,
+            )?,
+            late_records: counter_vec(
+                &r,
+                "late_records_total",
+                "Records that arrived behind the watermark, applied at once out of order.",
+                &["kind"],
+            )?,
+            watermark_timeouts: registered(
+                &r,
+                IntCounter::with_opts(opts(
+                    "watermark_timeouts_total",
+                    "Logins detect applied without waiting longer for the infra watermark.",
+                ))?,
+            )?,
             stage_stalled: gauge_vec(
                 &r,
                 "stage_stalled",
@@ -386,12 +445,18 @@ impl Metrics {
         for kind in DUPLICATE_KINDS {
             self.duplicates_skipped.with_label_values(&[kind]);
         }
+        for kind in LATE_KINDS {
+            self.late_records.with_label_values(&[kind]);
+        }
         // The stages with state to restore. A restore happens at start, before the first
         // scrape, so without these series `increase()` would never see the first one.
         for stage in ["detect", "infra"] {
             self.restore_failures.with_label_values(&[stage]);
             self.restore_seconds.with_label_values(&[stage]);
             self.restored_employees.with_label_values(&[stage]);
+            self.held_records.with_label_values(&[stage]);
+            self.watermark_lag_seconds.with_label_values(&[stage]);
+            self.watermark_timestamp_seconds.with_label_values(&[stage]);
         }
         for level in risk_levels() {
             self.employees_by_risk.with_label_values(&[level]);

@@ -27,6 +27,7 @@ pub mod infra;
 pub mod ingest;
 pub mod kafka;
 pub mod metrics;
+pub mod order;
 pub mod roster_source;
 pub mod route;
 pub mod stage;
@@ -50,12 +51,13 @@ use crate::pipeline::Pipeline;
 use crate::suppress::Suppressions;
 use detect::{DetectPartitions, DetectTopics};
 use http::Health;
-use infra::InfraPartitions;
-use ingest::{Ingest, IngestTopics};
+use infra::{InfraPartitions, InfraTopics};
+use ingest::{Ingest, IngestTopics, InputProgress};
 use kafka::{Outbox, ServiceError};
 use metrics::Metrics;
+use order::EventOrder;
 use roster_source::RosterSource;
-use stage::{Partitions, Progress, StageContext, poll_batch};
+use stage::{Done, Partitions, Progress, StageContext, poll_batch};
 
 /// A stage of the topology.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -362,15 +364,23 @@ pub fn run(
                 }
             }
             Stage::Ingest => {
-                let ctx = StageContext::new(NoState, Arc::clone(&metrics));
-                let consumer: BaseConsumer<StageContext<NoState>> =
-                    kafka::consumer_config(&kafka, &group).create_with_context(ctx)?;
                 let inputs: Vec<&str> = kafka.input.iter().map(|i| i.topic.as_str()).collect();
                 if inputs.is_empty() {
                     return Err(ServiceError::Other(
                         "the ingest stage needs at least one [[kafka.input]] topic".into(),
                     ));
                 }
+                let probe = reader()?;
+                let mut input_partitions = std::collections::BTreeMap::new();
+                for topic in &inputs {
+                    input_partitions
+                        .insert((*topic).to_owned(), kafka::partition_count(&probe, topic)?);
+                }
+                let progress =
+                    InputProgress::new(EventOrder::of(&config.service), input_partitions);
+                let ctx = StageContext::new(progress, Arc::clone(&metrics));
+                let consumer: BaseConsumer<StageContext<InputProgress>> =
+                    kafka::consumer_config(&kafka, &group).create_with_context(ctx)?;
                 let t = &kafka.topics;
                 let ingest = Ingest {
                     pipeline: Pipeline {
@@ -405,8 +415,18 @@ pub fn run(
                     stage,
                     spawn(stage, move || {
                         stage_loop(&consumer, outbox, &opts, &metrics, stage, |batch, out| {
-                            ingest.apply(batch, &roster(), &enricher, out);
-                            Ok(Vec::new())
+                            let progress = &consumer.context().partitions;
+                            ingest.apply(batch, &roster(), &enricher, progress, out);
+                            let t = &ingest.topics;
+                            announce(
+                                out,
+                                progress.due(),
+                                &[
+                                    (&t.logins, t.logins_partitions),
+                                    (&t.network, t.network_partitions),
+                                ],
+                            )?;
+                            Ok(Done::default())
                         })
                     })?,
                 ));
@@ -414,14 +434,21 @@ pub fn run(
             Stage::Detect => {
                 let t = &kafka.topics;
                 let topics = DetectTopics {
+                    inputs: kafka.input.iter().map(|i| i.topic.clone()).collect(),
+                    network: t.network.clone(),
                     logins: t.logins.clone(),
                     findings: t.findings.clone(),
                     dispositions: t.dispositions.clone(),
                     alerts: t.alerts.clone(),
                     changelog: t.changelog.clone(),
                 };
-                let parts =
-                    DetectPartitions::new(config.engine(), topics, reader()?, Arc::clone(&metrics));
+                let parts = DetectPartitions::new(
+                    config.engine(),
+                    EventOrder::of(&config.service),
+                    topics,
+                    reader()?,
+                    Arc::clone(&metrics),
+                );
                 let consumer: BaseConsumer<StageContext<DetectPartitions>> =
                     kafka::consumer_config(&kafka, &group)
                         .create_with_context(StageContext::new(parts, Arc::clone(&metrics)))?;
@@ -450,18 +477,29 @@ pub fn run(
                             let parts = &consumer.context().partitions;
                             let mut output = parts.apply(batch, &roster(), &suppress);
                             let bad = std::mem::take(&mut output.bad);
+                            let offsets = std::mem::take(&mut output.offsets);
                             parts.write(output, out)?;
-                            Ok(bad)
+                            Ok(Done {
+                                bad,
+                                offsets: Some(offsets),
+                            })
                         })
                     })?,
                 ));
             }
             Stage::Infra => {
                 let t = &kafka.topics;
+                let reader = reader()?;
+                let network_partitions = kafka::partition_count(&reader, &t.network)?;
                 let parts = InfraPartitions::new(
                     &config.detect,
-                    t.network.clone(),
-                    reader()?,
+                    EventOrder::of(&config.service),
+                    InfraTopics {
+                        inputs: kafka.input.iter().map(|i| i.topic.clone()).collect(),
+                        network: t.network.clone(),
+                        network_partitions,
+                    },
+                    reader,
                     Arc::clone(&metrics),
                     Arc::clone(&current_roster),
                     Arc::clone(&suppress),
@@ -486,10 +524,10 @@ pub fn run(
                     stage,
                     spawn(stage, move || {
                         stage_loop(&consumer, outbox, &opts, &metrics, stage, |batch, out| {
-                            let (findings, bad) = consumer.context().partitions.apply(batch);
-                            for f in findings {
+                            let output = consumer.context().partitions.apply(batch);
+                            for f in &output.findings {
                                 let key = f.employee.0.as_bytes();
-                                let value = serde_json::to_vec(&f).unwrap_or_default();
+                                let value = serde_json::to_vec(f).unwrap_or_default();
                                 out.send(
                                     &findings_topic,
                                     wire::partition_for(key, findings_partitions),
@@ -498,7 +536,15 @@ pub fn run(
                                     None,
                                 );
                             }
-                            Ok(bad)
+                            announce(
+                                out,
+                                output.watermarks,
+                                &[(&findings_topic, findings_partitions)],
+                            )?;
+                            Ok(Done {
+                                bad: output.bad,
+                                offsets: Some(output.offsets),
+                            })
                         })
                     })?,
                 ));
@@ -651,27 +697,23 @@ fn spawn(
 }
 
 /// Poll, apply, produce, wait for acknowledgements, store offsets; until stopped. `apply`
-/// queues the batch's output and returns the records it could not read, which are
-/// dead-lettered with the batch.
+/// queues the batch's output and says what it could not read (dead-lettered with the batch)
+/// and, for a stage that holds records back, which offsets to store. It is also called
+/// with an empty batch when a poll brings nothing, so held records can be released on a
+/// quiet input.
 fn stage_loop<P: Partitions>(
     consumer: &BaseConsumer<StageContext<P>>,
     mut outbox: Outbox,
     opts: &LoopOptions,
     metrics: &Metrics,
     stage: Stage,
-    mut apply: impl FnMut(
-        &[OwnedMessage],
-        &mut Outbox,
-    ) -> Result<Vec<(OwnedMessage, String)>, ServiceError>,
+    mut apply: impl FnMut(&[OwnedMessage], &mut Outbox) -> Result<Done, ServiceError>,
 ) -> Result<(), ServiceError> {
     while !opts.stop.load(Ordering::SeqCst) {
         let batch = poll_batch(consumer, opts.batch_max, opts.batch_wait);
-        if batch.is_empty() {
-            continue;
-        }
         let started = Instant::now();
-        let bad = apply(&batch, &mut outbox)?;
-        for (m, why) in &bad {
+        let done = apply(&batch, &mut outbox)?;
+        for (m, why) in &done.bad {
             ingest::dead_letter(
                 &mut outbox,
                 &opts.dlq,
@@ -689,11 +731,17 @@ fn stage_loop<P: Partitions>(
                 .inc();
         }
         outbox.wait()?;
-        let mut progress = Progress::default();
-        for m in &batch {
-            progress.done(m);
-        }
+        let progress = done.offsets.unwrap_or_else(|| {
+            let mut progress = Progress::default();
+            for m in &batch {
+                progress.done(m);
+            }
+            progress
+        });
         progress.store(consumer);
+        if batch.is_empty() {
+            continue;
+        }
         let per_record = started.elapsed().as_secs_f64() / batch.len() as f64;
         let hist = metrics
             .processing_seconds
@@ -704,6 +752,26 @@ fn stage_loop<P: Partitions>(
     }
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         tracing::debug!(error = %e, stage = stage.as_str(), "final commit");
+    }
+    Ok(())
+}
+
+/// Write a stage's watermarks to every partition of `topics`, behind the output they vouch
+/// for: that output is acknowledged first (the producer may reorder retried batches).
+fn announce(
+    out: &mut Outbox,
+    watermarks: Vec<wire::Watermark>,
+    topics: &[(&String, i32)],
+) -> Result<(), ServiceError> {
+    if watermarks.is_empty() {
+        return Ok(());
+    }
+    out.wait()?;
+    let value = serde_json::to_vec(&wire::WatermarkRecord { watermarks }).unwrap_or_default();
+    for (topic, partitions) in topics {
+        for partition in 0..*partitions {
+            out.send(topic, partition, wire::WATERMARK_KEY, &value, None);
+        }
     }
     Ok(())
 }

@@ -202,6 +202,17 @@ fn rejoin<P: Partitions>(consumer: &BaseConsumer<StageContext<P>>) {
     }
 }
 
+/// What a stage's batch (or quiet poll) leaves for the loop to do.
+#[derive(Debug, Default)]
+pub struct Done {
+    /// Records that could not be read, for the dead-letter topic.
+    pub bad: Vec<(OwnedMessage, String)>,
+    /// Offsets to store instead of the batch's own: a stage that holds records back stores,
+    /// per partition, no further than its earliest record still held, so a crash re-reads
+    /// what it had not applied yet.
+    pub offsets: Option<Progress>,
+}
+
 /// The next offset to consume per topic and partition, built up over a batch.
 #[derive(Debug, Default)]
 pub struct Progress(BTreeMap<(String, i32), i64>);
@@ -213,6 +224,11 @@ impl Progress {
             .entry((m.topic().to_owned(), m.partition()))
             .or_insert(0);
         *slot = (*slot).max(m.offset() + 1);
+    }
+
+    /// Set the next offset of one partition outright.
+    pub fn set(&mut self, topic: &str, partition: i32, next: i64) {
+        self.0.insert((topic.to_owned(), partition), next);
     }
 
     /// Store the offsets for the background commit. Call only after the batch's output

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{Evidence, Finding, Severity};
+use crate::engine::Resolved;
 use crate::enrich::Geo;
 use crate::event::LoginEvent;
 use crate::roster::EmployeeId;
@@ -47,11 +48,16 @@ pub struct FindingRecord {
     pub evidence: Vec<Evidence>,
     /// The `driftwatch.network` record that produced it.
     pub source: Source,
+    /// The input record of the login it is about (the login's own `source`): the detect
+    /// stage applies the finding together with that login, as `replay` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<Source>,
 }
 
 impl FindingRecord {
-    /// The record for `finding` about `login`.
-    pub fn new(login: &LoginRecord, finding: Finding, source: Source) -> FindingRecord {
+    /// The record for `finding` about `login`, made from the `driftwatch.network` record
+    /// at `source`; `input` is the login's own input record.
+    pub fn new(login: &Resolved, finding: Finding, source: Source, input: Source) -> FindingRecord {
         FindingRecord {
             employee: login.employee.clone(),
             event: login.event.clone(),
@@ -61,6 +67,7 @@ impl FindingRecord {
             summary: finding.summary,
             evidence: finding.evidence,
             source,
+            login: Some(input),
         }
     }
 
@@ -76,6 +83,33 @@ impl FindingRecord {
             evidence: self.evidence.clone(),
         })
     }
+}
+
+/// The key of a [`WatermarkRecord`] on `driftwatch.logins`, `driftwatch.network` and
+/// `driftwatch.findings`. Employee ids and network keys never start with a NUL.
+pub const WATERMARK_KEY: &[u8] = b"\0watermark";
+
+/// How far a stage has passed on what it read from one partition (see
+/// [`super::order`]): every record of `topic`/`partition` at or before `time` has had its
+/// output written, before this watermark, to the partition that carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watermark {
+    /// The partition described: an input topic's (ingest) or `driftwatch.network`'s (infra).
+    pub topic: String,
+    pub partition: i32,
+    /// How many partitions `topic` has.
+    pub partitions: i32,
+    /// Event time; `None` before the partition has brought anything.
+    pub time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Quiet for `[service] idle_release_ms` with nothing held: holds nobody back.
+    pub idle: bool,
+}
+
+/// One stage's watermarks, written after each batch's records to every partition of the
+/// topics it writes, under [`WATERMARK_KEY`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatermarkRecord {
+    pub watermarks: Vec<Watermark>,
 }
 
 /// How far each source's records have been applied to one employee's state: a record at or

@@ -67,8 +67,8 @@ pub struct Options {
     pub batch_max: usize,
     pub batch_wait_ms: u64,
     /// `[detect.shared_infrastructure] enabled`. Its findings reach an employee's partition
-    /// through the findings topic, so where they fall among the employee's logins depends
-    /// on timing: runs agree exactly only without it.
+    /// through the findings topic; the stages' watermarks make detect apply them with their
+    /// login, so runs agree exactly with it on too.
     pub shared_infrastructure: bool,
     /// librdkafka `fetch.wait.max.ms` for every client (`[kafka.client]`), when set.
     pub fetch_wait_ms: Option<u32>,
