@@ -3,6 +3,7 @@
 //! are written, and with `--keep-running` the metrics and the analyst API answer until
 //! SIGTERM.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -155,4 +156,123 @@ fn a_short_demo_reports_the_planted_cases_and_serves_the_api() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status}");
+}
+
+/// A demo run to its summary: the alert lines it printed, in order, and its folder. With
+/// `serve`, it stays up (`--keep-running`) on the returned port until the child is killed.
+fn demo(
+    dir: &std::path::Path,
+    serve: bool,
+) -> (Vec<String>, std::path::PathBuf, u16, std::process::Child) {
+    let out = dir.join("demo");
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_driftwatch"));
+    command
+        .args([
+            "demo",
+            "--employees",
+            "120",
+            "--days",
+            "10",
+            "--duration-secs",
+            "6",
+        ])
+        .args(["--seed", "7", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if serve {
+        command.arg("--keep-running");
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    let end = if serve { "still serving" } else { "audit log:" };
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let done = line.contains(end);
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        lines.iter().any(|l| l.contains(end)),
+        "the demo ended early:\n{}",
+        lines.join("\n")
+    );
+    let alerts = lines
+        .into_iter()
+        .filter(|l| l.contains("[planted: ") || l.contains("[legitimate: "))
+        .collect();
+    (alerts, out, port, child)
+}
+
+/// The alert objects the on-call file received, in the order it received them.
+fn paged(out: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(out.join("oncall.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["alert"].clone())
+        .collect()
+}
+
+/// Issue 16: two demos with one seed print the same alert lines, in the order they were
+/// raised (event time), and page the same alerts; and for every alert paged, the analyst
+/// API's current state is the last line the on-call destination received for it.
+#[test]
+fn two_demos_with_one_seed_raise_the_same_alerts_and_the_api_agrees_with_the_pages() {
+    let first_dir = tempfile::tempdir().unwrap();
+    let second_dir = tempfile::tempdir().unwrap();
+    let (first, first_out, port, mut serving) = demo(first_dir.path(), true);
+    let (second, second_out, _, mut ended) = demo(second_dir.path(), false);
+    assert!(first.len() >= 5, "{first:#?}");
+    assert_eq!(
+        first, second,
+        "two demos with one seed printed different alerts"
+    );
+    let times: Vec<&str> = first
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap_or_default())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted, "printed in the order raised");
+
+    let pages = paged(&first_out);
+    let sorted_lines = |mut v: Vec<serde_json::Value>| {
+        v.sort_by_key(|a| a.to_string());
+        v
+    };
+    assert!(!pages.is_empty());
+    assert_eq!(
+        sorted_lines(pages.clone()),
+        sorted_lines(paged(&second_out)),
+        "two demos with one seed paged different alerts"
+    );
+
+    // The API's current state of each paged alert is its last page.
+    let token = std::fs::read_to_string(first_out.join("api-token.txt")).unwrap();
+    let mut last: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for a in pages {
+        last.insert(a["id"].as_str().unwrap().to_owned(), a);
+    }
+    for (id, page) in &last {
+        let (status, body) = get(
+            &format!("http://127.0.0.1:{port}/api/v1/alerts/{id}"),
+            Some(token.trim()),
+        );
+        assert_eq!(status, 200, "{id}: {body}");
+        let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+        for field in ["status", "severity", "rules", "risk", "time", "summary"] {
+            assert_eq!(
+                view["alert"][field], page[field],
+                "{id}: the API's {field} is not the last page's"
+            );
+        }
+    }
+    let _ = ended.wait();
+    let _ = serving.kill();
+    let _ = serving.wait();
 }

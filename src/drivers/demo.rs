@@ -201,8 +201,10 @@ pub fn run(
         let brokers = brokers.clone();
         let topic = t.alerts.clone();
         let partitions = opts.partitions;
+        let watermark = handles.metrics.watermark_timestamp_seconds.clone();
         std::thread::spawn(move || {
-            follow_alerts(&brokers, &topic, partitions, &stop, |a| {
+            let watermark = move || watermark.with_label_values(&["detect"]).get();
+            follow_alerts(&brokers, &topic, partitions, &stop, watermark, |a| {
                 let (label, scenario) = planted
                     .get(&a.employee_id.0)
                     .copied()
@@ -428,6 +430,11 @@ fn demo_config(opts: &Options, brokers: &str) -> Result<Config, DemoError> {
     });
     config.service.listen = opts.listen;
     config.service.batch_wait_ms = 50;
+    // The month compressed into seconds: a topic partition that was quiet for a few
+    // simulated hours (idle, so nobody waits for it) can deliver its next record a little
+    // after another's later ones. Six simulated hours (replay's lateness, a fraction of a
+    // second here) absorb that, so two demos with one seed raise the same alerts.
+    config.service.reorder_delay_ms = 6 * 3_600_000;
     config.service.shutdown_deadline_secs = 20;
     let (token, sha256) = crate::api::new_token().map_err(|e| other("api token")(e.to_string()))?;
     std::fs::write(opts.out.join("api-token.txt"), format!("{token}\n"))
@@ -467,12 +474,21 @@ fn due_at(
     total.mul_f64(share.clamp(0.0, 1.0))
 }
 
-/// Every alert line from the beginning of `topic`, handed to `each`, until `stop`.
+/// Every alert line from the beginning of `topic`, handed to `each` in the order the alerts
+/// were raised (event time, then employee and id), until `stop`; then what is left.
+///
+/// The detect stage applies logins in event-time order within each partition, but the
+/// partitions' alerts reach this reader side by side. So lines are held until `watermark`
+/// (the detect stage's, published once the alerts up to it are written) has passed them
+/// and this reader has read every partition to the end it had then: every alert at or
+/// before the watermark has been read, and the lines go out sorted. Two demos with one seed
+/// print the same lines in the same order.
 fn follow_alerts(
     brokers: &str,
     topic: &str,
     partitions: i32,
     stop: &AtomicBool,
+    watermark: impl Fn() -> f64,
     mut each: impl FnMut(Alert),
 ) {
     let consumer: BaseConsumer = match ClientConfig::new()
@@ -495,12 +511,58 @@ fn follow_alerts(
         tracing::error!(error = %e, "demo: the alert printer cannot read");
         return;
     }
+    // Raised order: event time, then employee and id; `seq` keeps an alert's lines in the
+    // order they were written.
+    let mut held: std::collections::BTreeMap<(DateTime<Utc>, String, String, u64), Alert> =
+        Default::default();
+    let mut seq = 0u64;
+    let mut next: HashMap<i32, i64> = HashMap::new();
+    let mut last_check = Instant::now();
+    let mut printed_until = f64::NEG_INFINITY;
+    let mut hold = |a: Alert, held: &mut std::collections::BTreeMap<_, _>| {
+        seq += 1;
+        held.insert((a.time, a.employee_id.0.clone(), a.id.clone(), seq), a);
+    };
     while !stop.load(Ordering::SeqCst) {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100))
-            && let Ok(a) = serde_json::from_slice::<Alert>(m.payload().unwrap_or_default())
-        {
-            each(a);
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+            next.insert(m.partition(), m.offset() + 1);
+            if let Ok(a) = serde_json::from_slice::<Alert>(m.payload().unwrap_or_default()) {
+                hold(a, &mut held);
+            }
         }
+        if last_check.elapsed() < Duration::from_millis(200) {
+            continue;
+        }
+        last_check = Instant::now();
+        let w = watermark();
+        if w <= printed_until || held.is_empty() {
+            continue;
+        }
+        // Read to the ends as of now: everything at or before `w` was written before them.
+        let caught_up = (0..partitions).all(|p| {
+            consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(5))
+                .is_ok_and(|(_, high)| next.get(&p).copied().unwrap_or(0) >= high)
+        });
+        if !caught_up {
+            continue;
+        }
+        printed_until = w;
+        while let Some(entry) = held.first_entry() {
+            if entry.key().0.timestamp_millis() as f64 / 1000.0 > w {
+                break;
+            }
+            each(entry.remove());
+        }
+    }
+    // The stream ended: what was read and not yet printed, in order.
+    while let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+        if let Ok(a) = serde_json::from_slice::<Alert>(m.payload().unwrap_or_default()) {
+            hold(a, &mut held);
+        }
+    }
+    for (_, a) in held {
+        each(a);
     }
 }
 
