@@ -142,8 +142,8 @@ pub struct ServiceConfig {
     /// reached its time, the least latency, for sources that write in time order (a
     /// partition's own records are then never out of order). At most a week.
     pub reorder_delay_ms: u64,
-    /// An input partition that brought nothing for this long (wall clock, milliseconds) is
-    /// idle and holds nobody back. Default 500.
+    /// An input partition that brought nothing for this long (wall clock, milliseconds) and
+    /// has nothing left to read is idle and holds nobody back. Default 500.
     pub idle_release_ms: u64,
     /// Longest wait (wall clock, seconds) of a held login for the watermarks of the stages
     /// before (ingest's, and infra's in detect) before it is applied without them (counted in

@@ -17,7 +17,7 @@ use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 use super::kafka::Outbox;
 use super::metrics::Metrics;
 use super::order::{Announcer, EventOrder};
-use super::stage::{Partitions, payload};
+use super::stage::{Partitions, committed_offset, payload};
 use super::wire::{LoginRecord, Source, Watermark, partition_for};
 use crate::decode::{FormatChoice, RejectReason};
 use crate::enrich::{DatabaseKind, Enricher, network_key};
@@ -63,17 +63,24 @@ struct Passed {
     announcer: Announcer,
 }
 
-/// One input partition: the latest event time passed on, and when it last brought a record.
+/// One input partition: the latest event time passed on, when it last brought a record,
+/// and the next offset to pass on.
 struct Input {
     latest: Option<DateTime<Utc>>,
     heard: Instant,
+    /// `None` until a record is read or the group's committed offset is known.
+    next: Option<i64>,
+    /// Quiet and found caught up: idle until the next record.
+    idle: bool,
 }
 
 impl Input {
-    fn new() -> Input {
+    fn new(next: Option<i64>) -> Input {
         Input {
             latest: None,
             heard: Instant::now(),
+            next,
+            idle: false,
         }
     }
 }
@@ -91,43 +98,57 @@ impl InputProgress {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A record of `topic`/`partition` was passed on; `time` when it was a login.
-    fn passed(&self, topic: &str, partition: i32, time: Option<DateTime<Utc>>) {
+    /// The record at `offset` of `topic`/`partition` was passed on; `time` when it was a
+    /// login.
+    fn passed(&self, topic: &str, partition: i32, offset: i64, time: Option<DateTime<Utc>>) {
         let mut guard = self.lock();
         let slot = guard
             .parts
             .entry((topic.to_owned(), partition))
-            .or_insert_with(Input::new);
+            .or_insert_with(|| Input::new(None));
         slot.latest = slot.latest.max(time);
         slot.heard = Instant::now();
+        slot.next = slot.next.max(Some(offset + 1));
+        slot.idle = false;
     }
 
     /// The watermarks to write now: those that changed, and all of them now and then.
-    pub fn due(&self) -> Vec<Watermark> {
+    /// `caught_up(topic, partition, next)` says whether nothing is left to read from `next`
+    /// on (asked once per quiet spell): a partition is idle only when it is quiet *and*
+    /// caught up, so one that has not been fetched yet (after a start or a rebalance) holds
+    /// the others back.
+    pub fn due(&self, caught_up: impl Fn(&str, i32, Option<i64>) -> bool) -> Vec<Watermark> {
         let mut guard = self.lock();
-        let marks = guard
-            .parts
-            .iter()
-            .map(|((topic, partition), input)| Watermark {
+        let mut marks = Vec::with_capacity(guard.parts.len());
+        for ((topic, partition), input) in guard.parts.iter_mut() {
+            if !input.idle && input.heard.elapsed() >= self.order.idle {
+                input.idle = caught_up(topic, *partition, input.next);
+                if !input.idle {
+                    // Ask again after another quiet spell, not at every poll.
+                    input.heard = Instant::now();
+                }
+            }
+            marks.push(Watermark {
                 topic: topic.clone(),
                 partition: *partition,
                 partitions: self.partitions.get(topic).copied().unwrap_or(1),
                 time: input.latest,
-                idle: input.heard.elapsed() >= self.order.idle,
-            })
-            .collect();
+                idle: input.idle,
+            });
+        }
         guard.announcer.due(marks)
     }
 }
 
 impl Partitions for InputProgress {
-    fn assigned(&self, tpl: &TopicPartitionList, _committed: Option<&TopicPartitionList>) {
+    fn assigned(&self, tpl: &TopicPartitionList, committed: Option<&TopicPartitionList>) {
         let mut guard = self.lock();
         for e in tpl.elements() {
+            let next = committed_offset(committed, e.topic(), e.partition());
             guard
                 .parts
                 .entry((e.topic().to_owned(), e.partition()))
-                .or_insert_with(Input::new);
+                .or_insert_with(|| Input::new(next));
         }
     }
 
@@ -156,7 +177,7 @@ impl Ingest {
         let t = &self.topics;
         for m in batch {
             let topic = m.topic();
-            progress.passed(topic, m.partition(), None);
+            progress.passed(topic, m.partition(), m.offset(), None);
             let format = self.formats.get(topic).copied().unwrap_or_default();
             let source = Source {
                 topic: topic.to_owned(),
@@ -181,7 +202,7 @@ impl Ingest {
                     }
                 }
                 Processed::UnknownUser { event, geo } => {
-                    progress.passed(topic, m.partition(), Some(event.time));
+                    progress.passed(topic, m.partition(), m.offset(), Some(event.time));
                     let fmt = event.format.as_str();
                     self.consumed(topic, fmt);
                     self.metrics.observe_geo(&geo, &self.databases);
@@ -192,7 +213,7 @@ impl Ingest {
                     self.dead_letter(outbox, m, &source, UNKNOWN_USER, detail, fmt);
                 }
                 Processed::Resolved(r) => {
-                    progress.passed(topic, m.partition(), Some(r.event.time));
+                    progress.passed(topic, m.partition(), m.offset(), Some(r.event.time));
                     let fmt = r.event.format.as_str();
                     self.consumed(topic, fmt);
                     self.metrics.observe_geo(&r.geo, &self.databases);

@@ -418,9 +418,15 @@ pub fn run(
                             let progress = &consumer.context().partitions;
                             ingest.apply(batch, &roster(), &enricher, progress, out);
                             let t = &ingest.topics;
+                            let caught_up = |topic: &str, partition: i32, next: Option<i64>| {
+                                matches!(
+                                    consumer.fetch_watermarks(topic, partition, Duration::from_secs(2)),
+                                    Ok((low, high)) if next.unwrap_or(low) >= high
+                                )
+                            };
                             announce(
                                 out,
-                                progress.due(),
+                                progress.due(caught_up),
                                 &[
                                     (&t.logins, t.logins_partitions),
                                     (&t.network, t.network_partitions),
