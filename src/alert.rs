@@ -260,8 +260,42 @@ pub struct Alert {
     pub rules: Vec<String>,
     /// 0–100.
     pub risk: u8,
+    /// What this line adds, in sentences: the findings of the login that wrote it.
     pub summary: String,
+    /// Every finding of the alert so far, each once, in the order they came: an escalation
+    /// carries what justified the alert before it, not only the news.
+    #[serde(default)]
+    pub findings: Vec<FindingNote>,
+    /// The evidence of every finding so far, each piece once.
     pub evidence: Vec<Evidence>,
+}
+
+/// One finding of an alert: its rule, its severity and one sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingNote {
+    pub rule: String,
+    pub severity: Severity,
+    pub summary: String,
+}
+
+impl FindingNote {
+    pub fn of(f: &Finding) -> FindingNote {
+        FindingNote {
+            rule: f.rule.to_owned(),
+            severity: f.severity,
+            summary: sentence(&f.summary),
+        }
+    }
+}
+
+/// `text` as a sentence: trimmed, ending with a full stop unless it ends with one already.
+pub fn sentence(text: &str) -> String {
+    let t = text.trim();
+    if t.is_empty() || t.ends_with(['.', '!', '?']) {
+        t.to_owned()
+    } else {
+        format!("{t}.")
+    }
 }
 
 /// `dw-` and 24 hex digits of SHA-256 over the rule, the employee and the event's identity
@@ -364,6 +398,7 @@ mod tests {
             rules: vec![f.rule.to_owned()],
             risk: f.risk,
             summary: f.summary,
+            findings: Vec::new(),
             evidence: f.evidence,
         };
         let v: serde_json::Value = serde_json::to_value(&alert).unwrap();

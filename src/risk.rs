@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::alert::{Alert, AlertStatus, Evidence, Finding, Severity, alert_id};
+use crate::alert::{
+    Alert, AlertStatus, Evidence, Finding, FindingNote, Severity, alert_id, sentence,
+};
 use crate::event::LoginEvent;
 use crate::roster::EmployeeId;
 
@@ -114,6 +116,44 @@ pub struct OpenAlert {
     pub opened: DateTime<Utc>,
     pub severity: Severity,
     pub rules: Vec<String>,
+    /// What the alert's lines said so far ([`SoFar`] as JSON: evidence is an internally
+    /// tagged enum, which the state's binary form cannot read back), carried by every
+    /// escalation.
+    pub so_far: Vec<u8>,
+}
+
+/// An open alert's findings and evidence so far, each once, in the order they came.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SoFar {
+    pub findings: Vec<FindingNote>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Most findings an alert carries; later ones still count and still escalate, but the
+/// first ones say why it opened.
+pub const MAX_FINDINGS: usize = 16;
+/// Most pieces of evidence an alert carries.
+pub const MAX_EVIDENCE: usize = 32;
+
+impl SoFar {
+    fn read(bytes: &[u8]) -> SoFar {
+        serde_json::from_slice(bytes).unwrap_or_default()
+    }
+
+    /// Add what one line's findings say; what was said already is not repeated.
+    fn add(&mut self, findings: Vec<Finding>) {
+        for f in findings {
+            let note = FindingNote::of(&f);
+            if !self.findings.contains(&note) && self.findings.len() < MAX_FINDINGS {
+                self.findings.push(note);
+            }
+            for ev in f.evidence {
+                if !self.evidence.contains(&ev) && self.evidence.len() < MAX_EVIDENCE {
+                    self.evidence.push(ev);
+                }
+            }
+        }
+    }
 }
 
 /// An employee's risk.
@@ -225,6 +265,7 @@ pub fn apply(
                 opened: event.time,
                 severity,
                 rules: rules.clone(),
+                so_far: Vec::new(),
             });
             (id, AlertStatus::Open, rules)
         }
@@ -246,19 +287,18 @@ pub fn apply(
             (open.id.clone(), AlertStatus::Escalated, open.rules.clone())
         }
     };
-    let severity = state.open.as_ref().map_or(severity, |o| o.severity);
     let summary = findings
         .iter()
-        .map(|f| f.summary.as_str())
+        .map(|f| sentence(&f.summary))
         .collect::<Vec<_>>()
-        .join(" | ");
-    // Rules that read the same login each describe it: one copy of each piece of evidence.
-    let mut evidence: Vec<Evidence> = Vec::new();
-    for ev in findings.into_iter().flat_map(|f| f.evidence) {
-        if !evidence.contains(&ev) {
-            evidence.push(ev);
-        }
-    }
+        .join(" ");
+    // Everything the alert's lines said so far, each once (rules that read the same login
+    // each describe it): an escalation page carries the whole case.
+    let open = state.open.as_mut()?;
+    let mut so_far = SoFar::read(&open.so_far);
+    so_far.add(findings);
+    open.so_far = serde_json::to_vec(&so_far).unwrap_or_default();
+    let severity = open.severity;
     Some(Alert {
         id,
         status,
@@ -268,7 +308,8 @@ pub fn apply(
         rules,
         risk: score.round() as u8,
         summary,
-        evidence,
+        findings: so_far.findings,
+        evidence: so_far.evidence,
     })
 }
 
@@ -333,6 +374,90 @@ mod tests {
         )
         .expect("opens");
         assert_eq!(a.evidence, vec![database, claimed]);
+    }
+
+    /// An escalation page carries the whole case: every finding and piece of evidence of
+    /// the alert's earlier lines, each once, with this line's news in `summary` as sentences.
+    #[test]
+    fn an_escalation_carries_the_evidence_and_findings_so_far() {
+        let (cfg, mut s) = (Config::default(), State::default());
+        let home = Evidence::Claimed {
+            country: "US".into(),
+            city: None,
+            timezone: "America/Denver".into(),
+        };
+        let vpn = Evidence::Database {
+            database_type: "GeoIP2-Anonymous-IP".into(),
+            build: "2026-11-01".into(),
+        };
+        let with = |rule, severity, summary: &str, evidence: Vec<Evidence>| Finding {
+            summary: summary.into(),
+            evidence,
+            ..finding(rule, severity, 60)
+        };
+        let opened = step(
+            &cfg,
+            &mut s,
+            0,
+            vec![with(
+                "working_hours",
+                Severity::High,
+                "works the hours of UTC+8",
+                vec![home.clone()],
+            )],
+        )
+        .expect("opens");
+        assert_eq!(opened.summary, "works the hours of UTC+8.");
+        let escalated = step(
+            &cfg,
+            &mut s,
+            5,
+            vec![
+                with(
+                    "anonymizer",
+                    Severity::High,
+                    "logged in through a VPN.",
+                    vec![vpn.clone(), home.clone()],
+                ),
+                with(
+                    "claimed_location",
+                    Severity::Medium,
+                    "not in Denver",
+                    vec![home.clone()],
+                ),
+            ],
+        )
+        .expect("escalates");
+        assert_eq!(escalated.id, opened.id);
+        assert_eq!(escalated.summary, "logged in through a VPN. not in Denver.");
+        assert_eq!(
+            escalated.evidence,
+            vec![home, vpn],
+            "the first line's evidence, then the new, each once"
+        );
+        let notes: Vec<(&str, &str)> = escalated
+            .findings
+            .iter()
+            .map(|n| (n.rule.as_str(), n.summary.as_str()))
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                ("working_hours", "works the hours of UTC+8."),
+                ("anonymizer", "logged in through a VPN."),
+                ("claimed_location", "not in Denver.")
+            ]
+        );
+        // The next alert starts afresh.
+        s.open = None;
+        let next = step(
+            &cfg,
+            &mut s,
+            400,
+            vec![finding("novelty", Severity::High, 60)],
+        )
+        .unwrap();
+        assert_eq!(next.findings.len(), 1);
     }
 
     #[test]

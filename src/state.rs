@@ -14,9 +14,12 @@ use crate::suppress::Silence;
 
 /// Bumped whenever the serialized shape changes incompatibly. 2: the detectors' memory
 /// for real geography (working days for working_hours, home days for claimed_location).
-/// A state of another version is refused and the employee starts afresh (the service
-/// counts and logs it); the claimed-profile rules need no history.
-pub const STATE_VERSION: u16 = 2;
+/// 3: an open alert keeps what its lines said so far (`risk::OpenAlert::so_far`); a
+/// version 2 state is read and upgraded (the open alert's next escalation carries only
+/// what is said from then on). A state of another version is refused and the employee
+/// starts afresh (the service counts and logs it); the claimed-profile rules need no
+/// history.
+pub const STATE_VERSION: u16 = 3;
 
 /// What driftwatch has learned about one employee.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +88,10 @@ impl EmployeeState {
         // The version is the first field: read it alone, so a state written by another
         // version is refused by name rather than misread as corrupt.
         let (version, _) = postcard::take_from_bytes::<u16>(bytes).map_err(corrupt)?;
+        if version == 2 {
+            let old: v2::EmployeeState = postcard::from_bytes(bytes).map_err(corrupt)?;
+            return Ok(old.upgrade());
+        }
         if version != STATE_VERSION {
             return Err(StateError::Version {
                 found: version,
@@ -100,9 +107,109 @@ impl EmployeeState {
     }
 }
 
+/// The version 2 shape, read to upgrade: the same but for an open alert without what its
+/// lines said.
+mod v2 {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Serialize};
+
+    use crate::alert::Severity;
+    use crate::detect::DetectorStates;
+    use crate::risk;
+    use crate::suppress::Silence;
+
+    #[derive(Serialize, Deserialize)]
+    pub struct EmployeeState {
+        pub version: u16,
+        pub first_seen: Option<DateTime<Utc>>,
+        pub last_seen: Option<DateTime<Utc>>,
+        pub events: u64,
+        pub interactive: u64,
+        pub detectors: DetectorStates,
+        pub risk: RiskState,
+        pub silences: Vec<Silence>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub struct RiskState {
+        pub by_rule: BTreeMap<String, f64>,
+        pub updated: Option<DateTime<Utc>>,
+        pub open: Option<OpenAlert>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub struct OpenAlert {
+        pub id: String,
+        pub opened: DateTime<Utc>,
+        pub severity: Severity,
+        pub rules: Vec<String>,
+    }
+
+    impl EmployeeState {
+        pub fn upgrade(self) -> super::EmployeeState {
+            super::EmployeeState {
+                version: super::STATE_VERSION,
+                first_seen: self.first_seen,
+                last_seen: self.last_seen,
+                events: self.events,
+                interactive: self.interactive,
+                detectors: self.detectors,
+                risk: risk::State {
+                    by_rule: self.risk.by_rule,
+                    updated: self.risk.updated,
+                    open: self.risk.open.map(|o| risk::OpenAlert {
+                        id: o.id,
+                        opened: o.opened,
+                        severity: o.severity,
+                        rules: o.rules,
+                        so_far: Vec::new(),
+                    }),
+                },
+                silences: self.silences,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_2_state_is_upgraded_with_its_open_alert() {
+        let old = v2::EmployeeState {
+            version: 2,
+            first_seen: None,
+            last_seen: None,
+            events: 7,
+            interactive: 5,
+            detectors: DetectorStates::default(),
+            risk: v2::RiskState {
+                by_rule: [("working_hours".to_owned(), 70.0)].into(),
+                updated: None,
+                open: Some(v2::OpenAlert {
+                    id: "dw-0123456789abcdef01234567".into(),
+                    opened: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+                    severity: crate::alert::Severity::High,
+                    rules: vec!["working_hours".into()],
+                }),
+            },
+            silences: Vec::new(),
+        };
+        let bytes = postcard::to_stdvec(&old).unwrap();
+        let new = EmployeeState::decode(&bytes).unwrap();
+        assert_eq!(new.version, STATE_VERSION);
+        assert_eq!(new.events, 7);
+        assert_eq!(new.risk.by_rule.get("working_hours"), Some(&70.0));
+        let open = new.risk.open.as_ref().unwrap();
+        assert_eq!(open.id, "dw-0123456789abcdef01234567");
+        assert_eq!(open.rules, ["working_hours"]);
+        assert!(open.so_far.is_empty());
+        // Written back, it is a version 3 state.
+        assert_eq!(EmployeeState::decode(&new.encode()).unwrap(), new);
+    }
 
     #[test]
     fn a_state_of_another_version_is_refused_by_name() {
@@ -112,15 +219,18 @@ mod tests {
         };
         let bytes = state.encode();
         assert_eq!(EmployeeState::decode(&bytes).unwrap(), state);
-        let older = EmployeeState {
-            version: STATE_VERSION - 1,
-            ..state
-        };
-        match EmployeeState::decode(&older.encode()) {
-            Err(StateError::Version { found, expected }) => {
-                assert_eq!((found, expected), (STATE_VERSION - 1, STATE_VERSION));
+        // Version 1 is not read (version 2 is upgraded, see below), nor a newer one.
+        for version in [1, STATE_VERSION + 1] {
+            let other = EmployeeState {
+                version,
+                ..state.clone()
+            };
+            match EmployeeState::decode(&other.encode()) {
+                Err(StateError::Version { found, expected }) => {
+                    assert_eq!((found, expected), (version, STATE_VERSION));
+                }
+                other => panic!("{other:?}"),
             }
-            other => panic!("{other:?}"),
         }
         assert!(matches!(
             EmployeeState::decode(&bytes[..bytes.len() / 2]),

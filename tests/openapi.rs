@@ -1161,6 +1161,11 @@ fn sample_alert(employee: &str) -> Alert {
         rules: vec!["impossible_travel".into(), "shared_infrastructure".into()],
         risk: 90,
         summary: "every kind of evidence".into(),
+        findings: vec![driftwatch::alert::FindingNote {
+            rule: "impossible_travel".into(),
+            severity: Severity::Critical,
+            summary: "Seoul to Seattle in an hour.".into(),
+        }],
         evidence,
     }
 }

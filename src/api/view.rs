@@ -54,7 +54,28 @@ pub struct Risk {
     pub score: f64,
     /// `None` below the lowest level.
     pub level: Option<Severity>,
-    pub open_alert: Option<OpenAlert>,
+    pub open_alert: Option<OpenAlertView>,
+}
+
+/// The alert an employee has open, as the API shows it (what its lines said is in the
+/// alert itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenAlertView {
+    pub id: String,
+    pub opened: chrono::DateTime<chrono::Utc>,
+    pub severity: Severity,
+    pub rules: Vec<String>,
+}
+
+impl From<&OpenAlert> for OpenAlertView {
+    fn from(o: &OpenAlert) -> OpenAlertView {
+        OpenAlertView {
+            id: o.id.clone(),
+            opened: o.opened,
+            severity: o.severity,
+            rules: o.rules.clone(),
+        }
+    }
 }
 
 /// What the view holds per employee: the state's summary once a state was read (`None`
@@ -216,7 +237,7 @@ impl View {
         let risk = Risk {
             score,
             level: self.risk.level(score),
-            open_alert: state.risk.open.clone(),
+            open_alert: state.risk.open.as_ref().map(OpenAlertView::from),
         };
         let mut inner = self.write();
         let entry = inner.employees.entry(employee.clone()).or_default();
@@ -470,6 +491,7 @@ mod tests {
             rules: vec!["claimed_location".into()],
             risk: 40,
             summary: "s".into(),
+            findings: Vec::new(),
             evidence: vec![],
         });
         let before = view.employee(&roster, &id).unwrap();
@@ -498,6 +520,7 @@ mod tests {
             rules: vec!["claimed_location".into()],
             risk: 60,
             summary: "s".into(),
+            findings: Vec::new(),
             evidence: vec![],
         };
         view.apply_alert(&line(3600, AlertStatus::Open, Severity::High));

@@ -251,6 +251,7 @@ mod tests {
             rules: vec!["claimed_location".into()],
             risk: 60,
             summary: String::new(),
+            findings: Vec::new(),
             evidence: vec![],
         }
     }

@@ -287,6 +287,7 @@ mod tests {
             rules: rules.iter().map(|r| (*r).to_owned()).collect(),
             risk: 70,
             summary: "s".into(),
+            findings: Vec::new(),
             evidence: vec![],
         }
     }

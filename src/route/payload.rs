@@ -279,6 +279,7 @@ mod tests {
             rules: vec!["claimed_location".into(), "anonymizer".into()],
             risk: 72,
             summary: "Login from Shenyang, CN; claims Austin, US (11,600 km away)".into(),
+            findings: Vec::new(),
             evidence: vec![Evidence::Claimed {
                 country: "US".into(),
                 city: Some("Austin".into()),

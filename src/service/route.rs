@@ -277,6 +277,7 @@ fn resolves(
                     rules: d.rules.clone(),
                     risk: 0,
                     summary: format!("disposed of as {:?}: {}", d.verdict, d.note),
+                    findings: Vec::new(),
                     evidence: Vec::new(),
                 },
                 None,
