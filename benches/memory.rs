@@ -59,7 +59,7 @@ fn templates(dir: &Path, employees: u32, days: u32) -> Vec<EmployeeState> {
     let sim = driftwatch::simulate::Simulation::in_world(params, &world()).unwrap();
     driftwatch::simulate::write(&sim, dir, false).unwrap();
     let config = Config::load(&dir.join("driftwatch.toml")).unwrap();
-    let loaded = replay::Loaded::load(&config, None, 2026).unwrap();
+    let loaded = replay::Loaded::load(&config, None, chrono::Utc::now()).unwrap();
     let mut engine = Engine::new(config.engine());
     let opts = replay::Options {
         inputs: Source::expand(&dir.join("events")).unwrap(),

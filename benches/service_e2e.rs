@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use driftwatch::alert::Alert;
 use driftwatch::config::Config;
 use driftwatch::decode::{FormatChoice, decode};
@@ -277,7 +277,7 @@ fn latency(
     });
 
     let config = Config::load(&dir.join("driftwatch.toml")).unwrap();
-    let ctx = config.decode.context(Utc::now().year());
+    let ctx = config.decode.context(Utc::now());
     let count = (rate as usize * secs as usize).min(records.len());
     let producer = producer(bootstrap, &[]);
     // Event time -> when its record was produced (ms); the alert names its event's time.

@@ -75,8 +75,15 @@ pub struct DecodeConfig {
     /// IANA time zone for syslog timestamps that carry no offset (PAN-OS, ASA, OpenVPN).
     /// Default UTC, which is what most collectors are set to.
     pub default_timezone: String,
-    /// Year for syslog timestamps that carry none. Default: the current year.
+    /// Year for syslog timestamps that carry none. Default: the clock's year, or the year
+    /// before when that would put the time in the future (the latest past occurrence).
     pub default_year: Option<i32>,
+    /// Records dated later than the clock by more than this are rejected as `future_time`
+    /// (dead-lettered and counted, never applied). Default 60: appliance clocks drift by
+    /// minutes; a record from the future is a skewed clock, a collector set to the wrong
+    /// time zone (it shows here at once) or a forgery meant to push the detectors' windows
+    /// past the real logins.
+    pub max_future_minutes: u32,
 }
 
 impl Default for DecodeConfig {
@@ -86,6 +93,7 @@ impl Default for DecodeConfig {
             max_record_bytes: 64 * 1024,
             default_timezone: "UTC".to_owned(),
             default_year: None,
+            max_future_minutes: 60,
         }
     }
 }
@@ -105,13 +113,17 @@ impl DecodeConfig {
         errors
     }
 
-    /// The adapters' context. `this_year` is the clock's year, used when no
-    /// `default_year` is set (the caller owns the clock).
-    pub fn context(&self, this_year: i32) -> DecodeContext {
+    /// The adapters' context at `now`, the clock as the caller read it (the core never
+    /// reads it): the year of year-less syslog times, and the limit of `future_time`.
+    pub fn context(&self, now: chrono::DateTime<chrono::Utc>) -> DecodeContext {
+        use chrono::Datelike;
         DecodeContext {
             max_record_bytes: self.max_record_bytes,
             default_tz: self.default_timezone.parse().unwrap_or(Tz::UTC),
-            default_year: self.default_year.unwrap_or(this_year),
+            default_year: self.default_year.unwrap_or(now.year()),
+            year_pinned: self.default_year.is_some(),
+            now: Some(now),
+            max_future: chrono::Duration::minutes(i64::from(self.max_future_minutes)),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use chrono::{Datelike, Utc};
+use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use driftwatch::config::{Config, ConfigError};
@@ -513,7 +513,7 @@ fn run(cli: Cli) -> Result<()> {
                 roster,
                 enricher,
                 suppress,
-            } = replay::Loaded::load(&config, roster.as_deref(), Utc::now().year())?;
+            } = replay::Loaded::load(&config, roster.as_deref(), Utc::now())?;
             let mut engine = Engine::new(config.engine());
             if let Some(path) = &dispositions {
                 for d in
@@ -619,7 +619,7 @@ fn run(cli: Cli) -> Result<()> {
                 enricher,
                 suppress,
                 ..
-            } = replay::Loaded::load(&cfg, None, Utc::now().year())?;
+            } = replay::Loaded::load(&cfg, None, Utc::now())?;
             println!("{}: OK", config.display());
             println!("  roster: {} employee(s)", roster.len());
             println!("  approved trips: {}", suppress.trips());

@@ -505,3 +505,120 @@ fn a_benign_disposition_silences_the_employee_s_alerts() {
     );
     assert!(stderr(&bad).contains("line 1"), "{}", stderr(&bad));
 }
+
+/// Issue 17, item 1: records dated in the future cannot switch an employee's detection off.
+/// Two Okta records of E1002 dated 2030, one dated 9999, and two year-less Cisco ASA lines
+/// of E1005 dated a few days from now, all placed first in a copy of the examples: the
+/// dated ones are dead-lettered as `future_time` and counted; the year-less ones are read as
+/// their latest past occurrence; E1002's and E1005's alerts are those of the plain examples.
+#[test]
+fn future_dated_records_are_dead_lettered_and_do_not_blind_the_detectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, plain, _) = replay_example(dir.path());
+    let events = dir.path().join("events");
+    std::fs::create_dir(&events).unwrap();
+    for entry in std::fs::read_dir(root().join("examples/events")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, events.join(path.file_name().unwrap())).unwrap();
+    }
+    let okta = events.join("okta-system-log.ndjson");
+    let text = std::fs::read_to_string(&okta).unwrap();
+    let template: Value = serde_json::from_str(
+        text.lines()
+            .find(|l| l.contains("bcarter@corp.example") && l.contains("user.session.start"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut forged = String::new();
+    for (i, when) in [
+        "2030-01-01T09:00:00.000Z",
+        "2030-01-02T09:00:00.000Z",
+        "9999-01-01T00:00:00.000Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut r = template.clone();
+        r["published"] = Value::from(*when);
+        r["uuid"] = Value::from(format!("forged-{i}"));
+        forged.push_str(&r.to_string());
+        forged.push('\n');
+    }
+    std::fs::write(&okta, format!("{forged}{text}")).unwrap();
+    let asa = events.join("cisco-asa.log");
+    let text = std::fs::read_to_string(&asa).unwrap();
+    let mut early = String::new();
+    for days in [8, 9] {
+        let when = chrono::Utc::now() + chrono::Duration::days(days);
+        early.push_str(&format!(
+            "<166>{} vpn-edge-1 : %ASA-6-113039: Group <GP-Remote> User <eklein> IP <198.51.100.141> AnyConnect parent session started.\n",
+            when.format("%b %d %H:%M:%S")
+        ));
+    }
+    std::fs::write(&asa, format!("{early}{text}")).unwrap();
+
+    let dlq = dir.path().join("dlq-forged.jsonl");
+    let out = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        "--dead-letter",
+        dlq.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let alerts = json_lines(&String::from_utf8(out.stdout.clone()).unwrap());
+    let of = |lines: &[Value], who: &str| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|a| a["employee_id"] == who)
+            .cloned()
+            .collect()
+    };
+    assert!(!of(&plain, "E1002").is_empty());
+    assert_eq!(
+        of(&alerts, "E1002"),
+        of(&plain, "E1002"),
+        "E1002's alerts changed"
+    );
+    // The year-less lines are last year's logins (their own off-hours alert, a year back);
+    // E1005's alert on his real logins of November is still raised.
+    let e1005 = of(&alerts, "E1005");
+    let year = |a: &Value| a["time"].as_str().unwrap()[..4].parse::<i32>().unwrap();
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    assert!(
+        e1005
+            .iter()
+            .all(|a| year(a) < this_year || a["time"].as_str().unwrap() < "2026-12"),
+        "read as a past occurrence: {e1005:#?}"
+    );
+    assert!(
+        e1005
+            .iter()
+            .any(|a| a["time"].as_str().unwrap().starts_with("2026-11")
+                && a["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == "working_hours")),
+        "E1005's working_hours alert on his logins of November is gone: {e1005:#?}"
+    );
+    let dead = json_lines(&std::fs::read_to_string(&dlq).unwrap());
+    let future: Vec<&Value> = dead
+        .iter()
+        .filter(|d| d["reason"] == "future_time")
+        .collect();
+    assert_eq!(future.len(), 3, "{dead:#?}");
+    assert!(
+        future
+            .iter()
+            .all(|d| d["record"].as_str().unwrap().contains("bcarter")),
+        "only the dated Okta records are from the future: {future:#?}"
+    );
+    let summary = stderr(&out);
+    let rejected = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("rejected"))
+        .unwrap_or_default();
+    assert!(rejected.contains("future_time 3"), "{summary}");
+}

@@ -138,7 +138,6 @@ fn read_all(
 /// its inputs: the service applies each partition's records in the order they arrive, and
 /// the order matters to the travel and hours rules.
 fn example_records(config: &Config) -> Vec<Vec<u8>> {
-    use chrono::Datelike;
     let mut out = Vec::new();
     for f in [
         "okta-system-log.ndjson",
@@ -153,7 +152,7 @@ fn example_records(config: &Config) -> Vec<Vec<u8>> {
                 .map(<[u8]>::to_vec),
         );
     }
-    let ctx = config.decode.context(chrono::Utc::now().year());
+    let ctx = config.decode.context(chrono::Utc::now());
     out.sort_by_key(|r| {
         driftwatch::decode::decode(r, driftwatch::decode::FormatChoice::Auto, &ctx)
             .ok()
@@ -505,7 +504,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
 
     // The records up to the opening login first; the rest after the disposition.
     let records = example_records(&config);
-    let ctx = config.decode.context(2026);
+    let ctx = config.decode.context(chrono::Utc::now());
     let time_of = |r: &[u8]| {
         driftwatch::decode::decode(r, FormatChoice::Auto, &ctx)
             .ok()

@@ -22,6 +22,7 @@ pub mod syslog;
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -56,11 +57,15 @@ pub enum RejectReason {
     /// `user.account.update_profile`, an ASA ACL warning, an OpenVPN TLS error). This is
     /// filtering, not bad input: counted, but dead-lettered only when configured.
     NotALogin,
+    /// The event time is later than the clock by more than `decode.max_future_minutes`: a
+    /// skewed appliance or a crafted record. Applied, it would move every window of the
+    /// employee's detectors past their real logins and switch detection off.
+    FutureTime,
 }
 
 impl RejectReason {
     /// Every reason, for pre-registering metrics and printing summaries.
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 12] = [
         RejectReason::Oversized,
         RejectReason::InvalidEncoding,
         RejectReason::InvalidJson,
@@ -72,6 +77,7 @@ impl RejectReason {
         RejectReason::MissingTime,
         RejectReason::InvalidTime,
         RejectReason::NotALogin,
+        RejectReason::FutureTime,
     ];
 
     /// The stable name used in metrics, summaries and dead-letter records.
@@ -88,6 +94,7 @@ impl RejectReason {
             RejectReason::MissingTime => "missing_time",
             RejectReason::InvalidTime => "invalid_time",
             RejectReason::NotALogin => "not_a_login",
+            RejectReason::FutureTime => "future_time",
         }
     }
 
@@ -180,6 +187,14 @@ pub struct DecodeContext {
     pub default_tz: Tz,
     /// Year for syslog timestamps that carry none (RFC 3164 `Nov 30 16:09:08`).
     pub default_year: i32,
+    /// `default_year` was configured: year-less times take it as it is. Otherwise it is the
+    /// clock's year, and a year-less time that would be in the future is the latest past
+    /// occurrence (`Dec 31` read on 2 December is last year's).
+    pub year_pinned: bool,
+    /// The clock, as the driver read it: a record later than `now + max_future` is
+    /// rejected as [`RejectReason::FutureTime`]. `None`: no check (fixed-input tests).
+    pub now: Option<DateTime<Utc>>,
+    pub max_future: chrono::Duration,
 }
 
 /// Fixed values, for tests and benchmarks: the core never reads the clock, so drivers build
@@ -192,6 +207,9 @@ impl Default for DecodeContext {
             max_record_bytes: 64 * 1024,
             default_tz: Tz::UTC,
             default_year: 2026,
+            year_pinned: true,
+            now: None,
+            max_future: chrono::Duration::hours(1),
         }
     }
 }
@@ -217,7 +235,24 @@ pub fn decode(
             )
         })?,
     };
-    decode_as(text, format, ctx).map_err(|r| r.in_format(format))
+    let event = decode_as(text, format, ctx).map_err(|r| r.in_format(format))?;
+    if let Some(now) = ctx.now
+        && event.time > now + ctx.max_future
+    {
+        return Err(Rejection::new(
+            RejectReason::FutureTime,
+            format!(
+                "event time {} is later than the clock ({}) by more than {} min",
+                event
+                    .time
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ctx.max_future.num_minutes()
+            ),
+        )
+        .in_format(format));
+    }
+    Ok(event)
 }
 
 /// Decode text already known to be of `format`.

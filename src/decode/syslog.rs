@@ -132,10 +132,32 @@ fn resolve(
     ctx: &DecodeContext,
 ) -> Result<DateTime<Utc>, Rejection> {
     if form == Form::Rfc3164 {
-        parsed
-            .set_year(i64::from(ctx.default_year))
+        let mut year = parsed.clone();
+        year.set_year(i64::from(ctx.default_year))
             .map_err(|_| invalid_time(raw))?;
+        let time = instant(&year, offset, raw, ctx);
+        // The clock's year, and the time would be in the future: the latest past
+        // occurrence is last year's (a `Dec 31` line read on 2 January).
+        let future = |t: &DateTime<Utc>| ctx.now.is_some_and(|now| *t > now + ctx.max_future);
+        if !ctx.year_pinned && time.as_ref().is_ok_and(future) {
+            parsed
+                .set_year(i64::from(ctx.default_year) - 1)
+                .map_err(|_| invalid_time(raw))?;
+            return instant(parsed, offset, raw, ctx);
+        }
+        return time;
     }
+    instant(parsed, offset, raw, ctx)
+}
+
+/// The instant of complete parsed fields: the offset when the text had one, else the
+/// context's zone.
+fn instant(
+    parsed: &Parsed,
+    offset: Option<FixedOffset>,
+    raw: &str,
+    ctx: &DecodeContext,
+) -> Result<DateTime<Utc>, Rejection> {
     let naive: NaiveDateTime = parsed
         .to_naive_datetime_with_offset(0)
         .map_err(|_| invalid_time(raw))?;
@@ -473,6 +495,31 @@ mod tests {
         time(raw, ctx)
             .unwrap()
             .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    /// A year-less time takes the clock's year unless that puts it in the future: then it
+    /// is last year's (the latest past occurrence). A pinned year is taken as it is.
+    #[test]
+    fn a_year_less_time_is_its_latest_past_occurrence() {
+        let now = "2026-12-02T10:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let clock = DecodeContext {
+            default_year: 2026,
+            year_pinned: false,
+            now: Some(now),
+            ..ctx("UTC")
+        };
+        assert_eq!(at("Nov 30 16:09:08", &clock), "2026-11-30T16:09:08Z");
+        assert_eq!(
+            at("Dec 02 10:30:00", &clock),
+            "2026-12-02T10:30:00Z",
+            "within the skew"
+        );
+        assert_eq!(at("Dec 31 23:00:00", &clock), "2025-12-31T23:00:00Z");
+        let pinned = DecodeContext {
+            year_pinned: true,
+            ..clock
+        };
+        assert_eq!(at("Dec 31 23:00:00", &pinned), "2026-12-31T23:00:00Z");
     }
 
     #[test]

@@ -159,11 +159,11 @@ pub enum LoadError {
 
 impl Loaded {
     /// Load `config`'s roster (or `roster` instead), GeoIP databases and lists, and
-    /// suppressions; decode with `this_year` for syslog lines without one.
+    /// suppressions; decode at `now`, the clock (year-less syslog times, `future_time`).
     pub fn load(
         config: &crate::config::Config,
         roster: Option<&std::path::Path>,
-        this_year: i32,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Loaded, LoadError> {
         let path = roster
             .map(std::path::Path::to_path_buf)
@@ -174,7 +174,7 @@ impl Loaded {
         };
         Ok(Loaded {
             pipeline: Pipeline {
-                decode: config.decode.context(this_year),
+                decode: config.decode.context(now),
             },
             roster,
             enricher: Enricher::open(&config.enrich).map_err(LoadError::Enrich)?,

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chrono::{Datelike, Utc};
+use chrono::Utc;
 use serde::Serialize;
 
 use super::TruthFile;
@@ -188,7 +188,7 @@ pub fn evaluate_dir(
             })?;
         config.enrich.city = Some(PathBuf::from(other));
     }
-    let loaded = Loaded::load(&config, None, Utc::now().year())?;
+    let loaded = Loaded::load(&config, None, Utc::now())?;
     let mut engine = Engine::new(config.engine());
     let events = dir.join("events");
     let inputs = Source::expand(&events).map_err(|e| RunError::Read {

@@ -197,7 +197,7 @@ pub fn generate(job: &Job<'_>) -> Result<ComplianceReport, ReportError> {
     let usage = |what: &str, e: &dyn std::fmt::Display| ReportError::Usage(format!("{what}: {e}"));
     let config = Config::load(job.config_path).map_err(|e| usage("configuration", &e))?;
     let generated_at = Utc::now();
-    let loaded = replay::Loaded::load(&config, None, generated_at.year()).map_err(|e| {
+    let loaded = replay::Loaded::load(&config, None, generated_at).map_err(|e| {
         // The error and each of its causes: "loading roster F: line 3: ...".
         let chain: Vec<String> =
             std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())

@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::{Datelike, Utc};
+use chrono::Utc;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use tokio::runtime::Handle;
@@ -384,7 +384,7 @@ pub fn run(
                 let t = &kafka.topics;
                 let ingest = Ingest {
                     pipeline: Pipeline {
-                        decode: config.decode.context(Utc::now().year()),
+                        decode: config.decode.context(Utc::now()),
                     },
                     formats: kafka
                         .input

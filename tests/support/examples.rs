@@ -21,7 +21,7 @@ pub fn repo(path: &str) -> PathBuf {
 /// employees' states, and every alert line.
 pub fn replay_examples() -> (Config, Arc<Roster>, Engine, Vec<Alert>) {
     let config = Config::load(&repo("driftwatch.example.toml")).unwrap();
-    let loaded = replay::Loaded::load(&config, None, 2026).unwrap();
+    let loaded = replay::Loaded::load(&config, None, chrono::Utc::now()).unwrap();
     let mut engine = Engine::new(config.engine());
     let opts = replay::Options {
         inputs: Source::expand(&repo("examples/events")).unwrap(),

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::Datelike;
 use driftwatch::config::Config;
 use driftwatch::decode::{FormatChoice, decode};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -38,7 +37,7 @@ pub fn company(dir: &Path, employees: u32, days: u32, seed: u64) -> Vec<Vec<u8>>
         .expect("run driftwatch simulate");
     assert!(status.success(), "driftwatch simulate failed: {status}");
     let config = Config::load(&dir.join("driftwatch.toml")).expect("the simulated config loads");
-    let ctx = config.decode.context(chrono::Utc::now().year());
+    let ctx = config.decode.context(chrono::Utc::now());
     let mut records = Vec::new();
     for file in ["okta.ndjson", "vpn-cisco-asa.log"] {
         let text = std::fs::read(dir.join("events").join(file)).expect("read simulated events");
