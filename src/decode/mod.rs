@@ -214,6 +214,24 @@ impl Default for DecodeContext {
     }
 }
 
+impl DecodeContext {
+    /// The context as of `now`, for a driver that runs for long (the service re-reads the
+    /// clock every batch): the limit of `future_time`, and the year of year-less times
+    /// unless one was configured.
+    pub fn at(&self, now: DateTime<Utc>) -> DecodeContext {
+        use chrono::Datelike;
+        DecodeContext {
+            now: Some(now),
+            default_year: if self.year_pinned {
+                self.default_year
+            } else {
+                now.year()
+            },
+            ..self.clone()
+        }
+    }
+}
+
 /// Decode one record. Never panics; every failure is a [`Rejection`].
 pub fn decode(
     record: &[u8],

@@ -520,6 +520,14 @@ mod tests {
             ..clock
         };
         assert_eq!(at("Dec 31 23:00:00", &pinned), "2026-12-31T23:00:00Z");
+        // A service started in 2026 and still running in January reads January's lines as
+        // 2027's, and its future limit moves with the clock.
+        let january = "2027-01-03T08:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let later = clock.at(january);
+        assert_eq!(later.now, Some(january));
+        assert_eq!(at("Jan 03 07:00:00", &later), "2027-01-03T07:00:00Z");
+        assert_eq!(at("Dec 31 23:00:00", &later), "2026-12-31T23:00:00Z");
+        assert_eq!(pinned.at(january).default_year, 2026);
     }
 
     #[test]

@@ -175,6 +175,11 @@ impl Ingest {
         outbox: &mut Outbox,
     ) {
         let t = &self.topics;
+        // The clock moves on while the service runs: `future_time` and the year of year-less
+        // syslog times are judged against it now, not at start.
+        let pipeline = Pipeline {
+            decode: self.pipeline.decode.at(chrono::Utc::now()),
+        };
         for m in batch {
             let topic = m.topic();
             progress.passed(topic, m.partition(), m.offset(), None);
@@ -184,7 +189,7 @@ impl Ingest {
                 partition: m.partition(),
                 offset: m.offset(),
             };
-            match self.pipeline.process(payload(m), format, roster, enricher) {
+            match pipeline.process(payload(m), format, roster, enricher) {
                 Processed::Blank => {
                     self.consumed(topic, "blank");
                 }
