@@ -622,3 +622,29 @@ fn future_dated_records_are_dead_lettered_and_do_not_blind_the_detectors() {
         .unwrap_or_default();
     assert!(rejected.contains("future_time 3"), "{summary}");
 }
+
+/// Issue 17, item 11: `[kafka.client]` may not override what the delivery guarantees rest
+/// on; each such key is refused by name, with why.
+#[test]
+fn kafka_client_settings_the_guarantees_rest_on_are_refused_by_name() {
+    let text = std::fs::read_to_string(root().join("driftwatch.example.toml")).unwrap();
+    assert!(text.contains("[kafka.client]\n"));
+    let text = text.replace(
+        "[kafka.client]\n",
+        "[kafka.client]\n\"enable.auto.offset.store\" = \"true\"\n\"isolation.level\" = \"read_uncommitted\"\n\"acks\" = \"1\"\n\"client.id\" = \"fine\"\n",
+    );
+    // Beside the example, so its relative paths still resolve.
+    let config = root().join(format!("target-test-{}.toml", std::process::id()));
+    std::fs::write(&config, text).unwrap();
+    let out = driftwatch(&["check-config", "--config", config.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&config);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for key in ["enable.auto.offset.store", "isolation.level", "acks"] {
+        assert!(
+            err.contains(&format!("kafka.client.{key}: driftwatch sets it itself")),
+            "{key}: {err}"
+        );
+    }
+    assert!(!err.contains("client.id"), "{err}");
+}

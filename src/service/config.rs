@@ -193,6 +193,11 @@ impl KafkaConfig {
             }
         }
         for key in self.client.keys() {
+            if let Some((_, why)) = GUARANTEED.iter().find(|(k, _)| k == key) {
+                errors.push(format!(
+                    "kafka.client.{key}: driftwatch sets it itself and may not be overridden: {why}"
+                ));
+            }
             if key == "bootstrap.servers" || key == "group.id" {
                 errors.push(format!(
                     "kafka.client.{key}: set it as kafka.{} instead",
@@ -236,6 +241,45 @@ impl KafkaConfig {
             .collect()
     }
 }
+
+/// librdkafka settings the delivery guarantees depend on, with what each guards: refused in
+/// `[kafka.client]`, by name.
+pub const GUARANTEED: [(&str, &str); 10] = [
+    (
+        "enable.auto.offset.store",
+        "offsets are stored only after a batch's output is acknowledged, so a crash re-reads instead of losing",
+    ),
+    (
+        "enable.auto.commit",
+        "stored offsets are committed in the background; off, nothing would ever be committed",
+    ),
+    (
+        "auto.offset.reset",
+        "a new group reads its topics from the beginning, so nothing written before it started is skipped",
+    ),
+    (
+        "partition.assignment.strategy",
+        "co-partitioned topics must be assigned together (range)",
+    ),
+    (
+        "isolation.level",
+        "the stages read what the others wrote as soon as it is acknowledged",
+    ),
+    (
+        "enable.partition.eof",
+        "the stages' loops treat the end of a partition as nothing to read",
+    ),
+    (
+        "acks",
+        "a record counts as written only when every in-sync replica has it (all)",
+    ),
+    ("request.required.acks", "an alias of acks"),
+    (
+        "message.timeout.ms",
+        "a record is retried until the broker takes it (0: for ever), never dropped",
+    ),
+    ("delivery.timeout.ms", "an alias of message.timeout.ms"),
+];
 
 /// `NAME` when `value` is exactly `${NAME}`.
 pub(crate) fn env_reference(value: &str) -> Option<&str> {
