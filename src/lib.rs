@@ -66,3 +66,4 @@ pub mod service;
 pub mod simulate;
 pub mod state;
 pub mod suppress;
+pub mod text;

@@ -648,3 +648,47 @@ fn kafka_client_settings_the_guarantees_rest_on_are_refused_by_name() {
     }
     assert!(!err.contains("client.id"), "{err}");
 }
+
+/// Issue 17, item 8: an account name from the logs cannot drive the terminal. ANSI escapes
+/// and CR/LF in an unknown account's name forged a fake "alerts 0" line in the summary; they
+/// are printed escaped.
+#[test]
+fn control_characters_in_account_names_are_escaped_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("forged.ndjson");
+    let line = std::fs::read_to_string(root().join("examples/events/okta-system-log.ndjson"))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("user.session.start"))
+        .unwrap()
+        .to_owned();
+    let mut r: Value = serde_json::from_str(&line).unwrap();
+    r["actor"]["alternateId"] =
+        Value::from("mallory\u{1b}[2J\r\n  alerts                  0\u{202e}");
+    std::fs::write(&events, format!("{r}\n")).unwrap();
+    let out = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        events.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = stderr(&out);
+    assert!(
+        !summary.contains('\u{1b}') && !summary.contains('\r'),
+        "{summary:?}"
+    );
+    assert!(!summary.contains('\u{202e}'), "{summary:?}");
+    assert_eq!(
+        summary
+            .lines()
+            .filter(|l| l.trim_start().starts_with("alerts"))
+            .count(),
+        1,
+        "{summary}"
+    );
+    assert!(
+        summary.contains("mallory\\u{1b}[2j\\u{d}\\u{a}"),
+        "{summary}"
+    );
+}

@@ -214,14 +214,15 @@ pub fn run(
                 } else {
                     format!("legitimate: {scenario}")
                 };
-                let _ = tx.send(format!(
+                let line = format!(
                     "  {} {:<8} {:<8} {:<34} {}  [{mark}]",
                     a.time.format("%Y-%m-%dT%H:%MZ"),
                     a.severity.as_str().to_uppercase(),
                     a.employee_id.0,
                     a.rules.join(","),
                     crate::route::payload::truncate(&a.summary, 90),
-                ));
+                );
+                let _ = tx.send(crate::text::printable(&line).into_owned());
                 *last_alert.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
                 alerts.lock().unwrap_or_else(|p| p.into_inner()).push(a);
             })

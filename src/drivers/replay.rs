@@ -467,7 +467,14 @@ impl Report {
         );
         let mut unknown: Vec<_> = t.unknown_users.iter().collect();
         unknown.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let shown = join(unknown.iter().take(10).map(|(u, n)| ((*u).clone(), **n)));
+        // Account names come from the logs: printed escaped (a forged one must not move the
+        // cursor or forge a line of this summary).
+        let shown = join(
+            unknown
+                .iter()
+                .take(10)
+                .map(|(u, n)| (crate::text::printable(u).into_owned(), **n)),
+        );
         let more = if unknown.len() > 10 {
             format!(", … {} more", unknown.len() - 10)
         } else {
