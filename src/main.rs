@@ -766,6 +766,18 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let config = load_config(config.as_deref())?;
             let enricher = Enricher::open(&config.enrich).context("opening GeoIP databases")?;
+            if enricher.databases().is_empty() {
+                // An empty answer would read as "nothing known about this address".
+                return Err(ConfigError::Invalid {
+                    path: config.source.clone().unwrap_or_default(),
+                    errors: vec![
+                        "no GeoIP database to look up in: give a --config whose [enrich] names \
+                         city, asn or anonymous_ip"
+                            .to_owned(),
+                    ],
+                }
+                .into());
+            }
             for raw in ips {
                 let ip = driftwatch::decode::fields::ip(Some(&raw))
                     .map_err(|r| anyhow::anyhow!("{raw}: {}", r.detail))?;

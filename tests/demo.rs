@@ -128,6 +128,18 @@ fn a_short_demo_reports_the_planted_cases_and_serves_the_api() {
     assert_eq!(status, 200);
     assert!(metrics.contains("driftwatch_alerts_total"));
     let token = std::fs::read_to_string(out.join("api-token.txt")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join("api-token.txt"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the token is readable by its owner only"
+        );
+    }
     let (status, _) = get(&format!("{base}/api/v1/alerts"), None);
     assert_eq!(status, 401);
     let (status, body) = get(&format!("{base}/api/v1/alerts"), Some(token.trim()));

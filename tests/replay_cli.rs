@@ -445,7 +445,13 @@ fn geoip_lookup_prints_the_full_enrichment() {
     assert!(cn["databases"].as_array().unwrap().len() >= 2, "{cn}");
     assert_eq!(docs[1]["enrichment"]["country"], "JP");
 
-    let bad = driftwatch(&["geoip", "lookup", "not-an-ip"]);
+    let bad = driftwatch(&[
+        "geoip",
+        "lookup",
+        "--config",
+        "driftwatch.example.toml",
+        "not-an-ip",
+    ]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("not-an-ip"));
 }
@@ -691,4 +697,18 @@ fn control_characters_in_account_names_are_escaped_in_the_summary() {
         summary.contains("mallory\\u{1b}[2j\\u{d}\\u{a}"),
         "{summary}"
     );
+}
+
+/// Issue 17, item 13: `geoip lookup` without a database says so and exits 2, instead of
+/// printing an empty answer that reads as "nothing known about this address".
+#[test]
+fn geoip_lookup_without_a_database_is_a_usage_error() {
+    let out = driftwatch(&["geoip", "lookup", "203.0.113.9"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no GeoIP database"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
 }

@@ -438,7 +438,7 @@ fn demo_config(opts: &Options, brokers: &str) -> Result<Config, DemoError> {
     config.service.reorder_delay_ms = 6 * 3_600_000;
     config.service.shutdown_deadline_secs = 20;
     let (token, sha256) = crate::api::new_token().map_err(|e| other("api token")(e.to_string()))?;
-    std::fs::write(opts.out.join("api-token.txt"), format!("{token}\n"))
+    write_secret(&opts.out.join("api-token.txt"), &format!("{token}\n"))
         .map_err(|e| other("api-token.txt")(e.to_string()))?;
     config.api = crate::api::ApiConfig {
         enabled: true,
@@ -461,6 +461,20 @@ fn demo_config(opts: &Options, brokers: &str) -> Result<Config, DemoError> {
     ))
     .map_err(|e| other("route")(e.to_string()))?;
     Ok(config)
+}
+
+/// Write a secret readable by its owner only (0600), whatever was there before.
+fn write_secret(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // `mode` applies to a new file only: an old one keeps its bits unless set again.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())
 }
 
 /// When, from the start of the demo, an event at `t` is produced.
