@@ -549,6 +549,22 @@ fn run(cli: Cli) -> Result<()> {
             if route {
                 deliver_replayed(&config, &report.alerts, &roster)?;
             }
+            // Nothing readable at all is a failed run, not an empty success: the wrong
+            // --format, the wrong files, or a collector that broke. Scripts check the status.
+            let t = &report.tally;
+            let bad: u64 = t
+                .rejected
+                .iter()
+                .filter(|(reason, _)| reason.is_bad_input())
+                .flat_map(|(_, by_format)| by_format.values())
+                .sum();
+            if t.records > 0 && t.decoded.is_empty() && bad > 0 {
+                anyhow::bail!(
+                    "none of the {} records could be read ({bad} rejected as bad input): \
+                     is the --format right?",
+                    t.records
+                );
+            }
             Ok(())
         }
         Command::Report {

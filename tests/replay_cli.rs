@@ -325,7 +325,8 @@ fn oversized_and_non_utf8_records_are_dead_lettered_whole() {
         dlq.to_str().unwrap(),
         input.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // Nothing readable: the run fails, and the dead letters are written all the same.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let dead = json_lines(&std::fs::read_to_string(&dlq).unwrap());
     assert_eq!(dead.len(), 2);
     assert_eq!(dead[0]["reason"], "oversized");
@@ -711,4 +712,43 @@ fn geoip_lookup_without_a_database_is_a_usage_error() {
         stderr(&out)
     );
     assert!(out.stdout.is_empty());
+}
+
+/// Issue 17, item 14: a replay that could read none of its records fails (exit 1) instead
+/// of passing for a quiet day; one with some readable records still succeeds.
+#[test]
+fn a_replay_whose_every_record_was_rejected_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.log");
+    std::fs::write(&junk, "not a log line\n{\"also\": \"not one\"}\n").unwrap();
+    let out = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        junk.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("none of the 2 records could be read"),
+        "{}",
+        stderr(&out)
+    );
+    // The wrong format for good records: the same.
+    let wrong = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        "--format",
+        "cisco_asa",
+        "examples/events/okta-system-log.ndjson",
+    ]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", stderr(&wrong));
+    let mixed = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        "examples/events/broken-records.log",
+        "examples/events/cisco-asa.log",
+    ]);
+    assert!(mixed.status.success(), "{}", stderr(&mixed));
 }
