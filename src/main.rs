@@ -636,6 +636,30 @@ fn run(cli: Cli) -> Result<()> {
                 suppress,
                 ..
             } = replay::Loaded::load(&cfg, None, Utc::now())?;
+            // An account name several employees' aliases yield resolves to none of them:
+            // each is blind to those logins. A problem of the roster, named row by row.
+            let ambiguous = roster.ambiguous_accounts();
+            if !ambiguous.is_empty() {
+                let path = cfg
+                    .roster
+                    .as_ref()
+                    .map(|r| r.path.clone())
+                    .unwrap_or_default();
+                return Err(ConfigError::Invalid {
+                    path,
+                    errors: ambiguous
+                        .iter()
+                        .map(|(name, ids)| {
+                            let ids: Vec<&str> = ids.iter().map(|e| e.0.as_str()).collect();
+                            format!(
+                                "roster: the account name {name:?} comes from the aliases of {}: its logins (`{name}`, `DOMAIN\\{name}`) would be judged for nobody; give the right employee an explicit alias {name:?}",
+                                ids.join(" and ")
+                            )
+                        })
+                        .collect(),
+                }
+                .into());
+            }
             println!("{}: OK", config.display());
             println!("  roster: {} employee(s)", roster.len());
             println!("  approved trips: {}", suppress.trips());

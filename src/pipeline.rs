@@ -23,8 +23,14 @@ pub enum Processed {
     /// Did not decode.
     Rejected(Rejection),
     /// Decoded, but the account is not in the roster. Kept visible: an account HR does not
-    /// know about matters.
-    UnknownUser { event: LoginEvent, geo: Arc<Geo> },
+    /// know about matters. `ambiguous` names the employees it would be but for the
+    /// roster's ambiguity (a user name several of them yield): never dropped in silence,
+    /// since it blinds each of them.
+    UnknownUser {
+        event: LoginEvent,
+        geo: Arc<Geo>,
+        ambiguous: Vec<crate::roster::EmployeeId>,
+    },
     /// Decoded, resolved and enriched: ready for the engine.
     Resolved(Resolved),
 }
@@ -53,7 +59,12 @@ impl Pipeline {
         };
         let geo = enricher.lookup(event.ip);
         let Some(profile) = roster.resolve(&event.user) else {
-            return Processed::UnknownUser { event, geo };
+            let ambiguous = roster.ambiguous_between(&event.user);
+            return Processed::UnknownUser {
+                event,
+                geo,
+                ambiguous,
+            };
         };
         let employee = profile.employee_id.clone();
         Processed::Resolved(Resolved {
@@ -84,6 +95,9 @@ pub struct Tally {
     pub non_interactive: u64,
     /// Account names not in the roster, with how often each was seen.
     pub unknown_users: BTreeMap<String, u64>,
+    /// Account names that match several employees (`name (E1, E2)`), with how often each
+    /// was seen: logins no employee is judged on until the roster says whose they are.
+    pub ambiguous_users: BTreeMap<String, u64>,
     pub alerts_by_rule: BTreeMap<String, u64>,
     pub alerts_by_severity: BTreeMap<Severity, u64>,
 }
@@ -100,6 +114,18 @@ impl Tally {
                     .or_default()
                     .entry(r.format)
                     .or_default() += 1;
+            }
+            Processed::UnknownUser {
+                event, ambiguous, ..
+            } if !ambiguous.is_empty() => {
+                self.count_event(event);
+                let ids: Vec<&str> = ambiguous.iter().map(|e| e.0.as_str()).collect();
+                let key = format!("{} ({})", event.user.to_lowercase(), ids.join(", "));
+                if self.ambiguous_users.len() < MAX_UNKNOWN_NAMES
+                    || self.ambiguous_users.contains_key(&key)
+                {
+                    *self.ambiguous_users.entry(key).or_default() += 1;
+                }
             }
             Processed::UnknownUser { event, .. } => {
                 self.count_event(event);
@@ -205,7 +231,7 @@ mod tests {
             "2001:db8:100:1::5",
             "user.session.start",
         ));
-        let Processed::UnknownUser { event, geo } = p else {
+        let Processed::UnknownUser { event, geo, .. } = p else {
             panic!("{p:?}")
         };
         assert_eq!(event.user, "intruder@corp.example");

@@ -752,3 +752,46 @@ fn a_replay_whose_every_record_was_rejected_exits_1() {
     ]);
     assert!(mixed.status.success(), "{}", stderr(&mixed));
 }
+
+/// Issue 17, item 7: one roster row must not blind another employee in silence. A new hire
+/// E1013 with `eklein@personal.example` makes the bare account `eklein` (E1005's VPN name)
+/// ambiguous: check-config names both rows and fails; replay counts those logins as
+/// ambiguous, naming both employees, instead of folding them into unknown accounts.
+#[test]
+fn an_account_that_matches_two_employees_is_reported_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut roster = std::fs::read_to_string(root().join("examples/roster.csv")).unwrap();
+    roster.push_str("E1013,eklein@personal.example,Payments,US,Texas,Dallas,32.7767,-96.7970,America/Chicago,09:00-17:00 Mon-Fri,2026-11-01,active\n");
+    let roster_path = dir.path().join("roster.csv");
+    std::fs::write(&roster_path, roster).unwrap();
+    let text = std::fs::read_to_string(root().join("driftwatch.example.toml")).unwrap();
+    assert!(text.contains("path = \"examples/roster.csv\""));
+    let text = text.replace(
+        "path = \"examples/roster.csv\"",
+        &format!("path = {:?}", roster_path.display().to_string()),
+    );
+    // Beside the example, so its other relative paths still resolve.
+    let config = root().join(format!("target-test-ambiguous-{}.toml", std::process::id()));
+    std::fs::write(&config, text).unwrap();
+    let check = driftwatch(&["check-config", "--config", config.to_str().unwrap()]);
+    let replay = driftwatch(&[
+        "replay",
+        "--config",
+        config.to_str().unwrap(),
+        "examples/events/",
+    ]);
+    let _ = std::fs::remove_file(&config);
+    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
+    let err = stderr(&check);
+    assert!(
+        err.contains("\"eklein\"") && err.contains("E1005 and E1013"),
+        "{err}"
+    );
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    let summary = stderr(&replay);
+    let line = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("AMBIGUOUS"))
+        .unwrap_or_else(|| panic!("no AMBIGUOUS line:\n{summary}"));
+    assert!(line.contains("eklein (E1005, E1013)"), "{line}");
+}

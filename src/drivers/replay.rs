@@ -486,6 +486,18 @@ impl Report {
             t.unknown_user_events(),
             unknown.len()
         );
+        if !t.ambiguous_users.is_empty() {
+            let n: u64 = t.ambiguous_users.values().sum();
+            let _ = writeln!(
+                s,
+                "  AMBIGUOUS        {n:>8}  logins of account(s) that match several employees, judged for nobody (give one an explicit alias in the roster): {}",
+                join(
+                    t.ambiguous_users
+                        .iter()
+                        .map(|(u, n)| (crate::text::printable(u).into_owned(), *n))
+                )
+            );
+        }
         let _ = writeln!(
             s,
             "  alerts           {:>8}  {} | {}",

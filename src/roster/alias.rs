@@ -85,6 +85,9 @@ enum Target {
 #[derive(Debug, Default)]
 pub(crate) struct AliasIndex {
     keys: HashMap<Box<str>, Target>,
+    /// Every employee each derived user name comes from, to name them when it is
+    /// ambiguous.
+    derived_from: HashMap<Box<str>, Vec<usize>>,
 }
 
 impl AliasIndex {
@@ -102,6 +105,10 @@ impl AliasIndex {
 
     /// Record that `owner` has an alias with this user name.
     pub fn derive(&mut self, user: &str, owner: usize) {
+        let from = self.derived_from.entry(user.into()).or_default();
+        if !from.contains(&owner) {
+            from.push(owner);
+        }
         let next = match self.keys.get(user) {
             None => Target::Derived(owner),
             Some(Target::Derived(prev)) if *prev != owner => Target::Ambiguous,
@@ -123,6 +130,25 @@ impl AliasIndex {
                 return None;
             }
             self.keys.get(name).and_then(|t| owner(*t))
+        })
+    }
+
+    /// The employees an account name would resolve to but for its ambiguity (rule 2: a
+    /// user name several employees' aliases yield); empty when it resolves or is unknown.
+    pub fn ambiguous_owners(&self, user: &str) -> Vec<usize> {
+        with_lowercase(user.trim(), |k| {
+            let name = match self.keys.get(k) {
+                Some(Target::Ambiguous) => k,
+                Some(_) => return Vec::new(),
+                None => match k.split_once('\\') {
+                    Some((_, name)) if !name.contains(['\\', '@']) => name,
+                    _ => return Vec::new(),
+                },
+            };
+            match self.keys.get(name) {
+                Some(Target::Ambiguous) => self.derived_from.get(name).cloned().unwrap_or_default(),
+                _ => Vec::new(),
+            }
         })
     }
 

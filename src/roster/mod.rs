@@ -279,6 +279,27 @@ impl Roster {
         self.profiles.iter()
     }
 
+    /// The employees an unresolved account name is ambiguous between (it is the user name
+    /// of several employees' aliases), in file order; empty for a name that resolves or
+    /// that nobody's aliases yield. Only asked for names `resolve` did not match.
+    pub fn ambiguous_between(&self, user: &str) -> Vec<EmployeeId> {
+        let mut owners = self.aliases.ambiguous_owners(user);
+        owners.sort_unstable();
+        owners
+            .into_iter()
+            .filter_map(|i| self.profiles.get(i).map(|p| p.employee_id.clone()))
+            .collect()
+    }
+
+    /// Every ambiguous user name with the employees whose aliases yield it, sorted: what
+    /// `check-config` reports, since their logins under that name resolve to nobody.
+    pub fn ambiguous_accounts(&self) -> Vec<(String, Vec<EmployeeId>)> {
+        self.ambiguous_names()
+            .into_iter()
+            .map(|n| (n.to_owned(), self.ambiguous_between(n)))
+            .collect()
+    }
+
     /// User names that resolve to nobody because several employees' aliases yield them
     /// (e.g. `jdoe` from `jdoe@corp.example` and `jdoe@contractor.example`), sorted;
     /// worth logging at load so HR can add explicit aliases.

@@ -164,6 +164,9 @@ impl Partitions for InputProgress {
 /// Why a record went to the dead-letter topic, beyond the decoder's reasons.
 pub const UNKNOWN_USER: &str = "unknown_user";
 
+/// Why a login went to the dead-letter topic: its account matches several employees.
+pub const AMBIGUOUS_USER: &str = "ambiguous_user";
+
 impl Ingest {
     /// Process one batch of input records into `outbox`.
     pub fn apply(
@@ -206,7 +209,26 @@ impl Ingest {
                         self.dead_letter(outbox, m, &source, r.reason.as_str(), &r.detail, fmt);
                     }
                 }
-                Processed::UnknownUser { event, geo } => {
+                Processed::UnknownUser {
+                    event,
+                    geo,
+                    ambiguous,
+                } if !ambiguous.is_empty() => {
+                    progress.passed(topic, m.partition(), m.offset(), Some(event.time));
+                    let fmt = event.format.as_str();
+                    self.consumed(topic, fmt);
+                    self.metrics.observe_geo(&geo, &self.databases);
+                    let ids: Vec<&str> = ambiguous.iter().map(|e| e.0.as_str()).collect();
+                    // Loud: each of these employees is blind to this login until HR gives
+                    // one of them the account as an explicit alias.
+                    let detail = format!(
+                        "account matches several employees ({}): no one is judged on it until one of them has it as an explicit alias",
+                        ids.join(", ")
+                    );
+                    tracing::warn!(employees = %ids.join(","), "login of an ambiguous account");
+                    self.dead_letter(outbox, m, &source, AMBIGUOUS_USER, &detail, fmt);
+                }
+                Processed::UnknownUser { event, geo, .. } => {
                     progress.passed(topic, m.partition(), m.offset(), Some(event.time));
                     let fmt = event.format.as_str();
                     self.consumed(topic, fmt);
