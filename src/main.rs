@@ -549,6 +549,14 @@ fn run(cli: Cli) -> Result<()> {
             if route {
                 deliver_replayed(&config, &report.alerts, &roster)?;
             }
+            if !report.broken.is_empty() {
+                let names: Vec<&str> = report.broken.iter().map(|(n, _)| n.as_str()).collect();
+                anyhow::bail!(
+                    "{} input(s) broke before their end: {} (the others were read whole)",
+                    names.len(),
+                    names.join(", ")
+                );
+            }
             // Nothing readable at all is a failed run, not an empty success: the wrong
             // --format, the wrong files, or a collector that broke. Scripts check the status.
             let t = &report.tally;

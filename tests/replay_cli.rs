@@ -795,3 +795,60 @@ fn an_account_that_matches_two_employees_is_reported_loudly() {
         .unwrap_or_else(|| panic!("no AMBIGUOUS line:\n{summary}"));
     assert!(line.contains("eklein (E1005, E1013)"), "{line}");
 }
+
+/// Issue 17, item 10: a truncated gzip no longer aborts the whole replay. The other inputs
+/// are read whole (their alerts are written), the broken one is named in the summary, and
+/// the run exits 1. A compliance report over it fails: figures over part of an input would
+/// be wrong.
+#[test]
+fn a_truncated_gzip_is_reported_and_the_other_inputs_are_finished() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let okta = std::fs::read(root().join("examples/events/okta-system-log.ndjson")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&okta).unwrap();
+    let mut bytes = gz.finish().unwrap();
+    bytes.truncate(bytes.len() / 2);
+    let broken = dir.path().join("okta-truncated.ndjson.gz");
+    std::fs::write(&broken, &bytes).unwrap();
+    let out = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        broken.to_str().unwrap(),
+        "examples/events/cisco-asa.log",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let summary = stderr(&out);
+    assert!(
+        summary.contains("BROKEN INPUT") && summary.contains("okta-truncated.ndjson.gz"),
+        "{summary}"
+    );
+    let alerts = json_lines(&String::from_utf8(out.stdout).unwrap());
+    assert!(
+        alerts.iter().any(|a| a["employee_id"] == "E1005"),
+        "the ASA log was read to its end: {alerts:#?}"
+    );
+    let report = dir.path().join("report.json");
+    let out = driftwatch(&[
+        "report",
+        "--config",
+        "driftwatch.example.toml",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-12-01",
+        "--format",
+        "json",
+        "--out",
+        report.to_str().unwrap(),
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("okta-truncated.ndjson.gz"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!report.exists(), "no report from part of an input");
+}

@@ -85,6 +85,22 @@ pub struct Report {
     pub state_sizes: Vec<usize>,
     /// Every alert line, in order, when [`Options::keep_alerts`] is set.
     pub alerts: Vec<Alert>,
+    /// Inputs that broke before their end, with why: what they gave before was used.
+    pub broken: Vec<(String, String)>,
+}
+
+impl Report {
+    /// The report, if every input was read to its end: what a compliance report or an
+    /// evaluation needs (figures over part of an input would be wrong, not partial).
+    pub fn whole(self) -> Result<Report, ReplayError> {
+        match self.broken.first() {
+            Some((name, why)) => Err(ReplayError::Input {
+                source_name: name.clone(),
+                error: io::Error::other(why.clone()),
+            }),
+            None => Ok(self),
+        }
+    }
 }
 
 /// Why a replay stopped.
@@ -199,6 +215,8 @@ struct Reader {
     name: String,
     records: Records,
     head: Option<Resolved>,
+    /// Its end, or where it broke.
+    ended: bool,
 }
 
 /// Where results go, and what was counted.
@@ -210,6 +228,8 @@ struct Sinks {
     tally: Tally,
     line: Vec<u8>,
     kept: Option<Vec<Alert>>,
+    /// Inputs that broke mid-way (a truncated gzip, a read error), with why.
+    broken: Vec<(String, String)>,
 }
 
 impl Sinks {
@@ -277,6 +297,7 @@ pub fn run_observed(
         tally: Tally::default(),
         line: Vec::with_capacity(4096),
         kept: opts.keep_alerts.then(Vec::new),
+        broken: Vec::new(),
     };
     let progress = progress_bar(opts);
     let keep = DEAD_LETTER_KEEP.max(core.pipeline.decode.max_record_bytes + 1);
@@ -297,6 +318,7 @@ pub fn run_observed(
             name,
             records,
             head: None,
+            ended: false,
         };
         fill(&mut reader, core, opts.format, &mut buf, keep, &mut sinks)?;
         readers.push(reader);
@@ -346,6 +368,7 @@ pub fn run_observed(
             sizes
         },
         alerts: sinks.kept.unwrap_or_default(),
+        broken: sinks.broken,
     })
 }
 
@@ -359,16 +382,23 @@ fn fill(
     keep: usize,
     sinks: &mut Sinks,
 ) -> Result<(), ReplayError> {
-    while reader.head.is_none() {
+    while reader.head.is_none() && !reader.ended {
         let name = &reader.name;
-        let record = reader
-            .records
-            .next(buf, keep)
-            .map_err(|error| ReplayError::Input {
-                source_name: name.clone(),
-                error,
-            })?;
-        let Some(record) = record else { return Ok(()) };
+        let record = match reader.records.next(buf, keep) {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                reader.ended = true;
+                return Ok(());
+            }
+            Err(error) => {
+                // One broken input (a truncated gzip, a disk error) must not stop the
+                // others: what it gave is used, the rest of the run goes on, and the run
+                // fails at its end naming it.
+                sinks.broken.push((name.clone(), error.to_string()));
+                reader.ended = true;
+                return Ok(());
+            }
+        };
         let processed = if record.len > record.bytes.len() {
             Processed::Rejected(Rejection::oversized(
                 record.len,
@@ -525,6 +555,13 @@ impl Report {
                 s,
                 "  late events      {:>8}  (older than the lateness window; applied out of order)",
                 self.late_events
+            );
+        }
+        for (name, why) in &self.broken {
+            let _ = writeln!(
+                s,
+                "  BROKEN INPUT     {}: {why} (its records up to there were used)",
+                crate::text::printable(name)
             );
         }
         if let Some(p) = dead_letter {

@@ -213,7 +213,8 @@ pub fn evaluate_dir(
             stream.see(&login, &mut peer_alerts);
         }
         true
-    })?;
+    })?
+    .whole()?;
     let driftwatch: Vec<Line> = report.alerts.iter().map(Line::from).collect();
     let peers = if with_peers {
         Peer::ALL

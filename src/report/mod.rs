@@ -243,7 +243,8 @@ pub fn derive(req: &Request<'_>) -> Result<ComplianceReport, ReportError> {
     let mut counter = figures::Counter::new(req.period, req.core.roster, req.core.suppress);
     let run = replay::run_observed(&req.core, &mut engine, &opts, &mut |item| {
         counter.observe(item)
-    })?;
+    })?
+    .whole()?;
 
     let mut alerts = alerts::fold(&run.alerts, req.period);
     let no_dispositions = Vec::new();
