@@ -67,6 +67,7 @@ fn templates(dir: &Path, employees: u32, days: u32) -> Vec<EmployeeState> {
         alerts_out: Output::Discard,
         dead_letter: None,
         dead_letter_filtered: false,
+        dead_letter_max_bytes: 0,
         progress: false,
         keep_alerts: false,
     };

@@ -129,7 +129,7 @@ impl DecodeConfig {
 }
 
 /// `[dead_letter]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeadLetterConfig {
     /// File that rejected records are appended to, one JSON object per line with the
@@ -138,6 +138,20 @@ pub struct DeadLetterConfig {
     /// Also keep well-formed records that are not login events (`not_a_login`). Default
     /// false: a full Okta stream is mostly other event types, and they are not bad input.
     pub include_filtered: bool,
+    /// The dead-letter file stops growing at this size (bytes); later rejections are only
+    /// counted, and the summary says how many were not written. Default 256 MiB: a gzip
+    /// bomb of junk lines (458 KB of NULs wrote 629 MB) must not fill the disk.
+    pub max_bytes: u64,
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        DeadLetterConfig {
+            path: None,
+            include_filtered: false,
+            max_bytes: 256 * 1024 * 1024,
+        }
+    }
 }
 
 /// Why a configuration could not be used.

@@ -535,6 +535,7 @@ fn run(cli: Cli) -> Result<()> {
                 alerts_out: Output::parse(&alerts_out),
                 dead_letter: dead_letter.clone(),
                 dead_letter_filtered: config.dead_letter.include_filtered,
+                dead_letter_max_bytes: config.dead_letter.max_bytes,
                 progress: !no_progress,
                 keep_alerts: route,
             };

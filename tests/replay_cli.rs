@@ -852,3 +852,52 @@ fn a_truncated_gzip_is_reported_and_the_other_inputs_are_finished() {
     );
     assert!(!report.exists(), "no report from part of an input");
 }
+
+/// Issue 17, item 6: the dead-letter file does not amplify its input. A small gzip of NUL
+/// lines keeps each record as base64 (JSON would write every NUL as six bytes), and the file
+/// stops at `[dead_letter] max_bytes`; what was not written is counted in the summary.
+#[test]
+fn the_dead_letter_file_is_bounded_and_counts_what_it_cut() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..200_000 {
+        gz.write_all(b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\n").unwrap();
+    }
+    let bomb = dir.path().join("nul.log.gz");
+    std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
+    let text = std::fs::read_to_string(root().join("driftwatch.example.toml")).unwrap();
+    assert!(text.contains("\nmax_bytes = 268435456\n"));
+    let text = text.replace("\nmax_bytes = 268435456\n", "\nmax_bytes = 200000\n");
+    let config = root().join(format!("target-test-dlq-{}.toml", std::process::id()));
+    std::fs::write(&config, text).unwrap();
+    let dlq = dir.path().join("dlq.jsonl");
+    let out = driftwatch(&[
+        "replay",
+        "--config",
+        config.to_str().unwrap(),
+        "--dead-letter",
+        dlq.to_str().unwrap(),
+        bomb.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&config);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "nothing readable: {}",
+        stderr(&out)
+    );
+    let size = std::fs::metadata(&dlq).unwrap().len();
+    assert!(size <= 200_000, "{size} bytes");
+    let dead = json_lines(&std::fs::read_to_string(&dlq).unwrap());
+    assert!(dead.len() > 100, "{}", dead.len());
+    assert!(dead[0]["record"].is_null(), "{}", dead[0]);
+    assert_eq!(dead[0]["record_base64"], "AAAAAAAAAAAAAAAAAAAAAA==");
+    let summary = stderr(&out);
+    let cut = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("NOT WRITTEN"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    let n: u64 = cut.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert_eq!(n + dead.len() as u64, 200_000, "{summary}");
+}

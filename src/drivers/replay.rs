@@ -66,6 +66,8 @@ pub struct Options {
     pub dead_letter: Option<PathBuf>,
     /// Also dead-letter `not_a_login` records.
     pub dead_letter_filtered: bool,
+    /// The dead-letter file stops growing at this size; later rejections are counted.
+    pub dead_letter_max_bytes: u64,
     /// Show a progress bar (only used on a terminal, for large inputs).
     pub progress: bool,
     /// Also keep the alerts in [`Report::alerts`] (for `--route`).
@@ -79,6 +81,8 @@ pub struct Report {
     pub files: usize,
     pub elapsed: Duration,
     pub dead_letters: u64,
+    /// Rejections not written because the dead-letter file reached its limit.
+    pub dead_letters_cut: u64,
     /// Events that arrived later than the engine's lateness (applied anyway).
     pub late_events: u64,
     /// Size in bytes of each tracked employee's encoded state, sorted.
@@ -225,6 +229,10 @@ struct Sinks {
     dead: Option<BufWriter<File>>,
     dead_filtered: bool,
     dead_letters: u64,
+    /// Bytes written to the dead-letter file, its limit, and rejections not written.
+    dead_bytes: u64,
+    dead_max: u64,
+    dead_cut: u64,
     tally: Tally,
     line: Vec<u8>,
     kept: Option<Vec<Alert>>,
@@ -256,8 +264,22 @@ impl Sinks {
             return Ok(());
         }
         if let Some(dead) = self.dead.as_mut() {
-            write_dead_letter(dead, r, source, record.line, record.bytes, record.len)
-                .map_err(out("dead letters"))?;
+            self.line.clear();
+            write_dead_letter(
+                &mut self.line,
+                r,
+                source,
+                record.line,
+                record.bytes,
+                record.len,
+            )
+            .map_err(out("dead letters"))?;
+            if self.dead_bytes + self.line.len() as u64 > self.dead_max {
+                self.dead_cut += 1;
+                return Ok(());
+            }
+            dead.write_all(&self.line).map_err(out("dead letters"))?;
+            self.dead_bytes += self.line.len() as u64;
             self.dead_letters += 1;
         }
         Ok(())
@@ -294,6 +316,9 @@ pub fn run_observed(
         },
         dead_filtered: opts.dead_letter_filtered,
         dead_letters: 0,
+        dead_bytes: 0,
+        dead_max: opts.dead_letter_max_bytes,
+        dead_cut: 0,
         tally: Tally::default(),
         line: Vec::with_capacity(4096),
         kept: opts.keep_alerts.then(Vec::new),
@@ -361,6 +386,7 @@ pub fn run_observed(
         files: opts.inputs.len(),
         elapsed: started.elapsed(),
         dead_letters: sinks.dead_letters,
+        dead_letters_cut: sinks.dead_cut,
         late_events: engine.late_events(),
         state_sizes: {
             let mut sizes: Vec<usize> = engine.states().map(|(_, s)| s.encoded_len()).collect();
@@ -426,7 +452,11 @@ fn write_dead_letter(
     bytes: &[u8],
     len: usize,
 ) -> io::Result<()> {
-    let text = std::str::from_utf8(bytes).ok();
+    // Text with control characters (NULs, escapes) is kept as base64: JSON would write each
+    // as a six-byte `\u0000`, and a stream of them would multiply the input by six.
+    let text = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| !t.chars().any(|c| c.is_control() && c != '\t'));
     let entry = DeadLetter {
         reason: r.reason,
         detail: &r.detail,
@@ -571,6 +601,13 @@ impl Report {
                 self.dead_letters,
                 p.display()
             );
+            if self.dead_letters_cut > 0 {
+                let _ = writeln!(
+                    s,
+                    "  NOT WRITTEN      {:>8}  rejected records past [dead_letter] max_bytes (counted above, not kept)",
+                    self.dead_letters_cut
+                );
+            }
         }
         s
     }

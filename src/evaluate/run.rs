@@ -201,6 +201,7 @@ pub fn evaluate_dir(
         alerts_out: Output::Discard,
         dead_letter: None,
         dead_letter_filtered: false,
+        dead_letter_max_bytes: 0,
         progress: false,
         keep_alerts: true,
     };

@@ -236,6 +236,7 @@ pub fn derive(req: &Request<'_>) -> Result<ComplianceReport, ReportError> {
         alerts_out: Output::Discard,
         dead_letter: None,
         dead_letter_filtered: false,
+        dead_letter_max_bytes: 0,
         progress: false,
         keep_alerts: true,
     };

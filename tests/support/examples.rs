@@ -29,6 +29,7 @@ pub fn replay_examples() -> (Config, Arc<Roster>, Engine, Vec<Alert>) {
         alerts_out: Output::Discard,
         dead_letter: None,
         dead_letter_filtered: false,
+        dead_letter_max_bytes: 0,
         progress: false,
         keep_alerts: true,
     };
