@@ -354,6 +354,23 @@ fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
         .into());
     }
 
+    // Everything the files say is checked before anything listens or connects, as
+    // check-config checks it: a broken roster, database or trip list is a configuration
+    // error (exit 2), not a service that answers /healthz and then dies.
+    let roster_file = config
+        .kafka
+        .as_ref()
+        .is_none_or(|k| k.roster_topic.is_none());
+    let roster = roster_file
+        .then(|| config.roster.as_ref().map(|r| r.path.clone()))
+        .flatten();
+    let checked = config.clone();
+    let checked = driftwatch::config::Config {
+        roster: if roster_file { checked.roster } else { None },
+        ..checked
+    };
+    replay::Loaded::load(&checked, roster.as_deref(), Utc::now())?;
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

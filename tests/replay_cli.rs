@@ -901,3 +901,29 @@ fn the_dead_letter_file_is_bounded_and_counts_what_it_cut() {
     let n: u64 = cut.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert_eq!(n + dead.len() as u64, 200_000, "{summary}");
 }
+
+/// Issue 17, item 2: `run` with a malformed roster is a configuration error (exit 2), found
+/// before it listens or connects to anything.
+#[test]
+fn run_with_a_broken_roster_exits_2_before_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("roster.csv");
+    std::fs::write(&roster, "employee_id,aliases\nE1,\n").unwrap();
+    let text = std::fs::read_to_string(root().join("driftwatch.example.toml")).unwrap();
+    let text = text.replace(
+        "path = \"examples/roster.csv\"",
+        &format!("path = {:?}", roster.display().to_string()),
+    );
+    let config = root().join(format!("target-test-run-{}.toml", std::process::id()));
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&config);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("roster"), "{err}");
+    assert!(!err.contains("serving"), "it listened first: {err}");
+}
