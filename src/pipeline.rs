@@ -93,6 +93,9 @@ pub struct Tally {
     pub rejected: BTreeMap<RejectReason, BTreeMap<Option<Format>, u64>>,
     /// Non-interactive events (counted, never scored).
     pub non_interactive: u64,
+    /// Events from private, loopback, link-local, multicast or unspecified addresses:
+    /// processed, but they place nobody (`decode::fields::is_unroutable`).
+    pub unroutable: u64,
     /// Account names not in the roster, with how often each was seen.
     pub unknown_users: BTreeMap<String, u64>,
     /// Account names that match several employees (`name (E1, E2)`), with how often each
@@ -155,6 +158,9 @@ impl Tally {
 
     fn count_event(&mut self, event: &LoginEvent) {
         *self.decoded.entry(event.format).or_default() += 1;
+        if crate::decode::fields::is_unroutable(event.ip) {
+            self.unroutable += 1;
+        }
         if !event.kind.is_interactive() {
             self.non_interactive += 1;
         }

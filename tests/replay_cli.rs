@@ -927,3 +927,49 @@ fn run_with_a_broken_roster_exits_2_before_it_listens() {
     assert!(err.contains("roster"), "{err}");
     assert!(!err.contains("serving"), "it listened first: {err}");
 }
+
+/// Issue 17, item 12: logins from addresses that place nobody (unspecified, loopback,
+/// private, multicast, link-local) are counted apart in the summary, not passed off as
+/// ordinary logins; documentation and public addresses are not.
+#[test]
+fn unroutable_addresses_are_counted_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = std::fs::read_to_string(root().join("examples/events/okta-system-log.ndjson"))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("bcarter@corp.example") && l.contains("user.session.start"))
+        .unwrap()
+        .to_owned();
+    let mut text = String::new();
+    for (i, ip) in [
+        "0.0.0.0",
+        "127.0.0.1",
+        "10.1.2.3",
+        "224.0.0.1",
+        "fe80::1",
+        "203.0.113.20",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut r: Value = serde_json::from_str(&line).unwrap();
+        r["client"]["ipAddress"] = Value::from(*ip);
+        r["uuid"] = Value::from(format!("u-{i}"));
+        text.push_str(&format!("{r}\n"));
+    }
+    let events = dir.path().join("internal.ndjson");
+    std::fs::write(&events, text).unwrap();
+    let out = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        events.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        summary_count(&stderr(&out), "unroutable"),
+        5,
+        "{}",
+        stderr(&out)
+    );
+}

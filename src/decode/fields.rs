@@ -65,6 +65,31 @@ pub fn canonical(addr: IpAddr) -> IpAddr {
     }
 }
 
+/// An address that places nobody: private, loopback, link-local, unspecified, broadcast or
+/// multicast space, IPv4 or IPv6 (unique local `fc00::/7`, link-local `fe80::/10`). A login
+/// from one came through something internal (an on-premises VPN pool, a proxy that hid the
+/// client, a misconfigured collector): counted apart, since no database can say where.
+pub fn is_unroutable(ip: IpAddr) -> bool {
+    match canonical(ip) {
+        IpAddr::V4(v4) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || first & 0xfe00 == 0xfc00
+                || first & 0xffc0 == 0xfe80
+        }
+    }
+}
+
 /// An RFC 3339 / ISO 8601 time with an offset (`2020-02-14T22:18:51.843Z`).
 pub fn rfc3339(value: Option<&str>) -> Result<DateTime<Utc>, Rejection> {
     let raw = present_time(value)?;

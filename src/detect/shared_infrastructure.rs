@@ -201,27 +201,17 @@ fn places_on_home_network(cfg: &Config, ctx: &Context<'_>) -> bool {
         && is_public(event.ip)
 }
 
-/// Private, loopback, link-local and carrier-NAT space is shared by every network that
-/// uses it; it says nothing about a house.
+/// Private, loopback, link-local, multicast and carrier-NAT space is shared by every
+/// network that uses it; it says nothing about a house.
 fn is_public(ip: IpAddr) -> bool {
-    match crate::decode::fields::canonical(ip) {
+    let carrier_nat = match crate::decode::fields::canonical(ip) {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();
-            let carrier_nat = a == 100 && (64..128).contains(&b);
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || carrier_nat)
+            a == 100 && (64..128).contains(&b)
         }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            let unique_local = first & 0xfe00 == 0xfc00;
-            let link_local = first & 0xffc0 == 0xfe80;
-            !(v6.is_loopback() || v6.is_unspecified() || unique_local || link_local)
-        }
-    }
+        IpAddr::V6(_) => false,
+    };
+    !(carrier_nat || crate::decode::fields::is_unroutable(ip))
 }
 
 /// Where an employee claims to be, as far as this rule compares places.

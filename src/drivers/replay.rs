@@ -515,6 +515,13 @@ impl Report {
             "  non-interactive  {:>8}  (counted, not scored)",
             t.non_interactive
         );
+        if t.unroutable > 0 {
+            let _ = writeln!(
+                s,
+                "  unroutable       {:>8}  from private, loopback, link-local, multicast or unspecified addresses (internal: they place nobody)",
+                t.unroutable
+            );
+        }
         let by_reason = t.rejected.iter().map(|(reason, by_format)| {
             let n: u64 = by_format.values().sum();
             (reason.as_str().to_owned(), n)

@@ -245,6 +245,12 @@ impl Ingest {
                     self.consumed(topic, fmt);
                     self.metrics.observe_geo(&r.geo, &self.databases);
                     self.metrics.observe_login_country(r.geo.country.as_deref());
+                    if crate::decode::fields::is_unroutable(r.event.ip) {
+                        self.metrics
+                            .unroutable_logins
+                            .with_label_values(&[topic])
+                            .inc();
+                    }
                     self.metrics.observe_event_lag("ingest", r.event.time);
                     let interactive = r.event.kind.is_interactive();
                     let rec = LoginRecord {

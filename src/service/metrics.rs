@@ -153,6 +153,9 @@ pub struct Metrics {
     /// Logins the detect stage applied without waiting any longer for the infra stage's
     /// watermark (`[service] infra_wait_max_secs`).
     pub watermark_timeouts: IntCounter,
+    /// Logins from private, loopback, link-local, multicast or unspecified addresses
+    /// (processed; they place nobody). Label: `source` (topic).
+    pub unroutable_logins: IntCounterVec,
     /// Alerts handled per destination of the route stage. Labels: `destination` (its name
     /// in `[[route.destination]]`), `result` ([`NOTIFICATION_RESULTS`]).
     pub notifications: IntCounterVec,
@@ -355,6 +358,12 @@ impl Metrics {
                 "late_records_total",
                 "Records that arrived behind the watermark, applied at once out of order.",
                 &["kind"],
+            )?,
+            unroutable_logins: counter_vec(
+                &r,
+                "unroutable_logins_total",
+                "Logins from private, loopback, link-local, multicast or unspecified addresses.",
+                &["source"],
             )?,
             watermark_timeouts: registered(
                 &r,
