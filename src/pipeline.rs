@@ -30,6 +30,9 @@ pub enum Processed {
         event: LoginEvent,
         geo: Arc<Geo>,
         ambiguous: Vec<crate::roster::EmployeeId>,
+        /// The employee the name imitates: it folds onto their alias only through Unicode
+        /// normalisation (a Kelvin sign for a K), so it is another account, never theirs.
+        imitates: Option<crate::roster::EmployeeId>,
     },
     /// Decoded, resolved and enriched: ready for the engine.
     Resolved(Resolved),
@@ -60,10 +63,12 @@ impl Pipeline {
         let geo = enricher.lookup(event.ip);
         let Some(profile) = roster.resolve(&event.user) else {
             let ambiguous = roster.ambiguous_between(&event.user);
+            let imitates = roster.confusable_with(&event.user);
             return Processed::UnknownUser {
                 event,
                 geo,
                 ambiguous,
+                imitates,
             };
         };
         let employee = profile.employee_id.clone();
@@ -101,6 +106,9 @@ pub struct Tally {
     /// Account names that match several employees (`name (E1, E2)`), with how often each
     /// was seen: logins no employee is judged on until the roster says whose they are.
     pub ambiguous_users: BTreeMap<String, u64>,
+    /// Account names that imitate an employee's through Unicode folding (`name → E1`), with
+    /// how often each was seen: refused, reported.
+    pub confusable_users: BTreeMap<String, u64>,
     pub alerts_by_rule: BTreeMap<String, u64>,
     pub alerts_by_severity: BTreeMap<Severity, u64>,
 }
@@ -128,6 +136,19 @@ impl Tally {
                     || self.ambiguous_users.contains_key(&key)
                 {
                     *self.ambiguous_users.entry(key).or_default() += 1;
+                }
+            }
+            Processed::UnknownUser {
+                event,
+                imitates: Some(who),
+                ..
+            } => {
+                self.count_event(event);
+                let key = format!("{} → {}", event.user, who.0);
+                if self.confusable_users.len() < MAX_UNKNOWN_NAMES
+                    || self.confusable_users.contains_key(&key)
+                {
+                    *self.confusable_users.entry(key).or_default() += 1;
                 }
             }
             Processed::UnknownUser { event, .. } => {

@@ -973,3 +973,49 @@ fn unroutable_addresses_are_counted_in_the_summary() {
         stderr(&out)
     );
 }
+
+/// Issue 17, item 9: a name that folds onto an employee's alias only through Unicode
+/// normalisation (`Ksato@corp.example` with U+212A KELVIN SIGN, fullwidth letters) is another
+/// account: it resolves to nobody and the summary names whom it imitates.
+#[test]
+fn an_account_name_imitating_an_employee_through_unicode_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = std::fs::read_to_string(root().join("examples/events/okta-system-log.ndjson"))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("user.session.start"))
+        .unwrap()
+        .to_owned();
+    let mut text = String::new();
+    for (i, name) in ["\u{212a}sato@corp.example", "ｋｓａｔｏ@corp.example"]
+        .iter()
+        .enumerate()
+    {
+        let mut r: Value = serde_json::from_str(&line).unwrap();
+        r["actor"]["alternateId"] = Value::from(*name);
+        r["uuid"] = Value::from(format!("c-{i}"));
+        text.push_str(&format!("{r}\n"));
+    }
+    let events = dir.path().join("confusable.ndjson");
+    std::fs::write(&events, text).unwrap();
+    let out = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        events.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = stderr(&out);
+    let line = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("CONFUSABLE"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(line.contains("→ E1009"), "{line}");
+    assert!(
+        line.trim_start()["CONFUSABLE".len()..]
+            .trim_start()
+            .starts_with('2'),
+        "{line}"
+    );
+    assert!(!summary.contains("state "), "nobody was judged: {summary}");
+}

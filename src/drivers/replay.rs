@@ -553,6 +553,18 @@ impl Report {
             t.unknown_user_events(),
             unknown.len()
         );
+        if !t.confusable_users.is_empty() {
+            let n: u64 = t.confusable_users.values().sum();
+            let _ = writeln!(
+                s,
+                "  CONFUSABLE       {n:>8}  logins of account(s) whose name imitates an employee's through Unicode folding, attributed to nobody: {}",
+                join(
+                    t.confusable_users
+                        .iter()
+                        .map(|(u, n)| (crate::text::printable(u).into_owned(), *n))
+                )
+            );
+        }
         if !t.ambiguous_users.is_empty() {
             let n: u64 = t.ambiguous_users.values().sum();
             let _ = writeln!(

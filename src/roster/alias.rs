@@ -20,6 +20,10 @@
 //! 5. The domain of a `DOMAIN\user` login is not compared with e-mail domains: NetBIOS
 //!    names (`CORP`) cannot be derived from DNS names (`corp.example`); rule 2's
 //!    uniqueness is what keeps the match safe.
+//! 6. Keys are NFKC, then Unicode lower case. A name outside ASCII whose key is all ASCII
+//!    (a Kelvin sign for K, fullwidth letters) matches nobody: identity providers keep such
+//!    names apart, so it is another account imitating the employee it folds onto, and
+//!    [`AliasIndex::confusable_with`] names them for the report.
 
 use std::collections::HashMap;
 
@@ -32,9 +36,17 @@ pub(crate) struct ParsedAlias {
     pub user: Option<String>,
 }
 
-/// Lower case as used for every key; load and lookup must agree on it.
+/// The key of a name, at load and at lookup alike: NFKC (compatibility forms such as
+/// fullwidth letters and the Kelvin sign become the letters they look like), then Unicode
+/// lower case. A name that reaches an all-ASCII key only through this folding is refused at
+/// lookup (see [`AliasIndex::confusable_with`]).
 fn normalise(s: &str) -> String {
-    s.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let s = s.trim();
+    if s.is_ascii() {
+        return s.to_lowercase();
+    }
+    s.nfkc().collect::<String>().to_lowercase()
 }
 
 /// Check an alias and derive its keys. The error says what is wrong with it.
@@ -117,9 +129,39 @@ impl AliasIndex {
         self.keys.insert(user.into(), next);
     }
 
-    /// The employee an account name resolves to under the module's rules.
+    /// The employee an account name resolves to under the module's rules. A name with
+    /// characters outside ASCII that folds onto an all-ASCII key (`Ksato` with a Kelvin
+    /// sign, fullwidth `ｊｄｏｅ`) matches nobody: real identity providers keep such names
+    /// apart, so it is another account imitating the employee
+    /// ([`AliasIndex::confusable_with`] names whom).
     pub fn lookup(&self, user: &str) -> Option<usize> {
-        with_lowercase(user.trim(), |k| {
+        let user = user.trim();
+        if !user.is_ascii() {
+            let key = normalise(user);
+            if key.is_ascii() {
+                return None;
+            }
+            return self.lookup_key(&key);
+        }
+        self.lookup_key(user)
+    }
+
+    /// The employee a non-ASCII account name imitates: the one it would resolve to once
+    /// folded onto ASCII. `None` for ASCII names and names that fold to nobody.
+    pub fn confusable_with(&self, user: &str) -> Option<usize> {
+        let user = user.trim();
+        if user.is_ascii() {
+            return None;
+        }
+        let key = normalise(user);
+        if !key.is_ascii() {
+            return None;
+        }
+        self.lookup_key(&key)
+    }
+
+    fn lookup_key(&self, user: &str) -> Option<usize> {
+        with_lowercase(user, |k| {
             if let Some(found) = self.keys.get(k) {
                 return owner(*found);
             }
@@ -195,6 +237,29 @@ fn with_lowercase<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// NFKC and lower case are the documented normalisation: a non-ASCII alias matches its
+    /// other cases; a non-ASCII name that folds onto an all-ASCII alias (a Kelvin sign for
+    /// K, fullwidth letters) matches nobody and is reported as imitating its owner.
+    #[test]
+    fn confusables_fold_but_do_not_match_ascii_aliases() {
+        let mut ix = AliasIndex::default();
+        for (alias, owner) in [("ksato@corp.example", 0), ("łukasz@corp.example", 1)] {
+            ix.claim(&parse(alias).unwrap().key, owner).unwrap();
+        }
+        assert_eq!(ix.lookup("KSato@Corp.Example"), Some(0));
+        assert_eq!(ix.lookup("\u{212a}sato@corp.example"), None);
+        assert_eq!(ix.confusable_with("\u{212a}sato@corp.example"), Some(0));
+        assert_eq!(ix.lookup("ｋｓａｔｏ@corp.example"), None);
+        assert_eq!(ix.confusable_with("ｋｓａｔｏ@corp.example"), Some(0));
+        assert_eq!(ix.lookup("ŁUKASZ@corp.example"), Some(1));
+        assert_eq!(ix.confusable_with("ŁUKASZ@corp.example"), None);
+        assert_eq!(
+            ix.confusable_with("ksato@corp.example"),
+            None,
+            "ASCII is itself"
+        );
+    }
 
     #[test]
     fn alias_forms() {

@@ -291,6 +291,16 @@ impl Roster {
             .collect()
     }
 
+    /// The employee a non-ASCII account name imitates (it folds onto their all-ASCII
+    /// alias under NFKC and lower case, like `Ksato` with a Kelvin sign): such a name never
+    /// resolves, and is reported. Only asked for names `resolve` did not match.
+    pub fn confusable_with(&self, user: &str) -> Option<EmployeeId> {
+        self.aliases
+            .confusable_with(user)
+            .and_then(|i| self.profiles.get(i))
+            .map(|p| p.employee_id.clone())
+    }
+
     /// Every ambiguous user name with the employees whose aliases yield it, sorted: what
     /// `check-config` reports, since their logins under that name resolve to nobody.
     pub fn ambiguous_accounts(&self) -> Vec<(String, Vec<EmployeeId>)> {

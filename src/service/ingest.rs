@@ -164,6 +164,9 @@ impl Partitions for InputProgress {
 /// Why a record went to the dead-letter topic, beyond the decoder's reasons.
 pub const UNKNOWN_USER: &str = "unknown_user";
 
+/// Why a login went to the dead-letter topic: its account name imitates an employee's.
+pub const CONFUSABLE_USER: &str = "confusable_user";
+
 /// Why a login went to the dead-letter topic: its account matches several employees.
 pub const AMBIGUOUS_USER: &str = "ambiguous_user";
 
@@ -213,6 +216,7 @@ impl Ingest {
                     event,
                     geo,
                     ambiguous,
+                    ..
                 } if !ambiguous.is_empty() => {
                     progress.passed(topic, m.partition(), m.offset(), Some(event.time));
                     let fmt = event.format.as_str();
@@ -227,6 +231,23 @@ impl Ingest {
                     );
                     tracing::warn!(employees = %ids.join(","), "login of an ambiguous account");
                     self.dead_letter(outbox, m, &source, AMBIGUOUS_USER, &detail, fmt);
+                }
+                Processed::UnknownUser {
+                    event,
+                    geo,
+                    imitates: Some(who),
+                    ..
+                } => {
+                    progress.passed(topic, m.partition(), m.offset(), Some(event.time));
+                    let fmt = event.format.as_str();
+                    self.consumed(topic, fmt);
+                    self.metrics.observe_geo(&geo, &self.databases);
+                    let detail = format!(
+                        "account name imitates {}'s through Unicode folding (NFKC, lower case): another account, not theirs",
+                        who.0
+                    );
+                    tracing::warn!(employee = %who.0, "login of an account imitating an employee's");
+                    self.dead_letter(outbox, m, &source, CONFUSABLE_USER, &detail, fmt);
                 }
                 Processed::UnknownUser { event, geo, .. } => {
                     progress.passed(topic, m.partition(), m.offset(), Some(event.time));
