@@ -164,6 +164,42 @@ pub struct Call {
     pub route: String,
     pub path: String,
     pub status: u16,
+    /// Unauthenticated calls refused since the last one recorded and not recorded one by
+    /// one (more than [`REFUSED_RECORDED_PER_MINUTE`] in a minute).
+    pub unrecorded_before: u64,
+}
+
+/// Refused (401) calls written to the audit log one by one per minute; beyond, they are
+/// counted, and the next one written says how many were not: a flood of unauthenticated
+/// requests cannot grow the log without bound, and is still on record.
+pub const REFUSED_RECORDED_PER_MINUTE: u32 = 20;
+
+/// The current minute of refused calls.
+#[derive(Debug, Default)]
+struct Refused {
+    since: Option<std::time::Instant>,
+    recorded: u32,
+    unrecorded: u64,
+}
+
+impl Refused {
+    /// Whether to record one more refused call, and how many were not recorded before it.
+    fn admit(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        if self
+            .since
+            .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(60))
+        {
+            self.since = Some(now);
+            self.recorded = 0;
+        }
+        if self.recorded >= REFUSED_RECORDED_PER_MINUTE {
+            self.unrecorded += 1;
+            return None;
+        }
+        self.recorded += 1;
+        Some(std::mem::take(&mut self.unrecorded))
+    }
 }
 
 /// Where every API call and every disposition is recorded (the audit log).
@@ -186,6 +222,7 @@ pub struct Api {
     pub roster: Arc<dyn Fn() -> Arc<Roster> + Send + Sync>,
     pub dispositions: Arc<dyn Dispositions>,
     pub audit: Arc<dyn Audit>,
+    refused: Arc<std::sync::Mutex<Refused>>,
 }
 
 /// The caller a request's token identified.
@@ -217,6 +254,7 @@ impl Api {
             roster,
             dispositions,
             audit,
+            refused: Arc::default(),
         }
     }
 
@@ -260,8 +298,9 @@ impl Api {
     }
 }
 
-/// 401 without a valid token; otherwise the caller goes into the request. Every call,
-/// answered or refused, is audited and access-logged.
+/// 401 without a valid token; otherwise the caller goes into the request. Every call is
+/// access-logged and audited; refused ones up to [`REFUSED_RECORDED_PER_MINUTE`] a minute,
+/// the rest counted into the next one recorded.
 async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
@@ -290,6 +329,19 @@ async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) 
         actor,
         "api call"
     );
+    let unrecorded_before = if caller.is_none() {
+        let admitted = api
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit();
+        match admitted {
+            Some(n) => n,
+            None => return response,
+        }
+    } else {
+        0
+    };
     api.audit.call(&Call {
         time: Utc::now(),
         actor: actor.to_owned(),
@@ -298,6 +350,7 @@ async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) 
         route,
         path,
         status,
+        unrecorded_before,
     });
     response
 }
@@ -624,4 +677,29 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 17, item 3: a flood of unauthenticated calls is recorded up to the limit a
+    /// minute, the rest counted into the next call recorded.
+    #[test]
+    fn refused_calls_are_recorded_up_to_a_limit_then_counted() {
+        let mut r = Refused::default();
+        for _ in 0..REFUSED_RECORDED_PER_MINUTE {
+            assert_eq!(r.admit(), Some(0));
+        }
+        for _ in 0..500 {
+            assert_eq!(r.admit(), None);
+        }
+        r.since = r.since.map(|t| t - std::time::Duration::from_secs(61));
+        assert_eq!(
+            r.admit(),
+            Some(500),
+            "the next minute's first says how many"
+        );
+        assert_eq!(r.admit(), Some(0));
+    }
 }

@@ -177,18 +177,19 @@ impl KafkaAudit {
 
 impl Audit for KafkaAudit {
     fn call(&self, call: &Call) {
-        self.record(
-            "api_call",
-            &call.actor,
-            None,
-            json!({
+        self.record("api_call", &call.actor, None, {
+            let mut details = json!({
                 "method": call.method,
                 "route": call.route,
                 "path": call.path,
                 "status": call.status,
                 "role": call.role,
-            }),
-        );
+            });
+            if call.unrecorded_before > 0 {
+                details["unrecorded_before"] = json!(call.unrecorded_before);
+            }
+            details
+        });
     }
 
     fn disposition(&self, actor: &str, d: &Disposition) {

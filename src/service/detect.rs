@@ -62,8 +62,12 @@ struct HeldLogin {
     source: Source,
     /// Its offset on the logins topic.
     offset: i64,
-    /// When it was read: it waits for the infra stage at most `infra_wait_max_secs`.
+    /// When it was read: it waits for watermarks at most `watermark_wait_max_secs`.
     read: Instant,
+    /// The network key (address or /64) of an interactive login: the infra stage judges it
+    /// on that key's network partition, whose watermark must pass it, idle or not (a mark
+    /// saying "idle" may predate this very login).
+    network: Option<String>,
 }
 
 /// A shared-infrastructure finding waiting for its login to be applied.
@@ -493,6 +497,11 @@ impl DetectPartitions {
             source: rec.source.clone(),
             offset: m.offset(),
             read: Instant::now(),
+            network: rec
+                .event
+                .kind
+                .is_interactive()
+                .then(|| crate::enrich::network_key(rec.event.ip).to_string()),
         };
         let time = rec.event.time;
         let login = Resolved {
@@ -654,11 +663,21 @@ impl DetectPartitions {
             until = until.min(p.infra.until());
         }
         while let Some((time, h)) = p.held.peek() {
+            let judged = !self.wait_for_infra
+                || h.network.as_deref().is_none_or(|key| {
+                    p.infra
+                        .partitions_of(&self.topics.network)
+                        .is_some_and(|n| {
+                            let q = super::wire::partition_for(key.as_bytes(), n);
+                            p.infra.passed(&self.topics.network, q, time)
+                        })
+                });
+            let ready = until.covers(time) && judged;
             let timed_out = h.read.elapsed() >= self.order.wait;
-            if !until.covers(time) && !timed_out {
+            if !ready && !timed_out {
                 break;
             }
-            if !until.covers(time) {
+            if !ready {
                 self.metrics.watermark_timeouts.inc();
             }
             let Some((login, held)) = p.held.pop_until(None) else {

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -97,16 +98,101 @@ pub async fn serve(
     api: ApiSlot,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    serve_with(
         listener,
-        router(Shared {
+        Shared {
             metrics,
             health,
             api,
-        }),
+        },
+        Limits::default(),
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// What one client may hold of the server. The endpoints answer in milliseconds; anything
+/// slower is a stuck or hostile client, and must not keep `/healthz` from answering.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; more are closed as soon as they are accepted.
+    pub connections: usize,
+    /// A connection must send its first byte within this.
+    pub first_byte: Duration,
+    /// And its request headers within this.
+    pub header_read: Duration,
+    /// A connection (kept alive or not) is closed after this.
+    pub lifetime: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // Well under a process's usual 1,024 file descriptors, which Kafka's sockets
+            // and the GeoIP files share.
+            connections: 256,
+            first_byte: Duration::from_secs(5),
+            header_read: Duration::from_secs(10),
+            lifetime: Duration::from_secs(120),
+        }
+    }
+}
+
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    shared: Shared,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let app = router(shared.clone());
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        while connections.try_join_next().is_some() {}
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait for some to close.
+                    tracing::warn!(error = %e, "http: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            shared.metrics.http_refused.inc();
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        connections.spawn(async move {
+            let _permit = permit;
+            // A client that connects and says nothing is let go early.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(limits.first_byte, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(limits.lifetime, connection).await;
+        });
+    }
+    // Requests in flight get a moment to finish; the endpoints answer in milliseconds.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.abort_all();
+    Ok(())
 }
 
 fn router(shared: Shared) -> Router {
@@ -276,6 +362,74 @@ mod tests {
             Ok(Err(e)) => panic!("server failed: {e}"),
             Err(e) => panic!("server task: {e}"),
         }
+    }
+
+    /// Issue 17, item 3: idle and slow clients are let go, connections beyond the limit are
+    /// closed at once (and counted), and `/healthz` keeps answering through it all.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_and_slow_clients_cannot_hold_the_server() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let shared = Shared {
+            metrics: Arc::clone(&metrics),
+            health: Health::new(),
+            api: ApiSlot::default(),
+        };
+        let limits = Limits {
+            connections: 4,
+            first_byte: Duration::from_millis(300),
+            header_read: Duration::from_millis(300),
+            lifetime: Duration::from_secs(5),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve_with(listener, shared, limits, async {
+            let _ = stopped.await;
+        }));
+        let closed_within = |secs: f64, stream: std::net::TcpStream, partial: &'static [u8]| {
+            tokio::task::spawn_blocking(move || {
+                let mut stream = stream;
+                stream.write_all(partial).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs_f64(secs)))
+                    .unwrap();
+                let mut rest = Vec::new();
+                // Closed: the end is reached (or a reset); still open: a timeout.
+                match stream.read_to_end(&mut rest) {
+                    Ok(_) => true,
+                    Err(e) => !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                }
+            })
+        };
+        // Four idle connections fill the server; two more are closed on accept.
+        let mut idle = Vec::new();
+        for _ in 0..6 {
+            idle.push(std::net::TcpStream::connect(addr).unwrap());
+        }
+        let mut waits = Vec::new();
+        for stream in idle {
+            waits.push(closed_within(3.0, stream, b""));
+        }
+        for w in waits {
+            assert!(w.await.unwrap(), "an idle connection was kept");
+        }
+        assert!(
+            metrics.http_refused.get() >= 2,
+            "{}",
+            metrics.http_refused.get()
+        );
+        // A client that starts a request and stalls is let go too.
+        let slow = std::net::TcpStream::connect(addr).unwrap();
+        assert!(
+            closed_within(3.0, slow, b"GET /heal").await.unwrap(),
+            "a stalled request was kept"
+        );
+        assert_eq!(get(addr, "/healthz").await.status, 200);
+        let _ = stop.send(());
+        task.await.unwrap().unwrap();
     }
 
     #[tokio::test]

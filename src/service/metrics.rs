@@ -153,6 +153,9 @@ pub struct Metrics {
     /// Logins the detect stage applied without waiting any longer for the infra stage's
     /// watermark (`[service] infra_wait_max_secs`).
     pub watermark_timeouts: IntCounter,
+    /// HTTP connections closed as soon as accepted: the server held its limit of open
+    /// connections (`service::http::Limits`).
+    pub http_refused: IntCounter,
     /// Logins from private, loopback, link-local, multicast or unspecified addresses
     /// (processed; they place nobody). Label: `source` (topic).
     pub unroutable_logins: IntCounterVec,
@@ -364,6 +367,13 @@ impl Metrics {
                 "unroutable_logins_total",
                 "Logins from private, loopback, link-local, multicast or unspecified addresses.",
                 &["source"],
+            )?,
+            http_refused: registered(
+                &r,
+                IntCounter::with_opts(opts(
+                    "http_connections_refused_total",
+                    "HTTP connections closed on accept: the server held its limit of open connections.",
+                ))?,
             )?,
             watermark_timeouts: registered(
                 &r,

@@ -137,6 +137,20 @@ impl Upstream {
         slot.idle = w.idle;
     }
 
+    /// How many partitions `topic` has, once a watermark said.
+    pub fn partitions_of(&self, topic: &str) -> Option<i32> {
+        self.partitions.get(topic).copied()
+    }
+
+    /// Whether partition `partition` of `topic` has been passed on at least up to `t`, idle
+    /// or not: for a record known to belong to it, which a mark saying "idle" may predate.
+    pub fn passed(&self, topic: &str, partition: i32, t: DateTime<Utc>) -> bool {
+        self.marks
+            .get(&(topic.to_owned(), partition))
+            .and_then(|m| m.time)
+            .is_some_and(|m| m >= t)
+    }
+
     /// How far every upstream partition has been passed on. An idle partition holds nobody
     /// back; one not heard from yet holds everything.
     pub fn until(&self) -> Until {
