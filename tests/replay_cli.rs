@@ -34,6 +34,31 @@ fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A sign-in of the example Okta log (of `account`, when given) to forge variants from.
+fn okta_sign_in(account: Option<&str>) -> Value {
+    let text = std::fs::read_to_string(root().join("examples/events/okta-system-log.ndjson"))
+        .expect("the example Okta log");
+    let line = text
+        .lines()
+        .find(|l| l.contains("user.session.start") && account.is_none_or(|a| l.contains(a)))
+        .expect("an example sign-in");
+    serde_json::from_str(line).expect("a JSON record")
+}
+
+/// `okta_sign_in(account)` once per item, each changed by `edit` and given its own uuid, as
+/// NDJSON.
+fn forged_okta<T>(account: Option<&str>, items: &[T], edit: impl Fn(&mut Value, &T)) -> String {
+    let template = okta_sign_in(account);
+    let mut text = String::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut r = template.clone();
+        edit(&mut r, item);
+        r["uuid"] = Value::from(format!("forged-{i}"));
+        text.push_str(&format!("{r}\n"));
+    }
+    text
+}
+
 /// The number after `label` in replay's summary.
 fn summary_count(summary: &str, label: &str) -> u64 {
     let line = summary
@@ -530,27 +555,15 @@ fn future_dated_records_are_dead_lettered_and_do_not_blind_the_detectors() {
     }
     let okta = events.join("okta-system-log.ndjson");
     let text = std::fs::read_to_string(&okta).unwrap();
-    let template: Value = serde_json::from_str(
-        text.lines()
-            .find(|l| l.contains("bcarter@corp.example") && l.contains("user.session.start"))
-            .unwrap(),
-    )
-    .unwrap();
-    let mut forged = String::new();
-    for (i, when) in [
-        "2030-01-01T09:00:00.000Z",
-        "2030-01-02T09:00:00.000Z",
-        "9999-01-01T00:00:00.000Z",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let mut r = template.clone();
-        r["published"] = Value::from(*when);
-        r["uuid"] = Value::from(format!("forged-{i}"));
-        forged.push_str(&r.to_string());
-        forged.push('\n');
-    }
+    let forged = forged_okta(
+        Some("bcarter@corp.example"),
+        &[
+            "2030-01-01T09:00:00.000Z",
+            "2030-01-02T09:00:00.000Z",
+            "9999-01-01T00:00:00.000Z",
+        ],
+        |r, when| r["published"] = Value::from(*when),
+    );
     std::fs::write(&okta, format!("{forged}{text}")).unwrap();
     let asa = events.join("cisco-asa.log");
     let text = std::fs::read_to_string(&asa).unwrap();
@@ -663,16 +676,11 @@ fn kafka_client_settings_the_guarantees_rest_on_are_refused_by_name() {
 fn control_characters_in_account_names_are_escaped_in_the_summary() {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("forged.ndjson");
-    let line = std::fs::read_to_string(root().join("examples/events/okta-system-log.ndjson"))
-        .unwrap()
-        .lines()
-        .find(|l| l.contains("user.session.start"))
-        .unwrap()
-        .to_owned();
-    let mut r: Value = serde_json::from_str(&line).unwrap();
-    r["actor"]["alternateId"] =
-        Value::from("mallory\u{1b}[2J\r\n  alerts                  0\u{202e}");
-    std::fs::write(&events, format!("{r}\n")).unwrap();
+    let name = "mallory\u{1b}[2J\r\n  alerts                  0\u{202e}";
+    let forged = forged_okta(None, &[name], |r, name| {
+        r["actor"]["alternateId"] = Value::from(*name);
+    });
+    std::fs::write(&events, forged).unwrap();
     let out = driftwatch(&[
         "replay",
         "--config",
@@ -934,29 +942,18 @@ fn run_with_a_broken_roster_exits_2_before_it_listens() {
 #[test]
 fn unroutable_addresses_are_counted_in_the_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let line = std::fs::read_to_string(root().join("examples/events/okta-system-log.ndjson"))
-        .unwrap()
-        .lines()
-        .find(|l| l.contains("bcarter@corp.example") && l.contains("user.session.start"))
-        .unwrap()
-        .to_owned();
-    let mut text = String::new();
-    for (i, ip) in [
-        "0.0.0.0",
-        "127.0.0.1",
-        "10.1.2.3",
-        "224.0.0.1",
-        "fe80::1",
-        "203.0.113.20",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let mut r: Value = serde_json::from_str(&line).unwrap();
-        r["client"]["ipAddress"] = Value::from(*ip);
-        r["uuid"] = Value::from(format!("u-{i}"));
-        text.push_str(&format!("{r}\n"));
-    }
+    let text = forged_okta(
+        Some("bcarter@corp.example"),
+        &[
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.1.2.3",
+            "224.0.0.1",
+            "fe80::1",
+            "203.0.113.20",
+        ],
+        |r, ip| r["client"]["ipAddress"] = Value::from(*ip),
+    );
     let events = dir.path().join("internal.ndjson");
     std::fs::write(&events, text).unwrap();
     let out = driftwatch(&[
@@ -980,22 +977,11 @@ fn unroutable_addresses_are_counted_in_the_summary() {
 #[test]
 fn an_account_name_imitating_an_employee_through_unicode_is_refused_and_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let line = std::fs::read_to_string(root().join("examples/events/okta-system-log.ndjson"))
-        .unwrap()
-        .lines()
-        .find(|l| l.contains("user.session.start"))
-        .unwrap()
-        .to_owned();
-    let mut text = String::new();
-    for (i, name) in ["\u{212a}sato@corp.example", "ｋｓａｔｏ@corp.example"]
-        .iter()
-        .enumerate()
-    {
-        let mut r: Value = serde_json::from_str(&line).unwrap();
-        r["actor"]["alternateId"] = Value::from(*name);
-        r["uuid"] = Value::from(format!("c-{i}"));
-        text.push_str(&format!("{r}\n"));
-    }
+    let text = forged_okta(
+        None,
+        &["\u{212a}sato@corp.example", "ｋｓａｔｏ@corp.example"],
+        |r, name| r["actor"]["alternateId"] = Value::from(*name),
+    );
     let events = dir.path().join("confusable.ndjson");
     std::fs::write(&events, text).unwrap();
     let out = driftwatch(&[

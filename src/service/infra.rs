@@ -277,22 +277,7 @@ impl InfraPartitions {
                     .late_records
                     .with_label_values(&["network_login"])
                     .inc();
-                part.judge(&held.login);
-                let resolved = Resolved::from(rec);
-                for f in see(
-                    &self.cfg,
-                    &mut part.index,
-                    &resolved,
-                    &roster,
-                    &self.suppress,
-                ) {
-                    out.findings.push(FindingRecord::new(
-                        &resolved,
-                        f,
-                        held.network.clone(),
-                        held.login.clone(),
-                    ));
-                }
+                self.judge(part, &Resolved::from(rec), &held, &roster, &mut out);
                 continue;
             }
             part.held_sources.insert(held.login.clone());
@@ -316,22 +301,8 @@ impl InfraPartitions {
                     break;
                 };
                 part.held_sources.remove(&h.login);
-                part.judge(&h.login);
                 part.watermark = part.watermark.max(Some(time));
-                for f in see(
-                    &self.cfg,
-                    &mut part.index,
-                    &resolved,
-                    &roster,
-                    &self.suppress,
-                ) {
-                    out.findings.push(FindingRecord::new(
-                        &resolved,
-                        f,
-                        h.network.clone(),
-                        h.login.clone(),
-                    ));
-                }
+                self.judge(part, &resolved, &h, &roster, &mut out);
             }
             let idle = until == Until::Everything && part.held.is_empty();
             match until {
@@ -379,6 +350,28 @@ impl InfraPartitions {
             .with_label_values(&["infra"])
             .set(lag.max(0.0));
         out
+    }
+}
+
+impl InfraPartitions {
+    /// Judge one login against its network and send what it found.
+    fn judge(
+        &self,
+        part: &mut Partition,
+        login: &Resolved,
+        held: &Held,
+        roster: &Roster,
+        out: &mut InfraOutput,
+    ) {
+        part.judge(&held.login);
+        for f in see(&self.cfg, &mut part.index, login, roster, &self.suppress) {
+            out.findings.push(FindingRecord::new(
+                login,
+                f,
+                held.network.clone(),
+                held.login.clone(),
+            ));
+        }
     }
 }
 
