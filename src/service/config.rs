@@ -148,8 +148,9 @@ pub struct ServiceConfig {
     /// Longest wait (wall clock, seconds) of a held login for the watermarks of the stages
     /// before (ingest's, and infra's in detect) before it is applied without them (counted in
     /// `driftwatch_watermark_timeouts_total`): an instance that is down must not stop
-    /// detection. Default 30: above a consumer group's session timeout, so a crashed
-    /// instance's partitions have moved on by then.
+    /// detection. Default 30. A crashed instance's partitions move after the group's session
+    /// timeout (librdkafka's default 45 s): keep this above it for exact agreement across a
+    /// crash.
     pub watermark_wait_max_secs: u64,
 }
 
