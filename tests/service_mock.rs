@@ -676,15 +676,21 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
         .collect();
     assert_eq!(theirs, others);
 
-    // The view holds every employee, whatever partition they are in.
-    let (_, list) = call("GET", "/api/v1/employees", None);
-    let with_baseline = list["employees"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["baseline"]["events"].as_u64().unwrap_or(0) > 0)
-        .count();
-    assert!(with_baseline >= 8, "{list}");
+    // The view holds every employee, whatever partition they are in. It reads the state
+    // changelog on its own, so it may be a moment behind the alerts topic.
+    wait(
+        "every employee's state in the view",
+        Box::new(|| {
+            let (_, list) = call("GET", "/api/v1/employees", None);
+            let with_baseline = list["employees"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["baseline"]["events"].as_u64().unwrap_or(0) > 0)
+                .count();
+            with_baseline >= 8
+        }),
+    );
 
     // The audit stage appended the alerts, the configuration and roster in effect, every
     // API call and the disposition to the hash-chained log.
