@@ -218,14 +218,14 @@ impl Engine {
             .is_some_and(|w| time < w - self.settings.lateness)
         {
             self.late += 1;
-            alerts.extend(self.apply(item, Vec::new(), roster, suppress));
+            alerts.extend(self.apply_now(item, Vec::new(), roster, suppress));
             return alerts;
         }
         self.pending.push(item, ());
         self.watermark = Some(self.watermark.map_or(time, |w| w.max(time)));
         let release = self.watermark.map(|w| w - self.settings.lateness);
         while let Some((next, ())) = self.pending.pop_until(release) {
-            alerts.extend(self.apply(next, Vec::new(), roster, suppress));
+            alerts.extend(self.apply_now(next, Vec::new(), roster, suppress));
         }
         alerts
     }
@@ -234,7 +234,7 @@ impl Engine {
     pub fn flush(&mut self, roster: &Roster, suppress: &Suppressions) -> Vec<Alert> {
         let mut alerts = Vec::new();
         while let Some((next, ())) = self.pending.pop_until(None) {
-            alerts.extend(self.apply(next, Vec::new(), roster, suppress));
+            alerts.extend(self.apply_now(next, Vec::new(), roster, suppress));
         }
         alerts
     }
@@ -245,16 +245,6 @@ impl Engine {
     /// the event's own in the registration order, so the alert reads as `replay`'s, which
     /// makes every finding in one place.
     pub fn apply_now(
-        &mut self,
-        item: Resolved,
-        elsewhere: Vec<Finding>,
-        roster: &Roster,
-        suppress: &Suppressions,
-    ) -> Option<Alert> {
-        self.apply(item, elsewhere, roster, suppress)
-    }
-
-    fn apply(
         &mut self,
         item: Resolved,
         elsewhere: Vec<Finding>,

@@ -113,6 +113,18 @@ pub struct Tally {
     pub alerts_by_severity: BTreeMap<Severity, u64>,
 }
 
+/// Count one more login under `name`. Bounded: a stream of junk account names must not
+/// grow the tally forever, so past [`MAX_UNKNOWN_NAMES`] new names count under
+/// [`OTHER_UNKNOWN`].
+fn count_name(names: &mut BTreeMap<String, u64>, name: String) {
+    let key = if names.len() < MAX_UNKNOWN_NAMES || names.contains_key(&name) {
+        name
+    } else {
+        OTHER_UNKNOWN.to_owned()
+    };
+    *names.entry(key).or_default() += 1;
+}
+
 impl Tally {
     /// Count one processed record.
     pub fn count(&mut self, p: &Processed) {
@@ -132,11 +144,7 @@ impl Tally {
                 self.count_event(event);
                 let ids: Vec<&str> = ambiguous.iter().map(|e| e.0.as_str()).collect();
                 let key = format!("{} ({})", event.user.to_lowercase(), ids.join(", "));
-                if self.ambiguous_users.len() < MAX_UNKNOWN_NAMES
-                    || self.ambiguous_users.contains_key(&key)
-                {
-                    *self.ambiguous_users.entry(key).or_default() += 1;
-                }
+                count_name(&mut self.ambiguous_users, key);
             }
             Processed::UnknownUser {
                 event,
@@ -144,25 +152,14 @@ impl Tally {
                 ..
             } => {
                 self.count_event(event);
-                let key = format!("{} → {}", event.user, who.0);
-                if self.confusable_users.len() < MAX_UNKNOWN_NAMES
-                    || self.confusable_users.contains_key(&key)
-                {
-                    *self.confusable_users.entry(key).or_default() += 1;
-                }
+                count_name(
+                    &mut self.confusable_users,
+                    format!("{} → {}", event.user, who.0),
+                );
             }
             Processed::UnknownUser { event, .. } => {
                 self.count_event(event);
-                // Bounded: a stream of junk account names must not grow the tally forever.
-                let name = event.user.to_lowercase();
-                let key = if self.unknown_users.len() < MAX_UNKNOWN_NAMES
-                    || self.unknown_users.contains_key(&name)
-                {
-                    name
-                } else {
-                    OTHER_UNKNOWN.to_owned()
-                };
-                *self.unknown_users.entry(key).or_default() += 1;
+                count_name(&mut self.unknown_users, event.user.to_lowercase());
             }
             Processed::Resolved(r) => self.count_event(&r.event),
         }

@@ -34,6 +34,30 @@ fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The example config with `from` replaced by `to` (which must be there), written beside
+/// the example so its relative paths still resolve; removed when dropped.
+struct ExampleConfig(PathBuf);
+
+impl ExampleConfig {
+    fn with(name: &str, from: &str, to: &str) -> ExampleConfig {
+        let text = std::fs::read_to_string(root().join("driftwatch.example.toml")).unwrap();
+        assert!(text.contains(from), "the example config has no {from:?}");
+        let path = root().join(format!("target-test-{name}-{}.toml", std::process::id()));
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+        ExampleConfig(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for ExampleConfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// A sign-in of the example Okta log (of `account`, when given) to forge variants from.
 fn okta_sign_in(account: Option<&str>) -> Value {
     let text = std::fs::read_to_string(root().join("examples/events/okta-system-log.ndjson"))
@@ -647,17 +671,12 @@ fn future_dated_records_are_dead_lettered_and_do_not_blind_the_detectors() {
 /// on; each such key is refused by name, with why.
 #[test]
 fn kafka_client_settings_the_guarantees_rest_on_are_refused_by_name() {
-    let text = std::fs::read_to_string(root().join("driftwatch.example.toml")).unwrap();
-    assert!(text.contains("[kafka.client]\n"));
-    let text = text.replace(
+    let config = ExampleConfig::with(
+        "kafka",
         "[kafka.client]\n",
         "[kafka.client]\n\"enable.auto.offset.store\" = \"true\"\n\"isolation.level\" = \"read_uncommitted\"\n\"acks\" = \"1\"\n\"client.id\" = \"fine\"\n",
     );
-    // Beside the example, so its relative paths still resolve.
-    let config = root().join(format!("target-test-{}.toml", std::process::id()));
-    std::fs::write(&config, text).unwrap();
-    let out = driftwatch(&["check-config", "--config", config.to_str().unwrap()]);
-    let _ = std::fs::remove_file(&config);
+    let out = driftwatch(&["check-config", "--config", config.path()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     for key in ["enable.auto.offset.store", "isolation.level", "acks"] {
@@ -772,23 +791,13 @@ fn an_account_that_matches_two_employees_is_reported_loudly() {
     roster.push_str("E1013,eklein@personal.example,Payments,US,Texas,Dallas,32.7767,-96.7970,America/Chicago,09:00-17:00 Mon-Fri,2026-11-01,active\n");
     let roster_path = dir.path().join("roster.csv");
     std::fs::write(&roster_path, roster).unwrap();
-    let text = std::fs::read_to_string(root().join("driftwatch.example.toml")).unwrap();
-    assert!(text.contains("path = \"examples/roster.csv\""));
-    let text = text.replace(
+    let config = ExampleConfig::with(
+        "ambiguous",
         "path = \"examples/roster.csv\"",
         &format!("path = {:?}", roster_path.display().to_string()),
     );
-    // Beside the example, so its other relative paths still resolve.
-    let config = root().join(format!("target-test-ambiguous-{}.toml", std::process::id()));
-    std::fs::write(&config, text).unwrap();
-    let check = driftwatch(&["check-config", "--config", config.to_str().unwrap()]);
-    let replay = driftwatch(&[
-        "replay",
-        "--config",
-        config.to_str().unwrap(),
-        "examples/events/",
-    ]);
-    let _ = std::fs::remove_file(&config);
+    let check = driftwatch(&["check-config", "--config", config.path()]);
+    let replay = driftwatch(&["replay", "--config", config.path(), "examples/events/"]);
     assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
     let err = stderr(&check);
     assert!(
@@ -874,21 +883,16 @@ fn the_dead_letter_file_is_bounded_and_counts_what_it_cut() {
     }
     let bomb = dir.path().join("nul.log.gz");
     std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
-    let text = std::fs::read_to_string(root().join("driftwatch.example.toml")).unwrap();
-    assert!(text.contains("\nmax_bytes = 268435456\n"));
-    let text = text.replace("\nmax_bytes = 268435456\n", "\nmax_bytes = 200000\n");
-    let config = root().join(format!("target-test-dlq-{}.toml", std::process::id()));
-    std::fs::write(&config, text).unwrap();
+    let config = ExampleConfig::with("dlq", "\nmax_bytes = 268435456\n", "\nmax_bytes = 200000\n");
     let dlq = dir.path().join("dlq.jsonl");
     let out = driftwatch(&[
         "replay",
         "--config",
-        config.to_str().unwrap(),
+        config.path(),
         "--dead-letter",
         dlq.to_str().unwrap(),
         bomb.to_str().unwrap(),
     ]);
-    let _ = std::fs::remove_file(&config);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -917,19 +921,17 @@ fn run_with_a_broken_roster_exits_2_before_it_listens() {
     let dir = tempfile::tempdir().unwrap();
     let roster = dir.path().join("roster.csv");
     std::fs::write(&roster, "employee_id,aliases\nE1,\n").unwrap();
-    let text = std::fs::read_to_string(root().join("driftwatch.example.toml")).unwrap();
-    let text = text.replace(
+    let config = ExampleConfig::with(
+        "run",
         "path = \"examples/roster.csv\"",
         &format!("path = {:?}", roster.display().to_string()),
     );
-    let config = root().join(format!("target-test-run-{}.toml", std::process::id()));
-    std::fs::write(&config, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_driftwatch"))
-        .args(["run", "--config", config.to_str().unwrap()])
+        .args(["run", "--config", config.path()])
         .current_dir(root())
         .output()
         .unwrap();
-    let _ = std::fs::remove_file(&config);
+    drop(config);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("roster"), "{err}");

@@ -553,29 +553,29 @@ impl Report {
             t.unknown_user_events(),
             unknown.len()
         );
-        if !t.confusable_users.is_empty() {
-            let n: u64 = t.confusable_users.values().sum();
-            let _ = writeln!(
-                s,
-                "  CONFUSABLE       {n:>8}  logins of account(s) whose name imitates an employee's through Unicode folding, attributed to nobody: {}",
-                join(
-                    t.confusable_users
-                        .iter()
-                        .map(|(u, n)| (crate::text::printable(u).into_owned(), *n))
-                )
+        // Logins attributed to nobody for a reason the roster can fix: loud, in capitals.
+        for (label, what, names) in [
+            (
+                "CONFUSABLE",
+                "logins of account(s) whose name imitates an employee's through Unicode folding, attributed to nobody",
+                &t.confusable_users,
+            ),
+            (
+                "AMBIGUOUS",
+                "logins of account(s) that match several employees, judged for nobody (give one an explicit alias in the roster)",
+                &t.ambiguous_users,
+            ),
+        ] {
+            if names.is_empty() {
+                continue;
+            }
+            let n: u64 = names.values().sum();
+            let shown = join(
+                names
+                    .iter()
+                    .map(|(u, n)| (crate::text::printable(u).into_owned(), *n)),
             );
-        }
-        if !t.ambiguous_users.is_empty() {
-            let n: u64 = t.ambiguous_users.values().sum();
-            let _ = writeln!(
-                s,
-                "  AMBIGUOUS        {n:>8}  logins of account(s) that match several employees, judged for nobody (give one an explicit alias in the roster): {}",
-                join(
-                    t.ambiguous_users
-                        .iter()
-                        .map(|(u, n)| (crate::text::printable(u).into_owned(), *n))
-                )
-            );
+            let _ = writeln!(s, "  {label:<16} {n:>8}  {what}: {shown}");
         }
         let _ = writeln!(
             s,

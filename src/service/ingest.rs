@@ -216,49 +216,44 @@ impl Ingest {
                     event,
                     geo,
                     ambiguous,
-                    ..
-                } if !ambiguous.is_empty() => {
-                    progress.passed(topic, m.partition(), m.offset(), Some(event.time));
-                    let fmt = event.format.as_str();
-                    self.consumed(topic, fmt);
-                    self.metrics.observe_geo(&geo, &self.databases);
-                    let ids: Vec<&str> = ambiguous.iter().map(|e| e.0.as_str()).collect();
-                    // Loud: each of these employees is blind to this login until HR gives
-                    // one of them the account as an explicit alias.
-                    let detail = format!(
-                        "account matches several employees ({}): no one is judged on it until one of them has it as an explicit alias",
-                        ids.join(", ")
-                    );
-                    tracing::warn!(employees = %ids.join(","), "login of an ambiguous account");
-                    self.dead_letter(outbox, m, &source, AMBIGUOUS_USER, &detail, fmt);
-                }
-                Processed::UnknownUser {
-                    event,
-                    geo,
-                    imitates: Some(who),
-                    ..
+                    imitates,
                 } => {
                     progress.passed(topic, m.partition(), m.offset(), Some(event.time));
                     let fmt = event.format.as_str();
                     self.consumed(topic, fmt);
                     self.metrics.observe_geo(&geo, &self.databases);
-                    let detail = format!(
-                        "account name imitates {}'s through Unicode folding (NFKC, lower case): another account, not theirs",
-                        who.0
-                    );
-                    tracing::warn!(employee = %who.0, "login of an account imitating an employee's");
-                    self.dead_letter(outbox, m, &source, CONFUSABLE_USER, &detail, fmt);
-                }
-                Processed::UnknownUser { event, geo, .. } => {
-                    progress.passed(topic, m.partition(), m.offset(), Some(event.time));
-                    let fmt = event.format.as_str();
-                    self.consumed(topic, fmt);
-                    self.metrics.observe_geo(&geo, &self.databases);
-                    self.metrics.unknown_users.with_label_values(&[topic]).inc();
-                    // Not bad input, but a login HR cannot vouch for: kept where an analyst
-                    // can find it, and counted.
-                    let detail = "account is not in the roster";
-                    self.dead_letter(outbox, m, &source, UNKNOWN_USER, detail, fmt);
+                    // Not bad input, but a login no employee is judged on: kept where an
+                    // analyst can find it, with why, and counted.
+                    let (reason, detail) = match (ambiguous.as_slice(), imitates) {
+                        ([], None) => {
+                            self.metrics.unknown_users.with_label_values(&[topic]).inc();
+                            (UNKNOWN_USER, "account is not in the roster".to_owned())
+                        }
+                        ([], Some(who)) => {
+                            tracing::warn!(employee = %who.0, "login of an account imitating an employee's");
+                            (
+                                CONFUSABLE_USER,
+                                format!(
+                                    "account name imitates {}'s through Unicode folding (NFKC, lower case): another account, not theirs",
+                                    who.0
+                                ),
+                            )
+                        }
+                        (ids, _) => {
+                            // Loud: each of these employees is blind to this login until HR
+                            // gives one of them the account as an explicit alias.
+                            let ids: Vec<&str> = ids.iter().map(|e| e.0.as_str()).collect();
+                            tracing::warn!(employees = %ids.join(","), "login of an ambiguous account");
+                            (
+                                AMBIGUOUS_USER,
+                                format!(
+                                    "account matches several employees ({}): no one is judged on it until one of them has it as an explicit alias",
+                                    ids.join(", ")
+                                ),
+                            )
+                        }
+                    };
+                    self.dead_letter(outbox, m, &source, reason, &detail, fmt);
                 }
                 Processed::Resolved(r) => {
                     progress.passed(topic, m.partition(), m.offset(), Some(r.event.time));
