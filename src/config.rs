@@ -176,14 +176,18 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let mut config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        // A syntax error stops the parser: it is the one problem that cannot be reported
+        // beside the others. Everything after it (unknown settings, wrong types, values,
+        // files) is collected and reported at once.
+        let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+        let (mut config, mut errors) = read_leniently(table);
         let base = path.parent().unwrap_or(Path::new(""));
         config.rebase(base);
         config.source = Some(path.to_owned());
-        let errors = config.validate();
+        errors.extend(config.validate());
         if errors.is_empty() {
             Ok(config)
         } else {
@@ -248,5 +252,293 @@ impl Config {
                 fix(p);
             }
         }
+    }
+}
+
+
+/// The configuration in `table`, with every setting serde refuses reported and left out (its
+/// default used instead), so one pass finds every problem rather than the first. Each
+/// refusal names the setting by its path (`detect.novelty.warmup_logins`) and says what is
+/// wrong in words ("must be a whole number from 0 to 4294967295, not the text \"five\""),
+/// not in Rust types.
+fn read_leniently(mut table: toml::Table) -> (Config, Vec<String>) {
+    let mut errors = Vec::new();
+    // Array entries removed so far, by array path: later entries move up one place, and
+    // their problems are named by the place they have in the file.
+    let mut removed: Vec<(String, usize)> = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
+    loop {
+        let value = toml::Value::Table(table.clone());
+        let error = match serde_path_to_error::deserialize::<_, Config>(value) {
+            Ok(config) => return (config, errors),
+            Err(e) => e,
+        };
+        let segments: Vec<Segment> = error
+            .path()
+            .iter()
+            .map(|s| match s {
+                serde_path_to_error::Segment::Seq { index } => Segment::Index(*index),
+                serde_path_to_error::Segment::Map { key } => Segment::Key(key.clone()),
+                serde_path_to_error::Segment::Enum { variant } => Segment::Key(variant.clone()),
+                serde_path_to_error::Segment::Unknown => Segment::Key("?".to_owned()),
+            })
+            .collect();
+        let shown = show_path(&segments, &removed);
+        let message = error.inner().message();
+        // A required setting already reported as refused is missing now: said once.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+            .map(|field| join_path(&shown, field));
+        if !missing.is_some_and(|m| refused.contains(&m)) {
+            let words = in_words(message);
+            errors.push(if shown.is_empty() {
+                words
+            } else {
+                format!("{shown}: {words}")
+            });
+        }
+        refused.push(shown);
+        // Leave the refused setting out and read again; stop if it cannot be found (serde
+        // named a place that is not in the table), rather than loop.
+        if !remove(&mut table, &segments) {
+            return (Config::default(), errors);
+        }
+        if let Some((array, Segment::Index(i))) = segments
+            .split_last()
+            .map(|(last, parents)| (show_path(parents, &removed), last.clone()))
+        {
+            let original = original_index(&array, i, &removed);
+            removed.push((array, original));
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+fn join_path(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// The place of an entry in the file, given its place now and the entries removed before.
+fn original_index(array: &str, now: usize, removed: &[(String, usize)]) -> usize {
+    let mut gone: Vec<usize> = removed
+        .iter()
+        .filter(|(a, _)| a == array)
+        .map(|(_, i)| *i)
+        .collect();
+    gone.sort_unstable();
+    let mut original = now;
+    for g in gone {
+        if g <= original {
+            original += 1;
+        }
+    }
+    original
+}
+
+/// `enrich.lists[2].path` as a user finds it in the file: `enrich.lists (entry 3).path`.
+fn show_path(segments: &[Segment], removed: &[(String, usize)]) -> String {
+    let mut out = String::new();
+    for s in segments {
+        match s {
+            Segment::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Segment::Index(i) => {
+                let original = original_index(&out, *i, removed);
+                out.push_str(&format!(" (entry {})", original + 1));
+            }
+        }
+    }
+    out
+}
+
+fn remove(table: &mut toml::Table, segments: &[Segment]) -> bool {
+    fn walk(value: &mut toml::Value, segments: &[Segment]) -> bool {
+        match (segments, value) {
+            ([Segment::Key(k)], toml::Value::Table(t)) => t.remove(k).is_some(),
+            ([Segment::Index(i)], toml::Value::Array(a)) if *i < a.len() => {
+                a.remove(*i);
+                true
+            }
+            ([Segment::Key(k), rest @ ..], toml::Value::Table(t)) => {
+                t.get_mut(k).is_some_and(|v| walk(v, rest))
+            }
+            ([Segment::Index(i), rest @ ..], toml::Value::Array(a)) => {
+                a.get_mut(*i).is_some_and(|v| walk(v, rest))
+            }
+            _ => false,
+        }
+    }
+    let mut root = toml::Value::Table(std::mem::take(table));
+    let found = walk(&mut root, segments);
+    if let toml::Value::Table(t) = root {
+        *table = t;
+    }
+    found
+}
+
+/// A serde message in the words of someone editing a TOML file.
+fn in_words(message: &str) -> String {
+    let quoted = |s: &str| -> Vec<String> {
+        s.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let names = quoted(rest);
+        let Some((field, known)) = names.split_first() else {
+            return message.to_owned();
+        };
+        let close = known
+            .iter()
+            .map(|k| (strsim::jaro_winkler(field, k), k))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let mut out = format!("unknown setting `{field}`");
+        if let Some((_, k)) = close {
+            out.push_str(&format!(" (did you mean `{k}`?)"));
+        }
+        if known.is_empty() {
+            out.push_str("; this table takes no settings");
+        } else {
+            out.push_str(&format!("; the settings here are {}", known.join(", ")));
+        }
+        return out;
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let names = quoted(rest);
+        if let Some((value, known)) = names.split_first() {
+            return format!("\"{value}\" is not one of {}", known.join(", "));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        if let Some(field) = quoted(rest).first() {
+            return format!("the required setting `{field}` is missing");
+        }
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((found, expected)) = rest.split_once(", expected ")
+        {
+            return format!("must be {}, not {}", expected_words(expected), found_words(found));
+        }
+    }
+    message.to_owned()
+}
+
+fn expected_words(expected: &str) -> String {
+    let words = match expected {
+        "u8" => "a whole number from 0 to 255",
+        "u16" => "a whole number from 0 to 65535",
+        "u32" => "a whole number from 0 to 4294967295",
+        "u64" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a boolean" => "true or false",
+        "a string" => "text in quotes",
+        "path string" => "a file path in quotes",
+        "a character" => "one character in quotes",
+        "a sequence" => "a list in brackets, like [\"a\", \"b\"]",
+        "a map" => "a table of settings",
+        e if e.starts_with("struct ") => "a table of settings",
+        e if e.starts_with("variant identifier") || e.starts_with("enum ") => "one of the names listed for it",
+        other => other,
+    };
+    words.to_owned()
+}
+
+fn found_words(found: &str) -> String {
+    if let Some(text) = found.strip_prefix("string ") {
+        return format!("the text {text}");
+    }
+    for prefix in ["integer ", "floating point ", "boolean "] {
+        if let Some(v) = found.strip_prefix(prefix) {
+            return v.trim_matches('`').to_owned();
+        }
+    }
+    match found {
+        "sequence" => "a list".to_owned(),
+        "map" => "a table".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        read_leniently(toml::from_str(text).unwrap()).1
+    }
+
+    #[test]
+    fn every_refused_setting_is_reported_in_words_and_the_rest_is_read() {
+        let text = "[decode]\nmax_recrod_bytes = 5\nmax_future_minutes = -3\n\
+                    [detect.novelty]\nwarmup_logins = \"five\"\n\
+                    [risk]\nalert_at = \"urgent\"\nhigh = 70.0\n\
+                    [zzz]\n";
+        let (config, errors) = read_leniently(toml::from_str(text).unwrap());
+        assert_eq!(
+            errors,
+            [
+                "decode.max_recrod_bytes: unknown setting `max_recrod_bytes` (did you mean `max_record_bytes`?); the settings here are format, max_record_bytes, default_timezone, default_year, max_future_minutes",
+                "decode.max_future_minutes: must be a whole number from 0 to 4294967295, not -3",
+                "detect.novelty.warmup_logins: must be a whole number from 0 to 4294967295, not the text \"five\"",
+                "risk.alert_at: \"urgent\" is not one of low, medium, high, critical",
+                "zzz: unknown setting `zzz`; the settings here are decode, roster, enrich, detect, risk, suppress, dead_letter, kafka, service, route, api, audit",
+            ]
+        );
+        // What was right is kept; what was refused falls back to its default.
+        assert_eq!(config.risk.high, 70.0);
+        assert_eq!(config.decode.max_future_minutes, 60);
+        for e in &errors {
+            for rust in ["u32", "u8", "usize", "f64", "struct ", "variant"] {
+                assert!(!e.contains(&format!("expected {rust}")), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn entries_of_a_list_are_named_by_their_place_in_the_file() {
+        let errors = problems(
+            "[[enrich.lists]]\npath = 3\ntag = \"a\"\n\
+             [[enrich.lists]]\npath = \"ok.txt\"\ntag = \"b\"\n\
+             [[enrich.lists]]\ntag = \"c\"\n",
+        );
+        assert_eq!(
+            errors,
+            [
+                "enrich.lists (entry 1).path: must be a file path in quotes, not 3",
+                "enrich.lists (entry 3): the required setting `path` is missing",
+            ],
+            "the third entry keeps its number after the first is left out"
+        );
+    }
+
+    #[test]
+    fn a_table_where_a_value_belongs_and_a_list_where_text_belongs() {
+        assert_eq!(
+            problems("decode = 3\n"),
+            ["decode: must be a table of settings, not 3"]
+        );
+        assert_eq!(
+            problems("[kafka]\nbrokers = [\"a\"]\n")[0],
+            "kafka.brokers: must be text in quotes, not a list"
+        );
     }
 }

@@ -410,6 +410,7 @@ fn check_config_reports_every_problem_at_once_with_exit_2() {
 [decode]
 default_timezone = "Mars/Olympus_Mons"
 max_record_bytes = 0
+max_recrod_bytes = 5
 [roster]
 path = "no-such-roster.csv"
 [enrich]
@@ -417,21 +418,34 @@ city = "no-such-city.mmdb"
 cache_size = 0
 [detect.claimed_location]
 risk = 250
+[detect.novelty]
+warmup_logins = "five"
+[risk]
+alert_at = "urgent"
 "#,
     )
     .unwrap();
     let out = driftwatch(&["check-config", "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
+    // Unknown settings, wrong types and bad values are reported beside the bad paths,
+    // each once, in words: not only the first serde met.
     for needle in [
         "Mars/Olympus_Mons",
-        "max_record_bytes",
+        "decode.max_record_bytes: must be at least 1",
+        "decode.max_recrod_bytes: unknown setting `max_recrod_bytes` (did you mean `max_record_bytes`?)",
+        "detect.novelty.warmup_logins: must be a whole number from 0 to 4294967295, not the text \"five\"",
+        "risk.alert_at: \"urgent\" is not one of low, medium, high, critical",
         "no-such-roster.csv",
         "no-such-city.mmdb",
         "cache_size",
-        "risk",
+        "detect.claimed_location.risk",
     ] {
         assert!(err.contains(needle), "{needle:?} not reported in:\n{err}");
+    }
+    assert!(err.contains("9 problem(s)"), "{err}");
+    for rust in ["expected u", "expected f64", "expected struct", "expected a string"] {
+        assert!(!err.contains(rust), "a Rust type in:\n{err}");
     }
 }
 

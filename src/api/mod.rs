@@ -126,11 +126,12 @@ impl ApiConfig {
         let mut names = std::collections::HashSet::new();
         for (i, t) in self.token.iter().enumerate() {
             if t.name.trim().is_empty() || !names.insert(t.name.as_str()) {
-                errors.push(format!("api.token[{i}].name: empty or used twice"));
+                errors.push(format!("api.token (entry {}).name: empty or used twice", i + 1));
             }
             if decode_hex(&t.sha256).is_none_or(|d| d.len() != 32) {
                 errors.push(format!(
-                    "api.token[{i}].sha256: must be 64 hex digits (`driftwatch api token` prints one)"
+                    "api.token (entry {}).sha256: must be 64 hex digits (`driftwatch api token` prints one)",
+                    i + 1
                 ));
             }
         }

@@ -182,7 +182,7 @@ impl EnrichConfig {
             problems.push("enrich.cache_size must be at least 1".to_owned());
         }
         for (i, list) in self.lists.iter().enumerate() {
-            let field = format!("enrich.lists[{i}]");
+            let field = format!("enrich.lists (entry {})", i + 1);
             check_file(&mut problems, &format!("{field}.path"), &list.path);
             if !is_tag(&list.tag) {
                 problems.push(format!(
@@ -290,10 +290,10 @@ mod tests {
         assert!(has("enrich.city"), "{problems:?}");
         assert!(has("enrich.asn"), "{problems:?}");
         assert!(has("cache_size"), "{problems:?}");
-        assert!(has("enrich.lists[0].path"), "{problems:?}");
-        assert!(has("enrich.lists[0].tag"), "{problems:?}");
-        assert!(has("enrich.lists[0].provider"), "{problems:?}");
-        assert!(has("enrich.lists[0].entry_column"), "{problems:?}");
+        assert!(has("enrich.lists (entry 1).path"), "{problems:?}");
+        assert!(has("enrich.lists (entry 1).tag"), "{problems:?}");
+        assert!(has("enrich.lists (entry 1).provider"), "{problems:?}");
+        assert!(has("enrich.lists (entry 1).entry_column"), "{problems:?}");
         assert_eq!(problems.len(), 7, "{problems:?}");
     }
 

@@ -153,7 +153,7 @@ impl RouteConfig {
         let mut errors = Vec::new();
         let mut names = HashSet::new();
         for (i, d) in self.destination.iter().enumerate() {
-            let at = format!("route.destination[{i}]");
+            let at = format!("route.destination (entry {})", i + 1);
             if d.name.is_empty()
                 || !d
                     .name
@@ -346,12 +346,12 @@ mod tests {
         .unwrap();
         let errors = c.validate().join("\n");
         for expected in [
-            "destination[0].name",
-            "destination[0].url: a alertmanager needs one",
-            "destination[1].routing_key",
-            "destination[1].rate_per_second",
-            "destination[2].name: \"pd\" is used twice",
-            "destination[2].url: \"ftp://x\"",
+            "destination (entry 1).name",
+            "destination (entry 1).url: a alertmanager needs one",
+            "destination (entry 2).routing_key",
+            "destination (entry 2).rate_per_second",
+            "destination (entry 3).name: \"pd\" is used twice",
+            "destination (entry 3).url: \"ftp://x\"",
             "\"no_such_rule\" is not a rule",
         ] {
             assert!(

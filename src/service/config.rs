@@ -188,7 +188,8 @@ impl KafkaConfig {
         for (i, topic) in self.input.iter().enumerate() {
             if ours.contains(&&topic.topic) {
                 errors.push(format!(
-                    "kafka.input[{i}].topic: {} is one of driftwatch's own topics",
+                    "kafka.input (entry {}).topic: {} is one of driftwatch's own topics",
+                    i + 1,
                     topic.topic
                 ));
             }
