@@ -70,6 +70,7 @@ fn templates(dir: &Path, employees: u32, days: u32) -> Vec<EmployeeState> {
         dead_letter_max_bytes: 0,
         progress: false,
         keep_alerts: false,
+        max_open_inputs: replay::MAX_OPEN_INPUTS,
     };
     let core = loaded.core();
     replay::run(&core, &mut engine, &opts).unwrap();

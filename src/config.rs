@@ -255,7 +255,6 @@ impl Config {
     }
 }
 
-
 /// The configuration in `table`, with every setting serde refuses reported and left out (its
 /// default used instead), so one pass finds every problem rather than the first. Each
 /// refusal names the setting by its path (`detect.novelty.warmup_logins`) and says what is
@@ -392,13 +391,8 @@ fn remove(table: &mut toml::Table, segments: &[Segment]) -> bool {
 
 /// A serde message in the words of someone editing a TOML file.
 fn in_words(message: &str) -> String {
-    let quoted = |s: &str| -> Vec<String> {
-        s.split('`')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_owned)
-            .collect()
-    };
+    let quoted =
+        |s: &str| -> Vec<String> { s.split('`').skip(1).step_by(2).map(str::to_owned).collect() };
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let names = quoted(rest);
         let Some((field, known)) = names.split_first() else {
@@ -426,16 +420,20 @@ fn in_words(message: &str) -> String {
             return format!("\"{value}\" is not one of {}", known.join(", "));
         }
     }
-    if let Some(rest) = message.strip_prefix("missing field ") {
-        if let Some(field) = quoted(rest).first() {
-            return format!("the required setting `{field}` is missing");
-        }
+    if let Some(rest) = message.strip_prefix("missing field ")
+        && let Some(field) = quoted(rest).first()
+    {
+        return format!("the required setting `{field}` is missing");
     }
     for prefix in ["invalid type: ", "invalid value: "] {
         if let Some(rest) = message.strip_prefix(prefix)
             && let Some((found, expected)) = rest.split_once(", expected ")
         {
-            return format!("must be {}, not {}", expected_words(expected), found_words(found));
+            return format!(
+                "must be {}, not {}",
+                expected_words(expected),
+                found_words(found)
+            );
         }
     }
     message.to_owned()
@@ -456,7 +454,9 @@ fn expected_words(expected: &str) -> String {
         "a sequence" => "a list in brackets, like [\"a\", \"b\"]",
         "a map" => "a table of settings",
         e if e.starts_with("struct ") => "a table of settings",
-        e if e.starts_with("variant identifier") || e.starts_with("enum ") => "one of the names listed for it",
+        e if e.starts_with("variant identifier") || e.starts_with("enum ") => {
+            "one of the names listed for it"
+        }
         other => other,
     };
     words.to_owned()

@@ -58,6 +58,10 @@ enum Command {
         /// Never show a progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// At most this many inputs open at once (more are merged in order through
+        /// temporary files), whatever the number of inputs.
+        #[arg(long, default_value_t = replay::MAX_OPEN_INPUTS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..))]
+        max_open_inputs: usize,
         /// Also deliver the alerts to the `[[route.destination]]`s of the config
         /// (Alertmanager, PagerDuty, Slack, webhooks, files) once the replay is done. Off by
         /// default: replaying old logs should not page anyone by accident.
@@ -514,6 +518,7 @@ fn run(cli: Cli) -> Result<()> {
             dead_letter,
             dispositions,
             no_progress,
+            max_open_inputs,
             route,
             inputs,
         } => {
@@ -555,6 +560,7 @@ fn run(cli: Cli) -> Result<()> {
                 dead_letter_max_bytes: config.dead_letter.max_bytes,
                 progress: !no_progress,
                 keep_alerts: route,
+                max_open_inputs,
             };
             let core = replay::Core {
                 pipeline: &pipeline,

@@ -444,7 +444,12 @@ alert_at = "urgent"
         assert!(err.contains(needle), "{needle:?} not reported in:\n{err}");
     }
     assert!(err.contains("9 problem(s)"), "{err}");
-    for rust in ["expected u", "expected f64", "expected struct", "expected a string"] {
+    for rust in [
+        "expected u",
+        "expected f64",
+        "expected struct",
+        "expected a string",
+    ] {
         assert!(!err.contains(rust), "a Rust type in:\n{err}");
     }
 }
@@ -1020,4 +1025,92 @@ fn an_account_name_imitating_an_employee_through_unicode_is_refused_and_reported
         "{line}"
     );
     assert!(!summary.contains("state "), "nobody was judged: {summary}");
+}
+
+/// The example events dealt round-robin into `files` files (most of them empty when there
+/// are more files than lines), every file covering the same weeks: the worst case for a
+/// merge that may hold only a few inputs open.
+fn dealt_examples(dir: &Path, files: usize) -> PathBuf {
+    let out = dir.join("dealt");
+    std::fs::create_dir(&out).unwrap();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(root().join("examples/events"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    names.sort();
+    let mut lines = Vec::new();
+    for name in names {
+        let text = std::fs::read_to_string(name).unwrap();
+        lines.extend(text.lines().map(str::to_owned));
+    }
+    let mut bodies = vec![String::new(); files];
+    for (i, line) in lines.iter().enumerate() {
+        bodies[i % files].push_str(line);
+        bodies[i % files].push('\n');
+    }
+    for (i, body) in bodies.iter().enumerate() {
+        std::fs::write(out.join(format!("part-{i:05}.log")), body).unwrap();
+    }
+    out
+}
+
+fn replay_dealt(dir: &Path, max_open: usize, ulimit: u32) -> Output {
+    // The shell's `ulimit -n` bounds the file descriptors of the replay it executes.
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n {ulimit} && exec \"$0\" replay --config driftwatch.example.toml --no-progress --max-open-inputs {max_open} \"$1\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_driftwatch"))
+        .arg(dir)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_merge_holding_few_inputs_open_writes_what_holding_all_open_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let dealt = dealt_examples(dir.path(), 300);
+    let all = replay_dealt(&dealt, 1000, 4096);
+    assert!(all.status.success(), "{}", stderr(&all));
+    let alerts = json_lines(&String::from_utf8_lossy(&all.stdout));
+    assert!(
+        alerts.len() >= 3,
+        "the examples raise alerts: {}",
+        stderr(&all)
+    );
+    for max_open in [2, 3, 17] {
+        let few = replay_dealt(&dealt, max_open, 4096);
+        assert!(few.status.success(), "{}", stderr(&few));
+        assert_eq!(
+            String::from_utf8_lossy(&few.stdout),
+            String::from_utf8_lossy(&all.stdout),
+            "--max-open-inputs {max_open} changed the alerts"
+        );
+        // The same records counted: the summary's figures (not its timing) agree.
+        let figures = |o: &Output| -> Vec<String> {
+            stderr(o)
+                .lines()
+                .filter(|l| !l.contains(" in ") && !l.contains("/s"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(figures(&few), figures(&all), "--max-open-inputs {max_open}");
+    }
+}
+
+#[test]
+fn ten_thousand_inputs_replay_under_a_128_file_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let dealt = dealt_examples(dir.path(), 10_000);
+    let out = replay_dealt(&dealt, 64, 128);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let alerts = json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert!(alerts.len() >= 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("295 records from 10000 input(s)"),
+        "{}",
+        stderr(&out)
+    );
 }

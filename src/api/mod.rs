@@ -126,7 +126,10 @@ impl ApiConfig {
         let mut names = std::collections::HashSet::new();
         for (i, t) in self.token.iter().enumerate() {
             if t.name.trim().is_empty() || !names.insert(t.name.as_str()) {
-                errors.push(format!("api.token (entry {}).name: empty or used twice", i + 1));
+                errors.push(format!(
+                    "api.token (entry {}).name: empty or used twice",
+                    i + 1
+                ));
             }
             if decode_hex(&t.sha256).is_none_or(|d| d.len() != 32) {
                 errors.push(format!(

@@ -4,3 +4,4 @@
 pub mod demo;
 pub mod input;
 pub mod replay;
+mod run_file;

@@ -12,7 +12,11 @@ use base64::Engine as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use chrono::{DateTime, Utc};
+
 use super::input::{Record, Records, Source};
+use super::run_file::RunReader;
+use super::run_file::RunWriter;
 use crate::alert::Alert;
 use crate::decode::{FormatChoice, RejectReason, Rejection};
 use crate::engine::{Engine, Resolved};
@@ -72,7 +76,14 @@ pub struct Options {
     pub progress: bool,
     /// Also keep the alerts in [`Report::alerts`] (for `--route`).
     pub keep_alerts: bool,
+    /// At most this many inputs are open at once ([`MAX_OPEN_INPUTS`] by default), so the
+    /// number of inputs bounds neither the open files nor the memory.
+    pub max_open_inputs: usize,
 }
+
+/// Inputs open at once by default: each holds two 256 KiB buffers (gzip), so 64 take about
+/// 32 MiB and leave most of a 1,024 file-descriptor limit free.
+pub const MAX_OPEN_INPUTS: usize = 64;
 
 /// The result of a replay run.
 #[derive(Debug)]
@@ -217,10 +228,35 @@ impl Loaded {
 /// weeks; reading them one after the other would make every file after the first "late").
 struct Reader {
     name: String,
-    records: Records,
+    /// Its place among the inputs: equal times are taken in this order.
+    order: usize,
+    feed: Feed,
     head: Option<Resolved>,
     /// Its end, or where it broke.
     ended: bool,
+}
+
+enum Feed {
+    /// An input's records, decoded and resolved as they are read.
+    Input(Records),
+    /// Inputs merged ahead of time ([`super::run_file`]): resolved events, counted already.
+    Run(Box<RunReader>),
+}
+
+impl Reader {
+    fn is_done(&self) -> bool {
+        self.head.is_none() && self.ended
+    }
+}
+
+/// The reader holding the earliest event (ties in input order), if any holds one.
+fn earliest(readers: &[Reader]) -> Option<(DateTime<Utc>, usize)> {
+    readers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.head.as_ref().map(|h| (h.event.time, r.order, i)))
+        .min()
+        .map(|(time, _, i)| (time, i))
 }
 
 /// Where results go, and what was counted.
@@ -328,34 +364,57 @@ pub fn run_observed(
     let keep = DEAD_LETTER_KEEP.max(core.pipeline.decode.max_record_bytes + 1);
     let mut buf = Vec::with_capacity(64 * 1024);
 
-    let mut readers = Vec::with_capacity(opts.inputs.len());
-    for source in &opts.inputs {
-        let name = source.name();
-        let bar = progress.clone();
-        let records =
-            source
-                .open(move |n| bar.inc(n as u64))
-                .map_err(|error| ReplayError::Input {
-                    source_name: name.clone(),
-                    error,
-                })?;
-        let mut reader = Reader {
-            name,
-            records,
-            head: None,
-            ended: false,
+    // A k-way merge that always takes the earliest held event, one event held per open
+    // input. An input is opened only when the merge reaches the time of its first event,
+    // so at most `max_open_inputs` are open at once: beyond that many inputs, each is
+    // first read up to its first event (and closed) to learn that time. When more inputs
+    // than that overlap in time, the open ones are merged ahead into a run (a temporary
+    // file) that takes one place. The order is the same either way.
+    let max_open = opts.max_open_inputs.max(2);
+    let mut pending: Pending = if opts.inputs.len() <= max_open {
+        (0..opts.inputs.len()).map(|i| (None, i)).collect()
+    } else {
+        first_times(&opts.inputs, core, opts.format, &mut buf, keep)?
+    };
+    let mut readers: Vec<Reader> = Vec::new();
+    loop {
+        let next = earliest(&readers);
+        if let Some(&(first, i)) = pending.front()
+            && next.is_none_or(|(time, _)| first.is_none_or(|f| f <= time))
+        {
+            pending.pop_front();
+            if readers.len() >= max_open {
+                let run = merge_ahead(&mut readers, core, opts.format, &mut buf, keep, &mut sinks)?;
+                if !run.is_done() {
+                    readers.push(run);
+                }
+            }
+            let source = &opts.inputs[i];
+            let name = source.name();
+            let bar = progress.clone();
+            let records =
+                source
+                    .open(move |n| bar.inc(n as u64))
+                    .map_err(|error| ReplayError::Input {
+                        source_name: name.clone(),
+                        error,
+                    })?;
+            let mut reader = Reader {
+                name,
+                order: i,
+                feed: Feed::Input(records),
+                head: None,
+                ended: false,
+            };
+            fill(&mut reader, core, opts.format, &mut buf, keep, &mut sinks)?;
+            if !reader.is_done() {
+                readers.push(reader);
+            }
+            continue;
+        }
+        let Some((_, i)) = next else {
+            break;
         };
-        fill(&mut reader, core, opts.format, &mut buf, keep, &mut sinks)?;
-        readers.push(reader);
-    }
-    // Always take the earliest held event: a k-way merge with one event per input held.
-    while let Some(i) = readers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| r.head.as_ref().map(|h| (h.event.time, i)))
-        .min()
-        .map(|(_, i)| i)
-    {
         let Some(item) = readers[i].head.take() else {
             break;
         };
@@ -372,6 +431,10 @@ pub fn run_observed(
             keep,
             &mut sinks,
         )?;
+        if readers[i].is_done() {
+            // Closed as soon as it is read to its end.
+            readers.swap_remove(i);
+        }
     }
     for alert in engine.flush(core.roster, core.suppress) {
         sinks.alert(&alert)?;
@@ -398,6 +461,99 @@ pub fn run_observed(
     })
 }
 
+/// Inputs not opened yet, in the order the merge opens them: by the time of their first
+/// event (`None`: at once).
+type Pending = std::collections::VecDeque<(Option<DateTime<Utc>>, usize)>;
+
+/// Where each input starts in event time: its first resolved event, read with nothing
+/// counted (the merge reads it again), one input open at a time; inputs in the order the
+/// merge must open them. Standard input cannot be read twice: it is opened first. An input
+/// without any event is opened at the end (its rejections are still counted).
+fn first_times(
+    inputs: &[Source],
+    core: &Core<'_>,
+    format: FormatChoice,
+    buf: &mut Vec<u8>,
+    keep: usize,
+) -> Result<Pending, ReplayError> {
+    let mut firsts = Vec::with_capacity(inputs.len());
+    for (i, source) in inputs.iter().enumerate() {
+        if *source == Source::Stdin {
+            firsts.push((None, i));
+            continue;
+        }
+        let mut records = source.open(|_| {}).map_err(|error| ReplayError::Input {
+            source_name: source.name(),
+            error,
+        })?;
+        let mut first = Some(DateTime::<Utc>::MAX_UTC);
+        // A read error here is reported when the merge reads the input for real.
+        while let Ok(Some(record)) = records.next(buf, keep) {
+            if record.len > record.bytes.len() {
+                continue;
+            }
+            if let Processed::Resolved(r) =
+                core.pipeline
+                    .process(record.bytes, format, core.roster, core.enricher)
+            {
+                first = Some(r.event.time);
+                break;
+            }
+        }
+        firsts.push((first, i));
+    }
+    // `None` (standard input) sorts first.
+    firsts.sort();
+    Ok(firsts.into())
+}
+
+/// Merge open readers ahead into one run and close them: the inputs (not runs) when there
+/// are two or more of them, else everything (runs of runs), so each event is rewritten a
+/// few times at most however many inputs overlap.
+fn merge_ahead(
+    readers: &mut Vec<Reader>,
+    core: &Core<'_>,
+    format: FormatChoice,
+    buf: &mut Vec<u8>,
+    keep: usize,
+    sinks: &mut Sinks,
+) -> Result<Reader, ReplayError> {
+    let inputs = readers
+        .iter()
+        .filter(|r| matches!(r.feed, Feed::Input(_)))
+        .count();
+    let mut group: Vec<Reader> = if inputs >= 2 {
+        let (group, rest) = std::mem::take(readers)
+            .into_iter()
+            .partition(|r| matches!(r.feed, Feed::Input(_)));
+        *readers = rest;
+        group
+    } else {
+        std::mem::take(readers)
+    };
+    let order = group.iter().map(|r| r.order).min().unwrap_or(0);
+    let mut run = RunWriter::new().map_err(out("a merge run"))?;
+    while let Some((_, i)) = earliest(&group) {
+        let Some(item) = group[i].head.take() else {
+            break;
+        };
+        run.push(&item).map_err(out("a merge run"))?;
+        fill(&mut group[i], core, format, buf, keep, sinks)?;
+        if group[i].is_done() {
+            group.swap_remove(i);
+        }
+    }
+    let mut reader = Reader {
+        name: "(merged inputs)".to_owned(),
+        order,
+        feed: Feed::Run(Box::new(run.finish().map_err(out("a merge run"))?)),
+        head: None,
+        ended: false,
+    };
+    fill(&mut reader, core, format, buf, keep, sinks)?;
+    Ok(reader)
+}
+
 /// Read `reader` until it holds its next resolved event or ends; rejected records and
 /// unknown accounts are counted (and dead-lettered) on the way.
 fn fill(
@@ -410,7 +566,17 @@ fn fill(
 ) -> Result<(), ReplayError> {
     while reader.head.is_none() && !reader.ended {
         let name = &reader.name;
-        let record = match reader.records.next(buf, keep) {
+        let records = match &mut reader.feed {
+            Feed::Input(records) => records,
+            Feed::Run(run) => {
+                // A run is driftwatch's own temporary file: failing to read it back is a
+                // fault of this machine (disk), not a broken input.
+                reader.head = run.next().map_err(out("a merge run"))?;
+                reader.ended = reader.head.is_none();
+                return Ok(());
+            }
+        };
+        let record = match records.next(buf, keep) {
             Ok(Some(record)) => record,
             Ok(None) => {
                 reader.ended = true;

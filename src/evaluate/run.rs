@@ -204,6 +204,7 @@ pub fn evaluate_dir(
         dead_letter_max_bytes: 0,
         progress: false,
         keep_alerts: true,
+        max_open_inputs: crate::drivers::replay::MAX_OPEN_INPUTS,
     };
     let mut stream = peers::Peers::new();
     let mut peer_alerts = Vec::new();

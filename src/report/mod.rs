@@ -239,6 +239,7 @@ pub fn derive(req: &Request<'_>) -> Result<ComplianceReport, ReportError> {
         dead_letter_max_bytes: 0,
         progress: false,
         keep_alerts: true,
+        max_open_inputs: replay::MAX_OPEN_INPUTS,
     };
     let mut engine = Engine::new(req.config.engine());
     let mut counter = figures::Counter::new(req.period, req.core.roster, req.core.suppress);

@@ -32,6 +32,7 @@ pub fn replay_examples() -> (Config, Arc<Roster>, Engine, Vec<Alert>) {
         dead_letter_max_bytes: 0,
         progress: false,
         keep_alerts: true,
+        max_open_inputs: replay::MAX_OPEN_INPUTS,
     };
     let core = loaded.core();
     let alerts = replay::run(&core, &mut engine, &opts).unwrap().alerts;
