@@ -686,6 +686,60 @@ fn future_dated_records_are_dead_lettered_and_do_not_blind_the_detectors() {
     assert!(rejected.contains("future_time 3"), "{summary}");
 }
 
+/// Issue 17, item 1, the rest: a record dated after the logs but before the wall clock
+/// (not `future_time`) must not hold its whole input back in the merge. Two Cisco ASA lines
+/// of E1005 dated weeks after the examples, placed first, stopped the ASA log behind them
+/// until every other input had passed their date; E1005's real VPN logins then came after
+/// his Okta ones, older than his working-hours window, and his November alert vanished
+/// (replaced by a medium one on the forged days). Each input is read ahead, so the forged
+/// lines wait in their own place in time.
+#[test]
+fn a_record_dated_weeks_after_the_logs_does_not_hold_its_input_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, plain, _) = replay_example(dir.path());
+    let events = dir.path().join("events");
+    std::fs::create_dir(&events).unwrap();
+    for entry in std::fs::read_dir(root().join("examples/events")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, events.join(path.file_name().unwrap())).unwrap();
+    }
+    let asa = events.join("cisco-asa.log");
+    let text = std::fs::read_to_string(&asa).unwrap();
+    let forged = "<166>Nov 30 2026 13:00:00 vpn-edge-1 : %ASA-6-113039: Group <GP-Remote> User <eklein> IP <198.51.100.141> AnyConnect parent session started.\n\
+                  <166>Dec 01 2026 13:00:00 vpn-edge-1 : %ASA-6-113039: Group <GP-Remote> User <eklein> IP <198.51.100.141> AnyConnect parent session started.\n";
+    std::fs::write(&asa, format!("{forged}{text}")).unwrap();
+    let out = driftwatch(&[
+        "replay",
+        "--config",
+        "driftwatch.example.toml",
+        "--no-progress",
+        events.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let alerts = json_lines(&String::from_utf8(out.stdout.clone()).unwrap());
+    let november = |lines: &[Value]| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|a| a["time"].as_str().unwrap() < "2026-11-30")
+            .cloned()
+            .collect()
+    };
+    assert!(
+        plain.iter().any(|a| a["employee_id"] == "E1005"),
+        "the examples alert on E1005"
+    );
+    assert_eq!(
+        november(&alerts),
+        november(&plain),
+        "the alerts on the real logins changed"
+    );
+    assert!(
+        !stderr(&out).contains("late events"),
+        "the real logins were applied out of order: {}",
+        stderr(&out)
+    );
+}
+
 /// Issue 17, item 11: `[kafka.client]` may not override what the delivery guarantees rest
 /// on; each such key is refused by name, with why.
 #[test]

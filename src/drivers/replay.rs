@@ -2,6 +2,7 @@
 //! Alerts go out as JSON lines; rejected records go to a dead-letter file with their
 //! reason; a summary goes to stderr at the end.
 
+use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -232,8 +233,49 @@ struct Reader {
     order: usize,
     feed: Feed,
     head: Option<Resolved>,
+    /// The input's next events read ahead, earliest first: see [`LOOKAHEAD`].
+    ahead: BinaryHeap<Ahead>,
+    /// Events read from it so far (equal times keep the input's order).
+    read: u64,
     /// Its end, or where it broke.
     ended: bool,
+}
+
+/// Events an input is read ahead by, so its next event is the earliest of these rather
+/// than simply the next line. One record dated weeks ahead (a skewed appliance clock, a
+/// forged line) would otherwise stop its whole input in the merge until every other input
+/// had passed that date, and the input's real logins would come after everyone else's,
+/// too late for the detectors' windows (two such Cisco ASA lines removed an employee's
+/// working-hours alert). With the look-ahead the record waits in its own place in time and
+/// the logins after it flow past; a file written newest-first within 128 events is read
+/// in order, too. 128 events per open input: 8,192 at most, a few MiB.
+const LOOKAHEAD: usize = 128;
+
+/// An event read ahead, ordered earliest first (a min-heap on `BinaryHeap`).
+struct Ahead {
+    time: DateTime<Utc>,
+    read: u64,
+    item: Box<Resolved>,
+}
+
+impl PartialEq for Ahead {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.read) == (other.time, other.read)
+    }
+}
+
+impl Eq for Ahead {}
+
+impl PartialOrd for Ahead {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ahead {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.time, other.read).cmp(&(self.time, self.read))
+    }
 }
 
 enum Feed {
@@ -404,6 +446,8 @@ pub fn run_observed(
                 order: i,
                 feed: Feed::Input(records),
                 head: None,
+                ahead: BinaryHeap::new(),
+                read: 0,
                 ended: false,
             };
             fill(&mut reader, core, opts.format, &mut buf, keep, &mut sinks)?;
@@ -465,7 +509,7 @@ pub fn run_observed(
 /// event (`None`: at once).
 type Pending = std::collections::VecDeque<(Option<DateTime<Utc>>, usize)>;
 
-/// Where each input starts in event time: its first resolved event, read with nothing
+/// Where each input starts in event time: its earliest event as the merge reads it, read with nothing
 /// counted (the merge reads it again), one input open at a time; inputs in the order the
 /// merge must open them. Standard input cannot be read twice: it is opened first. An input
 /// without any event is opened at the end (its rejections are still counted).
@@ -486,9 +530,13 @@ fn first_times(
             source_name: source.name(),
             error,
         })?;
-        let mut first = Some(DateTime::<Utc>::MAX_UTC);
-        // A read error here is reported when the merge reads the input for real.
-        while let Ok(Some(record)) = records.next(buf, keep) {
+        // The input's first event is the earliest of its first LOOKAHEAD, as the merge
+        // reads it. A read error here is reported when the merge reads the input for real.
+        let mut first = DateTime::<Utc>::MAX_UTC;
+        let mut resolved = 0;
+        while resolved < LOOKAHEAD
+            && let Ok(Some(record)) = records.next(buf, keep)
+        {
             if record.len > record.bytes.len() {
                 continue;
             }
@@ -496,11 +544,11 @@ fn first_times(
                 core.pipeline
                     .process(record.bytes, format, core.roster, core.enricher)
             {
-                first = Some(r.event.time);
-                break;
+                first = first.min(r.event.time);
+                resolved += 1;
             }
         }
-        firsts.push((first, i));
+        firsts.push((Some(first), i));
     }
     // `None` (standard input) sorts first.
     firsts.sort();
@@ -548,6 +596,8 @@ fn merge_ahead(
         order,
         feed: Feed::Run(Box::new(run.finish().map_err(out("a merge run"))?)),
         head: None,
+        ahead: BinaryHeap::new(),
+        read: 0,
         ended: false,
     };
     fill(&mut reader, core, format, buf, keep, sinks)?;
@@ -564,23 +614,26 @@ fn fill(
     keep: usize,
     sinks: &mut Sinks,
 ) -> Result<(), ReplayError> {
-    while reader.head.is_none() && !reader.ended {
-        let name = &reader.name;
-        let records = match &mut reader.feed {
-            Feed::Input(records) => records,
-            Feed::Run(run) => {
-                // A run is driftwatch's own temporary file: failing to read it back is a
-                // fault of this machine (disk), not a broken input.
-                reader.head = run.next().map_err(out("a merge run"))?;
-                reader.ended = reader.head.is_none();
-                return Ok(());
-            }
-        };
+    if reader.head.is_some() {
+        return Ok(());
+    }
+    let name = &reader.name;
+    let records = match &mut reader.feed {
+        Feed::Input(records) => records,
+        Feed::Run(run) => {
+            // A run is driftwatch's own temporary file: failing to read it back is a
+            // fault of this machine (disk), not a broken input.
+            reader.head = run.next().map_err(out("a merge run"))?;
+            reader.ended = reader.head.is_none();
+            return Ok(());
+        }
+    };
+    while !reader.ended && reader.ahead.len() < LOOKAHEAD {
         let record = match records.next(buf, keep) {
             Ok(Some(record)) => record,
             Ok(None) => {
                 reader.ended = true;
-                return Ok(());
+                break;
             }
             Err(error) => {
                 // One broken input (a truncated gzip, a disk error) must not stop the
@@ -588,7 +641,7 @@ fn fill(
                 // fails at its end naming it.
                 sinks.broken.push((name.clone(), error.to_string()));
                 reader.ended = true;
-                return Ok(());
+                break;
             }
         };
         let processed = if record.len > record.bytes.len() {
@@ -603,10 +656,18 @@ fn fill(
         sinks.tally.count(&processed);
         match processed {
             Processed::Rejected(r) => sinks.reject(&r, name, &record)?,
-            Processed::Resolved(r) => reader.head = Some(r),
+            Processed::Resolved(r) => {
+                reader.read += 1;
+                reader.ahead.push(Ahead {
+                    time: r.event.time,
+                    read: reader.read,
+                    item: Box::new(r),
+                });
+            }
             Processed::Blank | Processed::UnknownUser { .. } => {}
         }
     }
+    reader.head = reader.ahead.pop().map(|a| *a.item);
     Ok(())
 }
 
