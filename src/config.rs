@@ -541,4 +541,58 @@ mod tests {
             "kafka.brokers: must be text in quotes, not a list"
         );
     }
+
+    proptest::proptest! {
+        /// Issue 17, item 4: however many settings are unknown or of the wrong type, and
+        /// wherever they are, each is reported once by its path, in words, and the reading
+        /// ends.
+        #[test]
+        fn every_bad_setting_is_named_once(
+            bad in proptest::collection::btree_map(
+                (0usize..6, "zz_[a-z_]{1,8}"),
+                proptest::prop_oneof![
+                    proptest::prelude::Just("1".to_owned()),
+                    proptest::prelude::Just("\"x\"".to_owned()),
+                    proptest::prelude::Just("[1, 2]".to_owned()),
+                    proptest::prelude::Just("true".to_owned()),
+                    proptest::prelude::Just("-7.5".to_owned()),
+                ],
+                0..12,
+            ),
+            wrong in proptest::collection::btree_set(0usize..5, 0..5),
+        ) {
+            const SECTIONS: [&str; 6] = ["decode", "detect.novelty", "risk", "service", "dead_letter", "audit"];
+            // Known settings given a value of the wrong type.
+            const WRONG: [(&str, &str, &str); 5] = [
+                ("decode", "max_record_bytes", "\"big\""),
+                ("detect.novelty", "warmup_logins", "-1"),
+                ("risk", "alert_at", "\"urgent\""),
+                ("service", "reorder_delay_ms", "[1]"),
+                ("dead_letter", "include_filtered", "\"yes\""),
+            ];
+            let mut text = String::new();
+            for (i, section) in SECTIONS.iter().enumerate() {
+                text.push_str(&format!("[{section}]\n"));
+                for ((_, key), value) in bad.iter().filter(|((s, _), _)| *s == i) {
+                    text.push_str(&format!("{key} = {value}\n"));
+                }
+                for w in wrong.iter().filter(|w| WRONG[**w].0 == *section) {
+                    text.push_str(&format!("{} = {}\n", WRONG[*w].1, WRONG[*w].2));
+                }
+            }
+            let errors = problems(&text);
+            proptest::prop_assert_eq!(errors.len(), bad.len() + wrong.len(), "{:#?}", errors);
+            for ((i, key), _) in &bad {
+                let path = format!("{}.{key}: unknown setting `{key}`", SECTIONS[*i]);
+                proptest::prop_assert!(errors.iter().filter(|e| e.starts_with(&path)).count() == 1, "{path} in {errors:#?}");
+            }
+            for w in &wrong {
+                let path = format!("{}.{}: ", WRONG[*w].0, WRONG[*w].1);
+                proptest::prop_assert!(errors.iter().any(|e| e.starts_with(&path)), "{path} in {errors:#?}");
+            }
+            for e in &errors {
+                proptest::prop_assert!(!e.contains("expected"), "a serde message: {e}");
+            }
+        }
+    }
 }

@@ -47,4 +47,17 @@ mod tests {
         assert_eq!(printable("admin\u{202e}gpj.exe"), "admin\\u{202e}gpj.exe");
         assert_eq!(printable("a\u{0}b\u{7f}"), "a\\u{0}b\\u{7f}");
     }
+
+    proptest::proptest! {
+        /// Issue 17, item 8: nothing that acts on a terminal survives, whatever the text,
+        /// and text with nothing to hide is shown as it is.
+        #[test]
+        fn nothing_hidden_survives(text in "\\PC{0,40}|[\\x00-\\x1f\\x7f\\u{200b}-\\u{200f}\\u{202a}-\\u{202e}a-z\\\\]{0,40}") {
+            let shown = printable(&text);
+            proptest::prop_assert!(!shown.chars().any(hidden), "{shown:?}");
+            if !text.chars().any(hidden) {
+                proptest::prop_assert_eq!(shown.as_ref(), text.as_str());
+            }
+        }
+    }
 }

@@ -487,6 +487,48 @@ proptest! {
         let _ = load_csv(&csv(&lines));
     }
 
+    /// Issue 17, item 9: an account name that needs folding to match (one letter of an
+    /// all-ASCII alias written fullwidth or as a look-alike compatibility character)
+    /// matches nobody and is named as imitating the employee; the alias itself still
+    /// resolves, in any case.
+    #[test]
+    fn a_name_that_needs_folding_never_resolves_and_is_reported(
+        local in "[a-z]{2,10}",
+        at in 0usize..10,
+        kelvin in any::<bool>(),
+        upper in any::<bool>(),
+    ) {
+        let alias = format!("{local}@corp.example");
+        let roster = load_csv(&csv(&[&row("E7", &alias), &row("E8", "other@corp.example")])).unwrap();
+        let shown = if upper { alias.to_uppercase() } else { alias.clone() };
+        prop_assert_eq!(roster.resolve(&shown).map(|p| p.employee_id.0.as_str()), Some("E7"));
+        let i = at % local.len();
+        let c = local.as_bytes()[i] as char;
+        let folded = if kelvin && c == 'k' { '\u{212a}' } else { char::from_u32(c as u32 + 0xfee0).unwrap() };
+        let forged: String = alias.chars().enumerate().map(|(j, x)| if j == i { folded } else { x }).collect();
+        prop_assert!(roster.resolve(&forged).is_none(), "{forged} resolved");
+        prop_assert_eq!(roster.confusable_with(&forged), Some(EmployeeId("E7".into())));
+    }
+
+    /// Issue 17, item 7: two employees whose aliases yield the same bare account name
+    /// make it resolve to neither, and both are named; their full aliases still resolve.
+    #[test]
+    fn a_bare_name_two_rows_yield_resolves_to_neither_and_names_both(local in "[a-z]{2,10}") {
+        let roster = load_csv(&csv(&[
+            &row("E1", &format!("{local}@corp.example")),
+            &row("E2", &format!("{local}@personal.example")),
+        ]))
+        .unwrap();
+        prop_assert!(roster.resolve(&local).is_none());
+        prop_assert_eq!(
+            roster.ambiguous_between(&local),
+            vec![EmployeeId("E1".into()), EmployeeId("E2".into())]
+        );
+        let corp = format!("{local}@corp.example");
+        prop_assert_eq!(roster.resolve(&corp).map(|p| p.employee_id.0.as_str()), Some("E1"));
+        prop_assert_eq!(roster.ambiguous_accounts().len(), 1);
+    }
+
     #[test]
     fn arbitrary_bytes_and_json_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = Roster::from_csv_reader(bytes.as_slice());

@@ -691,12 +691,33 @@ mod tests {
         assert_eq!(s.message, "::ffff:1.2.3.4:1194 x");
     }
 
+    use proptest::prop_assert;
+
     proptest::proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,60}") {
             let c = ctx("America/New_York");
             let _ = time(&s, &c);
             let _ = parse(&s, &c);
+        }
+
+        /// Issue 17, item 1: whatever the clock and the line's month, day and time, a
+        /// year-less time is never later than the clock by more than the skew, and never
+        /// a year or more before it.
+        #[test]
+        fn a_year_less_time_is_never_in_the_future(
+            now_secs in 1_600_000_000i64..2_100_000_000,
+            month in 0usize..12,
+            day in 1u32..29,
+            hms in (0u32..24, 0u32..60, 0u32..60),
+        ) {
+            let now = DateTime::from_timestamp(now_secs, 0).unwrap();
+            let clock = DecodeContext { year_pinned: false, ..ctx("Asia/Tokyo") }.at(now);
+            const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+            let line = format!("{} {day:02} {:02}:{:02}:{:02}", MONTHS[month], hms.0, hms.1, hms.2);
+            let t = time(&line, &clock).unwrap();
+            prop_assert!(t <= now + clock.max_future, "{line} at {now}: {t}");
+            prop_assert!(t > now - chrono::Duration::days(366), "{line} at {now}: {t}");
         }
 
         #[test]

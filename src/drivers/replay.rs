@@ -867,3 +867,94 @@ fn join(items: impl Iterator<Item = (String, u64)>) -> String {
         parts.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// The example events dealt round-robin into `files` files: each covers the same weeks.
+    fn dealt(dir: &Path, files: usize, order: &[usize]) -> Vec<Source> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/events");
+        let mut names: Vec<_> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        let lines: Vec<String> = names
+            .iter()
+            .flat_map(|n| {
+                std::fs::read_to_string(n)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut bodies = vec![String::new(); files];
+        for (i, line) in lines.iter().enumerate() {
+            let f = order[i % order.len()] % files;
+            bodies[f].push_str(line);
+            bodies[f].push('\n');
+        }
+        bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                let path = dir.join(format!("{i:03}.log"));
+                std::fs::write(&path, body).unwrap();
+                Source::File(path)
+            })
+            .collect()
+    }
+
+    /// What the merge hands the engine, in order.
+    fn merged(loaded: &Loaded, inputs: &[Source], max_open: usize) -> Vec<(String, String)> {
+        let config = crate::config::Config::default();
+        let mut engine = Engine::new(config.engine());
+        let opts = Options {
+            inputs: inputs.to_vec(),
+            format: FormatChoice::Auto,
+            alerts_out: Output::Discard,
+            dead_letter: None,
+            dead_letter_filtered: false,
+            dead_letter_max_bytes: 0,
+            progress: false,
+            keep_alerts: false,
+            max_open_inputs: max_open,
+        };
+        let mut seen = Vec::new();
+        let report = run_observed(&loaded.core(), &mut engine, &opts, &mut |r| {
+            seen.push((r.event.time.to_rfc3339(), r.event.user.clone()));
+            false
+        })
+        .unwrap();
+        assert_eq!(report.tally.records, 295, "every record counted once");
+        seen
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(24))]
+        /// Issue 17, item 5: however the records are spread over however many files, a
+        /// merge that may hold only a few of them open hands the engine the same events in
+        /// the same order as one holding all open, and counts every record once.
+        #[test]
+        fn a_bounded_merge_hands_over_what_an_open_one_does(
+            files in 3usize..40,
+            max_open in 2usize..6,
+            order in proptest::collection::vec(0usize..40, 1..60),
+        ) {
+            let config = crate::config::Config::load(
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join("driftwatch.example.toml"),
+            )
+            .unwrap();
+            let loaded = Loaded::load(&config, None, chrono::Utc::now()).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let inputs = dealt(dir.path(), files, &order);
+            let all = merged(&loaded, &inputs, 1000);
+            proptest::prop_assert!(!all.is_empty());
+            proptest::prop_assert_eq!(merged(&loaded, &inputs, max_open), all);
+        }
+    }
+}
