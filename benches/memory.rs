@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use driftwatch::config::Config;
 use driftwatch::drivers::input::Source;
-use driftwatch::drivers::replay::{self, Output};
+use driftwatch::drivers::replay;
 use driftwatch::engine::Engine;
 use driftwatch::roster::EmployeeId;
 use driftwatch::state::EmployeeState;
@@ -62,15 +62,11 @@ fn templates(dir: &Path, employees: u32, days: u32) -> Vec<EmployeeState> {
     let loaded = replay::Loaded::load(&config, None, chrono::Utc::now()).unwrap();
     let mut engine = Engine::new(config.engine());
     let opts = replay::Options {
-        inputs: Source::expand(&dir.join("events")).unwrap(),
-        format: config.decode.format,
-        alerts_out: Output::Discard,
-        dead_letter: None,
-        dead_letter_filtered: false,
-        dead_letter_max_bytes: 0,
-        progress: false,
         keep_alerts: false,
-        max_open_inputs: replay::MAX_OPEN_INPUTS,
+        ..replay::Options::in_process(
+            Source::expand(&dir.join("events")).unwrap(),
+            config.decode.format,
+        )
     };
     let core = loaded.core();
     replay::run(&core, &mut engine, &opts).unwrap();

@@ -582,7 +582,7 @@ mod tests {
             }
             let errors = problems(&text);
             proptest::prop_assert_eq!(errors.len(), bad.len() + wrong.len(), "{:#?}", errors);
-            for ((i, key), _) in &bad {
+            for (i, key) in bad.keys() {
                 let path = format!("{}.{key}: unknown setting `{key}`", SECTIONS[*i]);
                 proptest::prop_assert!(errors.iter().filter(|e| e.starts_with(&path)).count() == 1, "{path} in {errors:#?}");
             }

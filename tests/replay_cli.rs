@@ -590,12 +590,7 @@ fn a_benign_disposition_silences_the_employee_s_alerts() {
 fn future_dated_records_are_dead_lettered_and_do_not_blind_the_detectors() {
     let dir = tempfile::tempdir().unwrap();
     let (_, plain, _) = replay_example(dir.path());
-    let events = dir.path().join("events");
-    std::fs::create_dir(&events).unwrap();
-    for entry in std::fs::read_dir(root().join("examples/events")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, events.join(path.file_name().unwrap())).unwrap();
-    }
+    let events = copy_of_examples(dir.path());
     let okta = events.join("okta-system-log.ndjson");
     let text = std::fs::read_to_string(&okta).unwrap();
     let forged = forged_okta(
@@ -697,12 +692,7 @@ fn future_dated_records_are_dead_lettered_and_do_not_blind_the_detectors() {
 fn a_record_dated_weeks_after_the_logs_does_not_hold_its_input_back() {
     let dir = tempfile::tempdir().unwrap();
     let (_, plain, _) = replay_example(dir.path());
-    let events = dir.path().join("events");
-    std::fs::create_dir(&events).unwrap();
-    for entry in std::fs::read_dir(root().join("examples/events")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, events.join(path.file_name().unwrap())).unwrap();
-    }
+    let events = copy_of_examples(dir.path());
     let asa = events.join("cisco-asa.log");
     let text = std::fs::read_to_string(&asa).unwrap();
     let forged = "<166>Nov 30 2026 13:00:00 vpn-edge-1 : %ASA-6-113039: Group <GP-Remote> User <eklein> IP <198.51.100.141> AnyConnect parent session started.\n\
@@ -1079,6 +1069,17 @@ fn an_account_name_imitating_an_employee_through_unicode_is_refused_and_reported
         "{line}"
     );
     assert!(!summary.contains("state "), "nobody was judged: {summary}");
+}
+
+/// A copy of `examples/events` in `dir`, to forge records into.
+fn copy_of_examples(dir: &Path) -> PathBuf {
+    let events = dir.join("events");
+    std::fs::create_dir(&events).unwrap();
+    for entry in std::fs::read_dir(root().join("examples/events")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, events.join(path.file_name().unwrap())).unwrap();
+    }
+    events
 }
 
 /// The example events dealt round-robin into `files` files (most of them empty when there

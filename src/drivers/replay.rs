@@ -82,6 +82,25 @@ pub struct Options {
     pub max_open_inputs: usize,
 }
 
+impl Options {
+    /// A replay of `inputs` in process, for a caller that reads the result rather than an
+    /// analyst: alerts kept in [`Report::alerts`] and written nowhere, no dead-letter file,
+    /// no progress bar.
+    pub fn in_process(inputs: Vec<Source>, format: FormatChoice) -> Options {
+        Options {
+            inputs,
+            format,
+            alerts_out: Output::Discard,
+            dead_letter: None,
+            dead_letter_filtered: false,
+            dead_letter_max_bytes: 0,
+            progress: false,
+            keep_alerts: true,
+            max_open_inputs: MAX_OPEN_INPUTS,
+        }
+    }
+}
+
 /// Inputs open at once by default: each holds two 256 KiB buffers (gzip), so 64 take about
 /// 32 MiB and leave most of a 1,024 file-descriptor limit free.
 pub const MAX_OPEN_INPUTS: usize = 64;
@@ -914,15 +933,9 @@ mod tests {
         let config = crate::config::Config::default();
         let mut engine = Engine::new(config.engine());
         let opts = Options {
-            inputs: inputs.to_vec(),
-            format: FormatChoice::Auto,
-            alerts_out: Output::Discard,
-            dead_letter: None,
-            dead_letter_filtered: false,
-            dead_letter_max_bytes: 0,
-            progress: false,
             keep_alerts: false,
             max_open_inputs: max_open,
+            ..Options::in_process(inputs.to_vec(), FormatChoice::Auto)
         };
         let mut seen = Vec::new();
         let report = run_observed(&loaded.core(), &mut engine, &opts, &mut |r| {

@@ -19,7 +19,7 @@ use super::score::{Line, Score, SummaryRow, score, summary_table};
 use crate::config::Config;
 use crate::decode::FormatChoice;
 use crate::drivers::input::Source;
-use crate::drivers::replay::{self, Loaded, Options, Output};
+use crate::drivers::replay::{self, Loaded, Options};
 use crate::engine::{Engine, Resolved};
 use crate::event::{self, EventKind};
 
@@ -195,17 +195,7 @@ pub fn evaluate_dir(
         path: events.clone(),
         message: e.to_string(),
     })?;
-    let opts = Options {
-        inputs,
-        format: FormatChoice::Auto,
-        alerts_out: Output::Discard,
-        dead_letter: None,
-        dead_letter_filtered: false,
-        dead_letter_max_bytes: 0,
-        progress: false,
-        keep_alerts: true,
-        max_open_inputs: crate::drivers::replay::MAX_OPEN_INPUTS,
-    };
+    let opts = Options::in_process(inputs, FormatChoice::Auto);
     let mut stream = peers::Peers::new();
     let mut peer_alerts = Vec::new();
     let mut interactive = 0usize;

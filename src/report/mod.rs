@@ -49,7 +49,7 @@ use crate::alert::Evidence;
 use crate::config::Config;
 use crate::decode::FormatChoice;
 use crate::drivers::input::Source;
-use crate::drivers::replay::{self, Core, Output, ReplayError};
+use crate::drivers::replay::{self, Core, ReplayError};
 use crate::engine::Engine;
 use crate::roster::EmployeeId;
 pub use model::ComplianceReport;
@@ -230,17 +230,10 @@ pub fn derive(req: &Request<'_>) -> Result<ComplianceReport, ReportError> {
     }
     let settings_toml = method::settings_toml(req.config_path)?;
 
-    let opts = replay::Options {
-        inputs: req.inputs.iter().cloned().map(Source::File).collect(),
-        format: req.format,
-        alerts_out: Output::Discard,
-        dead_letter: None,
-        dead_letter_filtered: false,
-        dead_letter_max_bytes: 0,
-        progress: false,
-        keep_alerts: true,
-        max_open_inputs: replay::MAX_OPEN_INPUTS,
-    };
+    let opts = replay::Options::in_process(
+        req.inputs.iter().cloned().map(Source::File).collect(),
+        req.format,
+    );
     let mut engine = Engine::new(req.config.engine());
     let mut counter = figures::Counter::new(req.period, req.core.roster, req.core.suppress);
     let run = replay::run_observed(&req.core, &mut engine, &opts, &mut |item| {

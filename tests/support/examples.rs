@@ -9,7 +9,7 @@ use driftwatch::api::view::View;
 use driftwatch::api::{ApiConfig, Role, TokenConfig, new_token};
 use driftwatch::config::Config;
 use driftwatch::drivers::input::Source;
-use driftwatch::drivers::replay::{self, Output};
+use driftwatch::drivers::replay;
 use driftwatch::engine::Engine;
 use driftwatch::roster::Roster;
 
@@ -23,17 +23,10 @@ pub fn replay_examples() -> (Config, Arc<Roster>, Engine, Vec<Alert>) {
     let config = Config::load(&repo("driftwatch.example.toml")).unwrap();
     let loaded = replay::Loaded::load(&config, None, chrono::Utc::now()).unwrap();
     let mut engine = Engine::new(config.engine());
-    let opts = replay::Options {
-        inputs: Source::expand(&repo("examples/events")).unwrap(),
-        format: config.decode.format,
-        alerts_out: Output::Discard,
-        dead_letter: None,
-        dead_letter_filtered: false,
-        dead_letter_max_bytes: 0,
-        progress: false,
-        keep_alerts: true,
-        max_open_inputs: replay::MAX_OPEN_INPUTS,
-    };
+    let opts = replay::Options::in_process(
+        Source::expand(&repo("examples/events")).unwrap(),
+        config.decode.format,
+    );
     let core = loaded.core();
     let alerts = replay::run(&core, &mut engine, &opts).unwrap().alerts;
     (config, Arc::new(loaded.roster), engine, alerts)
