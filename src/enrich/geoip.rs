@@ -304,7 +304,9 @@ impl GeoDb {
             error,
         };
         let bytes = read_with_slack(path).map_err(|e| db_err(MmdbError::Reader(e.into())))?;
-        let mmdb::Opened { reader, metadata } = mmdb::open(bytes).map_err(db_err)?;
+        let (mmdb::Opened { reader, metadata }, checked) =
+            mmdb::open_remembering(bytes, mmdb::verified_dir().as_deref()).map_err(db_err)?;
+        tracing::debug!(path = %path.display(), ?checked, "database opened");
         let meta = &metadata;
         let database_type = meta.database_type.clone();
         let wrong = |reason: String| EnrichError::WrongDatabase {

@@ -126,7 +126,61 @@ pub struct Opened {
 pub const METADATA_SLACK: usize = 4096;
 
 /// Open and verify the database in `bytes` (a whole `.mmdb` file).
-pub fn open(mut bytes: Vec<u8>) -> Result<Opened, MmdbError> {
+pub fn open(bytes: Vec<u8>) -> Result<Opened, MmdbError> {
+    open_remembering(bytes, None).map(|(opened, _)| opened)
+}
+
+/// How a database's search tree and records were checked when it was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// Walked in full ([`verify`]), just now.
+    Walked,
+    /// These very bytes (by SHA-256) were walked in full before, by this verification.
+    Remembered,
+}
+
+/// Bumped whenever [`verify`] checks more: a database remembered as verified by an older
+/// check is walked again.
+const VERIFY_VERSION: u32 = 1;
+
+/// Where a database walked in full is remembered, by the SHA-256 of its bytes: `$DRIFTWATCH_CACHE_DIR`
+/// (empty: nowhere), else `$XDG_CACHE_HOME/driftwatch`, else `~/.cache/driftwatch`, in a
+/// `verified-mmdb` folder. What is cached is one empty file per digest, never a database.
+pub fn verified_dir() -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let base = match std::env::var_os("DRIFTWATCH_CACHE_DIR") {
+        Some(dir) if dir.is_empty() => return None,
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(|d| PathBuf::from(d).join("driftwatch"))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/driftwatch"))
+            })?,
+    };
+    Some(base.join("verified-mmdb"))
+}
+
+/// [`open`], skipping the full walk of [`verify`] for bytes `remembered` (a folder, see
+/// [`verified_dir`]) says were walked before, and remembering them there once walked.
+///
+/// The walk reads every network and record of the file (1.2 s of a 1.3 s start with DB-IP
+/// Lite City, IPv4 and IPv6, and an ASN database); it is what refuses a damaged file (half a
+/// download, a full disk, a cycle in the tree) before it serves, so lookups never fail one by
+/// one later. Keyed by the SHA-256 of the whole file (about 40 ms for 134 MB with the CPU's
+/// SHA instructions), any changed byte is walked again, so the protection is the same; the
+/// metadata and separator checks run every time. The folder must be as trusted as the
+/// databases: whoever can write it can mark bytes as verified.
+pub fn open_remembering(
+    mut bytes: Vec<u8>,
+    remembered: Option<&std::path::Path>,
+) -> Result<(Opened, Checked), MmdbError> {
+    let stamp = remembered.map(|dir| {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(&bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        dir.join(format!("v{VERIFY_VERSION}-{hex}"))
+    });
     let marker = memchr::memmem::rfind(&bytes, METADATA_MARKER).ok_or(MmdbError::NoMetadata)?;
     let metadata_start = marker + METADATA_MARKER.len();
     let metadata = read_metadata(&bytes[metadata_start..])?;
@@ -153,8 +207,33 @@ pub fn open(mut bytes: Vec<u8>) -> Result<Opened, MmdbError> {
     bytes.truncate(metadata_start);
     bytes.extend_from_slice(&encode_metadata(&metadata));
     let reader = Reader::from_source(bytes)?;
-    verify(&reader, data_len)?;
-    Ok(Opened { reader, metadata })
+    let checked = if stamp.as_deref().is_some_and(std::path::Path::is_file) {
+        Checked::Remembered
+    } else {
+        verify(&reader, data_len)?;
+        if let Some(stamp) = &stamp {
+            remember(stamp);
+        }
+        Checked::Walked
+    };
+    Ok((Opened { reader, metadata }, checked))
+}
+
+/// Best effort: a folder that cannot be written only means the next start walks again.
+fn remember(stamp: &std::path::Path) {
+    let Some(dir) = stamp.parent() else {
+        return;
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    if let Err(e) = builder
+        .create(dir)
+        .and_then(|()| std::fs::write(stamp, b""))
+    {
+        tracing::debug!(folder = %dir.display(), error = %e, "cannot remember a verified database");
+    }
 }
 
 /// Read the metadata map that follows the marker.
@@ -765,6 +844,42 @@ mod tests {
         }
         let found = opened.reader.lookup("192.0.2.1".parse().unwrap()).unwrap();
         found.decode::<Count>().unwrap().unwrap().count
+    }
+
+    /// Issue 18: a database walked once is not walked again at the next start; any changed
+    /// byte is, and a damaged copy is refused though its original was remembered.
+    #[test]
+    fn a_verified_database_is_remembered_by_its_bytes_and_a_damaged_one_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = dir.path().join("verified-mmdb");
+        let good = written();
+        let (_, first) = open_remembering(good.clone(), Some(&memory)).unwrap();
+        assert_eq!(first, Checked::Walked);
+        assert_eq!(std::fs::read_dir(&memory).unwrap().count(), 1);
+        let (opened, again) = open_remembering(good.clone(), Some(&memory)).unwrap();
+        assert_eq!(again, Checked::Remembered);
+        assert_eq!(
+            lookup_count(&opened),
+            lookup_count(&open(good.clone()).unwrap())
+        );
+
+        // A string in a record that is not UTF-8: only the walk decodes every record.
+        let mut damaged = good.clone();
+        let tree_len = metadata_of(&good).tree_len() as usize;
+        let at = memchr::memmem::find(&damaged[tree_len..], b"abc").unwrap() + tree_len;
+        damaged[at] = 0xff;
+        let err = open_remembering(damaged, Some(&memory)).err();
+        assert!(
+            err.is_some(),
+            "a damaged copy opened on its original's record"
+        );
+        assert_eq!(
+            std::fs::read_dir(&memory).unwrap().count(),
+            1,
+            "nothing remembered for it"
+        );
+        // Without a folder nothing is remembered and everything is walked.
+        assert_eq!(open_remembering(good, None).unwrap().1, Checked::Walked);
     }
 
     #[test]
