@@ -71,7 +71,7 @@ fn args() -> Args {
         seconds: 60,
         restore: 100_000,
         batch_max: 1000,
-        batch_wait_ms: 10,
+        batch_wait_ms: 100,
         only: None,
         fetch_wait_ms: None,
     };
@@ -131,7 +131,7 @@ fn main() {
         opts.batch_max,
         opts.batch_wait_ms,
         opts.fetch_wait_ms.map_or_else(
-            || "driftwatch's default (10)".to_owned(),
+            || "librdkafka's default (500)".to_owned(),
             |ms| ms.to_string()
         )
     );

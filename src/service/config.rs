@@ -133,9 +133,7 @@ pub struct ServiceConfig {
     /// Records processed between two commits: each batch's output is acknowledged by the
     /// broker before its input offsets are stored.
     pub batch_max: usize,
-    /// Longest wait for a batch to fill, in milliseconds. Default 10: every stage waits it,
-    /// so it adds to the time from a login to its alert several times over; a full batch
-    /// (`batch_max`) goes at once whatever it says, so the throughput under load is the same.
+    /// Longest wait for a batch to fill, in milliseconds.
     pub batch_wait_ms: u64,
     /// How far (event time, milliseconds) the records of one input partition may be out of
     /// order and still be applied in order: the infra and detect stages hold a login until
@@ -162,7 +160,7 @@ impl Default for ServiceConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             shutdown_deadline_secs: 30,
             batch_max: 1000,
-            batch_wait_ms: 10,
+            batch_wait_ms: 100,
             reorder_delay_ms: 0,
             idle_release_ms: 500,
             watermark_wait_max_secs: 30,

@@ -52,13 +52,7 @@ pub fn consumer_config(kafka: &KafkaConfig, group: &str) -> ClientConfig {
         // Co-partitioned topics must be assigned together: range assigns the same
         // partition numbers of equally partitioned topics to the same member.
         .set("partition.assignment.strategy", "range")
-        .set("statistics.interval.ms", "5000")
-        // The broker answers a fetch when it has data or after this long: librdkafka's 500 ms
-        // is paid at every hop from a login to its alert (ingest, infra, detect, route).
-        // 10 ms: p99 from about 1.6 s to about 0.19 s at 200 logins/s through tansu, with
-        // the same throughput (BENCHMARKS.md), for up to 100 fetch requests a second per
-        // consumer while idle. `[kafka.client]` can raise it on a crowded cluster.
-        .set("fetch.wait.max.ms", "10");
+        .set("statistics.interval.ms", "5000");
     for (k, v) in kafka.client_settings() {
         c.set(k, v);
     }
