@@ -56,6 +56,7 @@ pub mod engine;
 pub mod enrich;
 pub mod evaluate;
 pub mod event;
+pub mod hex;
 pub mod pipeline;
 pub mod reload;
 pub mod report;

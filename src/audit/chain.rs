@@ -77,19 +77,8 @@ fn hash_field(hash: &str) -> String {
     format!(",\"hash\":{quoted}}}")
 }
 
-/// Lowercase hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
+use crate::hex::hex;
+pub use crate::hex::sha256_hex;
 
 #[cfg(test)]
 mod tests {

@@ -176,10 +176,10 @@ pub fn open_remembering(
     remembered: Option<&std::path::Path>,
 ) -> Result<(Opened, Checked), MmdbError> {
     let stamp = remembered.map(|dir| {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(&bytes);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        dir.join(format!("v{VERIFY_VERSION}-{hex}"))
+        dir.join(format!(
+            "v{VERIFY_VERSION}-{}",
+            crate::hex::sha256_hex(&bytes)
+        ))
     });
     let marker = memchr::memmem::rfind(&bytes, METADATA_MARKER).ok_or(MmdbError::NoMetadata)?;
     let metadata_start = marker + METADATA_MARKER.len();

@@ -669,13 +669,7 @@ fn roster_digest(roster: &crate::roster::Roster) -> serde_json::Value {
     serde_json::json!({ "employees": roster.len(), "sha256": sha256_hex(&all) })
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::hex::sha256_hex;
 
 /// Ingest keeps no partitioned state.
 struct NoState;
