@@ -478,25 +478,22 @@ pub fn run_observed(
         let Some((_, i)) = next else {
             break;
         };
-        let Some(item) = readers[i].head.take() else {
+        let Some(item) = take(
+            &mut readers,
+            i,
+            core,
+            opts.format,
+            &mut buf,
+            keep,
+            &mut sinks,
+        )?
+        else {
             break;
         };
         if observe(&item) {
             for alert in engine.push(item, core.roster, core.suppress) {
                 sinks.alert(&alert)?;
             }
-        }
-        fill(
-            &mut readers[i],
-            core,
-            opts.format,
-            &mut buf,
-            keep,
-            &mut sinks,
-        )?;
-        if readers[i].is_done() {
-            // Closed as soon as it is read to its end.
-            readers.swap_remove(i);
         }
     }
     for alert in engine.flush(core.roster, core.suppress) {
@@ -522,6 +519,41 @@ pub fn run_observed(
         alerts: sinks.kept.unwrap_or_default(),
         broken: sinks.broken,
     })
+}
+
+/// The event `readers[i]` holds, its next read in its place, and the reader closed once read
+/// to its end.
+fn take(
+    readers: &mut Vec<Reader>,
+    i: usize,
+    core: &Core<'_>,
+    format: FormatChoice,
+    buf: &mut Vec<u8>,
+    keep: usize,
+    sinks: &mut Sinks,
+) -> Result<Option<Resolved>, ReplayError> {
+    let Some(reader) = readers.get_mut(i) else {
+        return Ok(None);
+    };
+    let item = reader.head.take();
+    fill(reader, core, format, buf, keep, sinks)?;
+    if reader.is_done() {
+        readers.swap_remove(i);
+    }
+    Ok(item)
+}
+
+/// What the core makes of one record (an over-long one is rejected as it was cut).
+fn processed(record: &Record<'_>, core: &Core<'_>, format: FormatChoice) -> Processed {
+    if record.len > record.bytes.len() {
+        Processed::Rejected(Rejection::oversized(
+            record.len,
+            core.pipeline.decode.max_record_bytes,
+        ))
+    } else {
+        core.pipeline
+            .process(record.bytes, format, core.roster, core.enricher)
+    }
 }
 
 /// Inputs not opened yet, in the order the merge opens them: by the time of their first
@@ -556,13 +588,7 @@ fn first_times(
         while resolved < LOOKAHEAD
             && let Ok(Some(record)) = records.next(buf, keep)
         {
-            if record.len > record.bytes.len() {
-                continue;
-            }
-            if let Processed::Resolved(r) =
-                core.pipeline
-                    .process(record.bytes, format, core.roster, core.enricher)
-            {
+            if let Processed::Resolved(r) = processed(&record, core, format) {
                 first = first.min(r.event.time);
                 resolved += 1;
             }
@@ -601,14 +627,10 @@ fn merge_ahead(
     let order = group.iter().map(|r| r.order).min().unwrap_or(0);
     let mut run = RunWriter::new().map_err(out("a merge run"))?;
     while let Some((_, i)) = earliest(&group) {
-        let Some(item) = group[i].head.take() else {
+        let Some(item) = take(&mut group, i, core, format, buf, keep, sinks)? else {
             break;
         };
         run.push(&item).map_err(out("a merge run"))?;
-        fill(&mut group[i], core, format, buf, keep, sinks)?;
-        if group[i].is_done() {
-            group.swap_remove(i);
-        }
     }
     let mut reader = Reader {
         name: "(merged inputs)".to_owned(),
@@ -663,15 +685,7 @@ fn fill(
                 break;
             }
         };
-        let processed = if record.len > record.bytes.len() {
-            Processed::Rejected(Rejection::oversized(
-                record.len,
-                core.pipeline.decode.max_record_bytes,
-            ))
-        } else {
-            core.pipeline
-                .process(record.bytes, format, core.roster, core.enricher)
-        };
+        let processed = processed(&record, core, format);
         sinks.tally.count(&processed);
         match processed {
             Processed::Rejected(r) => sinks.reject(&r, name, &record)?,
