@@ -3,7 +3,7 @@
 //!
 //! The binary is found through `DRIFTWATCH_TANSU`, then `$CARGO_HOME/bin/tansu` (or
 //! `~/.cargo/bin/tansu`), then `PATH`. `.ci/run` installs it; by hand:
-//! `cargo install tansu --locked --version 0.6.0 --features dynostore,libsql`.
+//! `cargo install tansu --locked --version 0.6.0 --features libsql`.
 //!
 //! Every helper is synchronous (blocking) and panics with context on failure: these are
 //! test fixtures, and a panic with the broker's log is the most useful report. From an async
@@ -41,11 +41,10 @@ const READY_WITHIN: Duration = Duration::from_secs(30);
 /// draining an expected number of records).
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Where the broker keeps its data.
+/// Where the broker keeps its data. Only SQLite: tansu 0.6's memory storage loses records
+/// (see [`Broker::start`]), and `.ci/run` builds tansu without it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Storage {
-    /// In the broker's memory: fastest, but [`Broker::restart`] starts from empty.
-    Memory,
     /// A SQLite file in the broker's temporary directory: survives [`Broker::restart`]
     /// (topics, records and committed group offsets), for the broker-outage tests.
     Sqlite,
@@ -56,7 +55,6 @@ impl Storage {
     /// directory (tansu joins the URL's host and path onto it), which is the temp dir.
     fn url(self) -> &'static str {
         match self {
-            Storage::Memory => "memory://tansu/",
             Storage::Sqlite => "sqlite://tansu.db",
         }
     }
@@ -260,7 +258,7 @@ pub fn find_binary() -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "tansu not found (set {BINARY_ENV}, or install it: cargo install tansu --locked \
-                 --version 0.6.0 --features dynostore,libsql; .ci/run does this)"
+                 --version 0.6.0 --features libsql; .ci/run does this)"
             )
         })
 }
