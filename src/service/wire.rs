@@ -6,7 +6,8 @@
 //! coordinates of the input record it came from: the detect stage remembers, per employee,
 //! how far each source has been applied, which makes redelivery after a crash harmless.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -114,26 +115,80 @@ pub struct WatermarkRecord {
 
 /// How far each source's records have been applied to one employee's state: a record at or
 /// below the offset was applied already and is skipped when delivered again.
+///
+/// One is held per tracked employee, so it is kept small: a vector of the (few) sources,
+/// sorted, with topic names shared between employees ([`topic_name`]). On the changelog it
+/// is the map it always was (postcard writes a map and a sequence of pairs alike).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Applied(BTreeMap<(String, i32), i64>);
+#[serde(
+    from = "BTreeMap<(String, i32), i64>",
+    into = "BTreeMap<(String, i32), i64>"
+)]
+pub struct Applied(Vec<(Arc<str>, i32, i64)>);
 
 impl Applied {
+    fn find(&self, topic: &str, partition: i32) -> Result<usize, usize> {
+        self.0
+            .binary_search_by(|(t, p, _)| (&**t, *p).cmp(&(topic, partition)))
+    }
+
     /// Whether `source` was applied already.
     pub fn contains(&self, source: &Source) -> bool {
-        self.0
-            .get(&(source.topic.clone(), source.partition))
-            .is_some_and(|&o| source.offset <= o)
+        self.find(&source.topic, source.partition)
+            .is_ok_and(|i| source.offset <= self.0[i].2)
     }
 
     /// Note that `source` was applied.
     pub fn record(&mut self, source: &Source) {
-        let slot = self
-            .0
-            .entry((source.topic.clone(), source.partition))
-            .or_insert(source.offset);
-        *slot = (*slot).max(source.offset);
+        match self.find(&source.topic, source.partition) {
+            Ok(i) => self.0[i].2 = self.0[i].2.max(source.offset),
+            Err(i) => {
+                let entry = (topic_name(&source.topic), source.partition, source.offset);
+                self.0.insert(i, entry);
+                self.0.shrink_to_fit();
+            }
+        }
     }
 }
+
+impl From<BTreeMap<(String, i32), i64>> for Applied {
+    fn from(map: BTreeMap<(String, i32), i64>) -> Applied {
+        // A map's keys come sorted, as `find` needs them.
+        Applied(
+            map.into_iter()
+                .map(|((topic, partition), offset)| (topic_name(&topic), partition, offset))
+                .collect(),
+        )
+    }
+}
+
+impl From<Applied> for BTreeMap<(String, i32), i64> {
+    fn from(applied: Applied) -> Self {
+        applied
+            .0
+            .into_iter()
+            .map(|(topic, partition, offset)| ((topic.to_string(), partition), offset))
+            .collect()
+    }
+}
+
+/// The one shared copy of a topic name. The names are the service's few input and internal
+/// topics; past [`MAX_SHARED_TOPICS`] (records naming topics that do not exist) a name is
+/// simply not shared.
+fn topic_name(topic: &str) -> Arc<str> {
+    static NAMES: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(Mutex::default);
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(name) = names.get(topic) {
+        return Arc::clone(name);
+    }
+    let name: Arc<str> = Arc::from(topic);
+    if names.len() < MAX_SHARED_TOPICS {
+        names.insert(Arc::clone(&name));
+    }
+    name
+}
+
+const MAX_SHARED_TOPICS: usize = 1024;
 
 /// The changelog key that holds a partition's own bookkeeping rather than an employee.
 /// Employee ids never start with a NUL.
@@ -222,6 +277,62 @@ fn murmur2(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn source(topic: &str, partition: i32, offset: i64) -> Source {
+        Source {
+            topic: topic.to_owned(),
+            partition,
+            offset,
+        }
+    }
+
+    /// The compact record reads and writes the changelog bytes of the map it replaced, and
+    /// answers as the map did, whatever order the sources come in.
+    #[test]
+    fn applied_keeps_the_changelog_format_and_the_answers_of_a_map() {
+        let sources = [
+            source("okta.raw", 2, 10),
+            source("asa.raw", 0, 7),
+            source("okta.raw", 0, 3),
+            source("okta.raw", 2, 4),
+            source("driftwatch.network", 1, 99),
+            source("asa.raw", 0, 8),
+        ];
+        let mut applied = Applied::default();
+        let mut map: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        for s in &sources {
+            applied.record(s);
+            let slot = map
+                .entry((s.topic.clone(), s.partition))
+                .or_insert(s.offset);
+            *slot = (*slot).max(s.offset);
+        }
+        let bytes = postcard::to_stdvec(&applied).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec(&map).unwrap());
+        let back: Applied = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, applied);
+        for (topic, partition, offset) in [
+            ("okta.raw", 2, 10),
+            ("okta.raw", 2, 11),
+            ("okta.raw", 0, 3),
+            ("okta.raw", 1, 0),
+            ("asa.raw", 0, 8),
+            ("asa.raw", 0, 9),
+            ("driftwatch.network", 1, 5),
+            ("elsewhere", 0, 0),
+        ] {
+            let s = source(topic, partition, offset);
+            let want = map
+                .get(&(topic.to_owned(), partition))
+                .is_some_and(|&o| offset <= o);
+            assert_eq!(applied.contains(&s), want, "{topic}/{partition}@{offset}");
+            assert_eq!(
+                back.contains(&s),
+                want,
+                "{topic}/{partition}@{offset} read back"
+            );
+        }
+    }
 
     #[test]
     fn partitions_match_the_java_client() {
