@@ -339,7 +339,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// `driftwatch run`: the service on this thread, HTTP and signals on a small runtime.
+/// `driftwatch run`: the service on its own threads, HTTP and signals on a small runtime.
 fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
     use driftwatch::service::{self, Ended, Handles, http};
     use std::sync::atomic::Ordering;
@@ -404,7 +404,7 @@ fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
         tracing::info!("shutdown requested");
         stop.store(true, Ordering::SeqCst);
     });
-    let ended = service::run(config, stages, runtime.handle().clone(), &handles);
+    let ended = service::run_bounded(config, stages, runtime.handle().clone(), &handles);
     let _ = http_stop.send(());
     let _ = runtime.block_on(server);
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -1,7 +1,7 @@
 //! `driftwatch run` against a real Kafka-compatible broker (tansu), as separate processes:
 //! a reference run straight through; a run killed with SIGKILL mid-stream and restarted;
-//! two instances in one group, one stopped mid-stream; and a broker that goes away and comes
-//! back. The interrupted runs must account for every input record, write no alert line
+//! two instances in one group, one stopped mid-stream; a broker that goes away and comes
+//! back; and a shutdown while the broker is frozen, which must still end at its deadline. The interrupted runs must account for every input record, write no alert line
 //! twice, and end with the reference's alerts and state.
 //!
 //! Exact agreement holds with shared-infrastructure findings too: they come back to the
@@ -15,11 +15,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use driftwatch::alert::Alert;
+use driftwatch::service::SHUTDOWN_GRACE;
 use driftwatch::service::detect::revision;
 use driftwatch::service::wire::{LoginRecord, MARKER_KEY, Stored, WATERMARK_KEY};
 use driftwatch::state::EmployeeState;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use support::service::{Options, Run, company, ingested, run_config, stop, wait_done, wait_until};
+use support::service::{
+    Options, Run, company, ingested, log_tail, run_config, stop, wait_done, wait_until,
+};
 use support::tansu::{Broker, Until, client_config, create_topic, drain, produce};
 
 const INPUT: &str = "sim.raw";
@@ -275,6 +278,54 @@ fn the_service_waits_for_a_broker_that_went_away_and_resumes() {
         "the infra stage's findings reach the alerts: {rules:?}"
     );
     assert_equivalent(&want, &got, "after a broker outage");
+}
+
+/// A shutdown ends at its deadline even when the broker cannot answer it. The broker is
+/// frozen (SIGSTOP: connections stay open, nothing answers), so closing the consumers (a
+/// last commit, leaving the group) waits on librdkafka's request timeouts, a minute and
+/// more. SIGTERM must still end `driftwatch run` by the deadline plus its grace, with a
+/// failure exit that names the deadline.
+#[test]
+fn a_shutdown_the_broker_cannot_answer_ends_at_the_deadline() {
+    const DEADLINE_SECS: u64 = 2;
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, records) = broker_with_company(dir.path(), 20, 7);
+    let bootstrap = broker.bootstrap.clone();
+    let log = dir.path().join("runs.log");
+    produce_to(&bootstrap, INPUT, &records);
+    let opts = Options {
+        shutdown_deadline_secs: DEADLINE_SECS,
+        ..Options::default()
+    };
+    let run = run_config(dir.path(), &bootstrap, "frozen", INPUT, &opts);
+    let mut child = run.start(&log, None);
+    wait_done(&bootstrap, "frozen", INPUT, &log, PATIENCE);
+
+    broker.freeze();
+    let asked = std::time::Instant::now();
+    child.signal("-TERM");
+    let limit = Duration::from_secs(DEADLINE_SECS) + SHUTDOWN_GRACE + Duration::from_secs(10);
+    let status = child.wait_for(limit);
+    let took = asked.elapsed();
+    broker.thaw();
+    let status = status.unwrap_or_else(|| {
+        panic!(
+            "driftwatch run still running {} s after SIGTERM with a {DEADLINE_SECS} s \
+             deadline\n{}",
+            took.as_secs(),
+            log_tail(&log)
+        )
+    });
+    assert!(
+        !status.success(),
+        "a shutdown past its deadline is a failure exit: {status}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("shutdown_deadline_secs"),
+        "the error names the setting: {}",
+        log_tail(&log)
+    );
 }
 
 /// A stage whose input waits for nobody says so. Another member of the infra group (a

@@ -166,7 +166,7 @@ pub fn run(
         let handles = handles.clone();
         let handle = runtime.handle().clone();
         let config = config.clone();
-        std::thread::spawn(move || service::run(&config, &Stage::ALL, handle, &handles))
+        std::thread::spawn(move || service::run_bounded(&config, &Stage::ALL, handle, &handles))
     };
     let ready_by = Instant::now() + Duration::from_secs(60);
     while !handles.health.is_ready() {

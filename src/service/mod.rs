@@ -623,6 +623,12 @@ pub fn run(
     }
     handles.health.set_ready(false);
     metrics.ready.set(0);
+    // The readiness and gauge closures hold the stages' consumers too. Gone now, each
+    // consumer is closed by its own stage as it ends, so a close that does not return (a
+    // broker that stopped answering) shows as that stage still busy at the deadline, not
+    // as this thread stuck when it drops them.
+    drop(ready);
+    drop(gauges);
     let deadline = Instant::now() + Duration::from_secs(config.service.shutdown_deadline_secs);
     while Instant::now() < deadline && threads.iter().any(|(_, t)| !t.is_finished()) {
         std::thread::sleep(Duration::from_millis(20));
@@ -643,13 +649,18 @@ pub fn run(
             Err(_) => failed = failed.or(Some(ServiceError::Other("a stage panicked".into()))),
         }
     }
-    if watch_thread.join().is_err() {
-        tracing::error!("the stage watch panicked");
-    }
-    if let Some(feed) = api_view
-        && feed.join().is_err()
-    {
-        tracing::error!("the api view reader panicked");
+    for (what, thread) in [
+        ("the stage watch", Some(watch_thread)),
+        ("the api view reader", api_view),
+    ] {
+        match thread.map(|t| join_by(t, deadline)) {
+            None | Some(Some(Ok(()))) => {}
+            Some(Some(Err(_))) => tracing::error!("{what} panicked"),
+            Some(None) => {
+                tracing::error!("{what} was still busy at the shutdown deadline");
+                ended = Ended::DeadlinePassed;
+            }
+        }
     }
     roster.lock().unwrap_or_else(|p| p.into_inner()).join();
     match failed {
@@ -657,6 +668,58 @@ pub fn run(
         None => Ok(ended),
     }
 }
+
+/// Waits for `thread` until `deadline`: what it returned, or `None` while it still runs.
+fn join_by<T>(thread: JoinHandle<T>, deadline: Instant) -> Option<std::thread::Result<T>> {
+    while !thread.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    thread.is_finished().then(|| thread.join())
+}
+
+/// [`run`] on a thread of its own, with the shutdown deadline enforced from outside it.
+///
+/// Once `handles.stop` is set, `run` has `service.shutdown_deadline_secs` for its stages
+/// and then releases what it holds: librdkafka clients, which close on drop and can wait
+/// for a broker that no longer answers. Whatever blocks in there, this returns
+/// [`Ended::DeadlinePassed`] by [`SHUTDOWN_GRACE`] after the deadline and leaves the thread
+/// to the process's exit; uncommitted input is read again by the next owner.
+pub fn run_bounded(
+    config: &Config,
+    stages: &[Stage],
+    runtime: Handle,
+    handles: &Handles,
+) -> Result<Ended, ServiceError> {
+    let service = {
+        let (config, stages, handles) = (config.clone(), stages.to_vec(), handles.clone());
+        std::thread::Builder::new()
+            .name("service".into())
+            .spawn(move || run(&config, &stages, runtime, &handles))
+            .map_err(|e| ServiceError::Other(format!("starting the service thread: {e}")))?
+    };
+    while !service.is_finished() && !handles.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let deadline = Instant::now()
+        + Duration::from_secs(config.service.shutdown_deadline_secs)
+        + SHUTDOWN_GRACE;
+    match join_by(service, deadline) {
+        Some(Ok(ended)) => ended,
+        Some(Err(_)) => Err(ServiceError::Other("the service panicked".into())),
+        None => {
+            tracing::error!(
+                "the service was still closing its clients {} s after the shutdown deadline; \
+                 leaving them",
+                SHUTDOWN_GRACE.as_secs()
+            );
+            Ok(Ended::DeadlinePassed)
+        }
+    }
+}
+
+/// How long [`run_bounded`] waits past the shutdown deadline for the service to release its
+/// clients (a clean close takes well under a second).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What the audit log keeps of a roster: how many employees and a digest of every
 /// profile, so a change is visible without copying HR data into the log.

@@ -71,6 +71,8 @@ pub struct Options {
     pub shared_infrastructure: bool,
     /// librdkafka `fetch.wait.max.ms` for every client (`[kafka.client]`), when set.
     pub fetch_wait_ms: Option<u32>,
+    /// `[service] shutdown_deadline_secs`.
+    pub shutdown_deadline_secs: u64,
     /// TOML appended to the end of the config as is (tables such as `[route]` that the
     /// other options do not cover).
     pub extra_toml: String,
@@ -84,6 +86,7 @@ impl Default for Options {
             batch_wait_ms: 50,
             shared_infrastructure: true,
             fetch_wait_ms: None,
+            shutdown_deadline_secs: 20,
             extra_toml: String::new(),
         }
     }
@@ -118,9 +121,10 @@ changelog = "{name}.changelog"
 listen = "127.0.0.1:{port}"
 batch_max = {batch_max}
 batch_wait_ms = {batch_wait_ms}
-shutdown_deadline_secs = 20
+shutdown_deadline_secs = {shutdown_deadline_secs}
 "#,
         partitions = opts.partitions,
+        shutdown_deadline_secs = opts.shutdown_deadline_secs,
         batch_max = opts.batch_max,
         batch_wait_ms = opts.batch_wait_ms,
     );
@@ -450,6 +454,31 @@ fn describe_assignment(bytes: &[u8]) -> String {
 pub struct Instance(Option<Child>);
 
 impl Instance {
+    /// Sends `signal` (`-TERM`, `-KILL`) and leaves the process running.
+    pub fn signal(&mut self, signal: &str) {
+        let child = self.0.as_ref().expect("a running instance");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
+    /// Waits up to `patience` for the process to exit: its status, or `None` while it runs.
+    pub fn wait_for(&mut self, patience: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.0.as_mut().expect("a running instance");
+        let deadline = Instant::now() + patience;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                _ => return None,
+            }
+        }
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.0
@@ -469,12 +498,8 @@ impl Drop for Instance {
 
 /// Sends `signal` (`-TERM`, `-KILL`) and reaps the process; a SIGTERM must end it with 0.
 pub fn stop(mut instance: Instance, signal: &str) {
+    instance.signal(signal);
     let mut child = instance.0.take().expect("a running instance");
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill {signal} failed");
     let status = child.wait().expect("reap driftwatch run");
     if signal == "-TERM" {
         assert!(

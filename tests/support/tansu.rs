@@ -129,6 +129,26 @@ impl Broker {
         }
     }
 
+    /// Freezes the broker with SIGSTOP: its connections stay open and nothing answers, as
+    /// with a broker host that hangs. [`Broker::thaw`] lets it go on.
+    pub fn freeze(&self) {
+        self.send("-STOP");
+    }
+
+    /// Lets a frozen broker go on (SIGCONT).
+    pub fn thaw(&self) {
+        self.send("-CONT");
+    }
+
+    fn send(&self, signal: &str) {
+        let child = self.child.as_ref().expect("a running broker");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} tansu failed");
+    }
+
     /// Stops the broker if it runs, then starts it again on the same port and storage and
     /// waits until it answers. Only [`Storage::Sqlite`] keeps the data across a restart.
     pub fn restart(&mut self) {
