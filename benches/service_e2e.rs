@@ -178,6 +178,7 @@ fn throughput(
             caught_up(bootstrap, &run.name, INPUT)
         });
         let service = started.elapsed();
+        let log_before = std::fs::metadata(log).map_or(0, |m| m.len() as usize);
         stop(child, "-TERM");
         let ratio = bare.as_secs_f64() / service.as_secs_f64();
         ratios.push(ratio);
@@ -189,9 +190,29 @@ fn throughput(
             service.as_secs_f64(),
             n / service.as_secs_f64(),
         );
+        // Each stage's own account of where its time went (logged as it stops).
+        let text = std::fs::read(log).unwrap_or_default();
+        let text = String::from_utf8_lossy(text.get(log_before..).unwrap_or_default());
+        for line in text.lines().filter(|l| l.contains("stage stopped")) {
+            println!("    {}", strip_ansi(line));
+        }
     }
     ratios.sort_by(f64::total_cmp);
     println!("  median ratio {:.2}", ratios[ratios.len() / 2]);
+}
+
+/// A log line without its terminal colours.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| c.is_ascii_alphabetic());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A consumer with the service's settings, in a new group, reading `count` records; timed

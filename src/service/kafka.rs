@@ -200,6 +200,10 @@ pub struct Outbox {
     producer: FutureProducer,
     handle: Handle,
     pending: Vec<(String, DeliveryFuture)>,
+    /// Time spent waiting for acknowledgements, and how many waits had something to wait
+    /// for: the stage's shutdown summary says where its time went.
+    pub waited: Duration,
+    pub waits: u64,
 }
 
 /// Where an acknowledged record landed.
@@ -216,6 +220,8 @@ impl Outbox {
             producer,
             handle,
             pending: Vec::new(),
+            waited: Duration::ZERO,
+            waits: 0,
         }
     }
 
@@ -267,6 +273,16 @@ impl Outbox {
 
     /// Wait until every queued record is acknowledged; where each landed, in send order.
     pub fn wait(&mut self) -> Result<Vec<Landed>, ServiceError> {
+        let started = std::time::Instant::now();
+        if !self.pending.is_empty() {
+            self.waits += 1;
+        }
+        let landed = self.wait_for_all();
+        self.waited += started.elapsed();
+        landed
+    }
+
+    fn wait_for_all(&mut self) -> Result<Vec<Landed>, ServiceError> {
         let mut landed = Vec::with_capacity(self.pending.len());
         let mut first_error = None;
         for (topic, f) in self.pending.drain(..) {

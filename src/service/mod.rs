@@ -57,7 +57,7 @@ use kafka::{Outbox, ServiceError};
 use metrics::Metrics;
 use order::EventOrder;
 use roster_source::RosterSource;
-use stage::{Done, Partitions, Progress, StageContext, poll_batch};
+use stage::{Announcement, Done, Partitions, Progress, StageContext, poll_batch};
 
 /// A stage of the topology.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -424,15 +424,16 @@ pub fn run(
                                     Ok((low, high)) if next.unwrap_or(low) >= high
                                 )
                             };
-                            announce(
-                                out,
-                                progress.due(caught_up),
-                                &[
-                                    (&t.logins, t.logins_partitions),
-                                    (&t.network, t.network_partitions),
-                                ],
-                            )?;
-                            Ok(Done::default())
+                            Ok(Done {
+                                watermarks: Some(Announcement {
+                                    watermarks: progress.due(caught_up),
+                                    topics: vec![
+                                        (t.logins.clone(), t.logins_partitions),
+                                        (t.network.clone(), t.network_partitions),
+                                    ],
+                                }),
+                                ..Done::default()
+                            })
                         })
                     })?,
                 ));
@@ -488,6 +489,7 @@ pub fn run(
                             Ok(Done {
                                 bad,
                                 offsets: Some(offsets),
+                                watermarks: None,
                             })
                         })
                     })?,
@@ -542,14 +544,13 @@ pub fn run(
                                     None,
                                 );
                             }
-                            announce(
-                                out,
-                                output.watermarks,
-                                &[(&findings_topic, findings_partitions)],
-                            )?;
                             Ok(Done {
                                 bad: output.bad,
                                 offsets: Some(output.offsets),
+                                watermarks: Some(Announcement {
+                                    watermarks: output.watermarks,
+                                    topics: vec![(findings_topic.clone(), findings_partitions)],
+                                }),
                             })
                         })
                     })?,
@@ -759,11 +760,11 @@ fn spawn(
         .map_err(|e| ServiceError::Other(format!("starting the {} stage: {e}", stage.as_str())))
 }
 
-/// Poll, apply, produce, wait for acknowledgements, store offsets; until stopped. `apply`
-/// queues the batch's output and says what it could not read (dead-lettered with the batch)
-/// and, for a stage that holds records back, which offsets to store. It is also called
-/// with an empty batch when a poll brings nothing, so held records can be released on a
-/// quiet input.
+/// Poll, apply, produce, wait for acknowledgements, store offsets, write watermarks;
+/// until stopped. `apply` queues the batch's output and says what it could not read
+/// (dead-lettered with the batch), for a stage that holds records back which offsets to
+/// store, and the watermarks that vouch for the output. It is also called with an empty
+/// batch when a poll brings nothing, so held records can be released on a quiet input.
 fn stage_loop<P: Partitions>(
     consumer: &BaseConsumer<StageContext<P>>,
     mut outbox: Outbox,
@@ -772,8 +773,14 @@ fn stage_loop<P: Partitions>(
     stage: Stage,
     mut apply: impl FnMut(&[OwnedMessage], &mut Outbox) -> Result<Done, ServiceError>,
 ) -> Result<(), ServiceError> {
+    let (mut batches, mut records, mut polling) = (0u64, 0u64, Duration::ZERO);
+    let running = Instant::now();
     while !opts.stop.load(Ordering::SeqCst) {
+        let polled = Instant::now();
         let batch = poll_batch(consumer, opts.batch_max, opts.batch_wait);
+        polling += polled.elapsed();
+        batches += u64::from(!batch.is_empty());
+        records += batch.len() as u64;
         let started = Instant::now();
         let done = apply(&batch, &mut outbox)?;
         for (m, why) in &done.bad {
@@ -802,6 +809,12 @@ fn stage_loop<P: Partitions>(
             progress
         });
         progress.store(consumer);
+        // The watermarks go behind the output they vouch for, now acknowledged (the
+        // producer may reorder retried batches, so not before). Their own acknowledgement
+        // is awaited with the next batch's output: one round trip per batch, not two.
+        if let Some(a) = done.watermarks {
+            announce(&mut outbox, a);
+        }
         if batch.is_empty() {
             continue;
         }
@@ -813,30 +826,44 @@ fn stage_loop<P: Partitions>(
             hist.observe(per_record);
         }
     }
+    if let Err(e) = outbox.wait() {
+        tracing::warn!(error = %e, stage = stage.as_str(), "the last watermarks");
+    }
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         tracing::debug!(error = %e, stage = stage.as_str(), "final commit");
     }
+    // Where the stage's time went: polling (waiting for input included), waiting for the
+    // broker to acknowledge output, and the rest (the stage's own work).
+    let total = running.elapsed();
+    tracing::info!(
+        stage = stage.as_str(),
+        batches,
+        records,
+        seconds = total.as_secs_f64(),
+        polling_seconds = polling.as_secs_f64(),
+        acknowledgement_seconds = outbox.waited.as_secs_f64(),
+        acknowledgement_waits = outbox.waits,
+        working_seconds = total.saturating_sub(polling + outbox.waited).as_secs_f64(),
+        "stage stopped"
+    );
     Ok(())
 }
 
-/// Write a stage's watermarks to every partition of `topics`, behind the output they vouch
-/// for: that output is acknowledged first (the producer may reorder retried batches).
-fn announce(
-    out: &mut Outbox,
-    watermarks: Vec<wire::Watermark>,
-    topics: &[(&String, i32)],
-) -> Result<(), ServiceError> {
-    if watermarks.is_empty() {
-        return Ok(());
+/// Write a stage's watermarks to every partition of their topics. Call only once the
+/// output they vouch for is acknowledged.
+fn announce(out: &mut Outbox, a: Announcement) {
+    if a.watermarks.is_empty() {
+        return;
     }
-    out.wait()?;
-    let value = serde_json::to_vec(&wire::WatermarkRecord { watermarks }).unwrap_or_default();
-    for (topic, partitions) in topics {
+    let value = serde_json::to_vec(&wire::WatermarkRecord {
+        watermarks: a.watermarks,
+    })
+    .unwrap_or_default();
+    for (topic, partitions) in &a.topics {
         for partition in 0..*partitions {
             out.send(topic, partition, wire::WATERMARK_KEY, &value, None);
         }
     }
-    Ok(())
 }
 
 /// The detect stage reads logins and findings partition by partition and writes alerts
