@@ -19,6 +19,11 @@ use driftwatch::engine::Engine;
 use driftwatch::roster::EmployeeId;
 use driftwatch::state::EmployeeState;
 
+/// The allocator the `driftwatch` binary runs with (src/main.rs), so the figures are the
+/// service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm
@@ -82,10 +87,14 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    // Each count is measured in a process of its own, so memory freed by an earlier
-    // measurement and kept by the allocator does not hide in the next one's baseline.
-    if let Some(n) = arg("--one").and_then(|n| n.parse::<usize>().ok()) {
-        measure(n);
+    // Each count is measured in a process of its own that only reads the templates, so
+    // memory freed by the replay that made them (or by an earlier count), and kept by the
+    // allocator for reuse, does not hide the restore's own memory.
+    if let (Some(n), Some(dir)) = (
+        arg("--one").and_then(|n| n.parse::<usize>().ok()),
+        arg("--dir"),
+    ) {
+        measure(n, Path::new(&dir));
         return;
     }
     let counts: Vec<usize> = arg("--employees")
@@ -97,6 +106,22 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(500);
     let days: u32 = arg("--days").and_then(|n| n.parse().ok()).unwrap_or(21);
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let templates = templates(dir.path(), template_employees, days);
+    let mut file = Vec::new();
+    for s in &templates {
+        let bytes = s.encode();
+        file.extend((bytes.len() as u32).to_le_bytes());
+        file.extend(bytes);
+    }
+    eprintln!(
+        "templates: {} employees' states after {days} days ({:.1} s), {:.0} B encoded on average",
+        templates.len(),
+        started.elapsed().as_secs_f64(),
+        (file.len() - 4 * templates.len()) as f64 / templates.len().max(1) as f64
+    );
+    std::fs::write(dir.path().join(TEMPLATES), file).unwrap();
     println!(
         "| tracked employees | resident memory added | per employee | restore into the engine |"
     );
@@ -104,10 +129,8 @@ fn main() {
     let exe = std::env::current_exe().unwrap();
     for n in counts {
         let out = std::process::Command::new(&exe)
-            .args(["--bench", "--one", &n.to_string()])
-            .args(["--template-employees", &template_employees.to_string()])
-            .args(["--days", &days.to_string()])
-            .args(["--world", arg("--world").as_deref().unwrap_or("synthetic")])
+            .args(["--bench", "--one", &n.to_string(), "--dir"])
+            .arg(dir.path())
             .output()
             .unwrap();
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
@@ -115,23 +138,20 @@ fn main() {
     }
 }
 
-fn measure(n: usize) {
-    let template_employees: u32 = arg("--template-employees")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(500);
-    let days: u32 = arg("--days").and_then(|n| n.parse().ok()).unwrap_or(21);
-    let dir = tempfile::tempdir().unwrap();
-    let started = Instant::now();
-    let templates = templates(dir.path(), template_employees, days);
-    let encoded: Vec<usize> = templates.iter().map(|s| s.encode().len()).collect();
-    let mean_encoded = encoded.iter().sum::<usize>() as f64 / encoded.len().max(1) as f64;
-    eprintln!(
-        "templates: {} employees' states after {days} days ({:.1} s), {:.0} B encoded on average",
-        templates.len(),
-        started.elapsed().as_secs_f64(),
-        mean_encoded
-    );
-    let config = Config::load(&dir.path().join("driftwatch.toml")).unwrap();
+/// The templates' file in the company's folder: each state encoded, after its length.
+const TEMPLATES: &str = "templates.bin";
+
+fn measure(n: usize, dir: &Path) {
+    let config = Config::load(&dir.join("driftwatch.toml")).unwrap();
+    let bytes = std::fs::read(dir.join(TEMPLATES)).unwrap();
+    let mut templates = Vec::new();
+    let mut rest = bytes.as_slice();
+    while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+        let (state, tail) = tail.split_at(u32::from_le_bytes(*len) as usize);
+        templates.push(EmployeeState::decode(state).unwrap());
+        rest = tail;
+    }
+    drop(bytes);
     let before = rss_bytes();
     let t = Instant::now();
     let mut engine = Engine::new(config.engine());

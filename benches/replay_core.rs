@@ -27,6 +27,10 @@ use driftwatch::roster::Roster;
 use driftwatch::simulate::{self, Params, Simulation};
 use driftwatch::suppress::Suppressions;
 
+/// The allocator the `driftwatch` binary runs with (src/main.rs), for both sides.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The simulated company, loaded the way `replay --config` loads it.
 struct Company {
     _dir: tempfile::TempDir,

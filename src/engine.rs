@@ -187,7 +187,9 @@ impl Default for Settings {
 /// The detection engine.
 pub struct Engine {
     settings: Settings,
-    states: HashMap<EmployeeId, EmployeeState>,
+    /// Boxed: a state is some 600 bytes, and a map of them inline would hold that much again
+    /// in every empty slot of its table.
+    states: HashMap<EmployeeId, Box<EmployeeState>>,
     network: detect::shared_infrastructure::NetworkIndex,
     pending: ReorderBuffer<()>,
     watermark: Option<DateTime<Utc>>,
@@ -274,8 +276,7 @@ impl Engine {
         };
         // Look up before inserting: `entry` would clone the id on every event.
         if !self.states.contains_key(&employee) {
-            self.states
-                .insert(employee.clone(), EmployeeState::default());
+            self.states.insert(employee.clone(), Box::default());
         }
         let state = self.states.get_mut(&employee)?;
         let mut findings = detect::apply(cfg, &ctx, &mut state.detectors);
@@ -302,8 +303,7 @@ impl Engine {
         findings: Vec<Finding>,
     ) -> Option<Alert> {
         if !self.states.contains_key(employee) {
-            self.states
-                .insert(employee.clone(), EmployeeState::default());
+            self.states.insert(employee.clone(), Box::default());
         }
         let state = self.states.get_mut(employee)?;
         score(&self.settings.risk, state, employee, event, findings)
@@ -312,12 +312,12 @@ impl Engine {
     /// Put back an employee's state read from durable storage (the streaming service's
     /// changelog), replacing whatever the engine held.
     pub fn restore(&mut self, employee: EmployeeId, state: EmployeeState) {
-        self.states.insert(employee, state);
+        self.states.insert(employee, Box::new(state));
     }
 
     /// Forget an employee (their partition moved to another instance).
     pub fn forget(&mut self, employee: &EmployeeId) -> Option<EmployeeState> {
-        self.states.remove(employee)
+        self.states.remove(employee).map(|s| *s)
     }
 
     /// Employees held, for metrics.
@@ -373,12 +373,12 @@ impl Engine {
 
     /// What the engine knows about an employee.
     pub fn state(&self, employee: &EmployeeId) -> Option<&EmployeeState> {
-        self.states.get(employee)
+        self.states.get(employee).map(|s| &**s)
     }
 
     /// Every employee's state.
     pub fn states(&self) -> impl Iterator<Item = (&EmployeeId, &EmployeeState)> {
-        self.states.iter()
+        self.states.iter().map(|(e, s)| (e, &**s))
     }
 
     /// Findings made since the last call, by rule and severity (silenced ones included:

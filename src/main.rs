@@ -18,6 +18,9 @@ use driftwatch::roster::{Roster, RosterError};
 use driftwatch::simulate::{self, SimError};
 use driftwatch::suppress::SuppressError;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "driftwatch",

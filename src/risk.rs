@@ -17,6 +17,7 @@
 //! explains, it never turns one signal into a page. Adding a finding never lowers the
 //! score.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -156,12 +157,98 @@ impl SoFar {
     }
 }
 
+/// Each rule's contribution to an employee's risk: a handful at most, one per rule, held
+/// for every tracked employee, so a sorted vector (a map's smallest node is some 400 bytes)
+/// with the rules' names borrowed from the rule table. Read and written as the map it
+/// was, in JSON and on the changelog alike.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "BTreeMap<String, f64>", into = "BTreeMap<String, f64>")]
+pub struct RuleScores(Vec<(Cow<'static, str>, f64)>);
+
+impl RuleScores {
+    fn find(&self, rule: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(r, _)| (**r).cmp(rule))
+    }
+
+    /// The contribution of `rule`, if it has one.
+    pub fn get(&self, rule: &str) -> Option<&f64> {
+        self.find(rule).ok().map(|i| &self.0[i].1)
+    }
+
+    /// The contribution of `rule`, made 0 if it had none.
+    pub fn slot(&mut self, rule: &str) -> &mut f64 {
+        let i = match self.find(rule) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (rule_name(rule), 0.0));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// Take `rule`'s contribution away.
+    pub fn remove(&mut self, rule: &str) -> Option<f64> {
+        self.find(rule).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// Every rule with its contribution, by rule name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.0.iter().map(|(r, v)| (&**r, *v))
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut f64> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Keep the contributions `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, f64) -> bool) {
+        self.0.retain(|(r, v)| keep(r, *v));
+        self.0.shrink_to_fit();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A rule's name from the rule table when it is one (no copy), else its own copy.
+fn rule_name(rule: &str) -> Cow<'static, str> {
+    match crate::detect::NAMES.iter().find(|n| **n == rule) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(rule.to_owned()),
+    }
+}
+
+impl From<BTreeMap<String, f64>> for RuleScores {
+    fn from(map: BTreeMap<String, f64>) -> RuleScores {
+        // A map's keys come sorted, as `find` needs them.
+        RuleScores(map.into_iter().map(|(r, v)| (rule_name(&r), v)).collect())
+    }
+}
+
+impl From<RuleScores> for BTreeMap<String, f64> {
+    fn from(scores: RuleScores) -> Self {
+        scores
+            .0
+            .into_iter()
+            .map(|(r, v)| (r.into_owned(), v))
+            .collect()
+    }
+}
+
+impl<const N: usize> From<[(String, f64); N]> for RuleScores {
+    fn from(pairs: [(String, f64); N]) -> RuleScores {
+        BTreeMap::from(pairs).into()
+    }
+}
+
 /// An employee's risk.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct State {
     /// Decayed contribution per rule, as of `updated`.
-    pub by_rule: BTreeMap<String, f64>,
+    pub by_rule: RuleScores,
     pub updated: Option<DateTime<Utc>>,
     pub open: Option<OpenAlert>,
 }
@@ -170,12 +257,12 @@ impl State {
     /// The score at `now` (decayed, never negative, at most 100).
     pub fn score_at(&self, cfg: &Config, now: DateTime<Utc>) -> f64 {
         let f = self.decay_factor(cfg, now);
-        score(cfg, self.by_rule.iter().map(|(r, v)| (r.as_str(), v * f)))
+        score(cfg, self.by_rule.iter().map(|(r, v)| (r, v * f)))
     }
 
     /// The score as of `updated`.
     fn total(&self, cfg: &Config) -> f64 {
-        score(cfg, self.by_rule.iter().map(|(r, v)| (r.as_str(), *v)))
+        score(cfg, self.by_rule.iter())
     }
 
     fn decay_factor(&self, cfg: &Config, now: DateTime<Utc>) -> f64 {
@@ -195,7 +282,7 @@ impl State {
             *v *= f;
         }
         // Contributions that decayed to nothing are forgotten: bounded state.
-        self.by_rule.retain(|_, v| *v >= 0.5);
+        self.by_rule.retain(|_, v| v >= 0.5);
         if self.updated.is_none_or(|t| now > t) {
             self.updated = Some(now);
         }
@@ -230,7 +317,7 @@ pub fn apply(
         state.open = None;
     }
     for f in &findings {
-        let slot = state.by_rule.entry(f.rule.to_owned()).or_insert(0.0);
+        let slot = state.by_rule.slot(f.rule);
         let risk = f64::from(f.risk.min(100));
         *slot = slot.max(risk)
             + if *slot > 0.0 {
@@ -318,6 +405,39 @@ mod tests {
     use super::*;
     use crate::event::{EventKind, Format, Outcome};
     use proptest::prelude::*;
+
+    /// The compact scores answer as the map they replaced did, and read and write its JSON
+    /// and changelog bytes.
+    #[test]
+    fn rule_scores_keep_the_format_and_the_answers_of_a_map() {
+        let mut scores = RuleScores::default();
+        let mut map: BTreeMap<String, f64> = BTreeMap::new();
+        for (rule, v) in [
+            ("working_hours", 40.0),
+            ("anonymizer", 10.0),
+            ("not_a_rule_any_more", 3.0),
+            ("claimed_location", 70.0),
+            ("anonymizer", 5.0),
+        ] {
+            *scores.slot(rule) += v;
+            *map.entry(rule.to_owned()).or_insert(0.0) += v;
+        }
+        assert_eq!(scores.remove("working_hours"), map.remove("working_hours"));
+        assert_eq!(scores.remove("working_hours"), None);
+        scores.retain(|_, v| v >= 5.0);
+        map.retain(|_, v| *v >= 5.0);
+        let pairs: Vec<(&str, f64)> = map.iter().map(|(r, v)| (r.as_str(), *v)).collect();
+        assert_eq!(scores.iter().collect::<Vec<_>>(), pairs);
+        assert_eq!(scores.get("anonymizer"), Some(&15.0));
+        assert_eq!(scores.get("working_hours"), None);
+        assert_eq!(
+            serde_json::to_string(&scores).unwrap(),
+            serde_json::to_string(&map).unwrap()
+        );
+        let bytes = postcard::to_stdvec(&scores).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec(&map).unwrap());
+        assert_eq!(postcard::from_bytes::<RuleScores>(&bytes).unwrap(), scores);
+    }
 
     fn event(hours: i64) -> LoginEvent {
         LoginEvent::new(

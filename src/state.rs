@@ -157,7 +157,7 @@ mod v2 {
                 interactive: self.interactive,
                 detectors: self.detectors,
                 risk: risk::State {
-                    by_rule: self.risk.by_rule,
+                    by_rule: self.risk.by_rule.into(),
                     updated: self.risk.updated,
                     open: self.risk.open.map(|o| risk::OpenAlert {
                         id: o.id,
