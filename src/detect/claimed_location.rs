@@ -25,6 +25,7 @@
 
 use std::collections::VecDeque;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::place::{claimed_place, seen_place};
@@ -174,8 +175,9 @@ const MAX_REPORTED: usize = 40;
 struct Reported {
     /// [`day_of`] the login.
     day: i32,
-    /// ISO country of the login; `abroad` says whether it was outside the claimed one.
-    country: String,
+    /// ISO country of the login; `abroad` says whether it was outside the claimed one. Held
+    /// inline (up to 40 of these per employee), not as a heap string each.
+    country: CompactString,
     abroad: bool,
     /// A located stay abroad (medium or above), which counts towards persistence; context
     /// (placed only to a country, or on a home network) does not.
@@ -310,7 +312,7 @@ fn update_mismatch(
     {
         state.reported.push_back(Reported {
             day,
-            country,
+            country: country.into(),
             abroad,
             stay,
         });

@@ -9,6 +9,7 @@
 //! ASN (corporate egress says nothing), failed logins (someone else's guesses) and
 //! non-interactive events.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::Context;
@@ -86,9 +87,11 @@ pub struct State {
     logins: u32,
     /// Day number ([`day_of`]) of the earliest login learned from.
     first_day: Option<i32>,
-    countries: Known<String>,
+    /// Country codes and device names are short: held inline ([`CompactString`], up to 24
+    /// bytes), not as a heap string each, for every tracked employee.
+    countries: Known<CompactString>,
     asns: Known<u32>,
-    devices: Known<String>,
+    devices: Known<CompactString>,
 }
 
 /// A bounded set of values with how often and how recently each was seen.
@@ -109,7 +112,7 @@ impl State {
             .countries
             .0
             .iter()
-            .map(|s| (s.value.clone(), s.count))
+            .map(|s| (s.value.to_string(), s.count))
             .collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out
@@ -172,9 +175,9 @@ impl<T: PartialEq> Known<T> {
 /// The event's values for each dimension, as the baseline stores them; `None` where the
 /// dimension says nothing for this event.
 struct Values {
-    country: Option<String>,
+    country: Option<CompactString>,
     asn: Option<u32>,
-    device: Option<String>,
+    device: Option<CompactString>,
 }
 
 fn values(ctx: &Context<'_>) -> Values {
@@ -188,7 +191,7 @@ fn values(ctx: &Context<'_>) -> Values {
             .country
             .as_deref()
             .filter(|_| place_counts)
-            .map(str::to_ascii_uppercase),
+            .map(|c| CompactString::from(c.to_ascii_uppercase())),
         asn: geo.asn.filter(|_| network_counts),
         device: ctx
             .event
@@ -196,7 +199,7 @@ fn values(ctx: &Context<'_>) -> Values {
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.is_empty())
-            .map(|d| truncated(d, MAX_DEVICE_CHARS)),
+            .map(|d| CompactString::from(truncated(d, MAX_DEVICE_CHARS))),
     }
 }
 
@@ -229,8 +232,8 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
     };
     let mut news: Vec<(String, Evidence)> = Vec::new();
     if let Some(c) = v.country.filter(|c| !state.countries.contains(c)) {
-        let known = state.countries.listed(Clone::clone);
-        news.push((format!("country {c}"), baseline("country", c, known)));
+        let known = state.countries.listed(CompactString::to_string);
+        news.push((format!("country {c}"), baseline("country", c.to_string(), known)));
     }
     if let Some(asn) = v.asn.filter(|a| !state.asns.contains(a)) {
         let org = ctx
@@ -246,8 +249,8 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
         ));
     }
     if let Some(d) = v.device.filter(|d| !state.devices.contains(d)) {
-        let known = state.devices.listed(Clone::clone);
-        news.push((format!("device {d}"), baseline("device", d, known)));
+        let known = state.devices.listed(CompactString::to_string);
+        news.push((format!("device {d}"), baseline("device", d.to_string(), known)));
     }
     if news.is_empty() {
         return Vec::new();
@@ -574,7 +577,7 @@ mod tests {
             [("asn", "AS9009")]
         );
         // NL was not learned either: a later honest login from NL is new.
-        assert!(!state.countries.contains(&"NL".to_owned()));
+        assert!(!state.countries.contains(&"NL".into()));
         assert!(state.asns.contains(&9009));
     }
 

@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::Context;
@@ -103,8 +104,10 @@ pub struct Fix {
     pub ip: IpAddr,
     pub point: Point,
     pub accuracy_km: Option<u32>,
-    pub country: Option<String>,
-    pub city: Option<String>,
+    /// Country code and city, held inline (most city names fit in 24 bytes): an employee
+    /// keeps several fixes, so a heap string each adds up.
+    pub country: Option<CompactString>,
+    pub city: Option<CompactString>,
     pub asn: Option<u32>,
     pub caveats: Caveats,
     /// Located in a watch country other than the claimed one (`[detect] watch_countries`),
@@ -134,8 +137,8 @@ impl Fix {
             ip: canonical(event.ip),
             point: place::of_geo(geo)?,
             accuracy_km: geo.accuracy_km,
-            country: geo.country.clone(),
-            city: geo.city.clone(),
+            country: geo.country.as_deref().map(CompactString::from),
+            city: geo.city.as_deref().map(CompactString::from),
             asn: geo.asn,
             caveats,
             watch,
@@ -156,8 +159,8 @@ impl Fix {
     pub fn place(&self) -> String {
         match (&self.city, &self.country) {
             (Some(city), Some(country)) => format!("{city}, {country}"),
-            (None, Some(country)) => country.clone(),
-            (Some(city), None) => city.clone(),
+            (None, Some(country)) => country.to_string(),
+            (Some(city), None) => city.to_string(),
             (None, None) => format!("{:.2},{:.2}", self.point.lat, self.point.lon),
         }
     }
