@@ -233,7 +233,10 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
     let mut news: Vec<(String, Evidence)> = Vec::new();
     if let Some(c) = v.country.filter(|c| !state.countries.contains(c)) {
         let known = state.countries.listed(CompactString::to_string);
-        news.push((format!("country {c}"), baseline("country", c.to_string(), known)));
+        news.push((
+            format!("country {c}"),
+            baseline("country", c.to_string(), known),
+        ));
     }
     if let Some(asn) = v.asn.filter(|a| !state.asns.contains(a)) {
         let org = ctx
@@ -250,7 +253,10 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
     }
     if let Some(d) = v.device.filter(|d| !state.devices.contains(d)) {
         let known = state.devices.listed(CompactString::to_string);
-        news.push((format!("device {d}"), baseline("device", d.to_string(), known)));
+        news.push((
+            format!("device {d}"),
+            baseline("device", d.to_string(), known),
+        ));
     }
     if news.is_empty() {
         return Vec::new();

@@ -22,8 +22,21 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_driftwatch");
 /// records (Okta and Cisco ASA lines) in event-time order, as a time-ordered source would
 /// deliver them.
 pub fn company(dir: &Path, employees: u32, days: u32, seed: u64) -> Vec<Vec<u8>> {
+    company_in(dir, employees, days, seed, &[])
+}
+
+/// [`company`] with more `driftwatch simulate` arguments (`--world real`, its lists), and
+/// every log it writes.
+pub fn company_in(
+    dir: &Path,
+    employees: u32,
+    days: u32,
+    seed: u64,
+    world: &[&str],
+) -> Vec<Vec<u8>> {
     let status = Command::new(BINARY)
         .args(["simulate", "--employees", &employees.to_string()])
+        .args(world)
         .args([
             "--days",
             &days.to_string(),
@@ -39,8 +52,13 @@ pub fn company(dir: &Path, employees: u32, days: u32, seed: u64) -> Vec<Vec<u8>>
     let config = Config::load(&dir.join("driftwatch.toml")).expect("the simulated config loads");
     let ctx = config.decode.context(chrono::Utc::now());
     let mut records = Vec::new();
-    for file in ["okta.ndjson", "vpn-cisco-asa.log"] {
-        let text = std::fs::read(dir.join("events").join(file)).expect("read simulated events");
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("events"))
+        .expect("the simulated events")
+        .map(|e| e.expect("a simulated log").path())
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read(file).expect("read simulated events");
         records.extend(
             text.split(|b| *b == b'\n')
                 .filter(|line| !line.is_empty())
@@ -477,6 +495,16 @@ impl Instance {
                 _ => return None,
             }
         }
+    }
+
+    /// The process's anonymous resident memory in bytes (`RssAnon`: its heap and stacks,
+    /// not the pages of files it maps, such as GeoIP databases), when it can be read.
+    pub fn anonymous_memory(&self) -> Option<u64> {
+        let id = self.0.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{id}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
     }
 
     /// Whether the process is still running.
