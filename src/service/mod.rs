@@ -57,7 +57,7 @@ use kafka::{Outbox, ServiceError};
 use metrics::Metrics;
 use order::EventOrder;
 use roster_source::RosterSource;
-use stage::{Announcement, Done, Partitions, Progress, StageContext, poll_batch};
+use stage::{Done, Partitions, Progress, StageContext, poll_batch};
 
 /// A stage of the topology.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -266,11 +266,12 @@ pub fn run(
         };
         let producer = kafka::producer(&kafka)?;
         let outbox = Outbox::new(producer.clone(), runtime.clone());
-        let opts = LoopOptions {
+        let mut opts = LoopOptions {
             batch_max: config.service.batch_max.max(1),
             batch_wait: Duration::from_millis(config.service.batch_wait_ms),
             stop: Arc::clone(&stop),
             dlq: kafka.topics.dlq.clone(),
+            announce_to: Vec::new(),
         };
         match stage {
             Stage::Audit => {
@@ -342,6 +343,7 @@ pub fn run(
                         batch_wait: opts.batch_wait,
                         stop: Arc::clone(&stop),
                         dlq: opts.dlq.clone(),
+                        announce_to: Vec::new(),
                     };
                     let roster = Arc::clone(&current_roster);
                     let handle = runtime.clone();
@@ -403,6 +405,16 @@ pub fn run(
                     metrics: Arc::clone(&metrics),
                     databases: enricher.databases().iter().map(|d| d.kind).collect(),
                 };
+                opts.announce_to = vec![
+                    (
+                        ingest.topics.logins.clone(),
+                        ingest.topics.logins_partitions,
+                    ),
+                    (
+                        ingest.topics.network.clone(),
+                        ingest.topics.network_partitions,
+                    ),
+                ];
                 consumer.subscribe(&inputs)?;
                 watch_of(stage.as_str(), &group, &inputs, &consumer.context().held);
                 let consumer = Arc::new(consumer);
@@ -417,7 +429,6 @@ pub fn run(
                         stage_loop(&consumer, outbox, &opts, &metrics, stage, |batch, out| {
                             let progress = &consumer.context().partitions;
                             ingest.apply(batch, &roster(), &enricher, progress, out);
-                            let t = &ingest.topics;
                             let caught_up = |topic: &str, partition: i32, next: Option<i64>| {
                                 matches!(
                                     consumer.fetch_watermarks(topic, partition, Duration::from_secs(2)),
@@ -425,13 +436,7 @@ pub fn run(
                                 )
                             };
                             Ok(Done {
-                                watermarks: Some(Announcement {
-                                    watermarks: progress.due(caught_up),
-                                    topics: vec![
-                                        (t.logins.clone(), t.logins_partitions),
-                                        (t.network.clone(), t.network_partitions),
-                                    ],
-                                }),
+                                watermarks: progress.due(caught_up),
                                 ..Done::default()
                             })
                         })
@@ -489,7 +494,7 @@ pub fn run(
                             Ok(Done {
                                 bad,
                                 offsets: Some(offsets),
-                                watermarks: None,
+                                watermarks: Vec::new(),
                             })
                         })
                     })?,
@@ -517,6 +522,7 @@ pub fn run(
                         .create_with_context(StageContext::new(parts, Arc::clone(&metrics)))?;
                 let findings_partitions = kafka::partition_count(&consumer, &t.findings)?;
                 let findings_topic = t.findings.clone();
+                opts.announce_to = vec![(findings_topic.clone(), findings_partitions)];
                 consumer.subscribe(&[&t.network])?;
                 watch_of(
                     stage.as_str(),
@@ -547,10 +553,7 @@ pub fn run(
                             Ok(Done {
                                 bad: output.bad,
                                 offsets: Some(output.offsets),
-                                watermarks: Some(Announcement {
-                                    watermarks: output.watermarks,
-                                    topics: vec![(findings_topic.clone(), findings_partitions)],
-                                }),
+                                watermarks: output.watermarks,
                             })
                         })
                     })?,
@@ -748,6 +751,9 @@ struct LoopOptions {
     batch_wait: Duration,
     stop: Arc<AtomicBool>,
     dlq: String,
+    /// Where the stage's watermarks go: every partition of these topics (with their
+    /// partition counts); empty for a stage that writes none.
+    announce_to: Vec<(String, i32)>,
 }
 
 fn spawn(
@@ -812,9 +818,7 @@ fn stage_loop<P: Partitions>(
         // The watermarks go behind the output they vouch for, now acknowledged (the
         // producer may reorder retried batches, so not before). Their own acknowledgement
         // is awaited with the next batch's output: one round trip per batch, not two.
-        if let Some(a) = done.watermarks {
-            announce(&mut outbox, a);
-        }
+        announce(&mut outbox, done.watermarks, &opts.announce_to);
         if batch.is_empty() {
             continue;
         }
@@ -851,15 +855,12 @@ fn stage_loop<P: Partitions>(
 
 /// Write a stage's watermarks to every partition of their topics. Call only once the
 /// output they vouch for is acknowledged.
-fn announce(out: &mut Outbox, a: Announcement) {
-    if a.watermarks.is_empty() {
+fn announce(out: &mut Outbox, watermarks: Vec<wire::Watermark>, topics: &[(String, i32)]) {
+    if watermarks.is_empty() {
         return;
     }
-    let value = serde_json::to_vec(&wire::WatermarkRecord {
-        watermarks: a.watermarks,
-    })
-    .unwrap_or_default();
-    for (topic, partitions) in &a.topics {
+    let value = serde_json::to_vec(&wire::WatermarkRecord { watermarks }).unwrap_or_default();
+    for (topic, partitions) in topics {
         for partition in 0..*partitions {
             out.send(topic, partition, wire::WATERMARK_KEY, &value, None);
         }

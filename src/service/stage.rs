@@ -211,16 +211,9 @@ pub struct Done {
     /// per partition, no further than its earliest record still held, so a crash re-reads
     /// what it had not applied yet.
     pub offsets: Option<Progress>,
-    /// Watermarks vouching for this batch's output, to write to every partition of the
-    /// given topics once that output is acknowledged.
-    pub watermarks: Option<Announcement>,
-}
-
-/// A stage's watermarks and the topics (with their partition counts) they go to.
-#[derive(Debug)]
-pub struct Announcement {
+    /// Watermarks vouching for this batch's output, written to every partition of the
+    /// stage's watermark topics once that output is acknowledged.
     pub watermarks: Vec<super::wire::Watermark>,
-    pub topics: Vec<(String, i32)>,
 }
 
 /// The next offset to consume per topic and partition, built up over a batch.
