@@ -39,3 +39,12 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         }
     }
 }
+
+/// Sends `signal` (`-TERM`, `-STOP`, ...) to process `pid` with kill(1); panics if it fails.
+pub fn kill(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}

@@ -474,12 +474,7 @@ pub struct Instance(Option<Child>);
 impl Instance {
     /// Sends `signal` (`-TERM`, `-KILL`) and leaves the process running.
     pub fn signal(&mut self, signal: &str) {
-        let child = self.0.as_ref().expect("a running instance");
-        let status = Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} failed");
+        super::kill(self.0.as_ref().expect("a running instance").id(), signal);
     }
 
     /// Waits up to `patience` for the process to exit: its status, or `None` while it runs.

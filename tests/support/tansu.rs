@@ -141,12 +141,7 @@ impl Broker {
     }
 
     fn send(&self, signal: &str) {
-        let child = self.child.as_ref().expect("a running broker");
-        let status = Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} tansu failed");
+        super::kill(self.child.as_ref().expect("a running broker").id(), signal);
     }
 
     /// Stops the broker if it runs, then starts it again on the same port and storage and
