@@ -157,7 +157,7 @@ fn measure(n: usize, dir: &Path) {
     let mut engine = Engine::new(config.engine());
     for i in 0..n {
         let state = templates[i % templates.len()].clone();
-        engine.restore(EmployeeId(format!("E{i:08}")), state);
+        engine.restore(EmployeeId(format!("E{i:08}").into()), state);
     }
     let took = t.elapsed();
     let after = rss_bytes();

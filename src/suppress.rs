@@ -248,7 +248,7 @@ fn read_trips(path: &Path) -> Result<Vec<Trip>, SuppressError> {
         };
         match (date("from", &row.from), date("to", &row.to)) {
             (Ok(from), Ok(to)) if from <= to && row.country.len() == 2 => trips.push(Trip {
-                employee_id: EmployeeId(row.employee_id),
+                employee_id: EmployeeId(row.employee_id.into()),
                 country: row.country.to_ascii_uppercase(),
                 from,
                 to,

@@ -128,7 +128,7 @@ fn resolved(n: usize, s: &Spec) -> Resolved {
     event.session = Some(format!("{id}-{}", s.minute / (8 * 60)));
     Resolved {
         event,
-        employee: EmployeeId(id.to_owned()),
+        employee: EmployeeId(id.into()),
         geo: Arc::clone(&geos()[address]),
     }
 }
@@ -353,7 +353,7 @@ fn a_laptop_farm_alerts_every_member() {
         event.source_id = Some(format!("farm-{n}"));
         Resolved {
             event,
-            employee: EmployeeId(id.to_owned()),
+            employee: EmployeeId(id.into()),
             geo: Arc::clone(&geos()[0]),
         }
     };

@@ -1252,7 +1252,7 @@ fn start(max_body_bytes: usize) -> Server {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = api.router(max_body_bytes);
     runtime.spawn(async move { axum::serve(listener, app).await });
-    let mut employees: Vec<String> = roster.iter().map(|p| p.employee_id.0.clone()).collect();
+    let mut employees: Vec<String> = roster.iter().map(|p| p.employee_id.0.to_string()).collect();
     employees.push("X-not-in-roster".into());
     Server {
         base,

@@ -884,12 +884,12 @@ fn pseudonymised_reports_name_no_employee() {
 
     let r: Value = serde_json::from_str(&outputs[0]).unwrap();
     assert_eq!(r["pseudonymised"], true);
-    let c = row(&r, &p.pseudonym(&EmployeeId(china.clone())));
+    let c = row(&r, &p.pseudonym(&EmployeeId(china.as_str().into())));
     assert!(c["share_from_claimed_country"].as_f64().unwrap() < 0.2);
     // Alerts, their text and the clusters carry the same pseudonyms.
     let farm_pseudonyms: HashSet<String> = farm
         .iter()
-        .map(|i| p.pseudonym(&EmployeeId(i.clone())))
+        .map(|i| p.pseudonym(&EmployeeId(i.as_str().into())))
         .collect();
     let cluster: HashSet<String> = r["clusters"][0]["members"]
         .as_array()
@@ -986,7 +986,7 @@ fn dispositions_come_from_the_verified_audit_log_and_its_head_is_printed() {
     let mut log = AuditLog::open(&log_path).unwrap();
     let note = format!("{hours} ({alias}) confirmed the night roster <script>alert(1)</script>");
     let disposition = Disposition {
-        employee_id: EmployeeId(hours.clone()),
+        employee_id: EmployeeId(hours.as_str().into()),
         alert_id: Some(alert_id.clone()),
         verdict: Verdict::Benign,
         rules: vec![],

@@ -45,7 +45,7 @@ fn invalid(result: Result<Roster, RosterError>) -> Vec<RowError> {
 }
 
 fn id_of(roster: &Roster, user: &str) -> Option<String> {
-    roster.resolve(user).map(|p| p.employee_id.0.clone())
+    roster.resolve(user).map(|p| p.employee_id.0.to_string())
 }
 
 #[test]
@@ -90,7 +90,7 @@ fn example_files_load_and_agree() {
 fn every_example_alias_resolves_in_any_case() {
     let roster = Roster::load(Path::new(EXAMPLE_CSV)).unwrap();
     for p in roster.iter() {
-        let id = Some(p.employee_id.0.clone());
+        let id = Some(p.employee_id.0.to_string());
         assert_eq!(id_of(&roster, &p.employee_id.0), id);
         assert_eq!(id_of(&roster, &p.employee_id.0.to_lowercase()), id);
         for alias in &p.aliases {

@@ -398,7 +398,12 @@ fn pagerduty_slack_and_webhook_get_every_alert_through_failures() {
         .collect();
     assert_eq!(slack.len(), high.len());
     for (r, a) in slack.iter().zip(&high) {
-        assert!(r.body["text"].as_str().unwrap().contains(&a.employee_id.0));
+        assert!(
+            r.body["text"]
+                .as_str()
+                .unwrap()
+                .contains(a.employee_id.0.as_str())
+        );
         assert!(
             r.body["attachments"][0]["text"]
                 .as_str()

@@ -82,7 +82,7 @@ fn revisions(alerts: &[Alert]) -> BTreeSet<String> {
 fn rules_by_employee(alerts: &[Alert]) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for a in alerts {
-        out.entry(a.employee_id.0.clone())
+        out.entry(a.employee_id.0.to_string())
             .or_default()
             .extend(a.rules.iter().cloned());
     }

@@ -453,7 +453,7 @@ async fn employee(
     if let Err(r) = require(caller.as_deref(), Permission::Read) {
         return r;
     }
-    match api.view.employee(&(api.roster)(), &EmployeeId(id)) {
+    match api.view.employee(&(api.roster)(), &EmployeeId(id.into())) {
         Some(e) => json(StatusCode::OK, &e),
         None => error(StatusCode::NOT_FOUND, "no such employee"),
     }

@@ -316,7 +316,7 @@ impl View {
                 }
                 for m in members {
                     c.members.insert(
-                        m.employee_id.0.clone(),
+                        m.employee_id.0.to_string(),
                         ClusterMemberView {
                             claimed_country: m.claimed_country.clone(),
                             claimed_city: m.claimed_city.clone(),
@@ -397,7 +397,7 @@ impl View {
         recent_findings.sort_by_key(|a| std::cmp::Reverse(a.time));
         recent_findings.truncate(recent);
         EmployeeView {
-            employee_id: id.0.clone(),
+            employee_id: id.0.to_string(),
             claimed: profile.map(|p| Claimed {
                 country: p.country.clone(),
                 region: p.region.clone(),

@@ -720,7 +720,7 @@ mod tests {
         let first_high = fired.iter().find(|(_, _, s)| *s == Severity::High).cloned();
         assert_eq!(
             first_high,
-            Some((2, "E3".to_owned(), Severity::High)),
+            Some((2, "E3".into(), Severity::High)),
             "on the third day, once all three are regulars: {fired:?}"
         );
         assert!(fired.iter().all(|(day, ..)| *day >= 2), "{fired:?}");

@@ -83,7 +83,7 @@ impl Place {
     /// An active employee claiming this place, alias `<id>@corp.example` in lower case.
     pub fn profile(&self, id: &str) -> ClaimedProfile {
         ClaimedProfile {
-            employee_id: EmployeeId(id.to_owned()),
+            employee_id: EmployeeId(id.into()),
             aliases: vec![format!("{}@corp.example", id.to_ascii_lowercase())],
             country: self.country.to_owned(),
             region: None,

@@ -206,7 +206,7 @@ pub fn run(
             let watermark = move || watermark.with_label_values(&["detect"]).get();
             follow_alerts(&brokers, &topic, partitions, &stop, watermark, |a| {
                 let (label, scenario) = planted
-                    .get(&a.employee_id.0)
+                    .get(a.employee_id.0.as_str())
                     .copied()
                     .unwrap_or(("unknown", "?"));
                 let mark = if label == "fraudulent" {
@@ -537,15 +537,17 @@ fn follow_alerts(
     }
     // Raised order: event time, then employee and id; `seq` keeps an alert's lines in the
     // order they were written.
-    let mut held: std::collections::BTreeMap<(DateTime<Utc>, String, String, u64), Alert> =
-        Default::default();
+    let mut held: std::collections::BTreeMap<
+        (DateTime<Utc>, crate::roster::EmployeeId, String, u64),
+        Alert,
+    > = Default::default();
     let mut seq = 0u64;
     let mut next: HashMap<i32, i64> = HashMap::new();
     let mut last_check = Instant::now();
     let mut printed_until = f64::NEG_INFINITY;
     let mut hold = |a: Alert, held: &mut std::collections::BTreeMap<_, _>| {
         seq += 1;
-        held.insert((a.time, a.employee_id.0.clone(), a.id.clone(), seq), a);
+        held.insert((a.time, a.employee_id.clone(), a.id.clone(), seq), a);
     };
     while !stop.load(Ordering::SeqCst) {
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {

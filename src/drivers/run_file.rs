@@ -127,7 +127,7 @@ mod tests {
                 event.user_agent = (i % 3 == 0).then(|| "Mozilla/5.0 \"quoted\"\n".to_owned());
                 Resolved {
                     event,
-                    employee: EmployeeId(format!("E{i}")),
+                    employee: EmployeeId(format!("E{i}").into()),
                     geo: Arc::new(Geo {
                         country: Some("US".to_owned()),
                         latitude: Some(40.7128 + i as f64 / 7.0),

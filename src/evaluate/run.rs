@@ -152,7 +152,7 @@ fn peer_login(r: &Resolved) -> Option<PeerLogin> {
     }
     let g = &r.geo;
     Some(PeerLogin {
-        employee: r.employee.0.clone(),
+        employee: r.employee.0.to_string(),
         time: e.time,
         ip: e.ip,
         country: g.country.clone(),

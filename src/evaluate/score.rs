@@ -27,7 +27,7 @@ pub struct Line {
 impl From<&Alert> for Line {
     fn from(a: &Alert) -> Line {
         Line {
-            employee: a.employee_id.0.clone(),
+            employee: a.employee_id.0.to_string(),
             time: a.time,
             severity: a.severity,
             rules: a.rules.clone(),

@@ -81,7 +81,7 @@ pub fn fold(lines: &[Alert], period: Period) -> Vec<(EmployeeId, AlertEntry)> {
                 rules.dedup();
                 let entry = AlertEntry {
                     id: a.id.clone(),
-                    employee: a.employee_id.0.clone(),
+                    employee: a.employee_id.0.to_string(),
                     opened: a.time,
                     updated: a.time,
                     severity: a.severity,
@@ -202,7 +202,7 @@ pub fn clusters(alerts: &[(EmployeeId, AlertEntry)]) -> Vec<Cluster> {
                 }
                 for m in members {
                     let member = ClusterMember {
-                        employee: m.employee_id.0.clone(),
+                        employee: m.employee_id.0.to_string(),
                         claimed_country: m.claimed_country.clone(),
                         claimed_city: m.claimed_city.clone(),
                     };

@@ -283,7 +283,7 @@ pub fn derive(req: &Request<'_>) -> Result<ComplianceReport, ReportError> {
         }
         let mine = by_employee.remove(id).unwrap_or_default();
         rows.push(EmployeeRow {
-            employee: id.0.clone(),
+            employee: id.0.to_string(),
             status: profile.status.as_str().to_owned(),
             claimed_country: profile.country.clone(),
             claimed_city: profile.city.clone(),
@@ -411,7 +411,7 @@ fn pseudonymise(
     r: &Redactor<'_>,
 ) {
     report.pseudonymised = true;
-    let id = |s: &str| r.id(p, &EmployeeId(s.to_owned()));
+    let id = |s: &str| r.id(p, &EmployeeId(s.into()));
     let note = |d: &mut model::DispositionRef| d.note = r.text_any(&d.note);
     for row in &mut report.employees {
         row.employee = id(&row.employee);
@@ -471,7 +471,7 @@ fn pseudonymise_evidence(
         }
         Evidence::Cluster { members, .. } => {
             for m in members {
-                m.employee_id = EmployeeId(id(&m.employee_id));
+                m.employee_id = EmployeeId(id(&m.employee_id).into());
             }
         }
         Evidence::Note { text: t } => *t = text(t),

@@ -160,8 +160,8 @@ impl<'a> Redactor<'a> {
         for profile in roster.iter() {
             let id = &profile.employee_id;
             let pseudonym = p.pseudonym(id);
-            let mut mine: Vec<(String, String)> = std::iter::once(&id.0)
-                .chain(&profile.aliases)
+            let mut mine: Vec<(String, String)> = std::iter::once(id.0.as_str())
+                .chain(profile.aliases.iter().map(String::as_str))
                 .filter(|t| !t.is_empty())
                 .map(|t| (t.to_ascii_lowercase(), pseudonym.clone()))
                 .collect();

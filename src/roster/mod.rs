@@ -150,7 +150,7 @@ fn index(checked: &[Checked], errors: &mut Vec<RowError>) -> AliasIndex {
         let mut conflict = |field: Field, message: String| {
             errors.push(RowError {
                 line: row.line,
-                employee_id: Some(id.0.clone()),
+                employee_id: Some(id.0.to_string()),
                 field,
                 message,
             })

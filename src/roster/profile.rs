@@ -13,7 +13,7 @@ use super::work_hours::WorkHours;
 /// reports, and an e-mail changes with a name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct EmployeeId(pub String);
+pub struct EmployeeId(pub compact_str::CompactString);
 
 impl fmt::Display for EmployeeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -182,7 +182,7 @@ fn employee_id(text: &str) -> Result<EmployeeId, &'static str> {
     } else if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
         Err("contains white space")
     } else {
-        Ok(EmployeeId(text.to_owned()))
+        Ok(EmployeeId(text.into()))
     }
 }
 

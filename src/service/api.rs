@@ -85,7 +85,7 @@ fn apply(view: &View, t: &Topics, m: &impl Message) {
         if key == MARKER_KEY {
             return;
         }
-        let id = EmployeeId(String::from_utf8_lossy(key).into_owned());
+        let id = EmployeeId(String::from_utf8_lossy(key).into());
         if payload.is_empty() {
             view.remove_state(&id);
             return;
@@ -196,7 +196,7 @@ impl Audit for KafkaAudit {
         let subject = d
             .alert_id
             .clone()
-            .unwrap_or_else(|| d.employee_id.0.clone());
+            .unwrap_or_else(|| d.employee_id.0.to_string());
         self.record(
             "disposition",
             actor,

@@ -216,7 +216,7 @@ impl DetectPartitions {
                 }
                 return;
             }
-            let employee = EmployeeId(String::from_utf8_lossy(key).into_owned());
+            let employee = EmployeeId(String::from_utf8_lossy(key).into());
             if value.is_empty() {
                 states.remove(&employee);
                 return;

@@ -116,15 +116,16 @@ pub struct WatermarkRecord {
 /// How far each source's records have been applied to one employee's state: a record at or
 /// below the offset was applied already and is skipped when delivered again.
 ///
-/// One is held per tracked employee, so it is kept small: a vector of the (few) sources,
-/// sorted, with topic names shared between employees ([`topic_name`]). On the changelog it
+/// One is held per tracked employee, so it is kept small: a boxed slice (no spare capacity,
+/// no capacity field) of the (few) sources, sorted, with topic names shared between
+/// employees ([`topic_name`]). On the changelog it
 /// is the map it always was (postcard writes a map and a sequence of pairs alike).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     from = "BTreeMap<(String, i32), i64>",
     into = "BTreeMap<(String, i32), i64>"
 )]
-pub struct Applied(Vec<(Arc<str>, i32, i64)>);
+pub struct Applied(Box<[(Arc<str>, i32, i64)]>);
 
 impl Applied {
     fn find(&self, topic: &str, partition: i32) -> Result<usize, usize> {
@@ -144,8 +145,9 @@ impl Applied {
             Ok(i) => self.0[i].2 = self.0[i].2.max(source.offset),
             Err(i) => {
                 let entry = (topic_name(&source.topic), source.partition, source.offset);
-                self.0.insert(i, entry);
-                self.0.shrink_to_fit();
+                let mut entries = std::mem::take(&mut self.0).into_vec();
+                entries.insert(i, entry);
+                self.0 = entries.into_boxed_slice();
             }
         }
     }
@@ -166,6 +168,7 @@ impl From<Applied> for BTreeMap<(String, i32), i64> {
     fn from(applied: Applied) -> Self {
         applied
             .0
+            .into_vec()
             .into_iter()
             .map(|(topic, partition, offset)| ((topic.to_string(), partition), offset))
             .collect()

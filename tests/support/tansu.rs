@@ -22,7 +22,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -381,14 +381,21 @@ pub fn send_all(
     let deliveries: Vec<_> = records
         .iter()
         .map(|(key, value)| {
-            let record = FutureRecord::<[u8], [u8]>::to(topic).payload(value);
-            let record = match key {
-                Some(key) => record.key(key),
-                None => record,
-            };
-            producer
-                .send_result(record)
-                .unwrap_or_else(|(err, _)| panic!("enqueue a record for {topic}: {err}"))
+            let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(value);
+            if let Some(key) = key {
+                record = record.key(key);
+            }
+            loop {
+                match producer.send_result(record) {
+                    Ok(delivery) => break delivery,
+                    // More records than the local queue holds: let the broker catch up.
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        record = back;
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err((err, _)) => panic!("enqueue a record for {topic}: {err}"),
+                }
+            }
         })
         .collect();
     producer
