@@ -29,6 +29,8 @@
 //! - [`evaluate`]: detection quality against the simulator's ground truth (recall per
 //!   scenario, false alerts per 1,000 employee-days, time to first alert).
 //! - [`config`]: the TOML file, composed from each module's own section, all errors at once.
+//! - [`logs`]: the process's own logs on stderr, text or JSON lines
+//!   (`DRIFTWATCH_LOG_FORMAT`), colours only on a terminal.
 //! - [`reload`]: atomic hot reload of file-backed values, keeping the old one on failure.
 //! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin) and
 //!   [`drivers::replay`] (`driftwatch replay`).
@@ -57,6 +59,7 @@ pub mod enrich;
 pub mod evaluate;
 pub mod event;
 pub mod hex;
+pub mod logs;
 pub mod pipeline;
 pub mod reload;
 pub mod report;

@@ -216,6 +216,49 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
 // ---------------------------------------------------------------------------------------
 // Dockerfile
 
+/// What a new user needs before the first command: the licence Cargo.toml names, and the
+/// build prerequisites the Dockerfile's build stage installs, listed in the README before
+/// its first command.
+#[test]
+fn license_and_build_prerequisites_are_where_a_new_user_looks() {
+    let manifest: toml::Value = toml::from_str(&read(&repo().join("Cargo.toml"))).unwrap();
+    let package = &manifest["package"];
+    assert_eq!(package["license"].as_str(), Some("Apache-2.0"));
+    let license = read(&repo().join("LICENSE"));
+    let head: Vec<&str> = license.lines().take(2).map(str::trim).collect();
+    assert_eq!(head, ["Apache License", "Version 2.0, January 2004"]);
+    assert!(license.contains("END OF TERMS AND CONDITIONS"));
+
+    let readme = read(&repo().join("README.md"));
+    let first_command = readme
+        .find("```sh\ncargo")
+        .expect("a cargo command in the README");
+    let before = &readme[..first_command];
+    let rust = package["rust-version"].as_str().expect("rust-version");
+    assert!(
+        before.contains(&format!("Rust {rust}")),
+        "the toolchain version"
+    );
+    assert!(before.contains("[LICENSE](LICENSE)"), "the licence");
+    // Every package the image's build stage installs is named before the first command.
+    let dockerfile = read(&repo().join("Dockerfile"));
+    let build = dockerfile.split("\nFROM ").nth(1).expect("a build stage");
+    let install = build
+        .split("apt-get install -y --no-install-recommends")
+        .nth(1)
+        .and_then(|rest| rest.split("&&").next())
+        .expect("the build stage installs packages");
+    let packages: Vec<&str> = install.split_whitespace().filter(|w| *w != "\\").collect();
+    assert!(packages.contains(&"libssl-dev"), "{packages:?}");
+    for package in packages {
+        let named = match package {
+            "make" | "g++" => before.contains("build-essential"),
+            p => before.contains(p),
+        };
+        assert!(named, "the README's prerequisites do not name {package}");
+    }
+}
+
 #[test]
 fn dockerfile_passes_hadolint_and_copies_only_what_the_context_holds() {
     let dockerfile = repo().join("Dockerfile");

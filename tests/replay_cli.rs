@@ -1169,3 +1169,69 @@ fn ten_thousand_inputs_replay_under_a_128_file_limit() {
         stderr(&out)
     );
 }
+
+/// `driftwatch replay` with `DRIFTWATCH_LOG` and `DRIFTWATCH_LOG_FORMAT` set, stderr.
+fn replay_logs(format: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_driftwatch"));
+    command
+        .args([
+            "replay",
+            "--config",
+            "driftwatch.example.toml",
+            "examples/events/",
+        ])
+        .current_dir(root())
+        .env("DRIFTWATCH_LOG", "debug")
+        .env_remove("NO_COLOR");
+    match format {
+        Some(f) => command.env("DRIFTWATCH_LOG_FORMAT", f),
+        None => command.env_remove("DRIFTWATCH_LOG_FORMAT"),
+    };
+    command.output().expect("run driftwatch")
+}
+
+#[test]
+fn logs_are_json_lines_when_asked_and_never_coloured_off_a_terminal() {
+    let json = replay_logs(Some("json"));
+    assert!(json.status.success(), "{}", stderr(&json));
+    let text = stderr(&json);
+    // The logs, then replay's summary (plain text, not a log).
+    let logs: Vec<Value> = text
+        .lines()
+        .take_while(|l| !l.starts_with("driftwatch replay:"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert!(logs.len() >= 3, "the databases' debug lines:\n{text}");
+    for log in &logs {
+        assert_eq!(log["level"], "DEBUG", "{log}");
+        assert!(log["timestamp"].is_string(), "{log}");
+        assert!(
+            log["target"].as_str().unwrap().starts_with("driftwatch"),
+            "{log}"
+        );
+        assert!(log["fields"]["message"].is_string(), "{log}");
+    }
+    assert!(
+        logs.iter()
+            .any(|l| l["fields"]["path"] == "examples/geoip/demo-city.mmdb"),
+        "fields are kept as JSON fields:\n{text}"
+    );
+
+    // Text, the default, through a pipe: no escape codes for a collector to store.
+    let plain = replay_logs(None);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    let text = stderr(&plain);
+    assert!(text.contains("database opened"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "ANSI escapes off a terminal:\n{text}"
+    );
+
+    let wrong = replay_logs(Some("xml"));
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("DRIFTWATCH_LOG_FORMAT=\"xml\" is not a log format"),
+        "{}",
+        stderr(&wrong)
+    );
+}
