@@ -1478,6 +1478,7 @@ fn every_answer_of_the_api_is_as_documented() {
             .to_owned(),
         "/api/v1/clusters".to_owned(),
         "/api/v1/admin/tokens".to_owned(),
+        "/api/v1/openapi.yaml".to_owned(),
     ];
     let lists = reads.len();
     reads.extend(s.employees.iter().map(|e| format!("/api/v1/employees/{e}")));
@@ -1513,6 +1514,15 @@ fn every_answer_of_the_api_is_as_documented() {
         let a = c.call(&s, "GET", path, None, None);
         assert_eq!(a.status, 401, "{path}: {}", a.body);
     }
+    // The document served is this very file, and it is YAML.
+    let served = c.call(&s, "GET", "/api/v1/openapi.yaml", Some("auditor"), None);
+    assert_eq!(served.content_type, "application/yaml");
+    assert_eq!(
+        served.body,
+        read("docs/openapi.yaml"),
+        "the served document"
+    );
+    assert_eq!(parse_yaml(&served.body).unwrap()["openapi"], "3.1.0");
     // What the samples put in: a cluster, and an employee the roster lacks (nulls).
     let clusters: Value = serde_json::from_str(
         &s.call("GET", "/api/v1/clusters", Some("auditor"), None)

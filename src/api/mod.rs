@@ -295,6 +295,7 @@ impl Api {
             .route("/api/v1/alerts/{id}/disposition", post(dispose))
             .route("/api/v1/clusters", get(clusters))
             .route("/api/v1/admin/tokens", get(tokens))
+            .route("/api/v1/openapi.yaml", get(openapi))
             .fallback(not_found)
             .layer(middleware::from_fn_with_state(self.clone(), authenticate))
             .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -644,6 +645,22 @@ async fn tokens(State(api): State<Api>, caller: Option<axum::Extension<Caller>>)
         .map(|(t, _)| serde_json::json!({ "name": t.name, "role": t.role }))
         .collect();
     json(StatusCode::OK, &serde_json::json!({ "tokens": list }))
+}
+
+/// `docs/openapi.yaml`, the description of this API, as built into the binary: what a
+/// client generator or an API explorer reads, always the one of the running version.
+pub const OPENAPI_YAML: &str = include_str!("../../docs/openapi.yaml");
+
+async fn openapi(caller: Option<axum::Extension<Caller>>) -> Response {
+    if let Err(r) = require(caller.as_deref(), Permission::Read) {
+        return r;
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/yaml")],
+        OPENAPI_YAML,
+    )
+        .into_response()
 }
 
 async fn not_found(caller: Option<axum::Extension<Caller>>) -> Response {
