@@ -244,6 +244,11 @@ fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The input's series exist from the start, in every format `auto` may find: the
+    // examples hold no OCSF, so this series is there only because `run` made it.
+    let exposition = handles.metrics.render();
+    let ocsf = "driftwatch_records_consumed_total{format=\"ocsf\",source=\"raw-logins\"} 0";
+    assert!(exposition.contains(ocsf), "{ocsf} missing:\n{exposition}");
     let expected = replay_alerts();
     assert!(!expected.is_empty());
     let revisions = |alerts: &[Alert]| -> BTreeSet<String> {

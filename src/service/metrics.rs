@@ -18,7 +18,10 @@ use prometheus::{
 };
 
 use crate::alert::Severity;
+use crate::decode::{FormatChoice, RejectReason};
 use crate::enrich::{DatabaseInfo, DatabaseKind, Geo};
+use crate::event::Format;
+use crate::service::ingest::{AMBIGUOUS_USER, CONFUSABLE_USER, UNKNOWN_USER};
 
 /// The stages of the service, for the `stage` label of the latency and restore metrics.
 pub const STAGES: [&str; 4] = ["ingest", "detect", "infra", "route"];
@@ -480,6 +483,46 @@ impl Metrics {
         for level in risk_levels() {
             self.employees_by_risk.with_label_values(&[level]);
         }
+        // Every rule at every severity: a dashboard's "by rule" panel and an alerting rule
+        // on the first alert of a kind see the series before anything is found.
+        for rule in crate::detect::NAMES {
+            for severity in Severity::ALL {
+                self.findings.with_label_values(&[rule, severity.as_str()]);
+                for status in ALERT_STATUSES {
+                    self.alerts
+                        .with_label_values(&[rule, severity.as_str(), status]);
+                }
+            }
+        }
+    }
+
+    /// Create the series of one input topic at 0 (the ingest stage calls this for each
+    /// input): records read in each format it may hold (every format for `auto`), records
+    /// rejected and dead-lettered for every reason, unknown users. Rejections are counted
+    /// under the topic's configured format until a record's own format is known, so those
+    /// are the series made here.
+    pub fn preregister_input(&self, topic: &str, format: FormatChoice) {
+        let configured = match format {
+            FormatChoice::Auto => "auto",
+            FormatChoice::Fixed(f) => f.as_str(),
+        };
+        let formats: Vec<&str> = match format {
+            FormatChoice::Auto => Format::ALL.iter().map(|f| f.as_str()).collect(),
+            FormatChoice::Fixed(f) => vec![f.as_str()],
+        };
+        for format in formats {
+            self.records_consumed.with_label_values(&[topic, format]);
+        }
+        for reason in RejectReason::ALL {
+            self.records_rejected
+                .with_label_values(&[topic, configured, reason.as_str()]);
+            self.dead_lettered
+                .with_label_values(&[topic, reason.as_str()]);
+        }
+        for reason in [UNKNOWN_USER, CONFUSABLE_USER, AMBIGUOUS_USER] {
+            self.dead_lettered.with_label_values(&[topic, reason]);
+        }
+        self.unknown_users.with_label_values(&[topic]);
     }
 
     /// Every metric in the Prometheus text exposition format (version 0.0.4).
@@ -627,6 +670,10 @@ impl std::fmt::Debug for Metrics {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
 }
+
+/// The `status` label of `alerts_total` (`alert::AlertStatus`, as the detect stage writes
+/// it).
+const ALERT_STATUSES: [&str; 2] = ["open", "escalated"];
 
 /// `result` label of `geoip_lookups`.
 const FOUND: &str = "found";
@@ -1019,6 +1066,61 @@ mod tests {
             ),
             Some(0.0)
         );
+        for rule in crate::detect::NAMES {
+            for severity in Severity::ALL.map(Severity::as_str) {
+                let finding = [("detector", *rule), ("severity", severity)];
+                let v = value(&samples, "driftwatch_findings_total", &finding);
+                assert_eq!(v, Some(0.0), "{rule} {severity}");
+                for status in ["open", "escalated"] {
+                    let labels = [("rule", *rule), ("severity", severity), ("status", status)];
+                    let v = value(&samples, "driftwatch_alerts_total", &labels);
+                    assert_eq!(v, Some(0.0), "{rule} {severity} {status}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_input_topics_series_exist_before_its_first_record() {
+        let m = Metrics::new();
+        m.preregister_input("logins.okta", FormatChoice::Fixed(Format::Okta));
+        m.preregister_input("vpn", FormatChoice::Auto);
+        let samples = render_samples(&m);
+        let consumed = |source, format| {
+            value(
+                &samples,
+                "driftwatch_records_consumed_total",
+                &[("source", source), ("format", format)],
+            )
+        };
+        assert_eq!(consumed("logins.okta", "okta"), Some(0.0));
+        assert_eq!(
+            consumed("logins.okta", "entra"),
+            None,
+            "a fixed format only"
+        );
+        for f in Format::ALL {
+            assert_eq!(consumed("vpn", f.as_str()), Some(0.0), "{f:?}");
+        }
+        for reason in RejectReason::ALL.map(RejectReason::as_str) {
+            let rejected = [("source", "vpn"), ("format", "auto"), ("reason", reason)];
+            let v = value(&samples, "driftwatch_records_rejected_total", &rejected);
+            assert_eq!(v, Some(0.0), "{reason}");
+            let dead = [("source", "logins.okta"), ("reason", reason)];
+            let v = value(&samples, "driftwatch_dead_lettered_total", &dead);
+            assert_eq!(v, Some(0.0), "{reason}");
+        }
+        for source in ["logins.okta", "vpn"] {
+            let v = value(
+                &samples,
+                "driftwatch_unknown_users_total",
+                &[("source", source)],
+            );
+            assert_eq!(v, Some(0.0), "{source}");
+            let dead = [("source", source), ("reason", UNKNOWN_USER)];
+            let v = value(&samples, "driftwatch_dead_lettered_total", &dead);
+            assert_eq!(v, Some(0.0), "{source}");
+        }
     }
 
     #[test]

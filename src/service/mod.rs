@@ -383,6 +383,9 @@ pub fn run(
                 let ctx = StageContext::new(progress, Arc::clone(&metrics));
                 let consumer: BaseConsumer<StageContext<InputProgress>> =
                     kafka::consumer_config(&kafka, &group).create_with_context(ctx)?;
+                for input in &kafka.input {
+                    metrics.preregister_input(&input.topic, input.format);
+                }
                 let t = &kafka.topics;
                 let ingest = Ingest {
                     pipeline: Pipeline {
