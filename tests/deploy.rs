@@ -1148,6 +1148,73 @@ fn servicemonitor_component_selects_the_headless_services() {
     }
 }
 
+/// The PrometheusRule component is the rule files as they are: the committed file is its
+/// generator's output, its groups are those of `deploy/prometheus/` in order, promtool
+/// accepts them, and over the production overlay with the ServiceMonitor the job name the
+/// alerts match is the one the ServiceMonitor gives.
+#[test]
+fn prometheusrule_component_carries_the_rule_files_as_they_are() {
+    let dir = k8s_dir().join("components/prometheusrule");
+    let script = dir.join("generate.sh");
+    ok(Command::new(shellcheck()).arg(&script), None);
+    let generated = ok(&mut Command::new(&script), None);
+    let committed = read(&dir.join("prometheusrule.yaml"));
+    assert!(
+        generated == committed,
+        "prometheusrule.yaml is not generate.sh's output: run \
+         deploy/k8s/components/prometheusrule/generate.sh > \
+         deploy/k8s/components/prometheusrule/prometheusrule.yaml"
+    );
+
+    let rule = yaml_documents(&committed).remove(0);
+    assert_eq!(rule["kind"], "PrometheusRule");
+    let groups = rule["spec"]["groups"].as_array().expect("spec.groups");
+    let mut want = Vec::new();
+    for file in ["alerts.yml", "recording.yml"] {
+        let doc = yaml_documents(&read(&repo().join("deploy/prometheus").join(file))).remove(0);
+        want.extend(doc["groups"].as_array().expect("groups").iter().cloned());
+    }
+    assert_eq!(groups, &want, "the groups of alerts.yml then recording.yml");
+    let tmp = tempdir();
+    let spec = tmp.path().join("spec.yml");
+    write(&spec, &serde_json::to_string(&rule["spec"]).unwrap());
+    ok(Command::new(promtool()).args(["check", "rules"]).arg(&spec), None);
+
+    // Over the production overlay, with the ServiceMonitor.
+    let overlay = tempdir();
+    write(
+        &overlay.path().join("kustomization.yaml"),
+        &format!(
+            "resources:\n  - {}\ncomponents:\n  - {}\n  - {}\n",
+            relative(overlay.path(), &k8s_dir().join("overlays/production")).display(),
+            relative(overlay.path(), &k8s_dir().join("components/servicemonitor")).display(),
+            relative(overlay.path(), &dir).display()
+        ),
+    );
+    let (rendered, docs) = kustomize(overlay.path());
+    let out = validate_strict(&rendered, true);
+    let mut unknown: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("Couldn't find schema"))
+        .collect();
+    unknown.sort();
+    assert_eq!(unknown.len(), 2, "{out}");
+    assert!(unknown[0].contains("kind PrometheusRule"), "{out}");
+    assert!(unknown[1].contains("kind ServiceMonitor"), "{out}");
+    find(&docs, "PrometheusRule", "driftwatch");
+    // The job the alerts match: the value of the ServiceMonitor's jobLabel on every
+    // Service it scrapes, and the job name of the plain Prometheus example.
+    let sm = find(&docs, "ServiceMonitor", "driftwatch");
+    let job_label = str_at(sm, "/spec/jobLabel");
+    let prometheus = yaml_documents(&read(&repo().join("deploy/prometheus/prometheus.yml")));
+    let job = str_at(&prometheus[0], "/scrape_configs/0/job_name");
+    assert!(committed.contains(&format!("up{{job=\"{job}\"}}")), "alerts on job {job}");
+    for service in ["driftwatch-headless", "driftwatch-audit"] {
+        let l = labels(&find(&docs, "Service", service)["metadata"]["labels"]);
+        assert_eq!(l.get(job_label).map(String::as_str), Some(job), "{service}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // yamllint
 
