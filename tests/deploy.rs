@@ -574,8 +574,12 @@ fn simulate(out: &Path) {
 }
 
 fn check_config(config: &Path, env: &[(&str, &str)]) -> Output {
+    // In a folder of its own: a relative path in the environment (a placeholder cache
+    // directory) is made there, not in the repository.
+    let cwd = tempdir();
     let mut cmd = Command::new(driftwatch());
     cmd.env_clear()
+        .current_dir(cwd.path())
         .args(["check-config", "--config"])
         .arg(config);
     for (k, v) in env {
@@ -710,7 +714,14 @@ fn kubernetes_configuration_passes_check_config_with_each_workloads_environment(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|e| (str_at(e, "/name"), "set-by-the-test"))
+                // A literal value as the manifest gives it (the log settings must parse);
+                // one from a Secret or the pod's fields as a placeholder.
+                .map(|e| {
+                    (
+                        str_at(e, "/name"),
+                        e["value"].as_str().unwrap_or("set-by-the-test"),
+                    )
+                })
                 .collect();
             let o = check_config(&config, &env);
             assert!(
@@ -1178,7 +1189,10 @@ fn prometheusrule_component_carries_the_rule_files_as_they_are() {
     let tmp = tempdir();
     let spec = tmp.path().join("spec.yml");
     write(&spec, &serde_json::to_string(&rule["spec"]).unwrap());
-    ok(Command::new(promtool()).args(["check", "rules"]).arg(&spec), None);
+    ok(
+        Command::new(promtool()).args(["check", "rules"]).arg(&spec),
+        None,
+    );
 
     // Over the production overlay, with the ServiceMonitor.
     let overlay = tempdir();
@@ -1208,7 +1222,10 @@ fn prometheusrule_component_carries_the_rule_files_as_they_are() {
     let job_label = str_at(sm, "/spec/jobLabel");
     let prometheus = yaml_documents(&read(&repo().join("deploy/prometheus/prometheus.yml")));
     let job = str_at(&prometheus[0], "/scrape_configs/0/job_name");
-    assert!(committed.contains(&format!("up{{job=\"{job}\"}}")), "alerts on job {job}");
+    assert!(
+        committed.contains(&format!("up{{job=\"{job}\"}}")),
+        "alerts on job {job}"
+    );
     for service in ["driftwatch-headless", "driftwatch-audit"] {
         let l = labels(&find(&docs, "Service", service)["metadata"]["labels"]);
         assert_eq!(l.get(job_label).map(String::as_str), Some(job), "{service}");
