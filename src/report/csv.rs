@@ -105,7 +105,9 @@ pub fn render(r: &ComplianceReport) -> Result<String, ReportError> {
                     .collect::<Vec<_>>()
                     .join(";"),
             ),
-            exception.map(|(rank, _)| rank.to_string()).unwrap_or_default(),
+            exception
+                .map(|(rank, _)| rank.to_string())
+                .unwrap_or_default(),
             exception
                 .map(|(_, x)| {
                     [(x.not_where, "place"), (x.not_when, "hours")]

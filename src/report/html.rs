@@ -168,11 +168,9 @@ fn exceptions(s: &mut String, r: &ComplianceReport) {
             let mut parts: Vec<String> = e.hours_rules.iter().map(|r| esc(r)).collect();
             if e.timezone_differs {
                 parts.push(match (e.inferred_offset_hours, e.claimed_offset_hours) {
-                    (Some(i), Some(c)) => format!(
-                        "works {} hours, claims {}",
-                        utc_offset(i),
-                        utc_offset(c)
-                    ),
+                    (Some(i), Some(c)) => {
+                        format!("works {} hours, claims {}", utc_offset(i), utc_offset(c))
+                    }
                     _ => "inferred time zone differs".to_owned(),
                 });
             }
@@ -187,19 +185,24 @@ fn exceptions(s: &mut String, r: &ComplianceReport) {
             esc(&e.claimed_country),
             esc(&e.claimed_timezone),
         );
-        let pct = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{:.1}%", v * 100.0));
+        let pct =
+            |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{:.1}%", v * 100.0));
         let seen = format!(
             "{} logins; {} of located from the claimed country; {} through anonymizers{}",
             e.logins,
             pct(e.share_from_claimed_country),
             pct(e.anonymizer_share),
+            // Said under "why" already when it differs.
             e.inferred_offset_hours
+                .filter(|_| !e.timezone_differs)
                 .map(|i| format!("; works {} hours", utc_offset(i)))
                 .unwrap_or_default(),
         );
         let risk = match (e.risk, e.highest_risk) {
             (Some(r), _) => r.to_string(),
-            (None, Some(h)) => format!("– <span class=\"muted\">({h}, judged benign or false positive)</span>"),
+            (None, Some(h)) => {
+                format!("– <span class=\"muted\">({h}, judged benign or false positive)</span>")
+            }
             (None, None) => "– <span class=\"muted\">(no alert)</span>".to_owned(),
         };
         let alerts: Vec<String> = e

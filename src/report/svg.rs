@@ -162,7 +162,10 @@ mod tests {
         assert!(bar_height(&s, "50–60%") >= MIN_BAR_PX);
         assert_eq!(bar_height(&s, "10–20%"), 0.0, "nothing drawn for none");
         assert_eq!(bar_height(&s, "90–100%"), 160.0);
-        assert!(s.contains(r#"class="tick" text-anchor="middle">90–100%</text>"#), "{s}");
+        assert!(
+            s.contains(r#"class="tick" text-anchor="middle">90–100%</text>"#),
+            "{s}"
+        );
         assert!(s.contains(">1,891</text>"), "{s}");
         assert!(s.contains("linear scale"), "{s}");
     }
