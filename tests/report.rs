@@ -1071,6 +1071,26 @@ fn dispositions_come_from_the_verified_audit_log_and_its_head_is_printed() {
     assert_eq!(audit["records"], 2);
     assert_eq!(audit["dispositions"], 1);
     assert_eq!(row(&r, &hours)["dispositions"][0]["note"], note.as_str());
+    // Still an exception, with the verdict, but after every one whose alerts stand: its
+    // only alert was judged benign, so it has no standing risk.
+    let exceptions = r["exceptions"].as_array().unwrap();
+    let before = plain["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["employee"] == hours.as_str())
+        .expect("the hours-only case is an exception");
+    assert_eq!(before["risk"], alert["risk"], "undisposed, its risk stands");
+    let last = exceptions.last().unwrap();
+    assert_eq!(last["employee"], hours.as_str(), "{exceptions:#?}");
+    assert!(last["risk"].is_null(), "{last}");
+    assert_eq!(last["highest_risk"], alert["risk"]);
+    assert_eq!(last["alerts"][0]["disposition"]["verdict"], "benign");
+    assert!(
+        exceptions[..exceptions.len() - 1]
+            .iter()
+            .all(|e| e["risk"].as_u64().is_some())
+    );
 
     // In the HTML: the head hash, and the note escaped (no script element, no console).
     let html = sim.path("audit.html");
@@ -1093,6 +1113,13 @@ fn dispositions_come_from_the_verified_audit_log_and_its_head_is_printed() {
     let cell = &tr[tr.find("data-figure=\"dispositions\"").unwrap()..];
     let today = Utc::now().format("%Y-%m-%d").to_string();
     assert!(cell.contains(&format!("benign by ana ({today})")), "{tr}");
+    let start = page
+        .dom
+        .find(&format!("<tr data-exception=\"{hours}\""))
+        .expect("the hours-only case among the exceptions");
+    let tr = &page.dom[start..start + page.dom[start..].find("</tr>").unwrap()];
+    assert!(tr.contains(", benign by ana</span>"), "{tr}");
+    assert!(tr.contains("judged benign or false positive"), "{tr}");
 
     // Pseudonymised, the analyst's note loses the id and the account too.
     let out = sim.path("audit-pseudo.json");
