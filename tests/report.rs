@@ -566,9 +566,31 @@ fn csv_has_a_row_per_employee_that_agrees_with_the_json() {
                 .count()
         );
     }
+    // The exceptions: ranked as the JSON lists them, with what they are.
+    let exceptions = json["exceptions"].as_array().unwrap();
+    assert!(!exceptions.is_empty());
+    for (i, e) in exceptions.iter().enumerate() {
+        let id = e["employee"].as_str().unwrap();
+        let r = rows.iter().find(|r| &r[col("employee")] == id).unwrap();
+        assert_eq!(r[col("exception_rank")], (i + 1).to_string(), "{id}");
+        let mut kind = Vec::new();
+        if e["not_where"] == true {
+            kind.push("place");
+        }
+        if e["not_when"] == true {
+            kind.push("hours");
+        }
+        assert_eq!(r[col("exception")], kind.join(";"), "{id}");
+    }
+    let ranked = rows
+        .iter()
+        .filter(|r| !r[col("exception_rank")].is_empty())
+        .count();
+    assert_eq!(ranked, exceptions.len());
     let china = &sim.scenario("vpn_hosting_china")[0];
     let c = rows.iter().find(|r| &r[col("employee")] == china).unwrap();
     assert_eq!(&c[col("highest_severity")], "critical");
+    assert_eq!(&c[col("exception")], "place;hours");
     assert!(
         c[col("open_alert_rules")]
             .split(';')
@@ -1049,6 +1071,26 @@ fn dispositions_come_from_the_verified_audit_log_and_its_head_is_printed() {
     assert_eq!(audit["records"], 2);
     assert_eq!(audit["dispositions"], 1);
     assert_eq!(row(&r, &hours)["dispositions"][0]["note"], note.as_str());
+    // Still an exception, with the verdict, but after every one whose alerts stand: its
+    // only alert was judged benign, so it has no standing risk.
+    let exceptions = r["exceptions"].as_array().unwrap();
+    let before = plain["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["employee"] == hours.as_str())
+        .expect("the hours-only case is an exception");
+    assert_eq!(before["risk"], alert["risk"], "undisposed, its risk stands");
+    let last = exceptions.last().unwrap();
+    assert_eq!(last["employee"], hours.as_str(), "{exceptions:#?}");
+    assert!(last["risk"].is_null(), "{last}");
+    assert_eq!(last["highest_risk"], alert["risk"]);
+    assert_eq!(last["alerts"][0]["disposition"]["verdict"], "benign");
+    assert!(
+        exceptions[..exceptions.len() - 1]
+            .iter()
+            .all(|e| e["risk"].as_u64().is_some())
+    );
 
     // In the HTML: the head hash, and the note escaped (no script element, no console).
     let html = sim.path("audit.html");
@@ -1071,6 +1113,13 @@ fn dispositions_come_from_the_verified_audit_log_and_its_head_is_printed() {
     let cell = &tr[tr.find("data-figure=\"dispositions\"").unwrap()..];
     let today = Utc::now().format("%Y-%m-%d").to_string();
     assert!(cell.contains(&format!("benign by ana ({today})")), "{tr}");
+    let start = page
+        .dom
+        .find(&format!("<tr data-exception=\"{hours}\""))
+        .expect("the hours-only case among the exceptions");
+    let tr = &page.dom[start..start + page.dom[start..].find("</tr>").unwrap()];
+    assert!(tr.contains(", benign by ana</span>"), "{tr}");
+    assert!(tr.contains("judged benign or false positive"), "{tr}");
 
     // Pseudonymised, the analyst's note loses the id and the account too.
     let out = sim.path("audit-pseudo.json");
@@ -1368,4 +1417,324 @@ fn the_scheduled_commands_run() {
                 .unwrap();
         assert!(json["method"]["audit_log"]["path"].is_string(), "{file}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Exceptions first, the appendix last, histograms that show outliers
+
+/// The `<section>`s of `<main>`, in order: (id, its text up to the next section).
+fn sections(dom: &str) -> Vec<(String, &str)> {
+    let main = &dom[dom.find("<main>").expect("a main element")..];
+    let starts: Vec<usize> = main
+        .match_indices("<section id=\"")
+        .map(|(i, _)| i)
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let end = starts.get(k + 1).copied().unwrap_or(main.len());
+            let tag = &main[i..i + main[i..].find('>').unwrap()];
+            (attr(tag, "id").unwrap().to_owned(), &main[i..end])
+        })
+        .collect()
+}
+
+/// Every opening tag in `scope` that starts with `prefix` (`<tr data-exception=`).
+fn tags<'a>(scope: &'a str, prefix: &str) -> Vec<&'a str> {
+    scope
+        .match_indices(prefix)
+        .map(|(i, _)| &scope[i..=i + scope[i..].find('>').unwrap()])
+        .collect()
+}
+
+/// The employees the criterion the report states picks, worked out here from the JSON's
+/// alerts and rows: an alert naming a place or hours rule, or logins in the period and an
+/// inferred zone that differs.
+fn exceptions_by_the_criterion(r: &Value) -> HashSet<String> {
+    let place_or_hours = [
+        "claimed_location",
+        "sanctioned_region",
+        "impossible_travel",
+        "concurrent_sessions",
+        "anonymizer",
+        "shared_infrastructure",
+        "working_hours",
+    ];
+    let mut found: HashSet<String> = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            a["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| place_or_hours.contains(&x.as_str().unwrap()))
+        })
+        .map(|a| a["employee"].as_str().unwrap().to_owned())
+        .collect();
+    for e in r["employees"].as_array().unwrap() {
+        if e["timezone_differs"] == true && e["logins"].as_u64().unwrap() > 0 {
+            found.insert(e["employee"].as_str().unwrap().to_owned());
+        }
+    }
+    found
+}
+
+/// `html` with its Content-Security-Policy taken out and a script added that writes each
+/// histogram bar's height as Chromium lays it out (CSS pixels) into
+/// `data-rendered-height`: what a reader sees, not only what the SVG asks for.
+fn with_bar_measurer(html: &str) -> String {
+    let csp = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">";
+    assert!(html.contains(csp) || !html.contains("Content-Security-Policy"));
+    html.replace(csp, "").replace(
+        "</body>",
+        "<script>for (const g of document.querySelectorAll('g[data-bin]')) { \
+         g.setAttribute('data-rendered-height', \
+         g.querySelector('rect').getBoundingClientRect().height.toFixed(2)); }</script></body>",
+    )
+}
+
+/// Each bar of the histogram `chart` in `dom`: (data-bin, employees, rendered height, the
+/// tick text under it).
+fn bars_of(dom: &str, chart: &str) -> Vec<(String, u64, f64, String)> {
+    let start = dom
+        .find(&format!("<svg id=\"{chart}\""))
+        .unwrap_or_else(|| panic!("no {chart}"));
+    let svg = &dom[start..start + dom[start..].find("</svg>").unwrap()];
+    tags(svg, "<g data-bin=")
+        .into_iter()
+        .map(|g| {
+            let at = svg.find(g).unwrap();
+            let tick = &svg[at..];
+            let tick = &tick[tick.find("class=\"tick\"").expect("a tick label")..];
+            let tick = &tick[tick.find('>').unwrap() + 1..tick.find("</text>").unwrap()];
+            (
+                attr(g, "data-bin").unwrap().to_owned(),
+                attr(g, "data-employees").unwrap().parse().unwrap(),
+                attr(g, "data-rendered-height")
+                    .expect("measured")
+                    .parse()
+                    .unwrap(),
+                tick.to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn exceptions_lead_the_html_in_risk_order_and_the_appendix_holds_everyone() {
+    let sim = Sim::new();
+    let period = ("2026-10-01", "2026-10-22");
+    let json = sim.json(period, &[]);
+    let html = sim.path("report.html");
+    let o = sim.report(
+        &sim.config(),
+        &["--from", period.0, "--to", period.1],
+        &html,
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = open_in_chromium(&html);
+    assert!(page.console.is_empty(), "{:#?}", page.console);
+
+    // Exceptions first, the appendix of every employee last.
+    let sections = sections(&page.dom);
+    let ids: Vec<&str> = sections.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids.first(), Some(&"exceptions"), "{ids:?}");
+    assert_eq!(ids.last(), Some(&"employees"), "{ids:?}");
+    let (exceptions, appendix) = (sections[0].1, sections[sections.len() - 1].1);
+    assert!(appendix.contains(">Appendix: every employee</h2>"));
+    let everyone = json["employees"].as_array().unwrap();
+    assert_eq!(tags(appendix, "<tr data-employee=").len(), everyone.len());
+    for e in everyone {
+        let id = e["employee"].as_str().unwrap();
+        assert!(
+            appendix.contains(&format!("<tr data-employee=\"{id}\"><th")),
+            "{id}"
+        );
+    }
+
+    // The right employees: every fraudulent one, no one of the honest baseline, and
+    // exactly those the stated criterion picks.
+    let rows = tags(exceptions, "<tr data-exception=");
+    let listed: Vec<String> = rows
+        .iter()
+        .map(|t| attr(t, "data-exception").unwrap().to_owned())
+        .collect();
+    let set: HashSet<String> = listed.iter().cloned().collect();
+    assert_eq!(set.len(), listed.len(), "each once: {listed:?}");
+    for e in sim.truth()["employees"].as_array().unwrap() {
+        let id = e["employee_id"].as_str().unwrap().to_owned();
+        if e["label"] == "fraudulent" {
+            assert!(set.contains(&id), "{id} ({}) missing", e["scenario"]);
+        } else if e["scenario"] == "baseline" {
+            assert!(!set.contains(&id), "{id} is honest");
+        }
+    }
+    assert_eq!(set, exceptions_by_the_criterion(&json));
+    assert_eq!(
+        figure(exceptions, "exceptions"),
+        listed.len().to_string(),
+        "the count said"
+    );
+    assert!(
+        exceptions.contains("min_offset_gap_hours"),
+        "the criterion is said"
+    );
+
+    // In risk order: the highest risk of each one's alerts (no dispositions here), then
+    // severity, then id — worked out here from the JSON's alerts.
+    let rank = |s: &str| {
+        ["low", "medium", "high", "critical"]
+            .iter()
+            .position(|x| *x == s)
+    };
+    let mut best: HashMap<String, (u64, Option<usize>)> = HashMap::new();
+    for a in json["alerts"].as_array().unwrap() {
+        let b = best
+            .entry(a["employee"].as_str().unwrap().to_owned())
+            .or_insert((0, None));
+        b.0 = b.0.max(a["risk"].as_u64().unwrap());
+        b.1 = b.1.max(rank(a["severity"].as_str().unwrap()));
+    }
+    let mut expected = listed.clone();
+    expected.sort_by(|a, b| {
+        let (ka, kb) = (best.get(a).copied(), best.get(b).copied());
+        kb.cmp(&ka).then(a.cmp(b))
+    });
+    assert_eq!(listed, expected);
+    let mut by_id = listed.clone();
+    by_id.sort();
+    assert_ne!(listed, by_id, "the order check could pass by id order");
+    let risks: Vec<u64> = rows
+        .iter()
+        .map(|t| attr(t, "data-risk").unwrap().parse().unwrap())
+        .collect();
+    assert!(risks.windows(2).all(|w| w[0] >= w[1]), "{risks:?}");
+    for (i, t) in rows.iter().enumerate() {
+        assert_eq!(attr(t, "data-rank"), Some((i + 1).to_string().as_str()));
+    }
+    // Each with its alerts: id, severity, rules and times as the JSON has them.
+    for a in json["alerts"].as_array().unwrap() {
+        let emp = a["employee"].as_str().unwrap();
+        if !set.contains(emp) {
+            continue;
+        }
+        let start = exceptions
+            .find(&format!("<tr data-exception=\"{emp}\""))
+            .unwrap();
+        let tr = &exceptions[start..start + exceptions[start..].find("</tr>").unwrap()];
+        let at = tr
+            .find(&format!("data-alert-id=\"{}\"", a["id"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("{emp}: no {}", a["id"]));
+        let item = &tr[at..];
+        let item = &item[..item.find("<br>").or_else(|| item.find("</td>")).unwrap()];
+        let opened: DateTime<Utc> = a["opened"].as_str().unwrap().parse().unwrap();
+        let opened = opened.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for want in [
+            a["severity"].as_str().unwrap(),
+            a["rules"][0].as_str().unwrap(),
+            opened.as_str(),
+        ] {
+            assert!(item.contains(want), "{want} in {item}");
+        }
+        assert!(tr.contains("no disposition"), "{tr}");
+    }
+    // The JSON lists the same, in the same order.
+    let json_order: Vec<&str> = json["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["employee"].as_str().unwrap())
+        .collect();
+    assert_eq!(json_order, listed);
+
+    // Histograms: every bar labelled by its range, a non-zero one at least 4 px tall as
+    // Chromium draws it.
+    let measured = sim.path("measured.html");
+    std::fs::write(
+        &measured,
+        with_bar_measurer(&std::fs::read_to_string(&html).unwrap()),
+    )
+    .unwrap();
+    let page = open_in_chromium(&measured);
+    for chart in ["chart-claimed-country-share", "chart-anonymizer-share"] {
+        let bars = bars_of(&page.dom, chart);
+        assert_eq!(bars.len(), 10, "{chart}");
+        for (i, (label, n, h, tick)) in bars.iter().enumerate() {
+            assert_eq!(tick, &format!("{}–{}%", i * 10, i * 10 + 10), "{chart}");
+            assert_eq!(tick, label);
+            if *n > 0 {
+                assert!(*h >= 4.0, "{chart} {label}: {n} drawn {h} px tall");
+            } else {
+                assert_eq!(*h, 0.0, "{chart} {label}");
+            }
+        }
+    }
+
+    // A period without logins: no exceptions, said plainly.
+    let empty = sim.path("empty.html");
+    let o = sim.report(
+        &sim.config(),
+        &["--from", "2026-11-10", "--to", "2026-11-17"],
+        &empty,
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = open_in_chromium(&empty);
+    let sections = first_section(&page.dom);
+    assert!(
+        sections.contains("<strong>No exceptions.</strong>"),
+        "{sections}"
+    );
+    assert_eq!(figure(&sections, "exceptions"), "0");
+    assert!(!sections.contains("<tr data-exception="));
+}
+
+/// The first section of `<main>`, owned.
+fn first_section(dom: &str) -> String {
+    let s = sections(dom);
+    assert_eq!(s[0].0, "exceptions");
+    s[0].1.to_owned()
+}
+
+#[test]
+fn a_bar_of_2_beside_one_of_1891_is_drawn_visibly_in_chromium() {
+    // The demo company's claimed-country shares (2,000 employees): 3, 0, 0, 0, 0, 1, 2, 7,
+    // 14, 1,891. On a plain linear scale a bar of 2 is 0.2 px: nothing to see.
+    let counts = [2u64, 0, 0, 0, 0, 1, 2, 7, 14, 1891];
+    let bins: Vec<driftwatch::report::model::Bin> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| driftwatch::report::model::Bin {
+            label: format!("{}–{}%", i * 10, i * 10 + 10),
+            from: i as f64 / 10.0,
+            to: (i + 1) as f64 / 10.0,
+            employees: n,
+        })
+        .collect();
+    let svg =
+        driftwatch::report::svg::histogram("h", "Shares", "Employees per band", &bins, "share (%)");
+    let dir = tempfile::tempdir().unwrap();
+    let page_path = dir.path().join("histogram.html");
+    std::fs::write(
+        &page_path,
+        with_bar_measurer(&format!(
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>{svg}</body></html>"
+        )),
+    )
+    .unwrap();
+    let page = open_in_chromium(&page_path);
+    let bars = bars_of(&page.dom, "h");
+    let height = |label: &str| bars.iter().find(|b| b.0 == label).unwrap().2;
+    assert!(height("0–10%") >= 4.0, "{bars:?}");
+    assert!(height("50–60%") >= 4.0, "{bars:?}");
+    assert_eq!(height("10–20%"), 0.0, "{bars:?}");
+    assert!(height("90–100%") >= 150.0, "{bars:?}");
+    assert_eq!(bars[9].3, "90–100%");
+    assert!(page.dom.contains(">1,891</text>"), "the count is printed");
+    assert!(page.dom.contains(">2</text>"), "the count is printed");
+    assert!(page.dom.contains("linear scale"), "the scale is said");
 }

@@ -1,4 +1,6 @@
-//! The CSV report: one row per employee, RFC 4180 (the `csv` crate quotes as needed).
+//! The CSV report: one row per employee, RFC 4180 (the `csv` crate quotes as needed), in
+//! id order; `exception_rank` (1 = highest risk) and `exception` (`place`, `hours` or
+//! `place;hours`) mark the exceptions, so sorting by the rank gives the HTML's list.
 //! Shares are fractions with six decimals, empty when there is nothing to divide by; lists
 //! are `;`-separated. A text cell that a spreadsheet would run as a formula (starting with
 //! `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`: roster fields and notes
@@ -6,10 +8,12 @@
 
 use super::ReportError;
 use super::alerts::verdict_name;
-use super::model::{AlertStatus, ComplianceReport};
+use std::collections::HashMap;
+
+use super::model::{AlertStatus, ComplianceReport, Exception};
 
 /// The header row.
-pub const COLUMNS: [&str; 22] = [
+pub const COLUMNS: [&str; 24] = [
     "employee",
     "status",
     "claimed_country",
@@ -32,6 +36,8 @@ pub const COLUMNS: [&str; 22] = [
     "open_alert_rules",
     "alert_ids",
     "dispositions",
+    "exception_rank",
+    "exception",
 ];
 
 /// The per-employee rows as CSV.
@@ -39,6 +45,12 @@ pub fn render(r: &ComplianceReport) -> Result<String, ReportError> {
     let mut w = ::csv::Writer::from_writer(Vec::new());
     let fail = |e: ::csv::Error| ReportError::Render(e.to_string());
     w.write_record(COLUMNS).map_err(fail)?;
+    let exceptions: HashMap<&str, (usize, &Exception)> = r
+        .exceptions
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.employee.as_str(), (i + 1, e)))
+        .collect();
     for e in &r.employees {
         let l = &e.logins;
         let mut open_rules: Vec<&str> = e
@@ -47,7 +59,8 @@ pub fn render(r: &ComplianceReport) -> Result<String, ReportError> {
             .collect();
         open_rules.sort_unstable();
         open_rules.dedup();
-        let record: [String; 22] = [
+        let exception = exceptions.get(e.employee.as_str());
+        let record: [String; 24] = [
             text(&e.employee),
             text(&e.status),
             text(&e.claimed_country),
@@ -92,6 +105,19 @@ pub fn render(r: &ComplianceReport) -> Result<String, ReportError> {
                     .collect::<Vec<_>>()
                     .join(";"),
             ),
+            exception
+                .map(|(rank, _)| rank.to_string())
+                .unwrap_or_default(),
+            exception
+                .map(|(_, x)| {
+                    [(x.not_where, "place"), (x.not_when, "hours")]
+                        .iter()
+                        .filter(|(on, _)| *on)
+                        .map(|(_, name)| *name)
+                        .collect::<Vec<_>>()
+                        .join(";")
+                })
+                .unwrap_or_default(),
         ];
         w.write_record(&record).map_err(fail)?;
     }

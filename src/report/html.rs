@@ -3,6 +3,11 @@
 //! screen and on paper (`@media print`: A4 landscape, table headers repeated on every
 //! page, sections starting on a new page, no backgrounds).
 //!
+//! The order is the reader's: the exceptions first (who is not where or not when they
+//! claim, by risk, with the criterion in words), then population, distributions, alerts,
+//! clusters and method, and the per-employee table last as an appendix, in small print
+//! (2,000 employees print on 44 A4 pages rather than 116).
+//!
 //! Every string that comes from data (ids, cities, notes, alert summaries) goes through
 //! [`esc`]. Key figures carry `data-figure` (and the raw number in `data-value`), rows
 //! `data-employee` / `data-alert`, so tests and scripts can read the page.
@@ -12,7 +17,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::alerts::verdict_name;
-use super::model::{AlertEntry, ComplianceReport, EmployeeRow, Population};
+use super::exceptions;
+use super::model::{AlertEntry, ComplianceReport, DispositionRef, EmployeeRow, Population};
 use super::svg;
 
 /// Escape text for HTML element content and quoted attribute values.
@@ -43,6 +49,8 @@ thead th { border-bottom: 2px solid #333; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.figures th[scope=row] { font-weight: normal; }
 table.wide { font-size: 12px; width: 100%; }
+table.appendix th, table.appendix td { padding: .1rem .3rem; }
+p.criterion { max-width: 60rem; }
 caption { text-align: left; font-weight: 600; padding: .2rem 0; }
 .sev-critical { font-weight: 700; text-decoration: underline; }
 .sev-high { font-weight: 700; }
@@ -51,7 +59,9 @@ caption { text-align: left; font-weight: 600; padding: .2rem 0; }
 figure { margin: 1rem 0; break-inside: avoid; }
 figcaption { font-weight: 600; margin-bottom: .3rem; }
 svg.chart { max-width: 100%; height: auto; }
-svg .label, svg .value, svg .tick { font: 12px system-ui, sans-serif; fill: #111; }
+svg .label, svg .value { font: 12px system-ui, sans-serif; fill: #111; }
+svg .tick { font: 11px system-ui, sans-serif; fill: #111; }
+svg .note { font: 11px system-ui, sans-serif; fill: #555; }
 pre { border: 1px solid #999; padding: .5rem; white-space: pre-wrap; font-size: 12px; }
 code { font-size: 12px; overflow-wrap: anywhere; }
 nav ol { columns: 2; }
@@ -66,6 +76,9 @@ dl.meta dd { margin: 0; }
   thead { display: table-header-group; }
   tr, figure, pre { break-inside: avoid; }
   h2, h3 { break-after: avoid; }
+  table.exceptions { font-size: 9.5px; }
+  table.appendix { font-size: 8px; }
+  table.appendix th, table.appendix td { padding: 0 2px; }
   a { color: inherit; text-decoration: none; }
 }
 "#;
@@ -92,12 +105,13 @@ pub fn render(r: &ComplianceReport) -> String {
 <p>Period <time data-figure="period_from" datetime="{from}">{from}</time> to <time data-figure="period_to" datetime="{to}">{to}</time> (UTC; the end is not included). Generated <time datetime="{gen}">{gen}</time> by driftwatch {version} from the raw login logs of the period{pseudo}.</p>
 </header>
 <nav aria-label="Contents"><ol>
+<li><a href="#exceptions">Exceptions</a></li>
 <li><a href="#population">Population</a></li>
 <li><a href="#charts">Distributions</a></li>
 <li><a href="#alerts">Alerts</a></li>
 <li><a href="#clusters">Shared infrastructure</a></li>
-<li><a href="#employees">Employees</a></li>
 <li><a href="#method">Method</a></li>
+<li><a href="#employees">Appendix: every employee</a></li>
 </ol></nav>
 <main>
 "##,
@@ -111,19 +125,158 @@ pub fn render(r: &ComplianceReport) -> String {
             ""
         },
     );
+    exceptions(&mut s, r);
     population(&mut s, &r.population);
     charts(&mut s, r);
     alerts(&mut s, r);
     clusters(&mut s, r);
-    employees(&mut s, &r.employees);
     method(&mut s, r);
+    employees(&mut s, &r.employees);
     s.push_str("</main>\n</body>\n</html>\n");
     s
 }
 
+/// The exceptions, first: who is not where or not when they claim, highest risk first,
+/// with the criterion in words and a plain statement when there are none.
+fn exceptions(s: &mut String, r: &ComplianceReport) {
+    let n = r.exceptions.len();
+    let _ = write!(
+        s,
+        "<section id=\"exceptions\" aria-labelledby=\"exceptions-h\">\n<h2 id=\"exceptions-h\">Exceptions: not where or not when they claim</h2>\n<p class=\"criterion\">{}</p>\n",
+        esc(exceptions::CRITERION)
+    );
+    if n == 0 {
+        let _ = writeln!(
+            s,
+            "<p data-figure=\"exceptions\" data-value=\"0\"><strong>No exceptions.</strong> None of the {} employees in the roster was found away from the place or outside the hours they claim in the period.</p>\n</section>",
+            r.population.employees_in_roster
+        );
+        return;
+    }
+    let _ = write!(
+        s,
+        "<p><strong data-figure=\"exceptions\" data-value=\"{n}\">{n} of {roster} employees</strong> are exceptions in the period; every employee is in the appendix.</p>\n\
+<table class=\"wide exceptions\">\n<caption>Exceptions, highest risk first</caption>\n<thead><tr>\
+<th scope=\"col\" class=\"num\">#</th><th scope=\"col\">Employee</th><th scope=\"col\">Why</th><th scope=\"col\">Claimed</th><th scope=\"col\">Seen in the period</th>\
+<th scope=\"col\" class=\"num\">Risk</th><th scope=\"col\">Alerts: severity, rules, first and last line (UTC), status, disposition</th><th scope=\"col\">Dispositions</th></tr></thead>\n<tbody>\n",
+        roster = r.population.employees_in_roster,
+    );
+    for (i, e) in r.exceptions.iter().enumerate() {
+        let mut why = Vec::new();
+        if e.not_where {
+            why.push(format!(
+                "<strong>Not where</strong>: {}",
+                esc(&e.place_rules.join(", "))
+            ));
+        }
+        if e.not_when {
+            let mut parts: Vec<String> = e.hours_rules.iter().map(|r| esc(r)).collect();
+            if e.timezone_differs {
+                parts.push(match (e.inferred_offset_hours, e.claimed_offset_hours) {
+                    (Some(i), Some(c)) => {
+                        format!("works {} hours, claims {}", utc_offset(i), utc_offset(c))
+                    }
+                    _ => "inferred time zone differs".to_owned(),
+                });
+            }
+            why.push(format!("<strong>Not when</strong>: {}", parts.join("; ")));
+        }
+        let claimed = format!(
+            "{}{}<br>{}",
+            e.claimed_city
+                .as_deref()
+                .map(|c| format!("{}, ", esc(c)))
+                .unwrap_or_default(),
+            esc(&e.claimed_country),
+            esc(&e.claimed_timezone),
+        );
+        let pct =
+            |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{:.1}%", v * 100.0));
+        let seen = format!(
+            "{} logins; {} of located from the claimed country; {} through anonymizers{}",
+            e.logins,
+            pct(e.share_from_claimed_country),
+            pct(e.anonymizer_share),
+            // Said under "why" already when it differs.
+            e.inferred_offset_hours
+                .filter(|_| !e.timezone_differs)
+                .map(|i| format!("; works {} hours", utc_offset(i)))
+                .unwrap_or_default(),
+        );
+        let risk = match (e.risk, e.highest_risk) {
+            (Some(r), _) => r.to_string(),
+            (None, Some(h)) => {
+                format!("– <span class=\"muted\">({h}, judged benign or false positive)</span>")
+            }
+            (None, None) => "– <span class=\"muted\">(no alert)</span>".to_owned(),
+        };
+        let alerts: Vec<String> = e
+            .alerts
+            .iter()
+            .map(|a| {
+                format!(
+                    "<span data-field=\"alert\" data-alert-id=\"{id}\"><span class=\"sev-{sev}\">{sev}</span> {rules}, {opened}{updated}, {status}, {disp}</span>",
+                    id = esc(&a.id),
+                    sev = a.severity.as_str(),
+                    rules = esc(&a.rules.join(", ")),
+                    opened = time(a.opened),
+                    updated = if a.updated == a.opened {
+                        String::new()
+                    } else {
+                        format!(" → {}", time(a.updated))
+                    },
+                    status = a.status.as_str(),
+                    disp = a
+                        .disposition
+                        .as_ref()
+                        .map_or_else(|| "no disposition".to_owned(), |d| format!("{} by {}", verdict_name(Some(d)), esc(&d.actor))),
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "<tr data-exception=\"{emp}\" data-rank=\"{rank}\" data-risk=\"{rv}\"><td class=\"num\">{rank}</td><th scope=\"row\">{emp}</th><td data-field=\"why\">{why}</td><td>{claimed}</td><td data-field=\"seen\">{seen}</td><td class=\"num\" data-field=\"risk\">{risk}</td><td data-field=\"alerts\">{alerts}</td><td data-field=\"dispositions\">{disp}</td></tr>",
+            emp = esc(&e.employee),
+            rank = i + 1,
+            rv = e.risk.map(|r| r.to_string()).unwrap_or_default(),
+            why = why.join("<br>"),
+            alerts = if alerts.is_empty() {
+                "–".to_owned()
+            } else {
+                alerts.join("<br>")
+            },
+            disp = dispositions(&e.dispositions),
+        );
+    }
+    s.push_str("</tbody></table>\n</section>\n");
+}
+
+/// Dispositions as a cell: verdict, by whom, on which day, the note; "–" when none.
+fn dispositions(ds: &[DispositionRef]) -> String {
+    if ds.is_empty() {
+        return "–".to_owned();
+    }
+    ds.iter()
+        .map(|d| {
+            format!(
+                "{} by {} ({}){}",
+                verdict_name(Some(d)),
+                esc(&d.actor),
+                day(d.recorded),
+                if d.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(": “{}”", esc(&d.note))
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
 fn population(s: &mut String, p: &Population) {
     s.push_str(
-        "<section id=\"population\" aria-labelledby=\"population-h\">\n<h2 id=\"population-h\">Population</h2>\n",
+        "<section id=\"population\" class=\"page\" aria-labelledby=\"population-h\">\n<h2 id=\"population-h\">Population</h2>\n",
     );
     let l = &p.logins;
     let status = |k: &str| p.employees_by_status.get(k).copied().unwrap_or(0);
@@ -466,8 +619,8 @@ fn clusters(s: &mut String, r: &ComplianceReport) {
 }
 
 fn employees(s: &mut String, rows: &[EmployeeRow]) {
-    s.push_str("<section id=\"employees\" class=\"page\" aria-labelledby=\"employees-h\">\n<h2 id=\"employees-h\">Employees</h2>\n");
-    s.push_str("<table class=\"wide\">\n<caption>One row per roster employee</caption>\n<thead><tr>\
+    s.push_str("<section id=\"employees\" class=\"page\" aria-labelledby=\"employees-h\">\n<h2 id=\"employees-h\">Appendix: every employee</h2>\n<p>One row per roster employee, by id; the exceptions among them lead the report.</p>\n");
+    s.push_str("<table class=\"wide appendix\">\n<caption>One row per roster employee</caption>\n<thead><tr>\
 <th scope=\"col\">Employee</th><th scope=\"col\">Status</th><th scope=\"col\">Claimed country</th><th scope=\"col\">Claimed city</th><th scope=\"col\">Claimed time zone</th>\
 <th scope=\"col\" class=\"num\">Logins</th><th scope=\"col\" class=\"num\">From claimed country</th><th scope=\"col\">Offset claimed / inferred</th>\
 <th scope=\"col\" class=\"num\">Anonymizer share</th><th scope=\"col\">Open alerts</th><th scope=\"col\">Other alerts</th><th scope=\"col\">Dispositions</th></tr></thead>\n<tbody>\n");
@@ -484,7 +637,7 @@ fn employees(s: &mut String, rows: &[EmployeeRow]) {
                 utc_offset(i)
             ),
             (Some(c), None) => format!(
-                "{} / <span class=\"muted\">not inferred</span>",
+                "{} / <span class=\"muted\" title=\"not inferred\">–</span>",
                 utc_offset(c)
             ),
             _ => "–".to_owned(),
@@ -513,23 +666,6 @@ fn employees(s: &mut String, rows: &[EmployeeRow]) {
                 list.join("<br>")
             }
         };
-        let dispositions: Vec<String> = r
-            .dispositions
-            .iter()
-            .map(|d| {
-                format!(
-                    "{} by {} ({}){}",
-                    verdict_name(Some(d)),
-                    esc(&d.actor),
-                    day(d.recorded),
-                    if d.note.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": “{}”", esc(&d.note))
-                    }
-                )
-            })
-            .collect();
         let _ = writeln!(
             s,
             "<tr data-employee=\"{emp}\"><th scope=\"row\">{emp}</th><td>{status}</td><td data-figure=\"claimed_country\">{country}</td><td>{city}</td><td>{tz}</td>{logins}{share}<td data-figure=\"offsets\" data-claimed=\"{dc}\" data-inferred=\"{di}\" data-differs=\"{dd}\">{offsets}</td>{anon}<td data-figure=\"open_alerts\" data-value=\"{n_open}\">{open}</td><td data-figure=\"other_alerts\">{other}</td><td data-figure=\"dispositions\">{disp}</td></tr>",
@@ -556,11 +692,7 @@ fn employees(s: &mut String, rows: &[EmployeeRow]) {
             n_open = r.open_alerts().count(),
             open = alert_list(true),
             other = alert_list(false),
-            disp = if dispositions.is_empty() {
-                "–".to_owned()
-            } else {
-                dispositions.join("<br>")
-            },
+            disp = dispositions(&r.dispositions),
         );
     }
     s.push_str("</tbody></table>\n</section>\n");

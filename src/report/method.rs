@@ -146,6 +146,7 @@ pub fn definitions() -> Vec<Definition> {
             "networks (an IPv4 address or IPv6 /64) that the period's shared_infrastructure \
              alerts name, with every employee they saw on them.",
         ),
+        ("exceptions", super::exceptions::CRITERION),
     ]
     .into_iter()
     .map(|(figure, meaning)| Definition { figure, meaning })

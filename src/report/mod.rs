@@ -1,5 +1,6 @@
-//! `driftwatch report`: a periodic compliance report (HTML, CSV or JSON) — the population's
-//! figures, one row per employee, the period's alerts and dispositions, and the method.
+//! `driftwatch report`: a periodic compliance report (HTML, CSV or JSON) — first the
+//! exceptions (employees not where or not when they claim, by risk), then the population's
+//! figures, the period's alerts and dispositions, the method, and one row per employee.
 //!
 //! # Re-derived from the raw logs
 //!
@@ -24,6 +25,7 @@
 //! - [`model`]: the report's types (what the JSON output is).
 //! - [`figures`]: per-employee login counts (the replay's observer) and inferences.
 //! - [`alerts`]: alert lines folded per alert, dispositions, clusters.
+//! - [`exceptions`]: employees not where or not when they claim, by risk.
 //! - [`method`]: settings, file digests and definitions.
 //! - [`audit`]: dispositions and the head hash from the audit log.
 //! - [`pseudonym`]: keyed pseudonyms for employee ids, in rows and in text.
@@ -32,6 +34,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod csv;
+pub mod exceptions;
 pub mod figures;
 pub mod html;
 pub mod method;
@@ -368,6 +371,7 @@ pub fn derive(req: &Request<'_>) -> Result<ComplianceReport, ReportError> {
         generated_at: req.generated_at,
         pseudonymised: false,
         population,
+        exceptions: Vec::new(),
         employees: rows,
         alerts: Vec::new(),
         clusters,
@@ -378,6 +382,9 @@ pub fn derive(req: &Request<'_>) -> Result<ComplianceReport, ReportError> {
         None => report.alerts = alerts.into_iter().map(|(_, a)| a).collect(),
     }
     report.employees.sort_by(|a, b| a.employee.cmp(&b.employee));
+    // From the rows and alerts as shown, so a pseudonymised report's exceptions carry the
+    // same pseudonyms and redacted notes.
+    report.exceptions = exceptions::find(&report.employees, &report.alerts);
     Ok(report)
 }
 

@@ -21,6 +21,9 @@ pub struct ComplianceReport {
     /// Employee ids (and account names inside alert text) are replaced by pseudonyms.
     pub pseudonymised: bool,
     pub population: Population,
+    /// Employees not where or not when they claim in the period, highest risk first
+    /// (the criterion: [`super::exceptions::CRITERION`]).
+    pub exceptions: Vec<Exception>,
     /// One row per roster employee, sorted by the id (or pseudonym) shown.
     pub employees: Vec<EmployeeRow>,
     /// Every alert with a line in the period, in the order they opened.
@@ -190,6 +193,58 @@ impl EmployeeRow {
     pub fn highest_severity(&self) -> Option<Severity> {
         self.alerts.iter().map(|a| a.severity).max()
     }
+}
+
+/// An employee not where or not when they claim (see [`super::exceptions`]): why, their
+/// claim beside what the period showed, their alerts and the analysts' dispositions.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exception {
+    /// The roster id, or its pseudonym.
+    pub employee: String,
+    /// Not where they claim: an alert names a place rule.
+    pub not_where: bool,
+    /// Not when they claim: an alert names an hours rule, or the inferred zone differs.
+    pub not_when: bool,
+    /// The place rules their alerts name.
+    pub place_rules: Vec<String>,
+    /// The hours rules their alerts name.
+    pub hours_rules: Vec<String>,
+    /// They logged in during the period and the inferred working zone differs from the
+    /// claimed one.
+    pub timezone_differs: bool,
+    /// What they are sorted by: the highest risk of their alerts in the period that no
+    /// analyst judged benign or a false positive; `None` when there is none.
+    pub risk: Option<u8>,
+    /// The highest risk of any of their alerts in the period.
+    pub highest_risk: Option<u8>,
+    /// One of their alerts is still open at the end of the period.
+    pub open: bool,
+    pub claimed_country: String,
+    pub claimed_city: Option<String>,
+    pub claimed_timezone: String,
+    pub logins: u64,
+    pub share_from_claimed_country: Option<f64>,
+    pub anonymizer_share: Option<f64>,
+    pub claimed_offset_hours: Option<f64>,
+    pub inferred_offset_hours: Option<f64>,
+    /// Every alert of theirs with a line in the period, in the order they opened.
+    pub alerts: Vec<ExceptionAlert>,
+    /// Their dispositions, as in their row.
+    pub dispositions: Vec<DispositionRef>,
+}
+
+/// An alert as an exception lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExceptionAlert {
+    pub id: String,
+    pub opened: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    pub severity: Severity,
+    pub rules: Vec<String>,
+    pub risk: u8,
+    pub status: AlertStatus,
+    /// Its latest disposition, when the audit log has one.
+    pub disposition: Option<DispositionRef>,
 }
 
 /// Where an alert stands at the end of the period.
