@@ -30,8 +30,32 @@ const SCHEMA: &str = "../shared/reference/grafana/dashboard-v1.schema.json";
 /// The uid of the provisioned Prometheus datasource, which every dashboard's `datasource`
 /// variable defaults to.
 const DATASOURCE_UID: &str = "driftwatch-prometheus";
-/// How every panel and target names its datasource: through the variable.
+/// How every Prometheus panel and target names its datasource: through the variable.
 const DATASOURCE_REF: &str = "${datasource}";
+/// The Infinity plugin's datasource type, for the panels on driftwatch's API.
+const INFINITY: &str = "yesoreyeram-infinity-datasource";
+/// The uid of the provisioned Infinity datasource (`driftwatch-api.yaml`), which every
+/// dashboard's `api` variable defaults to.
+const API_UID: &str = "driftwatch-api";
+/// How every Infinity panel and target names its datasource.
+const API_REF: &str = "${api}";
+/// Labels whose values a dashboard variable of the same name filters, by metric (raw or
+/// recorded): a selector of one of these metrics must match `label=~"$label"`. Every raw
+/// metric also carries `instance` (the scrape target's), recorded ones do not.
+const FILTERED: [(&str, &[&str]); 10] = [
+    ("driftwatch_records_consumed_total", &["source"]),
+    ("driftwatch_records_rejected_total", &["source"]),
+    ("driftwatch_unknown_users_total", &["source"]),
+    ("driftwatch_dead_lettered_total", &["source"]),
+    ("driftwatch_unroutable_logins_total", &["source"]),
+    ("driftwatch_alerts_total", &["rule", "severity"]),
+    ("driftwatch_findings_total", &["severity"]),
+    ("driftwatch:records_consumed:rate5m", &["source"]),
+    ("driftwatch:alerts:rate5m", &["rule", "severity"]),
+    ("driftwatch:findings:rate5m", &["severity"]),
+];
+/// Grafana's own variables a query may use.
+const BUILT_IN: [&str; 3] = ["__rate_interval", "__range", "__interval"];
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 const INPUT: &str = "sim.raw";
@@ -69,8 +93,8 @@ fn dashboards() -> Vec<Dashboard> {
         .collect();
     out.sort_by(|a, b| a.file.cmp(&b.file));
     assert!(
-        out.len() >= 3,
-        "SOC overview, detections and pipeline health at least"
+        out.len() >= 4,
+        "SOC overview, detections, pipeline health and employee at least"
     );
     out
 }
@@ -113,11 +137,44 @@ struct Query {
     instant: bool,
 }
 
+/// Every PromQL query of a dashboard: its panels' (Prometheus targets), its annotations',
+/// and its query variables' (`label_values(metric, label)` as `group by (label) (metric)`,
+/// which has series exactly when the variable has values).
 fn queries(d: &Dashboard) -> Vec<Query> {
     let title = d.json["title"].as_str().unwrap_or(&d.file).to_owned();
     let mut out = Vec::new();
+    for a in d.json["annotations"]["list"].as_array().into_iter().flatten() {
+        if let Some(expr) = a["expr"].as_str() {
+            out.push(Query {
+                dashboard: title.clone(),
+                panel: format!("annotation {}", a["name"]),
+                expr: expr.to_owned(),
+                instant: false,
+            });
+        }
+    }
+    for v in variables(&d.json) {
+        if v["type"] != "query" {
+            continue;
+        }
+        let definition = v["definition"].as_str().unwrap_or_default();
+        let (metric, label) = definition
+            .strip_prefix("label_values(")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|r| r.split_once(','))
+            .unwrap_or(("", ""));
+        out.push(Query {
+            dashboard: title.clone(),
+            panel: format!("variable {}", v["name"]),
+            expr: format!("group by ({}) ({})", label.trim(), metric.trim()),
+            instant: true,
+        });
+    }
     for p in panels(&d.json) {
         for t in p["targets"].as_array().into_iter().flatten() {
+            if t["datasource"]["type"] == INFINITY {
+                continue;
+            }
             out.push(Query {
                 dashboard: title.clone(),
                 panel: p["title"].as_str().unwrap_or("(untitled)").to_owned(),
@@ -127,6 +184,151 @@ fn queries(d: &Dashboard) -> Vec<Query> {
         }
     }
     out
+}
+
+/// The template variables of a dashboard.
+fn variables(dashboard: &Value) -> impl Iterator<Item = &Value> {
+    dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+}
+
+/// One Infinity panel query: a path of driftwatch's API, where its rows are (`root`, a
+/// dotted path; empty for the answer itself) and the dotted path of each column in a row.
+struct ApiQuery {
+    dashboard: String,
+    panel: String,
+    url: String,
+    root: String,
+    columns: Vec<String>,
+}
+
+fn api_queries(d: &Dashboard) -> Vec<ApiQuery> {
+    let title = d.json["title"].as_str().unwrap_or(&d.file).to_owned();
+    let mut out = Vec::new();
+    for p in panels(&d.json) {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            if t["datasource"]["type"] != INFINITY {
+                continue;
+            }
+            out.push(ApiQuery {
+                dashboard: title.clone(),
+                panel: p["title"].as_str().unwrap_or("(untitled)").to_owned(),
+                url: t["url"].as_str().unwrap_or_default().to_owned(),
+                root: t["root_selector"].as_str().unwrap_or_default().to_owned(),
+                columns: t["columns"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| c["selector"].as_str().unwrap_or_default().to_owned())
+                    .collect(),
+            });
+        }
+    }
+    out
+}
+
+/// The value at a dotted path (`risk.open_alert.id`); the empty path is `value` itself.
+fn at_path<'v>(value: &'v Value, path: &str) -> &'v Value {
+    if path.is_empty() {
+        return value;
+    }
+    path.split('.').fold(value, |v, key| &v[key])
+}
+
+/// What an API answer lacks for a panel: rows at `root` (an array, or one object as one
+/// row), and for every column a row where its selector finds a value (not null, not
+/// missing), as Infinity's backend parser would read them.
+fn selector_problems(answer: &Value, root: &str, columns: &[String]) -> Vec<String> {
+    let rows: Vec<&Value> = match at_path(answer, root) {
+        Value::Array(rows) => rows.iter().collect(),
+        row @ Value::Object(_) => vec![row],
+        other => return vec![format!("root selector {root:?} finds no rows: {other}")],
+    };
+    if rows.is_empty() {
+        return vec![format!("root selector {root:?} finds an empty list")];
+    }
+    columns
+        .iter()
+        .filter(|c| rows.iter().all(|r| at_path(r, c).is_null()))
+        .map(|c| format!("column selector {c:?} finds nothing in {} rows", rows.len()))
+        .collect()
+}
+
+/// Every selector of a metric in a PromQL expression: the metric's name and what is
+/// between its braces (empty without).
+fn selectors(expr: &str) -> Vec<(&str, &str)> {
+    let bytes = expr.as_bytes();
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_name(bytes[i]) || (i > 0 && is_name(bytes[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_name(bytes[i]) {
+            i += 1;
+        }
+        let name = &expr[start..i];
+        if !(name.starts_with("driftwatch_")
+            || name.starts_with("driftwatch:")
+            || name.starts_with("process_"))
+        {
+            continue;
+        }
+        let matchers = match expr[i..].strip_prefix('{') {
+            Some(rest) => rest.split_once('}').map_or(rest, |(m, _)| m),
+            None => "",
+        };
+        out.push((name, matchers));
+    }
+    out
+}
+
+/// What a Prometheus expression lacks of the dashboard variables' filters: `instance` on
+/// every raw metric, and the labels of [`FILTERED`].
+fn filter_problems(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, matchers) in selectors(expr) {
+        let mut wanted: Vec<&str> = FILTERED
+            .iter()
+            .find(|(m, _)| *m == name)
+            .map(|(_, labels)| labels.to_vec())
+            .unwrap_or_default();
+        if !name.contains(':') {
+            wanted.push("instance");
+        }
+        for label in wanted {
+            let matcher = format!("{label}=~\"${label}\"");
+            if !matchers.contains(&matcher) {
+                out.push(format!("{name} without {matcher} in {expr:?}"));
+            }
+        }
+    }
+    out
+}
+
+/// The variables (`$name`, `${name}`, `${name:format}`) that `text` uses.
+fn used_variables(text: &str) -> BTreeSet<String> {
+    text.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let name: String = match rest.strip_prefix('{') {
+                Some(inner) => inner
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect(),
+                None => rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect(),
+            };
+            (!name.is_empty()).then_some(name)
+        })
+        .collect()
 }
 
 /// Every recorded series of `deploy/prometheus/recording.yml`, as instant queries: each
@@ -168,40 +370,75 @@ fn problems(file: &str, dashboard: &Value) -> Vec<String> {
             dashboard["uid"]
         ));
     }
-    let variables = dashboard["templating"]["list"].as_array();
-    let datasource = variables
-        .into_iter()
-        .flatten()
-        .find(|v| v["type"] == "datasource");
-    match datasource {
-        Some(v) => {
-            if v["name"] != "datasource" || v["query"] != "prometheus" {
-                out.push(format!(
-                    "the datasource variable must be named datasource and query prometheus: {v}"
-                ));
+    let all_panels = panels(dashboard);
+    let uses = |kind: &str| all_panels.iter().any(|p| p["datasource"]["type"] == kind);
+    // One datasource variable per kind of panel, each defaulting to the provisioned uid.
+    let datasource_variables = [
+        ("datasource", "prometheus", DATASOURCE_UID, uses("prometheus")),
+        ("api", INFINITY, API_UID, uses(INFINITY)),
+    ];
+    for (name, kind, uid, used) in datasource_variables {
+        match variables(dashboard).find(|v| v["type"] == "datasource" && v["query"] == kind) {
+            Some(v) => {
+                if v["name"] != name {
+                    out.push(format!(
+                        "the {kind} datasource variable must be named {name}: {v}"
+                    ));
+                }
+                if v["current"]["value"] != uid {
+                    out.push(format!(
+                        "the {name} variable defaults to {}, not the provisioned {uid}",
+                        v["current"]["value"]
+                    ));
+                }
             }
-            if v["current"]["value"] != DATASOURCE_UID {
-                out.push(format!(
-                    "the datasource variable defaults to {}, not the provisioned {DATASOURCE_UID}",
-                    v["current"]["value"]
-                ));
-            }
+            None if used => out.push(format!("no {name} template variable (type datasource, {kind})")),
+            None => {}
         }
-        None => out.push("no datasource template variable".to_owned()),
     }
-    let wanted = json!({ "type": "prometheus", "uid": DATASOURCE_REF });
+    let defined: BTreeSet<String> = variables(dashboard)
+        .filter_map(|v| v["name"].as_str().map(str::to_owned))
+        .collect();
+    let mut used = BTreeSet::new();
+    let prometheus = json!({ "type": "prometheus", "uid": DATASOURCE_REF });
+    let infinity = json!({ "type": INFINITY, "uid": API_REF });
     let mut ids = BTreeSet::new();
     let rows = dashboard["panels"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|p| p["type"] == "row");
-    for p in rows.chain(panels(dashboard)) {
+    for p in rows.chain(all_panels.iter().copied()) {
         if !ids.insert(p["id"].to_string()) {
             out.push(format!("panel id {} is used twice", p["id"]));
         }
     }
-    for p in panels(dashboard) {
+    for a in dashboard["annotations"]["list"].as_array().into_iter().flatten() {
+        if a["builtIn"] == 1 {
+            continue;
+        }
+        let at = format!("annotation {}", a["name"]);
+        if a["datasource"] != prometheus {
+            out.push(format!("{at}: datasource {} is not {prometheus}", a["datasource"]));
+        }
+        let expr = a["expr"].as_str().unwrap_or_default();
+        out.extend(expr_problems(&at, expr));
+        used.extend(used_variables(expr));
+    }
+    for v in variables(dashboard).filter(|v| v["type"] == "query") {
+        let at = format!("variable {}", v["name"]);
+        if v["datasource"] != prometheus {
+            out.push(format!("{at}: datasource {} is not {prometheus}", v["datasource"]));
+        }
+        let definition = v["definition"].as_str().unwrap_or_default();
+        if !definition.starts_with("label_values(") || v["query"]["query"] != definition {
+            out.push(format!("{at}: a label_values(metric, label) query, as its definition"));
+        }
+        if v["multi"] != true || v["includeAll"] != true || v["allValue"] != ".*" {
+            out.push(format!("{at}: multi-value, with All as .*"));
+        }
+    }
+    for p in &all_panels {
         let title = p["title"].as_str().unwrap_or_default();
         let at = format!("panel {title:?}");
         if title.is_empty() {
@@ -216,7 +453,12 @@ fn problems(file: &str, dashboard: &Value) -> Vec<String> {
         {
             out.push(format!("{at}: no unit (fieldConfig.defaults.unit)"));
         }
-        if p["datasource"] != wanted {
+        let wanted = if p["datasource"]["type"] == INFINITY {
+            &infinity
+        } else {
+            &prometheus
+        };
+        if p["datasource"] != *wanted {
             out.push(format!(
                 "{at}: datasource {} is not {wanted}",
                 p["datasource"]
@@ -227,31 +469,78 @@ fn problems(file: &str, dashboard: &Value) -> Vec<String> {
             out.push(format!("{at}: no query"));
         }
         for t in targets {
-            if t["datasource"] != wanted {
+            if t["datasource"] != *wanted {
                 out.push(format!(
                     "{at}: target datasource {} is not {wanted}",
                     t["datasource"]
                 ));
             }
-            let expr = t["expr"].as_str().unwrap_or_default();
-            if expr.is_empty() {
-                out.push(format!("{at}: a target without expr"));
-            }
-            for window in windows(expr) {
-                if window != "$__rate_interval" && window != "$__range" {
+            if wanted == &infinity {
+                let url = t["url"].as_str().unwrap_or_default();
+                if !url.starts_with("/api/v1/") {
                     out.push(format!(
-                        "{at}: range [{window}] in {expr:?}: use $__rate_interval (or $__range \
-                         for totals over the time range); fixed windows belong in \
-                         deploy/prometheus/recording.yml"
+                        "{at}: URL {url:?} is not a path of the API (the datasource has the base)"
                     ));
                 }
+                if t["type"] != "json" || t["source"] != "url" || t["format"] != "table" {
+                    out.push(format!("{at}: an Infinity query is JSON from a URL, as a table"));
+                }
+                if !t["root_selector"].is_string()
+                    || t["columns"].as_array().is_none_or(|c| {
+                        c.is_empty() || c.iter().any(|c| c["selector"].as_str().is_none_or(str::is_empty))
+                    })
+                {
+                    out.push(format!("{at}: a root selector and a selector for every column"));
+                }
+                // The token lives in the datasource (secureJsonData), never in a panel.
+                if t["url_options"]["headers"].as_array().is_some_and(|h| !h.is_empty())
+                    || t["url"].to_string().to_lowercase().contains("token")
+                {
+                    out.push(format!("{at}: headers or a token in the query"));
+                }
+                used.extend(used_variables(url));
+            } else {
+                let expr = t["expr"].as_str().unwrap_or_default();
+                out.extend(expr_problems(&at, expr));
+                used.extend(used_variables(expr));
             }
+        }
+    }
+    for name in &used {
+        if !defined.contains(name) && !BUILT_IN.contains(&name.as_str()) {
+            out.push(format!("${name} is used but no variable defines it"));
+        }
+    }
+    for name in &defined {
+        let is_filter = variables(dashboard).any(|v| v["name"] == name.as_str() && v["type"] == "query");
+        if is_filter && !used.contains(name) {
+            out.push(format!("variable {name} is defined but no query uses it"));
         }
     }
     let text = dashboard.to_string();
     if text.contains('@') || has_dotted_quad(&text) {
         out.push("an e-mail or an IP address in the dashboard".to_owned());
     }
+    out
+}
+
+/// What is wrong with one PromQL query of a dashboard (`at` says where it is): none, a
+/// fixed window, a variable's filter missing.
+fn expr_problems(at: &str, expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if expr.is_empty() {
+        out.push(format!("{at}: a query without expr"));
+    }
+    for window in windows(expr) {
+        if window != "$__rate_interval" && window != "$__range" {
+            out.push(format!(
+                "{at}: range [{window}] in {expr:?}: use $__rate_interval (or $__range \
+                 for totals over the time range); fixed windows belong in \
+                 deploy/prometheus/recording.yml"
+            ));
+        }
+    }
+    out.extend(filter_problems(expr).into_iter().map(|p| format!("{at}: {p}")));
     out
 }
 
@@ -527,6 +816,13 @@ fn encode(s: &str) -> String {
 /// A panel's expression as Grafana would send it: its variables replaced. `range` is the
 /// dashboard's time range.
 fn substitute(expr: &str, range: &str) -> String {
+    let mut expr = expr.to_owned();
+    // The filters at All.
+    for name in ["instance", "source", "rule", "severity"] {
+        expr = expr
+            .replace(&format!("${{{name}}}"), ".*")
+            .replace(&format!("${name}"), ".*");
+    }
     expr.replace("${__rate_interval}", RATE_INTERVAL)
         .replace("$__rate_interval", RATE_INTERVAL)
         .replace("${__range}", range)
