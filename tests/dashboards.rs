@@ -21,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+use sha2::Digest;
 use support::receiver::{Receiver, start_receiver};
 use support::service::{Options, company, log_tail, run_config, stop, wait_done, wait_until};
 use support::tansu::{Broker, create_topic, free_port, produce};
@@ -143,7 +144,11 @@ struct Query {
 fn queries(d: &Dashboard) -> Vec<Query> {
     let title = d.json["title"].as_str().unwrap_or(&d.file).to_owned();
     let mut out = Vec::new();
-    for a in d.json["annotations"]["list"].as_array().into_iter().flatten() {
+    for a in d.json["annotations"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if let Some(expr) = a["expr"].as_str() {
             out.push(Query {
                 dashboard: title.clone(),
@@ -374,7 +379,12 @@ fn problems(file: &str, dashboard: &Value) -> Vec<String> {
     let uses = |kind: &str| all_panels.iter().any(|p| p["datasource"]["type"] == kind);
     // One datasource variable per kind of panel, each defaulting to the provisioned uid.
     let datasource_variables = [
-        ("datasource", "prometheus", DATASOURCE_UID, uses("prometheus")),
+        (
+            "datasource",
+            "prometheus",
+            DATASOURCE_UID,
+            uses("prometheus"),
+        ),
         ("api", INFINITY, API_UID, uses(INFINITY)),
     ];
     for (name, kind, uid, used) in datasource_variables {
@@ -392,7 +402,9 @@ fn problems(file: &str, dashboard: &Value) -> Vec<String> {
                     ));
                 }
             }
-            None if used => out.push(format!("no {name} template variable (type datasource, {kind})")),
+            None if used => out.push(format!(
+                "no {name} template variable (type datasource, {kind})"
+            )),
             None => {}
         }
     }
@@ -413,13 +425,20 @@ fn problems(file: &str, dashboard: &Value) -> Vec<String> {
             out.push(format!("panel id {} is used twice", p["id"]));
         }
     }
-    for a in dashboard["annotations"]["list"].as_array().into_iter().flatten() {
+    for a in dashboard["annotations"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if a["builtIn"] == 1 {
             continue;
         }
         let at = format!("annotation {}", a["name"]);
         if a["datasource"] != prometheus {
-            out.push(format!("{at}: datasource {} is not {prometheus}", a["datasource"]));
+            out.push(format!(
+                "{at}: datasource {} is not {prometheus}",
+                a["datasource"]
+            ));
         }
         let expr = a["expr"].as_str().unwrap_or_default();
         out.extend(expr_problems(&at, expr));
@@ -428,11 +447,16 @@ fn problems(file: &str, dashboard: &Value) -> Vec<String> {
     for v in variables(dashboard).filter(|v| v["type"] == "query") {
         let at = format!("variable {}", v["name"]);
         if v["datasource"] != prometheus {
-            out.push(format!("{at}: datasource {} is not {prometheus}", v["datasource"]));
+            out.push(format!(
+                "{at}: datasource {} is not {prometheus}",
+                v["datasource"]
+            ));
         }
         let definition = v["definition"].as_str().unwrap_or_default();
         if !definition.starts_with("label_values(") || v["query"]["query"] != definition {
-            out.push(format!("{at}: a label_values(metric, label) query, as its definition"));
+            out.push(format!(
+                "{at}: a label_values(metric, label) query, as its definition"
+            ));
         }
         if v["multi"] != true || v["includeAll"] != true || v["allValue"] != ".*" {
             out.push(format!("{at}: multi-value, with All as .*"));
@@ -483,17 +507,25 @@ fn problems(file: &str, dashboard: &Value) -> Vec<String> {
                     ));
                 }
                 if t["type"] != "json" || t["source"] != "url" || t["format"] != "table" {
-                    out.push(format!("{at}: an Infinity query is JSON from a URL, as a table"));
+                    out.push(format!(
+                        "{at}: an Infinity query is JSON from a URL, as a table"
+                    ));
                 }
                 if !t["root_selector"].is_string()
                     || t["columns"].as_array().is_none_or(|c| {
-                        c.is_empty() || c.iter().any(|c| c["selector"].as_str().is_none_or(str::is_empty))
+                        c.is_empty()
+                            || c.iter()
+                                .any(|c| c["selector"].as_str().is_none_or(str::is_empty))
                     })
                 {
-                    out.push(format!("{at}: a root selector and a selector for every column"));
+                    out.push(format!(
+                        "{at}: a root selector and a selector for every column"
+                    ));
                 }
                 // The token lives in the datasource (secureJsonData), never in a panel.
-                if t["url_options"]["headers"].as_array().is_some_and(|h| !h.is_empty())
+                if t["url_options"]["headers"]
+                    .as_array()
+                    .is_some_and(|h| !h.is_empty())
                     || t["url"].to_string().to_lowercase().contains("token")
                 {
                     out.push(format!("{at}: headers or a token in the query"));
@@ -512,7 +544,8 @@ fn problems(file: &str, dashboard: &Value) -> Vec<String> {
         }
     }
     for name in &defined {
-        let is_filter = variables(dashboard).any(|v| v["name"] == name.as_str() && v["type"] == "query");
+        let is_filter =
+            variables(dashboard).any(|v| v["name"] == name.as_str() && v["type"] == "query");
         if is_filter && !used.contains(name) {
             out.push(format!("variable {name} is defined but no query uses it"));
         }
@@ -540,7 +573,11 @@ fn expr_problems(at: &str, expr: &str) -> Vec<String> {
             ));
         }
     }
-    out.extend(filter_problems(expr).into_iter().map(|p| format!("{at}: {p}")));
+    out.extend(
+        filter_problems(expr)
+            .into_iter()
+            .map(|p| format!("{at}: {p}")),
+    );
     out
 }
 
@@ -667,6 +704,91 @@ fn the_house_rules_catch_a_careless_panel() {
     }
 }
 
+/// The panel titled `title` (top level) of a dashboard.
+fn panel_titled<'d>(dashboard: &'d mut Value, title: &str) -> &'d mut Value {
+    dashboard["panels"]
+        .as_array_mut()
+        .and_then(|ps| ps.iter_mut().find(|p| p["title"] == title))
+        .unwrap_or_else(|| panic!("no panel {title:?}"))
+}
+
+/// The variable named `name` of a dashboard.
+fn variable_named<'d>(dashboard: &'d mut Value, name: &str) -> &'d mut Value {
+    dashboard["templating"]["list"]
+        .as_array_mut()
+        .and_then(|vs| vs.iter_mut().find(|v| v["name"] == name))
+        .unwrap_or_else(|| panic!("no variable {name:?}"))
+}
+
+#[test]
+fn the_house_rules_catch_a_careless_filter_or_api_panel() {
+    let d = dashboards()
+        .into_iter()
+        .find(|d| d.file == "driftwatch-soc-overview.json")
+        .expect("the SOC overview");
+    assert!(problems(&d.file, &d.json).is_empty());
+    const RISKY: &str = "Who is risky now";
+    const ALERTS: &str = "Alerts by rule and severity";
+    let breakages: [Breakage; 11] = [
+        ("an alert query without the rule filter", |d| {
+            panel_titled(d, ALERTS)["targets"][0]["expr"] = json!(
+                "sum by (rule, severity) (rate(driftwatch_alerts_total{instance=~\"$instance\", \
+                 severity=~\"$severity\"}[$__rate_interval])) * 3600"
+            )
+        }),
+        ("a raw metric without the instance filter", |d| {
+            panel_titled(d, "Employees at risk")["targets"][0]["expr"] =
+                json!("sum(driftwatch_employees_by_risk{level!=\"none\"})")
+        }),
+        ("a recorded series without the source filter", |d| {
+            panel_titled(d, "Events per second")["targets"][0]["expr"] =
+                json!("sum(driftwatch:records_consumed:rate5m)")
+        }),
+        ("a variable no query uses", |d| {
+            let mut extra = variable_named(d, "rule").clone();
+            extra["name"] = json!("unused");
+            d["templating"]["list"].as_array_mut().unwrap().push(extra);
+        }),
+        ("a query on a variable nobody defines", |d| {
+            d["templating"]["list"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|v| v["name"] != "severity");
+        }),
+        ("a single-value filter", |d| {
+            variable_named(d, "source")["multi"] = json!(false)
+        }),
+        ("an annotation with a fixed window", |d| {
+            d["annotations"]["list"][1]["expr"] = json!(
+                "sum by (rule, severity) (increase(driftwatch_alerts_total{instance=~\"$instance\", \
+                 rule=~\"$rule\", severity=~\"$severity\"}[5m])) > 0"
+            )
+        }),
+        ("an Infinity panel on a fixed datasource", |d| {
+            panel_titled(d, RISKY)["targets"][0]["datasource"]["uid"] = json!(API_UID)
+        }),
+        ("an Infinity panel on a full URL", |d| {
+            panel_titled(d, RISKY)["targets"][0]["url"] =
+                json!("http://driftwatch:9464/api/v1/employees?sort=risk")
+        }),
+        ("a token in a panel", |d| {
+            panel_titled(d, RISKY)["targets"][0]["url_options"]["headers"] =
+                json!([{"key": "Authorization", "value": "Bearer dwt_x"}])
+        }),
+        ("the api variable on another default", |d| {
+            variable_named(d, "api")["current"]["value"] = json!("my-infinity")
+        }),
+    ];
+    for (what, breakage) in breakages {
+        let mut broken = d.json.clone();
+        breakage(&mut broken);
+        assert!(
+            !problems(&d.file, &broken).is_empty(),
+            "{what}: the house rules must refuse it"
+        );
+    }
+}
+
 #[test]
 fn provisioning_serves_the_dashboards_datasource_and_folder() {
     let read = |p: &str| {
@@ -681,6 +803,62 @@ fn provisioning_serves_the_dashboards_datasource_and_folder() {
         lines.contains(&format!("uid: {DATASOURCE_UID}").as_str()),
         "the provisioned datasource must have the uid the dashboards default to"
     );
+    // The Infinity datasource of the API panels: the uid they default to, a bearer token
+    // from Grafana's environment (never in the file), and only driftwatch's host allowed.
+    let api = read("datasources/driftwatch-api.yaml");
+    let yaml: yaml_serde::Value = yaml_serde::from_str(&api).expect("driftwatch-api.yaml is YAML");
+    let yaml = serde_json::to_value(yaml).unwrap();
+    assert_eq!(yaml["apiVersion"], 1);
+    let ds = &yaml["datasources"][0];
+    assert_eq!(ds["type"], INFINITY, "{api}");
+    assert_eq!(
+        ds["uid"], API_UID,
+        "the uid the dashboards' api variable defaults to"
+    );
+    assert_eq!(ds["jsonData"]["auth_method"], "bearerToken", "{api}");
+    let token = ds["secureJsonData"]["bearerToken"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        token.starts_with("${") && token.ends_with('}') && !api.contains("dwt_"),
+        "the token comes from the environment: {token:?}"
+    );
+    let url = ds["url"].as_str().expect("a base URL");
+    assert_eq!(ds["jsonData"]["allowedHosts"], json!([url]), "{api}");
+    // The compose stack installs the plugin and gives Grafana a token that driftwatch
+    // there accepts, with the auditor role (reads only).
+    let compose_text = std::fs::read_to_string(root().join("deploy/compose/compose.yaml"))
+        .expect("read deploy/compose/compose.yaml");
+    let compose: yaml_serde::Value = yaml_serde::from_str(&compose_text).unwrap();
+    let compose = serde_json::to_value(compose).unwrap();
+    let grafana = &compose["services"]["grafana"]["environment"];
+    assert!(
+        grafana["GF_PLUGINS_PREINSTALL"]
+            .as_str()
+            .is_some_and(|p| p.split(',').any(|p| p.trim() == INFINITY)),
+        "compose's Grafana installs {INFINITY}: {grafana}"
+    );
+    let variable = token.trim_start_matches("${").trim_end_matches('}');
+    let given = grafana[variable]
+        .as_str()
+        .expect("compose gives Grafana the token");
+    let digest = driftwatch::hex::hex(&sha2::Sha256::digest(given.as_bytes()));
+    let config: toml::Value = toml::from_str(
+        &std::fs::read_to_string(root().join("deploy/compose/driftwatch.toml")).unwrap(),
+    )
+    .unwrap();
+    let entry = config["api"]["token"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["sha256"].as_str() == Some(digest.as_str()))
+        .expect("the token compose gives Grafana is one of driftwatch.toml's");
+    assert_eq!(entry["role"].as_str(), Some("auditor"), "{entry}");
+    assert!(
+        url.contains("driftwatch:9464"),
+        "compose's driftwatch: {url}"
+    );
+
     let providers = read("dashboards/driftwatch.yaml");
     let lines: Vec<&str> = providers.lines().map(str::trim).collect();
     assert!(lines.contains(&"apiVersion: 1"));
@@ -789,11 +967,21 @@ impl Drop for Prometheus {
 
 /// `GET path` over HTTP/1.0, so that the answer is neither chunked nor kept alive.
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_get_as(port, path, None)
+}
+
+/// [`http_get`] with a bearer token, as Grafana's Infinity datasource calls the API.
+fn http_get_as(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split(' ').nth(1)?.parse().ok()?;
@@ -861,6 +1049,8 @@ fn every_panel_query_returns_series_from_a_real_run() {
     let started = Instant::now();
     let mut all: Vec<Query> = dashboards().iter().flat_map(queries).collect();
     all.extend(recorded());
+    let api: Vec<ApiQuery> = dashboards().iter().flat_map(api_queries).collect();
+    assert!(!api.is_empty(), "the dashboards have panels on the API");
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start();
     let bootstrap = broker.bootstrap.clone();
@@ -875,10 +1065,14 @@ fn every_panel_query_returns_series_from_a_real_run() {
     // A webhook destination that answers 200 to everything.
     let hook = Receiver::default();
     let (hook_addr, _hook_runtime) = start_receiver(&hook);
+    // The API on, with an auditor token like the one Grafana's Infinity datasource has.
+    let (token, sha256) = driftwatch::api::new_token().expect("a token");
     let opts = Options {
         extra_toml: format!(
             "[route]\n[[route.destination]]\nname = \"webhook\"\nkind = \"webhook\"\n\
-             url = \"http://{hook_addr}/hook\"\n"
+             url = \"http://{hook_addr}/hook\"\n\
+             [api]\nenabled = true\n[[api.token]]\nname = \"grafana\"\nrole = \"auditor\"\n\
+             sha256 = \"{sha256}\"\n"
         ),
         ..Options::default()
     };
@@ -928,6 +1122,7 @@ fn every_panel_query_returns_series_from_a_real_run() {
                 Err(e) => empty.push(format!("{at}: {e}")),
             }
         }
+        empty.extend(api_problems(run.port, &token, &api));
         if empty.is_empty() || Instant::now() >= deadline {
             break (empty, flat);
         }
@@ -940,6 +1135,20 @@ fn every_panel_query_returns_series_from_a_real_run() {
         log_tail(&log),
         log_tail(&prometheus.log)
     );
+    // The selector check can fail: a column the answer lacks, a root it lacks.
+    let q = api
+        .iter()
+        .find(|q| !q.url.contains('$'))
+        .expect("an API panel without variables");
+    let (_, body) = http_get_as(run.port, &q.url, Some(&token)).expect("the API answers");
+    let answer: Value = serde_json::from_str(&body).expect("JSON");
+    assert!(selector_problems(&answer, &q.root, &q.columns).is_empty());
+    let mut columns = q.columns.clone();
+    columns.push("risk.no_such_field".to_owned());
+    assert_eq!(selector_problems(&answer, &q.root, &columns).len(), 1);
+    assert!(!selector_problems(&answer, "no_such_list", &q.columns).is_empty());
+    // Without the token the API refuses Grafana.
+    assert_eq!(http_get(run.port, &q.url).map(|(s, _)| s), Some(401));
     // Not a failure: a percentile of nothing is NaN, and a rate of a quiet counter is 0.
     if !flat.is_empty() {
         eprintln!(
@@ -949,11 +1158,61 @@ fn every_panel_query_returns_series_from_a_real_run() {
     }
     stop(child, "-TERM");
     eprintln!(
-        "{} queries (panels and recorded series) checked in {:.0?} (webhook requests: {})",
+        "{} queries (panels, annotations, variables and recorded series) and {} API panel \
+         queries checked in {:.0?} (webhook requests: {})",
         all.len(),
+        api.len(),
         started.elapsed(),
         hook.on("/hook").len()
     );
+}
+
+/// What the API panels lack, one line each: every panel's URL (its variables replaced as
+/// a user following the SOC overview's link would: `employee` the riskiest employee,
+/// `alert` their open alert) called with the token, its root and column selectors applied
+/// to the answer.
+fn api_problems(port: u16, token: &str, api: &[ApiQuery]) -> Vec<String> {
+    let call = |path: &str| -> Result<Value, String> {
+        match http_get_as(port, path, Some(token)) {
+            Some((200, body)) => serde_json::from_str(&body).map_err(|e| format!("not JSON: {e}")),
+            Some((status, body)) => Err(format!("HTTP {status}: {body}")),
+            None => Err("the API did not answer".to_owned()),
+        }
+    };
+    let top = call("/api/v1/employees?sort=risk&limit=1&min_risk=low");
+    let top = top.as_ref().map(|t| &t["employees"][0]);
+    let (employee, alert) = match top {
+        Ok(e) if e["risk"]["open_alert"]["id"].is_string() => (
+            e["employee_id"].as_str().unwrap_or_default().to_owned(),
+            e["risk"]["open_alert"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+        Ok(e) => return vec![format!("no employee at risk with an open alert yet: {e}")],
+        Err(e) => return vec![format!("the riskiest employee: {e}")],
+    };
+    let mut out = Vec::new();
+    for q in api {
+        let url = q
+            .url
+            .replace("${employee}", &encode(&employee))
+            .replace("${alert}", &encode(&alert));
+        let at = format!("{} / {}: {url}", q.dashboard, q.panel);
+        if url.contains('$') {
+            out.push(format!("{at}: a variable the test does not know"));
+            continue;
+        }
+        match call(&url) {
+            Ok(answer) => out.extend(
+                selector_problems(&answer, &q.root, &q.columns)
+                    .into_iter()
+                    .map(|p| format!("{at}: {p}")),
+            ),
+            Err(e) => out.push(format!("{at}: {e}")),
+        }
+    }
+    out
 }
 
 /// Whether a result series (matrix or vector) has a value other than NaN and 0.
