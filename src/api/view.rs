@@ -689,4 +689,63 @@ mod tests {
         });
         assert!(high.is_empty(), "{high:?}");
     }
+
+    /// Issue 19: a point shown by several lines is one observed place, with the latest
+    /// line's alert and time; a line without coordinates shows none; ids without a risk
+    /// sort last by risk.
+    #[test]
+    fn places_are_distinct_points_and_risk_sorts_the_unseen_last() {
+        let view = View::new(
+            crate::risk::Config::default(),
+            working_hours::Config::default(),
+        );
+        let at = |lat: Option<f64>| Evidence::Location {
+            country: Some("NL".into()),
+            city: Some("Amsterdam".into()),
+            lat,
+            lon: lat.map(|_| 4.89),
+            accuracy_km: None,
+            asn: None,
+            as_org: None,
+            tags: Vec::new(),
+        };
+        let line = |secs: i64, status: AlertStatus, evidence: Vec<Evidence>| Alert {
+            id: "dw-000000000000000000000005".into(),
+            status,
+            employee_id: EmployeeId("E5".into()),
+            time: DateTime::from_timestamp(1_790_000_000 + secs, 0).unwrap(),
+            severity: Severity::High,
+            rules: vec!["novelty".into()],
+            risk: 60,
+            summary: "s".into(),
+            findings: Vec::new(),
+            evidence,
+        };
+        view.apply_alert(&line(0, AlertStatus::Open, vec![at(Some(52.37))]));
+        view.apply_alert(&line(
+            60,
+            AlertStatus::Escalated,
+            vec![at(Some(52.37)), at(None)],
+        ));
+        let places = view.places(&Roster::default(), None, None);
+        assert_eq!(places.len(), 1, "{places:?}");
+        assert_eq!(places[0].kind, PlaceKind::Observed);
+        assert_eq!(places[0].time.map(|t| t.timestamp()), Some(1_790_000_060));
+        let nobody = EmployeeId("E0".into());
+        assert!(
+            view.places(&Roster::default(), None, Some(&nobody))
+                .is_empty()
+        );
+        // E5 has no state (no risk), E6 one with a score of 0: E6 first by risk.
+        let e6 = EmployeeId("E6".into());
+        view.apply_state(&e6, &EmployeeState::default());
+        let ids = |order| {
+            view.employees(&Roster::default(), None, order, None)
+                .into_iter()
+                .map(|e| e.employee_id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(EmployeeOrder::Id), ["E5", "E6"]);
+        assert_eq!(ids(EmployeeOrder::Risk), ["E6", "E5"]);
+    }
 }
