@@ -134,6 +134,8 @@ fn every_endpoint_with_the_right_role_a_wrong_role_and_no_token() {
     let reads = [
         "/api/v1/employees".to_owned(),
         "/api/v1/employees?min_risk=medium".to_owned(),
+        "/api/v1/employees?sort=risk&limit=5".to_owned(),
+        "/api/v1/places?min_risk=low".to_owned(),
         format!("/api/v1/employees/{employee}"),
         "/api/v1/alerts".to_owned(),
         "/api/v1/alerts?severity=critical&rule=anonymizer".to_owned(),
