@@ -6,6 +6,8 @@
 //! real Prometheus that loaded `deploy/prometheus/recording.yml` and scraped a real
 //! `driftwatch run` (a simulated company through a tansu broker, with malformed records, an
 //! unknown user and a webhook destination, so that every metric a panel shows has series).
+//! The panels on the analyst API (Infinity datasource) are called on that run's `/api/v1`
+//! with an auditor token, and their root and column selectors must find values.
 //!
 //! Needs `/usr/bin/prometheus` (Debian package `prometheus`, which `.ci/run` installs) and
 //! tansu (see `tests/support/tansu.rs`). `promtool check rules` and `promtool test rules`
