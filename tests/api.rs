@@ -134,6 +134,8 @@ fn every_endpoint_with_the_right_role_a_wrong_role_and_no_token() {
     let reads = [
         "/api/v1/employees".to_owned(),
         "/api/v1/employees?min_risk=medium".to_owned(),
+        "/api/v1/employees?sort=risk&limit=5".to_owned(),
+        "/api/v1/places?min_risk=low".to_owned(),
         format!("/api/v1/employees/{employee}"),
         "/api/v1/alerts".to_owned(),
         "/api/v1/alerts?severity=critical&rule=anonymizer".to_owned(),
@@ -376,4 +378,111 @@ fn a_disposition_through_the_api_silences_the_repeat_alert() {
     );
     let others = |v: &[Alert]| v.iter().filter(|a| a.employee_id.0 != "E1002").count();
     assert_eq!(others(&again), others(&s.alerts), "nobody else is touched");
+}
+
+/// Issue 19 (Grafana): the "who is risky now" list (`sort=risk`, `limit`), the claimed
+/// point in the profile, and the places for the map, against what the replay raised.
+#[test]
+fn risky_now_and_the_places_for_the_map() {
+    let s = start(16 * 1024);
+    let get = |path: &str| {
+        let (status, body) = s.call("GET", path, Some(Role::Auditor), None);
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    };
+    let all = get("/api/v1/employees");
+    let all = all["employees"].as_array().unwrap();
+    let ids: Vec<&str> = all
+        .iter()
+        .map(|e| e["employee_id"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "by id unless asked otherwise");
+    let score = |e: &Value| e["risk"]["score"].as_f64().unwrap_or(-1.0);
+    let top = all.iter().map(score).fold(f64::MIN, f64::max);
+    assert!(top > 0.0, "the example raises alerts");
+
+    let risky = get("/api/v1/employees?sort=risk&limit=3");
+    let risky = risky["employees"].as_array().unwrap();
+    assert_eq!(risky.len(), 3);
+    assert_eq!(score(&risky[0]), top, "{risky:?}");
+    assert!(
+        risky.windows(2).all(|w| score(&w[0]) >= score(&w[1])),
+        "highest first"
+    );
+    let at_risk = get("/api/v1/employees?sort=risk&min_risk=low");
+    assert!(
+        at_risk["employees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["risk"]["level"].is_string())
+    );
+    assert!(
+        get("/api/v1/employees?limit=0")["employees"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The roster's claimed point, as given in examples/roster.csv.
+    let e = get("/api/v1/employees/E1009");
+    assert_eq!(e["claimed"]["lat"], 35.6762, "{e}");
+    assert_eq!(e["claimed"]["lon"], 139.6503, "{e}");
+
+    // Places: each employee's claimed point, then the points their alerts showed.
+    let places = get("/api/v1/places");
+    let places = places["places"].as_array().unwrap();
+    let claimed: Vec<&Value> = places.iter().filter(|p| p["kind"] == "claimed").collect();
+    assert_eq!(
+        claimed.len(),
+        10,
+        "every example employee has a claimed point"
+    );
+    let observed: Vec<&Value> = places.iter().filter(|p| p["kind"] == "observed").collect();
+    assert!(!observed.is_empty(), "the alerts' location evidence");
+    for p in &observed {
+        let id = p["alert_id"].as_str().unwrap();
+        let lines: Vec<&Alert> = s.alerts.iter().filter(|a| a.id == id).collect();
+        assert!(!lines.is_empty(), "{p}");
+        assert_eq!(lines[0].employee_id.0.as_ref(), p["employee_id"], "{p}");
+        let shown = lines.iter().flat_map(|a| &a.evidence).any(|ev| {
+            matches!(ev, driftwatch::alert::Evidence::Location { lat: Some(lat), lon: Some(lon), .. }
+                if p["lat"] == *lat && p["lon"] == *lon)
+        });
+        assert!(
+            shown,
+            "an observed place is a location of the alert's lines: {p}"
+        );
+    }
+    let one = get("/api/v1/places?employee_id=E1002");
+    let one = one["places"].as_array().unwrap();
+    assert!(one.iter().all(|p| p["employee_id"] == "E1002"), "{one:?}");
+    assert_eq!(one[0]["kind"], "claimed");
+    assert_eq!(one[0]["city"], "New York");
+    assert!(one.iter().any(|p| p["kind"] == "observed"), "{one:?}");
+    let high: std::collections::BTreeSet<String> =
+        get("/api/v1/employees?min_risk=high")["employees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["employee_id"].as_str().unwrap().to_owned())
+            .collect();
+    let high_places: std::collections::BTreeSet<String> =
+        get("/api/v1/places?min_risk=high")["places"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["employee_id"].as_str().unwrap().to_owned())
+            .collect();
+    assert!(!high.is_empty());
+    assert_eq!(high_places, high);
+    for q in [
+        "/api/v1/places?min_risk=huge",
+        "/api/v1/employees?sort=name",
+    ] {
+        let (status, _) = s.call("GET", q, Some(Role::Auditor), None);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{q}");
+    }
 }

@@ -1472,6 +1472,11 @@ fn every_answer_of_the_api_is_as_documented() {
     let mut reads = vec![
         "/api/v1/employees".to_owned(),
         "/api/v1/employees?min_risk=low".to_owned(),
+        "/api/v1/employees?sort=risk&limit=3&min_risk=low".to_owned(),
+        "/api/v1/employees?sort=id&limit=0".to_owned(),
+        "/api/v1/places".to_owned(),
+        "/api/v1/places?min_risk=high".to_owned(),
+        "/api/v1/places?employee_id=X-not-in-roster".to_owned(),
         "/api/v1/alerts".to_owned(),
         "/api/v1/alerts?limit=1000&status=escalated&severity=critical&rule=impossible_travel\
          &employee_id=X-not-in-roster&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z"
@@ -1501,6 +1506,10 @@ fn every_answer_of_the_api_is_as_documented() {
     for (path, want) in [
         ("/api/v1/employees?min_risk=huge", 400),
         ("/api/v1/employees?bogus=1", 400),
+        ("/api/v1/employees?sort=name", 400),
+        ("/api/v1/employees?limit=-1", 400),
+        ("/api/v1/places?min_risk=huge", 400),
+        ("/api/v1/places?sort=risk", 400),
         ("/api/v1/alerts?status=closed", 400),
         ("/api/v1/alerts?limit=-1", 400),
         ("/api/v1/alerts?from=yesterday", 400),

@@ -2,7 +2,8 @@
 //!
 //! | method and path | who | what |
 //! |---|---|---|
-//! | `GET /api/v1/employees[?min_risk=high]` | auditor, analyst, admin | every employee: claimed profile, baseline summary, inferred time zone, risk |
+//! | `GET /api/v1/employees[?min_risk=high&sort=risk&limit=20]` | auditor, analyst, admin | every employee: claimed profile, baseline summary, inferred time zone, risk |
+//! | `GET /api/v1/places[?min_risk=high&employee_id=E1]` | auditor, analyst, admin | claimed and observed places, one row each, for maps |
 //! | `GET /api/v1/employees/{id}` | auditor, analyst, admin | one employee with their recent alert lines |
 //! | `GET /api/v1/alerts[?status&severity&rule&employee_id&from&to&limit]` | auditor, analyst, admin | alerts, newest first |
 //! | `GET /api/v1/alerts/{id}` | auditor, analyst, admin | one alert: latest line, every line, evidence, dispositions |
@@ -41,7 +42,7 @@ use subtle::ConstantTimeEq;
 use crate::alert::Severity;
 use crate::roster::{EmployeeId, Roster};
 use crate::suppress::{DEFAULT_SUPPRESSION_DAYS, Disposition, Verdict};
-use view::{AlertFilter, View};
+use view::{AlertFilter, EmployeeOrder, View};
 
 /// `[api]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -290,6 +291,7 @@ impl Api {
         Router::new()
             .route("/api/v1/employees", get(employees))
             .route("/api/v1/employees/{id}", get(employee))
+            .route("/api/v1/places", get(places))
             .route("/api/v1/alerts", get(alerts))
             .route("/api/v1/alerts/{id}", get(alert))
             .route("/api/v1/alerts/{id}/disposition", post(dispose))
@@ -426,6 +428,20 @@ fn query_of<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Response> {
 struct EmployeeQuery {
     /// Only employees at this risk level or above.
     min_risk: Option<Severity>,
+    /// `id` (default) or `risk` (highest score first).
+    #[serde(default)]
+    sort: EmployeeOrder,
+    /// At most this many, after sorting.
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceQuery {
+    /// Only employees at this risk level or above.
+    min_risk: Option<Severity>,
+    /// Only this employee.
+    employee_id: Option<String>,
 }
 
 async fn employees(
@@ -442,7 +458,30 @@ async fn employees(
     };
     json(
         StatusCode::OK,
-        &serde_json::json!({ "employees": api.view.employees(&(api.roster)(), q.min_risk) }),
+        &serde_json::json!({
+            "employees": api.view.employees(&(api.roster)(), q.min_risk, q.sort, q.limit)
+        }),
+    )
+}
+
+async fn places(
+    State(api): State<Api>,
+    caller: Option<axum::Extension<Caller>>,
+    query: Result<Query<PlaceQuery>, QueryRejection>,
+) -> Response {
+    if let Err(r) = require(caller.as_deref(), Permission::Read) {
+        return r;
+    }
+    let q = match query_of(query) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let employee = q.employee_id.map(|id| EmployeeId(id.into()));
+    json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "places": api.view.places(&(api.roster)(), q.min_risk, employee.as_ref())
+        }),
     )
 }
 

@@ -170,6 +170,51 @@ pub struct Claimed {
     pub work_hours: Option<String>,
     pub status: String,
     pub group: Option<String>,
+    /// The roster's claimed point (`claimed_lat`, `claimed_lon`), degrees; left out when
+    /// the roster gives none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+}
+
+/// How the employee list is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmployeeOrder {
+    /// By employee id.
+    #[default]
+    Id,
+    /// Highest risk score first (ties by id); employees without a risk last.
+    Risk,
+}
+
+/// What kind of place a [`Place`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaceKind {
+    /// Where the roster says the employee works.
+    Claimed,
+    /// Where a login named by one of the employee's alert lines geolocated.
+    Observed,
+}
+
+/// One place of one employee, for a map: the roster's claimed point, or the location
+/// evidence of the employee's alert lines.
+#[derive(Debug, Clone, Serialize)]
+pub struct Place {
+    pub employee_id: String,
+    pub kind: PlaceKind,
+    pub lat: f64,
+    pub lon: f64,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    /// The alert whose line showed the place (`observed` only).
+    pub alert_id: Option<String>,
+    /// The event time of the latest alert line that showed it (`observed` only).
+    pub time: Option<DateTime<Utc>>,
+    /// That line's severity (`observed` only).
+    pub severity: Option<Severity>,
 }
 
 /// Filters of the alert list.
@@ -338,25 +383,115 @@ impl View {
         }
     }
 
-    /// Employees in the roster or the view, sorted by id; `risk`: only those at that level
-    /// or above.
-    pub fn employees(&self, roster: &Roster, min_level: Option<Severity>) -> Vec<EmployeeView> {
+    /// Employees in the roster or the view, sorted by `order`; `min_level`: only those at
+    /// that level or above; `limit`: at most that many (after sorting).
+    pub fn employees(
+        &self,
+        roster: &Roster,
+        min_level: Option<Severity>,
+        order: EmployeeOrder,
+        limit: Option<usize>,
+    ) -> Vec<EmployeeView> {
         let inner = self.read();
+        let mut out: Vec<EmployeeView> = Self::ids(&inner, roster)
+            .into_iter()
+            .map(|id| self.employee_in(&inner, roster, id, 0))
+            .filter(|e| at_least(e, min_level))
+            .collect();
+        if order == EmployeeOrder::Risk {
+            // Stable: ties keep the id order.
+            let score = |e: &EmployeeView| e.risk.as_ref().map_or(-1.0, |r| r.score);
+            out.sort_by(|a, b| score(b).total_cmp(&score(a)));
+        }
+        out.truncate(limit.unwrap_or(usize::MAX));
+        out
+    }
+
+    /// Every known employee id (roster and view), sorted.
+    fn ids<'a>(inner: &'a Inner, roster: &'a Roster) -> Vec<&'a EmployeeId> {
         let mut ids: Vec<&EmployeeId> = roster.iter().map(|p| &p.employee_id).collect();
         ids.extend(inner.employees.keys().filter(|id| roster.get(id).is_none()));
         ids.sort();
         ids.dedup();
-        ids.into_iter()
-            .map(|id| self.employee_in(&inner, roster, id, 0))
-            .filter(|e| {
-                min_level.is_none_or(|min| {
-                    e.risk
-                        .as_ref()
-                        .and_then(|r| r.level)
-                        .is_some_and(|l| l >= min)
-                })
-            })
-            .collect()
+        ids
+    }
+
+    /// The places of the employees at `min_level` or above (or of `employee` alone): each
+    /// one's claimed point, then every distinct point their alert lines' location evidence
+    /// showed (the latest line that showed it), by employee id.
+    pub fn places(
+        &self,
+        roster: &Roster,
+        min_level: Option<Severity>,
+        employee: Option<&EmployeeId>,
+    ) -> Vec<Place> {
+        let inner = self.read();
+        let mut out = Vec::new();
+        for id in Self::ids(&inner, roster) {
+            if employee.is_some_and(|e| e != id) {
+                continue;
+            }
+            if min_level.is_some() && !at_least(&self.employee_in(&inner, roster, id, 0), min_level)
+            {
+                continue;
+            }
+            if let Some(p) = roster.get(id)
+                && let Some((lat, lon)) = p.point
+            {
+                out.push(Place {
+                    employee_id: id.0.to_string(),
+                    kind: PlaceKind::Claimed,
+                    lat,
+                    lon,
+                    country: Some(p.country.clone()),
+                    city: p.city.clone(),
+                    alert_id: None,
+                    time: None,
+                    severity: None,
+                });
+            }
+            let lines = inner
+                .employees
+                .get(id)
+                .into_iter()
+                .flat_map(|e| &e.alerts)
+                .filter_map(|a| inner.alerts.get(a))
+                .flat_map(|a| &a.history);
+            let mut observed: Vec<Place> = Vec::new();
+            for line in lines {
+                for ev in &line.evidence {
+                    let Evidence::Location {
+                        country,
+                        city,
+                        lat: Some(lat),
+                        lon: Some(lon),
+                        ..
+                    } = ev
+                    else {
+                        continue;
+                    };
+                    let place = Place {
+                        employee_id: id.0.to_string(),
+                        kind: PlaceKind::Observed,
+                        lat: *lat,
+                        lon: *lon,
+                        country: country.clone(),
+                        city: city.clone(),
+                        alert_id: Some(line.id.clone()),
+                        time: Some(line.time),
+                        severity: Some(line.severity),
+                    };
+                    match observed.iter_mut().find(|p| p.lat == *lat && p.lon == *lon) {
+                        Some(seen) if seen.time < place.time => *seen = place,
+                        Some(_) => {}
+                        None => observed.push(place),
+                    }
+                }
+            }
+            observed.sort_by_key(|p| p.time);
+            out.extend(observed);
+        }
+        out
     }
 
     /// One employee with their recent alert lines, if the roster or the view knows them.
@@ -406,6 +541,8 @@ impl View {
                 work_hours: p.work_hours.as_ref().map(|w| w.to_string()),
                 status: p.status.as_str().to_owned(),
                 group: p.group.clone(),
+                lat: p.point.map(|(lat, _)| lat),
+                lon: p.point.map(|(_, lon)| lon),
             }),
             baseline: entry.and_then(|e| e.baseline.clone()),
             inferred_timezone: inferred,
@@ -461,6 +598,16 @@ impl View {
         });
         out
     }
+}
+
+/// Whether `e`'s risk level is `min` or above (always, without `min`).
+fn at_least(e: &EmployeeView, min: Option<Severity>) -> bool {
+    min.is_none_or(|min| {
+        e.risk
+            .as_ref()
+            .and_then(|r| r.level)
+            .is_some_and(|l| l >= min)
+    })
 }
 
 #[cfg(test)]
@@ -541,5 +688,64 @@ mod tests {
             ..AlertFilter::default()
         });
         assert!(high.is_empty(), "{high:?}");
+    }
+
+    /// Issue 19: a point shown by several lines is one observed place, with the latest
+    /// line's alert and time; a line without coordinates shows none; ids without a risk
+    /// sort last by risk.
+    #[test]
+    fn places_are_distinct_points_and_risk_sorts_the_unseen_last() {
+        let view = View::new(
+            crate::risk::Config::default(),
+            working_hours::Config::default(),
+        );
+        let at = |lat: Option<f64>| Evidence::Location {
+            country: Some("NL".into()),
+            city: Some("Amsterdam".into()),
+            lat,
+            lon: lat.map(|_| 4.89),
+            accuracy_km: None,
+            asn: None,
+            as_org: None,
+            tags: Vec::new(),
+        };
+        let line = |secs: i64, status: AlertStatus, evidence: Vec<Evidence>| Alert {
+            id: "dw-000000000000000000000005".into(),
+            status,
+            employee_id: EmployeeId("E5".into()),
+            time: DateTime::from_timestamp(1_790_000_000 + secs, 0).unwrap(),
+            severity: Severity::High,
+            rules: vec!["novelty".into()],
+            risk: 60,
+            summary: "s".into(),
+            findings: Vec::new(),
+            evidence,
+        };
+        view.apply_alert(&line(0, AlertStatus::Open, vec![at(Some(52.37))]));
+        view.apply_alert(&line(
+            60,
+            AlertStatus::Escalated,
+            vec![at(Some(52.37)), at(None)],
+        ));
+        let places = view.places(&Roster::default(), None, None);
+        assert_eq!(places.len(), 1, "{places:?}");
+        assert_eq!(places[0].kind, PlaceKind::Observed);
+        assert_eq!(places[0].time.map(|t| t.timestamp()), Some(1_790_000_060));
+        let nobody = EmployeeId("E0".into());
+        assert!(
+            view.places(&Roster::default(), None, Some(&nobody))
+                .is_empty()
+        );
+        // E5 has no state (no risk), E6 one with a score of 0: E6 first by risk.
+        let e6 = EmployeeId("E6".into());
+        view.apply_state(&e6, &EmployeeState::default());
+        let ids = |order| {
+            view.employees(&Roster::default(), None, order, None)
+                .into_iter()
+                .map(|e| e.employee_id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(EmployeeOrder::Id), ["E5", "E6"]);
+        assert_eq!(ids(EmployeeOrder::Risk), ["E6", "E5"]);
     }
 }
