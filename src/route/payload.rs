@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::alert::{Alert, Severity};
+use crate::siem::{AlertsFormat, Lifecycle};
 
 /// What the payload asks of the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +207,26 @@ pub fn webhook(alert: &Alert, group: Option<&str>, action: Action) -> Value {
         "group": group,
         "alert": alert,
     })
+}
+
+/// The body of a webhook or the line of a file destination in its `format`: the
+/// [`webhook`] envelope for `driftwatch`, the alert alone as an OCSF Detection Finding or
+/// an ECS document otherwise (a resolution closes the finding: OCSF activity Close, ECS
+/// `event.action: resolved`).
+pub fn alert_body(
+    alert: &Alert,
+    group: Option<&str>,
+    action: Action,
+    format: AlertsFormat,
+) -> Value {
+    let lifecycle = match action {
+        Action::Trigger => Lifecycle::AsWritten,
+        Action::Resolve => Lifecycle::Resolved,
+    };
+    match format {
+        AlertsFormat::Driftwatch => webhook(alert, group, action),
+        other => crate::siem::to_value(alert, other, lifecycle),
+    }
 }
 
 /// One line: severity, employee, rules, summary.

@@ -11,7 +11,7 @@
 //! | `user.risk.calculated_level` | `severity` |
 //! | `event.reason` | the findings, one sentence each |
 //! | `event.start`, `event.end` | the first and last login of the alert |
-//! | `rule.id`, `rule.name` | the rule that opened the alert; `tags` every rule |
+//! | `rule.id`, `rule.name` | the rule of the most severe finding; `tags` every rule |
 //! | `user.id` / `user.name` / `user.email` | the employee id / the account / the account if it is an e-mail address |
 //! | `source.ip`, `source.geo.*`, `source.as.*` | the triggering login's address, its place and network |
 //! | `related.ip`, `related.user` | every address and account of the evidence |
@@ -75,8 +75,8 @@ pub fn document(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
             "provider": "driftwatch",
         },
         "rule": {
-            "id": alert.rules.first(),
-            "name": alert.rules.first(),
+            "id": super::lead_rule(alert),
+            "name": super::lead_rule(alert),
             "ruleset": "driftwatch",
         },
         "user": {
@@ -208,7 +208,7 @@ mod tests {
         assert_eq!(v["@timestamp"], "2026-10-03T08:15:00.000Z");
         assert_eq!(v["event"]["kind"], "alert");
         assert_eq!(v["event"]["action"], "escalated");
-        assert_eq!(v["rule"]["id"], "claimed_location");
+        assert_eq!(v["rule"]["id"], "impossible_travel");
         assert_eq!(v["user"]["id"], "E1003");
         assert_eq!(v["user"]["email"], "ana@corp.example");
         assert_eq!(v["source"]["ip"], "102.89.0.7");

@@ -200,6 +200,20 @@ pub fn techniques(alert: &Alert) -> Vec<Technique> {
     out
 }
 
+/// The rule that carries the alert: the one whose finding is the most severe (the first
+/// of those in the order they came), else the first rule. An alert's `rules` are sorted by
+/// name, so the first is not always the one that matters.
+pub fn lead_rule(alert: &Alert) -> Option<&str> {
+    let mut lead: Option<&crate::alert::FindingNote> = None;
+    for f in &alert.findings {
+        if lead.is_none_or(|l| f.severity > l.severity) {
+            lead = Some(f);
+        }
+    }
+    lead.map(|f| f.rule.as_str())
+        .or_else(|| alert.rules.first().map(String::as_str))
+}
+
 /// The triggering login (the one at the alert's time; else the latest) and the location
 /// that follows it in the evidence, if any.
 fn trigger(alert: &Alert) -> Option<(&Evidence, Option<&Evidence>)> {

@@ -9,9 +9,8 @@
 //! | `status_id` | 1 New; 4 Resolved when closed by an analyst |
 //! | `risk_score` | `risk` (0–100) |
 //! | `message` | `summary` |
-//! | `finding_info` | `uid` the alert id, `title`, `desc` (the findings), `types` and `analytic` / `related_analytics` (the rules), `attacks` (ATT&CK), first / last login time, `data_sources` (input formats) |
-//! | `user` | `uid` the employee id, `name` / `email_addr` the account, `ldap_person.location` the claimed place |
-//! | `evidences` | one per piece of evidence: a login with its `src_endpoint` (IP, `location`, `autonomous_system`) and account; travel and sessions with their address; every piece whole in `data` |
+//! | `finding_info` | `uid` the alert id, `title`, `desc` (the findings), `types` (the rules), `analytic` (the rule of the most severe finding) and `related_analytics` (the others), `attacks` (ATT&CK), first / last login time, `data_sources` (input formats) |
+//! | `evidences` | one per piece of evidence, the piece whole in `data`: a login with its `src_endpoint` (IP, `location`, `autonomous_system`) and `user` (`uid` the employee id, `name` / `email_addr` the account); the claimed place as the employee's `user.ldap_person.location`; travel and sessions with their address |
 //! | `metadata` | `product` driftwatch and its version, the OCSF `version` |
 //! | `unmapped.driftwatch` | the driftwatch alert, whole |
 //!
@@ -21,7 +20,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{Lifecycle, Technique, account, email, prune, techniques};
+use super::{Lifecycle, Technique, email, prune, techniques};
 use crate::alert::{Alert, AlertStatus, Evidence, Severity};
 
 /// The OCSF schema version the lines follow (`version.json` of the reference source).
@@ -81,7 +80,6 @@ pub fn finding(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
         "end_time": logins.last().copied().map(ms),
         "finding_info": finding_info(alert, &logins),
         "evidences": evidences(alert),
-        "user": user(alert),
         "metadata": {
             "product": {
                 "name": "driftwatch",
@@ -148,7 +146,13 @@ fn finding_info(alert: &Alert, logins: &[DateTime<Utc>]) -> Value {
         .collect();
     sources.sort_unstable();
     sources.dedup();
-    let related: Vec<Value> = alert.rules.iter().skip(1).map(|r| analytic(r)).collect();
+    let lead = super::lead_rule(alert);
+    let related: Vec<Value> = alert
+        .rules
+        .iter()
+        .filter(|r| Some(r.as_str()) != lead)
+        .map(|r| analytic(r))
+        .collect();
     json!({
         "uid": alert.id,
         "title": format!(
@@ -159,7 +163,7 @@ fn finding_info(alert: &Alert, logins: &[DateTime<Utc>]) -> Value {
         ),
         "desc": desc,
         "types": alert.rules,
-        "analytic": alert.rules.first().map(|r| analytic(r)),
+        "analytic": lead.map(analytic),
         "related_analytics": (!related.is_empty()).then_some(related),
         "attacks": techniques(alert).into_iter().map(attack).collect::<Vec<_>>(),
         "created_time": ms(alert.time),
@@ -179,25 +183,6 @@ fn attack(t: Technique) -> Value {
     json!({
         "technique": {"uid": t.id, "name": t.name, "src_url": t.reference},
         "tactic": {"uid": tactic.id, "name": tactic.name, "src_url": tactic.reference},
-    })
-}
-
-fn user(alert: &Alert) -> Value {
-    let name = account(alert).unwrap_or(&alert.employee_id.0);
-    let claimed = alert.evidence.iter().find_map(|e| match e {
-        Evidence::Claimed { country, city, .. } => Some(json!({"country": country, "city": city})),
-        _ => None,
-    });
-    json!({
-        "uid": alert.employee_id,
-        "name": name,
-        "email_addr": email(name),
-        "type_id": 1,
-        "type": "User",
-        "ldap_person": {
-            "employee_uid": alert.employee_id,
-            "location": claimed,
-        },
     })
 }
 
@@ -223,13 +208,14 @@ fn evidences(alert: &Alert) -> Vec<Value> {
         if matches!(e, Evidence::Login { .. }) {
             last_login = Some(out.len());
         }
-        out.push(evidence(e));
+        out.push(evidence(alert, e));
     }
     out
 }
 
-/// The evidences entry of one piece: its homes in OCSF, and the piece whole in `data`.
-pub fn evidence(e: &Evidence) -> Value {
+/// The evidences entry of one piece of `alert`'s evidence: its homes in OCSF, and the
+/// piece whole in `data`.
+pub fn evidence(alert: &Alert, e: &Evidence) -> Value {
     let name = piece(e)
         .get("type")
         .and_then(Value::as_str)
@@ -246,10 +232,7 @@ pub fn evidence(e: &Evidence) -> Value {
         } => {
             entry.insert("uid".into(), json!(source_id));
             entry.insert("src_endpoint".into(), json!({ "ip": ip }));
-            entry.insert(
-                "user".into(),
-                json!({"name": user, "email_addr": email(user)}),
-            );
+            entry.insert("user".into(), employee(alert, Some(user), None));
             entry.insert("data".into(), json!({ "login": piece(e) }));
         }
         Evidence::Location { .. } => {
@@ -264,8 +247,12 @@ pub fn evidence(e: &Evidence) -> Value {
             entry.insert("src_endpoint".into(), json!({ "ip": ip }));
             entry.insert("data".into(), piece(e));
         }
-        Evidence::Claimed { .. }
-        | Evidence::Database { .. }
+        Evidence::Claimed { country, city, .. } => {
+            let claimed = json!({"country": country, "city": city});
+            entry.insert("user".into(), employee(alert, None, Some(claimed)));
+            entry.insert("data".into(), piece(e));
+        }
+        Evidence::Database { .. }
         | Evidence::Hours { .. }
         | Evidence::Share { .. }
         | Evidence::Cluster { .. }
@@ -277,6 +264,22 @@ pub fn evidence(e: &Evidence) -> Value {
     let mut v = Value::Object(entry);
     prune(&mut v);
     v
+}
+
+/// The employee as an OCSF user: `uid` the employee id, `name` the account of a login,
+/// `ldap_person.location` the place the roster claims.
+fn employee(alert: &Alert, account: Option<&str>, claimed: Option<Value>) -> Value {
+    json!({
+        "uid": alert.employee_id,
+        "name": account,
+        "email_addr": account.and_then(email),
+        "type_id": 1,
+        "type": "User",
+        "ldap_person": claimed.map(|location| json!({
+            "employee_uid": alert.employee_id,
+            "location": location,
+        })),
+    })
 }
 
 /// Where an address is, onto its `src_endpoint`.
@@ -336,8 +339,11 @@ mod tests {
         assert_eq!(login["src_endpoint"]["location"]["country"], "NG");
         assert_eq!(login["src_endpoint"]["autonomous_system"]["number"], 29465);
         assert_eq!(login["data"]["location"]["as_org"], "MTN NIGERIA");
+        assert_eq!(login["user"]["uid"], "E1003");
+        assert_eq!(login["user"]["email_addr"], "ana@corp.example");
         assert_eq!(v["evidences"][1]["name"], "claimed");
-        assert_eq!(v["user"]["ldap_person"]["location"]["city"], "Lisbon");
+        let claimed = &v["evidences"][1]["user"]["ldap_person"]["location"];
+        assert_eq!(claimed["city"], "Lisbon");
         let attacks: Vec<&str> = v["finding_info"]["attacks"]
             .as_array()
             .unwrap()
