@@ -399,7 +399,10 @@ fn with_ocsf_on_the_alerts_topic_the_route_stage_and_the_api_still_work() {
             })
             .collect()
     };
-    wait("every alert paged", Box::new(|| paged().len() >= want.len()));
+    wait(
+        "every alert paged",
+        Box::new(|| paged().len() >= want.len()),
+    );
     assert_eq!(paged(), want);
 
     let listener = runtime

@@ -49,7 +49,11 @@ fn simulated() -> &'static Path {
             os("--days"),
             os("30"),
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         dir
     })
     .path()
@@ -82,7 +86,11 @@ fn replay(config: &Path, events: &Path, format: &str) -> Vec<String> {
         config.as_os_str(),
         events.as_os_str(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -110,7 +118,10 @@ fn ocsf_lines_of_real_replays_validate_against_the_schema() {
         .map(|(k, _)| *k)
         .filter(|k| !absent.contains(*k))
         .collect();
-    assert!(stale.is_empty(), "OCSF_ABSENT explains what is not absent: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "OCSF_ABSENT explains what is not absent: {stale:?}"
+    );
 
     let all: Vec<Value> = lines
         .iter()
@@ -133,7 +144,10 @@ fn ocsf_lines_of_real_replays_validate_against_the_schema() {
         assert_eq!(v["finding_info"]["uid"], json!(alert.id));
         assert_eq!(v["risk_score"], json!(alert.risk));
     }
-    assert!(all.iter().any(|v| v["finding_info"]["attacks"].as_array().unwrap().len() == 2));
+    assert!(
+        all.iter()
+            .any(|v| v["finding_info"]["attacks"].as_array().unwrap().len() == 2)
+    );
     // The evidence of the simulated company reaches every home: a login's place and
     // network, a travel's address, a session's.
     let names: BTreeSet<&str> = all
@@ -141,11 +155,15 @@ fn ocsf_lines_of_real_replays_validate_against_the_schema() {
         .flat_map(|v| v["evidences"].as_array().unwrap())
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    for kind in ["login", "claimed", "travel", "session", "cluster", "baseline", "hours", "share"] {
+    for kind in [
+        "login", "claimed", "travel", "session", "cluster", "baseline", "hours", "share",
+    ] {
         assert!(names.contains(kind), "no {kind} evidence in {names:?}");
     }
-    assert!(all.iter().any(|v| v["evidences"][0]["src_endpoint"]["location"]["country"].is_string()
-        && v["evidences"][0]["src_endpoint"]["autonomous_system"]["number"].is_u64()));
+    assert!(all.iter().any(
+        |v| v["evidences"][0]["src_endpoint"]["location"]["country"].is_string()
+            && v["evidences"][0]["src_endpoint"]["autonomous_system"]["number"].is_u64()
+    ));
 }
 
 /// A valid OCSF line of the example company.
@@ -310,18 +328,39 @@ fn the_ecs_validator_rejects_broken_lines() {
     assert_eq!(check_ecs(&good), Vec::<String>::new());
     type Break = fn(&mut Value);
     let cases: [(Break, &str); 6] = [
-        (|v| v["source"]["geo"]["colour"] = json!("red"), "source.geo.colour: not an ECS field"),
-        (|v| v["source"]["ip"] = json!("not-an-ip"), "source.ip: \"not-an-ip\" is not a ip"),
-        (|v| v["event"]["severity"] = json!("high"), "event.severity: \"high\" is not a long"),
-        (|v| v["rule"]["name"] = json!(["a", "b"]), "rule.name: an array"),
-        (|v| v["@timestamp"] = json!("yesterday"), "@timestamp: \"yesterday\" is not a date"),
-        (|v| v["source"]["geo"]["location"] = json!({"lat": 95.0, "lon": 0.0}), "is not a geo_point"),
+        (
+            |v| v["source"]["geo"]["colour"] = json!("red"),
+            "source.geo.colour: not an ECS field",
+        ),
+        (
+            |v| v["source"]["ip"] = json!("not-an-ip"),
+            "source.ip: \"not-an-ip\" is not a ip",
+        ),
+        (
+            |v| v["event"]["severity"] = json!("high"),
+            "event.severity: \"high\" is not a long",
+        ),
+        (
+            |v| v["rule"]["name"] = json!(["a", "b"]),
+            "rule.name: an array",
+        ),
+        (
+            |v| v["@timestamp"] = json!("yesterday"),
+            "@timestamp: \"yesterday\" is not a date",
+        ),
+        (
+            |v| v["source"]["geo"]["location"] = json!({"lat": 95.0, "lon": 0.0}),
+            "is not a geo_point",
+        ),
     ];
     for (broken, expect) in cases {
         let mut v = good.clone();
         broken(&mut v);
         let errors = check_ecs(&v);
-        assert!(errors.iter().any(|e| e.contains(expect)), "expected {expect:?} in {errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains(expect)),
+            "expected {expect:?} in {errors:?}"
+        );
     }
 }
 
@@ -364,7 +403,11 @@ fn evaluate_scores_ocsf_and_ecs_alert_files_as_the_driftwatch_one() {
             os("--alerts"),
             file.as_os_str(),
         ]);
-        assert!(out.status.success(), "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         outputs.push(String::from_utf8(out.stdout).unwrap());
     }
     assert!(outputs[0].contains("recall"), "{}", outputs[0]);
@@ -382,14 +425,20 @@ fn evaluate_scores_ocsf_and_ecs_alert_files_as_the_driftwatch_one() {
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.jsonl line 1") && err.contains("unmapped.driftwatch"), "{err}");
+    assert!(
+        err.contains("bad.jsonl line 1") && err.contains("unmapped.driftwatch"),
+        "{err}"
+    );
 }
 
 #[test]
 fn replays_in_each_format_are_byte_identical_run_to_run() {
     let (_, config, events) = companies().remove(0);
     for format in ["ocsf", "ecs"] {
-        assert_eq!(replay(&config, &events, format), replay(&config, &events, format));
+        assert_eq!(
+            replay(&config, &events, format),
+            replay(&config, &events, format)
+        );
     }
 }
 
@@ -436,7 +485,11 @@ fn file_and_webhook_destinations_write_the_format_they_are_given() {
         config.as_os_str(),
         events.as_os_str(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The OCSF file holds what `replay --alerts-format ocsf` writes, line for line.
     let file: Vec<String> = std::fs::read_to_string(&ocsf_file)
         .unwrap()
@@ -508,5 +561,8 @@ fn an_unknown_alerts_format_is_a_usage_error() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("driftwatch") && err.contains("ocsf") && err.contains("ecs"), "{err}");
+    assert!(
+        err.contains("driftwatch") && err.contains("ocsf") && err.contains("ecs"),
+        "{err}"
+    );
 }

@@ -309,6 +309,31 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_siem_body_is_the_alert_alone_and_a_resolution_closes_it() {
+        let a = alert();
+        let plain = alert_body(&a, Some("eng"), Action::Trigger, AlertsFormat::Driftwatch);
+        assert_eq!(plain, webhook(&a, Some("eng"), Action::Trigger));
+        let open = alert_body(&a, Some("eng"), Action::Trigger, AlertsFormat::Ocsf);
+        assert_eq!(
+            (open["activity_id"].as_u64(), open["status_id"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert!(open.get("dedup_key").is_none(), "no envelope");
+        let closed = alert_body(&a, None, Action::Resolve, AlertsFormat::Ocsf);
+        assert_eq!(
+            (closed["activity_id"].as_u64(), closed["status_id"].as_u64()),
+            (Some(3), Some(4))
+        );
+        assert_eq!(closed["type_uid"], 200403);
+        let ecs = alert_body(&a, None, Action::Resolve, AlertsFormat::Ecs);
+        assert_eq!(ecs["event"]["action"], "resolved");
+        assert_eq!(
+            crate::siem::read_alert(ecs.to_string().as_bytes()).unwrap(),
+            a
+        );
+    }
+
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
             .unwrap()

@@ -204,7 +204,11 @@ mod tests {
 
     #[test]
     fn the_issue_fields_are_filled_from_the_alert() {
-        let v = document(&sample(EventKind::VpnSessionStart), "9.9.9", Lifecycle::AsWritten);
+        let v = document(
+            &sample(EventKind::VpnSessionStart),
+            "9.9.9",
+            Lifecycle::AsWritten,
+        );
         assert_eq!(v["@timestamp"], "2026-10-03T08:15:00.000Z");
         assert_eq!(v["event"]["kind"], "alert");
         assert_eq!(v["event"]["action"], "escalated");
@@ -222,9 +226,13 @@ mod tests {
     #[test]
     fn an_address_nobody_placed_has_no_geo() {
         let mut a = sample(EventKind::Mfa);
-        a.evidence.retain(|e| !matches!(e, Evidence::Location { .. }));
+        a.evidence
+            .retain(|e| !matches!(e, Evidence::Location { .. }));
         let v = document(&a, "1", Lifecycle::Resolved);
-        assert_eq!(v["source"], json!({"ip": "102.89.0.7", "address": "102.89.0.7"}));
+        assert_eq!(
+            v["source"],
+            json!({"ip": "102.89.0.7", "address": "102.89.0.7"})
+        );
         assert_eq!(v["event"]["action"], "resolved");
     }
 }

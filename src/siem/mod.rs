@@ -24,9 +24,7 @@ use crate::event::EventKind;
 
 /// How alert lines are written: `replay --alerts-format`, `[kafka] alerts_format`, and
 /// `format` of a `webhook` or `file` destination.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertsFormat {
     /// driftwatch's own alert object (README "Alerts").
@@ -353,8 +351,7 @@ pub(crate) mod tests {
             let alert = sample(kind);
             for format in AlertsFormat::ALL {
                 let line = to_line(&alert, format);
-                let back = read_alert(&line)
-                    .unwrap_or_else(|e| panic!("{}: {e}", format.as_str()));
+                let back = read_alert(&line).unwrap_or_else(|e| panic!("{}: {e}", format.as_str()));
                 assert_eq!(back, alert, "{}", format.as_str());
             }
         }
@@ -374,7 +371,10 @@ pub(crate) mod tests {
             ("[1,2]", "not a JSON object"),
             (r#"{"id":"x"}"#, "driftwatch alert: missing field"),
             (r#"{"class_uid":2004,"unmapped":{}}"#, "OCSF line without"),
-            (r#"{"@timestamp":"2026-01-01T00:00:00Z"}"#, "ECS line without"),
+            (
+                r#"{"@timestamp":"2026-01-01T00:00:00Z"}"#,
+                "ECS line without",
+            ),
             (
                 r#"{"@timestamp":"x","driftwatch":{"alert":{"id":1}}}"#,
                 "ECS line: the embedded",
@@ -401,7 +401,14 @@ pub(crate) mod tests {
     #[test]
     fn emails_are_recognised_and_other_names_are_not() {
         assert_eq!(email("ana@corp.example"), Some("ana@corp.example"));
-        for name in ["ana", "CORP\\ana", "@corp.example", "ana@corp", "a@b@c.d", "a b@c.d"] {
+        for name in [
+            "ana",
+            "CORP\\ana",
+            "@corp.example",
+            "ana@corp",
+            "a@b@c.d",
+            "a b@c.d",
+        ] {
             assert_eq!(email(name), None, "{name}");
         }
     }

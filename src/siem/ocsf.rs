@@ -356,12 +356,11 @@ mod tests {
 
     #[test]
     fn a_resolution_closes_the_finding() {
-        let v = finding(
-            &sample(EventKind::Mfa),
-            "1",
-            Lifecycle::Resolved,
+        let v = finding(&sample(EventKind::Mfa), "1", Lifecycle::Resolved);
+        assert_eq!(
+            (v["activity_id"].as_u64(), v["status_id"].as_u64()),
+            (Some(3), Some(4))
         );
-        assert_eq!((v["activity_id"].as_u64(), v["status_id"].as_u64()), (Some(3), Some(4)));
         assert_eq!(v["is_alert"], false);
     }
 }

@@ -134,7 +134,12 @@ impl Ocsf {
                     let profile = read_json(&self.root.join(inc.as_str().unwrap()));
                     let name = profile["name"].as_str().unwrap().to_owned();
                     for (k, v) in profile["attributes"].as_object().unwrap() {
-                        self.add(&mut shape, k, v.as_object().unwrap(), Some(Some(name.clone())));
+                        self.add(
+                            &mut shape,
+                            k,
+                            v.as_object().unwrap(),
+                            Some(Some(name.clone())),
+                        );
                     }
                 }
             }
@@ -144,9 +149,7 @@ impl Ocsf {
                 }
                 let v = v.as_object().unwrap();
                 // `"profile": null` in a class keeps an attribute whatever the profiles.
-                let profile = v
-                    .get("profile")
-                    .map(|p| p.as_str().map(str::to_owned));
+                let profile = v.get("profile").map(|p| p.as_str().map(str::to_owned));
                 self.add(&mut shape, k, v, profile);
             }
             if let Some(c) = level.get("constraints") {
@@ -234,10 +237,19 @@ pub const OCSF_ABSENT: &[(&str, &str)] = &[
         "resources",
         "the affected thing is the account, given in user",
     ),
-    ("metadata.original_time", "the finding is generated, not collected from a log"),
-    ("metadata.reporter", "driftwatch is both product and reporter"),
+    (
+        "metadata.original_time",
+        "the finding is generated, not collected from a log",
+    ),
+    (
+        "metadata.reporter",
+        "driftwatch is both product and reporter",
+    ),
     ("metadata.tenant_uid", "one site per deployment; no tenant"),
-    ("metadata.product.uid", "driftwatch has no product id besides its name"),
+    (
+        "metadata.product.uid",
+        "driftwatch has no product id besides its name",
+    ),
     (
         "finding_info.attacks[].version",
         "T1078, T1133 and TA0001 are the same in every ATT&CK release; a matrix version \
@@ -247,29 +259,46 @@ pub const OCSF_ABSENT: &[(&str, &str)] = &[
         "finding_info.attacks[].sub_technique",
         "driftwatch cannot tell which kind of valid account (T1078.001-.004) was used",
     ),
-
     (
         "evidences[].src_endpoint.hostname",
         "VPN and SSO logs give the client's address, not its name",
     ),
     ("evidences[].src_endpoint.instance_uid", "not in login logs"),
-    ("evidences[].src_endpoint.interface_name", "not in login logs"),
-    ("evidences[].src_endpoint.interface_uid", "not in login logs"),
+    (
+        "evidences[].src_endpoint.interface_name",
+        "not in login logs",
+    ),
+    (
+        "evidences[].src_endpoint.interface_uid",
+        "not in login logs",
+    ),
     ("evidences[].src_endpoint.owner", "not in login logs"),
-    ("evidences[].src_endpoint.port", "login logs rarely give the client's port"),
+    (
+        "evidences[].src_endpoint.port",
+        "login logs rarely give the client's port",
+    ),
     ("evidences[].src_endpoint.svc_name", "not in login logs"),
-    ("evidences[].src_endpoint.type_id", "the device type is not known from an address"),
+    (
+        "evidences[].src_endpoint.type_id",
+        "the device type is not known from an address",
+    ),
     (
         "evidences[].src_endpoint.name",
         "the endpoint has an address, no name (_entity needs name or uid only on entities \
          without an address)",
     ),
-    ("evidences[].src_endpoint.uid", "the endpoint has an address, no id"),
+    (
+        "evidences[].src_endpoint.uid",
+        "the endpoint has an address, no id",
+    ),
     (
         "evidences[].src_endpoint.location.continent",
         "the GeoIP answer driftwatch keeps has the country, not the continent",
     ),
-    ("evidences[].user.has_mfa", "the login logs do not say whether the account has MFA"),
+    (
+        "evidences[].user.has_mfa",
+        "the login logs do not say whether the account has MFA",
+    ),
     (
         "evidences[].user.name",
         "the claimed place's user is the employee (uid); the account is on the login",
@@ -342,11 +371,13 @@ impl OcsfCheck<'_> {
             self.errors.push(format!("class_uid is not {uid}"));
         }
         if v["category_uid"].as_i64() != Some(uid / 1000) {
-            self.errors.push(format!("category_uid is not {}", uid / 1000));
+            self.errors
+                .push(format!("category_uid is not {}", uid / 1000));
         }
         let activity = v["activity_id"].as_i64().unwrap_or(-1);
         if v["type_uid"].as_i64() != Some(uid * 100 + activity) {
-            self.errors.push("type_uid is not class_uid * 100 + activity_id".into());
+            self.errors
+                .push("type_uid is not class_uid * 100 + activity_id".into());
         }
         if v["metadata"]["version"].as_str() != Some(&self.schema.version) {
             self.errors.push(format!(
@@ -380,8 +411,7 @@ impl OcsfCheck<'_> {
                 _ => {}
             }
         }
-        if !shape.at_least_one.is_empty()
-            && !shape.at_least_one.iter().any(|k| map.contains_key(k))
+        if !shape.at_least_one.is_empty() && !shape.at_least_one.iter().any(|k| map.contains_key(k))
         {
             self.errors.push(format!(
                 "{path}: needs at least one of {:?}",
@@ -389,7 +419,12 @@ impl OcsfCheck<'_> {
             ));
         }
         if !shape.just_one.is_empty()
-            && shape.just_one.iter().filter(|k| map.contains_key(*k)).count() != 1
+            && shape
+                .just_one
+                .iter()
+                .filter(|k| map.contains_key(*k))
+                .count()
+                != 1
         {
             self.errors
                 .push(format!("{path}: needs exactly one of {:?}", shape.just_one));
@@ -492,10 +527,7 @@ fn join(path: &str, name: &str) -> String {
 
 /// Why `v` is not of OCSF type `t`, if it is not.
 fn primitive(types: &Map<String, Value>, t: &str, v: &Value) -> Option<String> {
-    let base = types
-        .get(t)
-        .and_then(|d| d["type"].as_str())
-        .unwrap_or(t);
+    let base = types.get(t).and_then(|d| d["type"].as_str()).unwrap_or(t);
     let ok = match t {
         "json_t" => true,
         "boolean_t" => v.is_boolean(),
@@ -529,17 +561,27 @@ pub fn validate_ocsf(schema: &Ocsf, lines: &[(String, Vec<String>)]) -> BTreeSet
         for (i, line) in lines.iter().enumerate() {
             let v: Value = serde_json::from_str(line).expect("a JSON line");
             let (e, missing) = OcsfCheck::line(schema, &v);
-            errors.extend(e.into_iter().map(|e| format!("{company} line {}: {e}", i + 1)));
+            errors.extend(
+                e.into_iter()
+                    .map(|e| format!("{company} line {}: {e}", i + 1)),
+            );
             absent.extend(missing);
         }
     }
     let explained: BTreeSet<&str> = OCSF_ABSENT.iter().map(|(k, _)| *k).collect();
     for a in &absent {
         if !explained.contains(a.as_str()) {
-            errors.push(format!("recommended {a} is absent and OCSF_ABSENT does not say why"));
+            errors.push(format!(
+                "recommended {a} is absent and OCSF_ABSENT does not say why"
+            ));
         }
     }
-    assert!(errors.is_empty(), "{} problems:\n{}", errors.len(), errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{} problems:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
     absent
 }
 
@@ -654,4 +696,3 @@ fn walk_ecs(path: &str, v: &Value, errors: &mut Vec<String>) {
         }
     }
 }
-
