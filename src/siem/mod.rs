@@ -37,12 +37,14 @@ pub enum AlertsFormat {
 }
 
 impl AlertsFormat {
+    /// Every format, for tests and help texts.
     pub const ALL: [AlertsFormat; 3] = [
         AlertsFormat::Driftwatch,
         AlertsFormat::Ocsf,
         AlertsFormat::Ecs,
     ];
 
+    /// The name in the configuration and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             AlertsFormat::Driftwatch => "driftwatch",
@@ -93,14 +95,19 @@ pub fn to_line(alert: &Alert, format: AlertsFormat) -> Vec<u8> {
 /// Why a line is not an alert driftwatch wrote.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// Not JSON, or not an object.
     #[error("not a JSON object: {0}")]
     Json(serde_json::Error),
+    /// Neither OCSF nor ECS, and not a driftwatch alert either.
     #[error("driftwatch alert: {0}")]
     Driftwatch(serde_json::Error),
+    /// An OCSF event some other product wrote.
     #[error("OCSF line without unmapped.driftwatch: not an alert driftwatch wrote")]
     OcsfWithoutAlert,
+    /// An ECS document some other product wrote.
     #[error("ECS line without driftwatch.alert: not an alert driftwatch wrote")]
     EcsWithoutAlert,
+    /// The embedded alert does not read as one.
     #[error("{format} line: the embedded driftwatch alert: {error}")]
     Embedded {
         format: &'static str,
@@ -152,8 +159,10 @@ pub fn read_alert(line: &[u8]) -> Result<Alert, ReadError> {
 /// A MITRE ATT&CK technique an alert fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Technique {
+    /// `T1078`, `TA0001`, ...
     pub id: &'static str,
     pub name: &'static str,
+    /// Its page on attack.mitre.org.
     pub reference: &'static str,
 }
 
@@ -224,7 +233,7 @@ fn trigger(alert: &Alert) -> Option<(&Evidence, Option<&Evidence>)> {
     };
     let (i, login) = logins()
         .find(|(_, e)| matches!(e, Evidence::Login { time, .. } if *time == alert.time))
-        .or_else(|| logins().last())?;
+        .or_else(|| logins().next_back())?;
     let location = alert.evidence[i + 1..]
         .iter()
         .take_while(|e| !matches!(e, Evidence::Login { .. }))
