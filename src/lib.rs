@@ -45,6 +45,8 @@
 //! - [`report`]: `driftwatch report`, the periodic compliance report (HTML, CSV, JSON)
 //!   re-derived from the raw logs with the replay core; dispositions and the head hash
 //!   from the audit log; optional pseudonyms.
+//! - [`siem`]: alerts as OCSF Detection Findings or ECS documents for a SIEM, and the
+//!   reader of an alert line in any format.
 //! - [`simulate`]: a seeded synthetic company (roster, GeoIP world, Okta and VPN logs,
 //!   planted legitimate and fraudulent cases, ground truth) for `driftwatch simulate`.
 pub mod alert;
@@ -67,6 +69,7 @@ pub mod risk;
 pub mod roster;
 pub mod route;
 pub mod service;
+pub mod siem;
 pub mod simulate;
 pub mod state;
 pub mod suppress;

@@ -50,6 +50,10 @@ enum Command {
         /// Where alerts go: a file, or - for stdout.
         #[arg(long, default_value = "-")]
         alerts_out: String,
+        /// How alert lines are written: driftwatch (the alert object), ocsf (OCSF Detection
+        /// Finding) or ecs (Elastic Common Schema). See README "Alerts in a SIEM".
+        #[arg(long, value_enum, default_value = "driftwatch")]
+        alerts_format: driftwatch::siem::AlertsFormat,
         /// Where rejected records go (JSON lines with the reason); overrides
         /// `[dead_letter] path`.
         #[arg(long)]
@@ -515,6 +519,7 @@ fn run(cli: Cli) -> Result<()> {
             roster,
             format,
             alerts_out,
+            alerts_format,
             dead_letter,
             dispositions,
             no_progress,
@@ -555,6 +560,7 @@ fn run(cli: Cli) -> Result<()> {
                 inputs: sources,
                 format: format.unwrap_or(config.decode.format),
                 alerts_out: Output::parse(&alerts_out),
+                alerts_format,
                 dead_letter: dead_letter.clone(),
                 dead_letter_filtered: config.dead_letter.include_filtered,
                 dead_letter_max_bytes: config.dead_letter.max_bytes,
@@ -1017,9 +1023,13 @@ fn evaluate_alerts(truth: &Path, alerts: &Path, json: bool) -> anyhow::Result<()
     let alerts = text
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(serde_json::from_str)
+        .enumerate()
+        .map(|(i, l)| {
+            driftwatch::siem::read_alert(l.as_bytes())
+                .with_context(|| format!("{} line {}", alerts.display(), i + 1))
+        })
         .collect::<Result<Vec<driftwatch::alert::Alert>, _>>()
-        .context("parsing alert lines")?;
+        .context("reading alert lines (driftwatch, OCSF or ECS)")?;
     let evaluation = driftwatch::evaluate::evaluate(&truth, &alerts);
     if json {
         println!("{}", serde_json::to_string_pretty(&evaluation)?);

@@ -324,6 +324,129 @@ fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
     assert_eq!(ended.unwrap(), Ended::Clean);
 }
 
+/// `[kafka] alerts_format = "ocsf"`: the alerts topic carries OCSF Detection Findings
+/// (valid against the OCSF schema source, keyed by employee as before) holding replay's
+/// alerts, and the stages that read the topic take them: the route stage pages a webhook
+/// with each alert, the analyst API serves them.
+#[test]
+fn with_ocsf_on_the_alerts_topic_the_route_stage_and_the_api_still_work() {
+    init_tracing();
+    let (_cluster, brokers, mut config) = mock_cluster();
+    config.kafka.as_mut().unwrap().alerts_format = driftwatch::siem::AlertsFormat::Ocsf;
+    let hook = Receiver::default();
+    let (addr, _receiver_runtime) = start_receiver(&hook);
+    config.route = toml::from_str(&format!(
+        "[[destination]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://{addr}/hook\"\n"
+    ))
+    .unwrap();
+    let (token, sha256) = driftwatch::api::new_token().unwrap();
+    config.api = toml::from_str(&format!(
+        "enabled = true\n[[token]]\nname = \"ana\"\nrole = \"analyst\"\nsha256 = \"{sha256}\"\n"
+    ))
+    .unwrap();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    for r in &example_records(&config) {
+        producer
+            .send(BaseRecord::<str, [u8]>::to("raw-logins").payload(r))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handles = Handles::default();
+    let service = {
+        let handles = handles.clone();
+        let handle = runtime.handle().clone();
+        let config = config.clone();
+        std::thread::spawn(move || service::run(&config, &Stage::ALL, handle, &handles))
+    };
+    let expected = replay_alerts();
+    let want: BTreeSet<String> = expected.iter().map(service::detect::revision).collect();
+    let got = read_all(
+        &brokers,
+        "driftwatch.alerts",
+        Duration::from_secs(60),
+        |rs| rs.len() >= expected.len(),
+    );
+    let mut lines = Vec::new();
+    let mut have = BTreeSet::new();
+    for r in &got {
+        let v: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
+        assert_eq!(v["class_uid"], 2004, "an OCSF line: {v}");
+        let a = driftwatch::siem::read_alert(&r.value).unwrap();
+        assert_eq!(r.key.as_deref(), Some(a.employee_id.0.as_bytes()));
+        have.insert(service::detect::revision(&a));
+        lines.push(v.to_string());
+    }
+    assert_eq!(have, want, "the topic holds replay's alerts");
+    support::siem::validate_ocsf(
+        support::siem::ocsf_schema(),
+        &[("driftwatch.alerts".into(), lines)],
+    );
+
+    let wait = |what: &str, mut done: Box<dyn FnMut() -> bool + '_>| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: not within a minute");
+            assert!(!service.is_finished(), "the service ended");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let paged = || -> BTreeSet<String> {
+        hook.on("/hook")
+            .iter()
+            .map(|r| {
+                let a: Alert = serde_json::from_value(r.body["alert"].clone()).unwrap();
+                service::detect::revision(&a)
+            })
+            .collect()
+    };
+    wait(
+        "every alert paged",
+        Box::new(|| paged().len() >= want.len()),
+    );
+    assert_eq!(paged(), want);
+
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(service::http::serve(
+        listener,
+        std::sync::Arc::clone(&handles.metrics),
+        std::sync::Arc::clone(&handles.health),
+        std::sync::Arc::clone(&handles.api),
+        std::future::pending(),
+    ));
+    let ids: BTreeSet<String> = expected.iter().map(|a| a.id.clone()).collect();
+    let served = || -> BTreeSet<String> {
+        runtime.block_on(async {
+            let r = reqwest::Client::new()
+                .get(format!("{base}/api/v1/alerts"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            v["alerts"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x["alert"]["id"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    };
+    wait("the API serves every alert", Box::new(|| served() == ids));
+
+    handles.stop.store(true, Ordering::SeqCst);
+    assert_eq!(service.join().unwrap().unwrap(), Ended::Clean);
+}
+
 /// The route stage delivers from the alerts topic and stores its offsets only after the
 /// destination took the alerts: a destination that is down through a whole run (and its
 /// clean shutdown) gets every alert line once it is back, from the next run; a third run

@@ -552,7 +552,7 @@ fn follow_alerts(
     while !stop.load(Ordering::SeqCst) {
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
             next.insert(m.partition(), m.offset() + 1);
-            if let Ok(a) = serde_json::from_slice::<Alert>(m.payload().unwrap_or_default()) {
+            if let Ok(a) = crate::siem::read_alert(m.payload().unwrap_or_default()) {
                 hold(a, &mut held);
             }
         }
@@ -583,7 +583,7 @@ fn follow_alerts(
     }
     // The stream ended: what was read and not yet printed, in order.
     while let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-        if let Ok(a) = serde_json::from_slice::<Alert>(m.payload().unwrap_or_default()) {
+        if let Ok(a) = crate::siem::read_alert(m.payload().unwrap_or_default()) {
             hold(a, &mut held);
         }
     }

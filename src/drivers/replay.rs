@@ -25,6 +25,7 @@ use crate::enrich::Enricher;
 use crate::event::Format;
 use crate::pipeline::{Pipeline, Processed, Tally};
 use crate::roster::Roster;
+use crate::siem::AlertsFormat;
 use crate::suppress::Suppressions;
 
 /// How much of an over-long record is kept for the dead-letter file. Records above the
@@ -68,6 +69,8 @@ pub struct Options {
     pub inputs: Vec<Source>,
     pub format: FormatChoice,
     pub alerts_out: Output,
+    /// How alert lines are written (`--alerts-format`).
+    pub alerts_format: AlertsFormat,
     pub dead_letter: Option<PathBuf>,
     /// Also dead-letter `not_a_login` records.
     pub dead_letter_filtered: bool,
@@ -91,6 +94,7 @@ impl Options {
             inputs,
             format,
             alerts_out: Output::Discard,
+            alerts_format: AlertsFormat::Driftwatch,
             dead_letter: None,
             dead_letter_filtered: false,
             dead_letter_max_bytes: 0,
@@ -332,6 +336,8 @@ struct Sinks {
     dead_cut: u64,
     tally: Tally,
     line: Vec<u8>,
+    /// How alert lines are written.
+    format: AlertsFormat,
     kept: Option<Vec<Alert>>,
     /// Inputs that broke mid-way (a truncated gzip, a read error), with why.
     broken: Vec<(String, String)>,
@@ -341,9 +347,7 @@ impl Sinks {
     fn alert(&mut self, alert: &Alert) -> Result<(), ReplayError> {
         self.tally.count_alert(alert);
         self.line.clear();
-        serde_json::to_writer(&mut self.line, alert)
-            .map_err(io::Error::other)
-            .map_err(out("alerts"))?;
+        crate::siem::write_line(&mut self.line, alert, self.format);
         self.line.push(b'\n');
         if let Some(kept) = self.kept.as_mut() {
             kept.push(alert.clone());
@@ -418,6 +422,7 @@ pub fn run_observed(
         dead_cut: 0,
         tally: Tally::default(),
         line: Vec::with_capacity(4096),
+        format: opts.alerts_format,
         kept: opts.keep_alerts.then(Vec::new),
         broken: Vec::new(),
     };

@@ -203,11 +203,11 @@ impl Destination {
                     .await
             }
             Kind::Webhook => {
-                let body = payload::webhook(&r.alert, r.group.as_deref(), r.action);
+                let body = self.body(r);
                 self.post(url, &body, Some(&r.alert.id), stop).await
             }
             Kind::File => {
-                let line = payload::webhook(&r.alert, r.group.as_deref(), r.action);
+                let line = self.body(r);
                 self.attempts(stop, || async {
                     let mut text = line.to_string();
                     text.push('\n');
@@ -224,6 +224,16 @@ impl Destination {
             }
             Kind::Alertmanager => None, // batched in `deliver`
         }
+    }
+
+    /// A webhook's body or a file's line, in the destination's `format`.
+    fn body(&self, r: &Routed) -> serde_json::Value {
+        payload::alert_body(
+            &r.alert,
+            r.group.as_deref(),
+            r.action,
+            self.config.format.unwrap_or_default(),
+        )
     }
 
     /// POST `body` as JSON until it is accepted or refused for good.

@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::alert::{Alert, Severity};
+use crate::siem::AlertsFormat;
 
 /// `[route]`: the on-call destinations.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -90,6 +91,13 @@ pub struct DestinationConfig {
     /// File: where the JSON lines go; `-` is stdout.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// Webhook, file: how the alert is written. `driftwatch` (default): the envelope of
+    /// [`payload::webhook`] (`dedup_key`, `action`, `group`, the alert); `ocsf` or `ecs`:
+    /// the alert alone as an OCSF Detection Finding or an ECS document, as a SIEM's
+    /// collector takes it. Alertmanager, PagerDuty and Slack fix their own shape, so
+    /// `format` there is a configuration error.
+    #[serde(default)]
+    pub format: Option<AlertsFormat>,
     /// Only alerts of this severity or higher.
     #[serde(default)]
     pub min_severity: Option<Severity>,
@@ -180,6 +188,16 @@ impl RouteConfig {
                     errors.push(format!("{at}.path: a file destination needs one"));
                 }
                 _ => {}
+            }
+            if let (Some(format), Kind::Alertmanager | Kind::Pagerduty | Kind::Slack) =
+                (d.format, d.kind)
+            {
+                errors.push(format!(
+                    "{at}.format: {:?} cannot apply to a {} destination, whose receiver fixes \
+                     the shape of what it is sent; format is for webhook and file destinations",
+                    format.as_str(),
+                    d.kind.as_str()
+                ));
             }
             if let Some(url) = &d.url
                 && crate::service::config::env_reference(url).is_none()

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::alert::{Alert, Severity};
+use crate::siem::{AlertsFormat, Lifecycle};
 
 /// What the payload asks of the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +209,26 @@ pub fn webhook(alert: &Alert, group: Option<&str>, action: Action) -> Value {
     })
 }
 
+/// The body of a webhook or the line of a file destination in its `format`: the
+/// [`webhook`] envelope for `driftwatch`, the alert alone as an OCSF Detection Finding or
+/// an ECS document otherwise (a resolution closes the finding: OCSF activity Close, ECS
+/// `event.action: resolved`).
+pub fn alert_body(
+    alert: &Alert,
+    group: Option<&str>,
+    action: Action,
+    format: AlertsFormat,
+) -> Value {
+    let lifecycle = match action {
+        Action::Trigger => Lifecycle::AsWritten,
+        Action::Resolve => Lifecycle::Resolved,
+    };
+    match format {
+        AlertsFormat::Driftwatch => webhook(alert, group, action),
+        other => crate::siem::to_value(alert, other, lifecycle),
+    }
+}
+
 /// One line: severity, employee, rules, summary.
 pub fn headline(alert: &Alert) -> String {
     format!(
@@ -286,6 +307,31 @@ mod tests {
                 timezone: "America/Chicago".into(),
             }],
         }
+    }
+
+    #[test]
+    fn a_siem_body_is_the_alert_alone_and_a_resolution_closes_it() {
+        let a = alert();
+        let plain = alert_body(&a, Some("eng"), Action::Trigger, AlertsFormat::Driftwatch);
+        assert_eq!(plain, webhook(&a, Some("eng"), Action::Trigger));
+        let open = alert_body(&a, Some("eng"), Action::Trigger, AlertsFormat::Ocsf);
+        assert_eq!(
+            (open["activity_id"].as_u64(), open["status_id"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert!(open.get("dedup_key").is_none(), "no envelope");
+        let closed = alert_body(&a, None, Action::Resolve, AlertsFormat::Ocsf);
+        assert_eq!(
+            (closed["activity_id"].as_u64(), closed["status_id"].as_u64()),
+            (Some(3), Some(4))
+        );
+        assert_eq!(closed["type_uid"], 200403);
+        let ecs = alert_body(&a, None, Action::Resolve, AlertsFormat::Ecs);
+        assert_eq!(ecs["event"]["action"], "resolved");
+        assert_eq!(
+            crate::siem::read_alert(ecs.to_string().as_bytes()).unwrap(),
+            a
+        );
     }
 
     fn now() -> DateTime<Utc> {

@@ -34,7 +34,6 @@ use tokio::runtime::Handle;
 use super::config::{KafkaConfig, Topics};
 use super::kafka::{self, ServiceError};
 use super::wire::{self, MARKER_KEY, Stored};
-use crate::alert::Alert;
 use crate::api::view::View;
 use crate::api::{Audit, Call, Dispositions};
 use crate::roster::EmployeeId;
@@ -95,7 +94,7 @@ fn apply(view: &View, t: &Topics, m: &impl Message) {
             Err(e) => tracing::warn!(error = %e, "api view: unreadable state"),
         }
     } else if topic == t.alerts {
-        match serde_json::from_slice::<Alert>(payload) {
+        match crate::siem::read_alert(payload) {
             Ok(a) => view.apply_alert(&a),
             Err(e) => tracing::warn!(error = %e, "api view: unreadable alert"),
         }

@@ -47,7 +47,7 @@ pub fn entry_of(m: &OwnedMessage, alerts_topic: &str) -> Result<Entry, String> {
     let payload = m.payload().unwrap_or_default();
     let source = json!({"topic": m.topic(), "partition": m.partition(), "offset": m.offset()});
     let mut entry = if m.topic() == alerts_topic {
-        let alert: Alert = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        let alert: Alert = crate::siem::read_alert(payload).map_err(|e| e.to_string())?;
         Entry {
             time: Utc::now(),
             kind: match alert.status {

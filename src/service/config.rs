@@ -20,6 +20,10 @@ pub struct KafkaConfig {
     pub input: Vec<InputTopic>,
     /// Names of the topics driftwatch writes and reads.
     pub topics: Topics,
+    /// How the detect stage writes the records of `topics.alerts`: `driftwatch` (default:
+    /// the alert object of README "Alerts"), `ocsf` (Detection Finding) or `ecs` (README
+    /// "Alerts in a SIEM"). driftwatch's own readers of the topic take any of the three.
+    pub alerts_format: crate::siem::AlertsFormat,
     /// Read the roster from this compacted topic (key: employee id, value: one roster row
     /// as a JSON object; an empty value removes the employee) instead of `[roster] path`.
     pub roster_topic: Option<String>,
@@ -46,6 +50,7 @@ impl Default for KafkaConfig {
             group_id: "driftwatch".to_owned(),
             input: Vec::new(),
             topics: Topics::default(),
+            alerts_format: crate::siem::AlertsFormat::Driftwatch,
             roster_topic: None,
             partitions: 12,
             replication_factor: 1,

@@ -53,6 +53,8 @@ pub struct DetectTopics {
     /// Analysts' dispositions, keyed by employee (co-partitioned with logins).
     pub dispositions: String,
     pub alerts: String,
+    /// How the alert records are written (`[kafka] alerts_format`).
+    pub alerts_format: crate::siem::AlertsFormat,
     pub changelog: String,
 }
 
@@ -253,7 +255,7 @@ impl DetectPartitions {
             marker.alerts_end.max(alow),
             ahigh,
             |m| {
-                if let Ok(a) = serde_json::from_slice::<Alert>(payload(m)) {
+                if let Ok(a) = crate::siem::read_alert(payload(m)) {
                     produced.insert(revision(&a));
                 }
             },
@@ -763,7 +765,7 @@ impl DetectPartitions {
                         .inc();
                     continue;
                 }
-                let value = serde_json::to_vec(alert).unwrap_or_default();
+                let value = crate::siem::to_line(alert, t.alerts_format);
                 outbox.send(
                     &t.alerts,
                     *partition,

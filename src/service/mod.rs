@@ -455,6 +455,7 @@ pub fn run(
                     findings: t.findings.clone(),
                     dispositions: t.dispositions.clone(),
                     alerts: t.alerts.clone(),
+                    alerts_format: kafka.alerts_format,
                     changelog: t.changelog.clone(),
                 };
                 let parts = DetectPartitions::new(

@@ -97,7 +97,7 @@ pub(super) fn run_destination(
                 }
                 continue;
             }
-            match serde_json::from_slice::<Alert>(payload) {
+            match crate::siem::read_alert(payload) {
                 Ok(alert) => {
                     let group = roster.get(&alert.employee_id).and_then(|p| p.group.clone());
                     let trigger = destination

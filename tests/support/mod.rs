@@ -6,6 +6,7 @@
 pub mod examples;
 pub mod receiver;
 pub mod service;
+pub mod siem;
 pub mod tansu;
 
 use std::future::Future;
