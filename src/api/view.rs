@@ -493,6 +493,7 @@ mod tests {
             summary: "s".into(),
             findings: Vec::new(),
             evidence: vec![],
+            detected_at: None,
         });
         let before = view.employee(&roster, &id).unwrap();
         assert_eq!(before.baseline.map(|b| b.events), Some(3));
@@ -521,6 +522,7 @@ mod tests {
             risk: 60,
             summary: "s".into(),
             findings: Vec::new(),
+            detected_at: None,
             evidence: vec![],
         };
         view.apply_alert(&line(3600, AlertStatus::Open, Severity::High));

@@ -746,9 +746,18 @@ impl DetectPartitions {
     }
 
     /// Produce the batch's alerts, then its state, each acknowledged before the next.
-    pub fn write(&self, out: BatchOutput, outbox: &mut Outbox) -> Result<(), ServiceError> {
+    ///
+    /// Each alert line is stamped with the wall clock here, as `detected_at`: when
+    /// driftwatch decided, which on-call pages show beside the login's time. The stamp is
+    /// not part of a line's identity ([`revision`]), so a line already produced before a
+    /// crash is still skipped when its input is applied again.
+    pub fn write(&self, mut out: BatchOutput, outbox: &mut Outbox) -> Result<(), ServiceError> {
         let t = &self.topics;
         let mut alerts_end: BTreeMap<i32, i64> = BTreeMap::new();
+        let now = Utc::now();
+        for (_, alert) in &mut out.alerts {
+            alert.detected_at = Some(now);
+        }
         {
             let guard = self.lock();
             for (partition, alert) in &out.alerts {
