@@ -772,7 +772,8 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
 /// one instance; then four partitions (the input keyed arbitrarily, so one employee's
 /// logins are spread over them) and two instances, one killed with SIGKILL a third of the
 /// way in and started again. Each must write every one of replay's alert lines, each once
-/// and byte for byte, and nothing else.
+/// and byte for byte apart from the run's own `detected_at` (the wall clock, which replay
+/// leaves out), and nothing else.
 #[test]
 fn a_company_through_any_layout_and_a_kill_gives_replays_alert_lines() {
     use support::service::{

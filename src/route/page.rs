@@ -63,12 +63,11 @@ pub struct Links {
 }
 
 impl Links {
-    /// The runbook section of `rule`: `docs/runbook.md` has one headed by each rule's
-    /// name, whose anchor is the name itself.
+    /// The runbook section of `rule` ([`super::payload::runbook`]).
     pub fn runbook(&self, rule: &str) -> Option<String> {
         self.runbook_url
             .as_deref()
-            .map(|base| format!("{base}#{rule}"))
+            .map(|base| super::payload::runbook(base, rule))
     }
 
     /// The alert in the analyst API (`GET /api/v1/alerts/{id}`: latest line, every line,

@@ -341,6 +341,12 @@ pub fn webhook(
     body
 }
 
+/// The runbook section of `rule`: `docs/runbook.md` has one headed by each rule's name,
+/// whose anchor is the name itself.
+pub fn runbook(base: &str, rule: &str) -> String {
+    format!("{base}#{rule}")
+}
+
 fn primary_rule(alert: &Alert) -> &str {
     alert.rules.first().map_or("unknown", String::as_str)
 }
