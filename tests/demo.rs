@@ -295,6 +295,11 @@ fn two_demos_with_one_seed_raise_the_same_alerts_and_the_api_agrees_with_the_pag
             page["detected_at"].is_string() && page["login_time"].is_string(),
             "{page}"
         );
+        // The simulated roster names everyone and gives each a group.
+        assert!(
+            page["display_name"].is_string() && page["group"].is_string(),
+            "{page}"
+        );
         links.insert(
             id.to_owned(),
             page["alert_url"].as_str().unwrap().to_owned(),
