@@ -59,6 +59,16 @@ pub enum Evidence {
         user: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         source_id: Option<String>,
+        /// The identity provider's id of the sign-in (Okta transaction, Entra
+        /// correlationId): what to search the IdP's own logs by.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        correlation_id: Option<String>,
+        /// The client's user agent, when the source gives it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_agent: Option<String>,
+        /// The device or host name, when the source gives it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
     /// Where the address geolocates, and what network it belongs to.
     Location {
@@ -183,6 +193,9 @@ impl Evidence {
             format: event.format,
             user: event.user.clone(),
             source_id: event.source_id.clone(),
+            correlation_id: event.correlation_id.clone(),
+            user_agent: event.user_agent.clone(),
+            device: event.device.clone(),
         }
     }
 
@@ -256,6 +269,16 @@ pub struct Alert {
     /// Event time of the triggering login, RFC 3339.
     #[serde(with = "rfc3339")]
     pub time: DateTime<Utc>,
+    /// When driftwatch decided: the wall clock of the `run` detect stage as it wrote this
+    /// line, which can be hours after `time` (a late log shipper, a batch export, a login
+    /// held for the watermarks). `replay` leaves it out: its output is byte-identical
+    /// between runs (tests check that), and a replay decides about the past anyway, so
+    /// the time it ran says nothing about the login. Payloads that need a time fall back
+    /// to their delivery time, labelled as such. Not part of the line's identity
+    /// (`service::detect::revision`), so a line written again after a crash is still
+    /// recognised.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_opt")]
+    pub detected_at: Option<DateTime<Utc>>,
     pub severity: Severity,
     pub rules: Vec<String>,
     /// 0–100.
@@ -268,6 +291,23 @@ pub struct Alert {
     pub findings: Vec<FindingNote>,
     /// The evidence of every finding so far, each piece once.
     pub evidence: Vec<Evidence>,
+}
+
+impl Alert {
+    /// The rule that carries the alert: the one whose finding is the most severe (the first
+    /// of those, in the order they came), else the first rule. `rules` are sorted by name,
+    /// so their first is not always the one that matters: this is the rule pages link the
+    /// runbook of, metrics count the alert under, and SIEM formats name.
+    pub fn lead_rule(&self) -> Option<&str> {
+        let mut lead: Option<&FindingNote> = None;
+        for f in &self.findings {
+            if lead.is_none_or(|l| f.severity > l.severity) {
+                lead = Some(f);
+            }
+        }
+        lead.map(|f| f.rule.as_str())
+            .or_else(|| self.rules.first().map(String::as_str))
+    }
 }
 
 /// One finding of an alert: its rule, its severity and one sentence.
@@ -340,6 +380,27 @@ mod rfc3339 {
     }
 }
 
+mod rfc3339_opt {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::rfc3339::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => DateTime::parse_from_rfc3339(&s)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,6 +438,45 @@ mod tests {
     }
 
     #[test]
+    fn the_lead_rule_is_the_most_severe_findings_not_the_first_name() {
+        let note = |rule: &str, severity| FindingNote {
+            rule: rule.into(),
+            severity,
+            summary: String::new(),
+        };
+        let mut alert = Alert {
+            id: "dw-1".into(),
+            status: AlertStatus::Escalated,
+            employee_id: EmployeeId("E1".into()),
+            time: DateTime::from_timestamp(0, 0).unwrap(),
+            severity: Severity::High,
+            rules: vec!["anonymizer".into(), "claimed_location".into()],
+            risk: 70,
+            summary: String::new(),
+            findings: vec![
+                note("anonymizer", Severity::Medium),
+                note("claimed_location", Severity::High),
+                note("anonymizer", Severity::High),
+            ],
+            evidence: Vec::new(),
+            detected_at: None,
+        };
+        assert_eq!(
+            alert.lead_rule(),
+            Some("claimed_location"),
+            "first of the most severe"
+        );
+        alert.findings.clear();
+        assert_eq!(
+            alert.lead_rule(),
+            Some("anonymizer"),
+            "no findings: the first rule"
+        );
+        alert.rules.clear();
+        assert_eq!(alert.lead_rule(), None);
+    }
+
+    #[test]
     fn alert_json_has_the_documented_fields() {
         let ev = event("1.2.3.4", 1_700_000_000);
         let f = Finding {
@@ -400,6 +500,7 @@ mod tests {
             summary: f.summary,
             findings: Vec::new(),
             evidence: f.evidence,
+            detected_at: None,
         };
         let v: serde_json::Value = serde_json::to_value(&alert).unwrap();
         for key in [

@@ -219,6 +219,12 @@ pub struct LoginEvent {
     /// Session id, when given (Okta externalSessionId, VPN session id, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// The identity provider's id tying together the requests of one sign-in, when given
+    /// (Okta `transaction.id`, Entra `correlationId`, OCSF `metadata.correlation_uid`):
+    /// what the IdP's own logs and support are searched by, unlike `source_id`, which
+    /// names one record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
     /// The application signed in to, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
@@ -260,6 +266,7 @@ impl LoginEvent {
             source_id: None,
             device: None,
             session: None,
+            correlation_id: None,
             app: None,
             user_agent: None,
             reason: None,

@@ -397,6 +397,7 @@ pub fn apply(
         summary,
         findings: so_far.findings,
         evidence: so_far.evidence,
+        detected_at: None,
     })
 }
 

@@ -226,7 +226,16 @@ fn paged(out: &std::path::Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(out.join("oncall.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["alert"].clone())
+        .map(|l| {
+            let mut alert = serde_json::from_str::<serde_json::Value>(l).unwrap()["alert"].clone();
+            // When the demo decided is the wall clock: it differs between two demos.
+            let stamp = alert.as_object_mut().and_then(|a| a.remove("detected_at"));
+            assert!(
+                stamp.is_some_and(|t| t.is_string()),
+                "a page without detected_at"
+            );
+            alert
+        })
         .collect()
 }
 
@@ -264,6 +273,39 @@ fn two_demos_with_one_seed_raise_the_same_alerts_and_the_api_agrees_with_the_pag
         "two demos with one seed paged different alerts"
     );
 
+    // Every page has its next step and links: the runbook section of its rule and the
+    // alert in this demo's API, which is where the loop below reads it.
+    let mut links: BTreeMap<String, String> = BTreeMap::new();
+    for l in std::fs::read_to_string(first_out.join("oncall.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let page: serde_json::Value = serde_json::from_str(l).unwrap();
+        let id = page["alert"]["id"].as_str().unwrap();
+        let rule = page["alert"]["rules"][0].as_str().unwrap();
+        assert_eq!(
+            page["runbook_url"],
+            format!("https://git.example.com/driftwatch/blob/main/docs/runbook.md#{rule}")
+        );
+        assert!(
+            page["next_step"].as_str().is_some_and(|s| !s.is_empty()),
+            "{page}"
+        );
+        assert!(
+            page["detected_at"].is_string() && page["login_time"].is_string(),
+            "{page}"
+        );
+        // The simulated roster names everyone and gives each a group.
+        assert!(
+            page["display_name"].is_string() && page["group"].is_string(),
+            "{page}"
+        );
+        links.insert(
+            id.to_owned(),
+            page["alert_url"].as_str().unwrap().to_owned(),
+        );
+    }
+
     // The API's current state of each paged alert is its last page.
     let token = std::fs::read_to_string(first_out.join("api-token.txt")).unwrap();
     let mut last: BTreeMap<String, serde_json::Value> = BTreeMap::new();
@@ -271,10 +313,11 @@ fn two_demos_with_one_seed_raise_the_same_alerts_and_the_api_agrees_with_the_pag
         last.insert(a["id"].as_str().unwrap().to_owned(), a);
     }
     for (id, page) in &last {
-        let (status, body) = get(
-            &format!("http://127.0.0.1:{port}/api/v1/alerts/{id}"),
-            Some(token.trim()),
+        assert_eq!(
+            links[id],
+            format!("http://127.0.0.1:{port}/api/v1/alerts/{id}")
         );
+        let (status, body) = get(&links[id], Some(token.trim()));
         assert_eq!(status, 200, "{id}: {body}");
         let view: serde_json::Value = serde_json::from_str(&body).unwrap();
         for field in ["status", "severity", "rules", "risk", "time", "summary"] {

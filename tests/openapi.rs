@@ -1042,6 +1042,9 @@ fn sample_alert(employee: &str) -> Alert {
             format: Format::Okta,
             user: "a@corp.example".into(),
             source_id: Some("evt-1".into()),
+            correlation_id: Some("XkcAsWb8WjwDP76xh@1v8wAABp0".into()),
+            user_agent: Some("Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:72.0)".into()),
+            device: Some("Computer".into()),
         },
         Evidence::Login {
             time: t("2026-03-02T08:15:00Z"),
@@ -1050,6 +1053,9 @@ fn sample_alert(employee: &str) -> Alert {
             format: Format::CiscoAsa,
             user: "a".into(),
             source_id: None,
+            correlation_id: None,
+            user_agent: None,
+            device: None,
         },
         Evidence::Location {
             country: Some("NL".into()),
@@ -1157,6 +1163,7 @@ fn sample_alert(employee: &str) -> Alert {
         status: AlertStatus::Escalated,
         employee_id: EmployeeId(employee.into()),
         time: t("2026-03-02T08:15:00.5Z"),
+        detected_at: Some(t("2026-03-02T08:17:30.125Z")),
         severity: Severity::Critical,
         rules: vec!["impossible_travel".into(), "shared_infrastructure".into()],
         risk: 90,

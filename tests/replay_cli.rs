@@ -851,7 +851,7 @@ fn a_replay_whose_every_record_was_rejected_exits_1() {
 fn an_account_that_matches_two_employees_is_reported_loudly() {
     let dir = tempfile::tempdir().unwrap();
     let mut roster = std::fs::read_to_string(root().join("examples/roster.csv")).unwrap();
-    roster.push_str("E1013,eklein@personal.example,Payments,US,Texas,Dallas,32.7767,-96.7970,America/Chicago,09:00-17:00 Mon-Fri,2026-11-01,active\n");
+    roster.push_str("E1013,eklein@personal.example,Payments,US,Texas,Dallas,32.7767,-96.7970,America/Chicago,09:00-17:00 Mon-Fri,2026-11-01,active,,,\n");
     let roster_path = dir.path().join("roster.csv");
     std::fs::write(&roster_path, roster).unwrap();
     let config = ExampleConfig::with(

@@ -314,6 +314,64 @@ fn columns_in_any_order_and_case_with_extra_columns_ignored() {
         (p.region.as_ref(), p.point, p.work_hours),
         (None, None, None)
     );
+    // `manager` is a column (trimmed header, any case); `cost_center` is not.
+    assert_eq!(p.manager.as_deref(), Some("Bob"));
+    assert_eq!((p.display_name.as_ref(), p.upn.as_ref()), (None, None));
+}
+
+/// The columns pages show: `group`, `display_name`, `upn` and `manager`, the same names in
+/// CSV and JSON, free text, blank or null meaning absent.
+#[test]
+fn page_columns_come_from_csv_and_json() {
+    let roster = Roster::load(Path::new(EXAMPLE_CSV)).unwrap();
+    let diego = roster.resolve("dramos").unwrap();
+    assert_eq!(diego.group.as_deref(), Some("Payments"));
+    assert_eq!(diego.display_name.as_deref(), Some("Diego Ramos"));
+    assert_eq!(diego.upn.as_deref(), Some("dramos@corp.example"));
+    assert_eq!(diego.manager.as_deref(), Some("eklein@corp.example"));
+    let fiona = roster.resolve("fhughes").unwrap();
+    assert_eq!(fiona.display_name.as_deref(), Some("Fiona Hughes"));
+    assert_eq!((fiona.upn.as_ref(), fiona.manager.as_ref()), (None, None));
+    let from_json = Roster::load(Path::new(EXAMPLE_JSON)).unwrap();
+    let with_names = |r: &Roster| {
+        r.iter()
+            .filter(|p| p.display_name.is_some())
+            .map(|p| p.employee_id.0.to_string())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(with_names(&roster).len(), 6);
+    assert_eq!(with_names(&from_json), with_names(&roster));
+
+    let csv_text = format!(
+        "{HEADER},Display_Name,upn,manager,group\n{},Jo Doe,,  ,\n",
+        row("E1", "jdoe@corp.example")
+    );
+    let p = load_csv(&csv_text).unwrap();
+    let p = p.resolve("jdoe").unwrap();
+    assert_eq!(p.display_name.as_deref(), Some("Jo Doe"));
+    assert_eq!(
+        (p.upn.as_ref(), p.manager.as_ref(), p.group.as_ref()),
+        (None, None, None)
+    );
+
+    let errors = invalid(Roster::from_json_str(
+        r#"[{"employee_id": "E1", "claimed_country": "US", "claimed_timezone": "UTC",
+             "status": "active", "display_name": ["Jo"], "upn": null, "manager": 7}]"#,
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, Field::DisplayName);
+    let ok = Roster::from_json_str(
+        r#"[{"employee_id": "E1", "claimed_country": "US", "claimed_timezone": "UTC",
+             "status": "active", "manager": 7, "upn": "jdoe@corp.example"}]"#,
+    )
+    .unwrap();
+    let p = ok.get(&EmployeeId("E1".into())).unwrap();
+    assert_eq!(
+        p.manager.as_deref(),
+        Some("7"),
+        "a number is taken as its text"
+    );
+    assert_eq!(p.upn.as_deref(), Some("jdoe@corp.example"));
 }
 
 #[test]
@@ -425,8 +483,10 @@ fn profile_serializes_for_evidence() {
             "timezone": "America/New_York",
             "work_hours": "22:00-06:00 Sun-Thu",
             "start_date": "2023-08-14",
-            "status": "active"
-        })
+            "status": "active",
+            "group": "Operations"
+        }),
+        "no display_name, upn or manager in this row: left out, not null"
     );
     assert_eq!(p.start_date, NaiveDate::from_ymd_opt(2023, 8, 14));
 }

@@ -29,8 +29,12 @@ fn config_with(dir: &Path, extra: &str) -> PathBuf {
         .unwrap()
         .replace("= \"examples/", &format!("= \"{root}/examples/"))
         .replace("= \"geoip/", &format!("= \"{root}/geoip/"))
-        // The example's own (empty) [route] table gives way to the test's.
-        .replace("\n[route]\n", "\n");
+        // The example's own [route] table (links, no destinations) gives way to the test's.
+        .replace("\n[route]\n", "\n")
+        .lines()
+        .filter(|l| !l.starts_with("runbook_url = ") && !l.starts_with("api_url = "))
+        .collect::<Vec<_>>()
+        .join("\n");
     let path = dir.join("driftwatch.toml");
     std::fs::write(&path, format!("{text}\n{extra}\n")).unwrap();
     path
@@ -157,6 +161,7 @@ fn alertmanager_shows_and_routes_what_driftwatch_posts() {
         dir.path(),
         &format!(
             "[route]\nrunbook_url = \"https://example.invalid/docs/runbook.md\"\n\
+             api_url = \"https://driftwatch.example.invalid:9464/\"\n\
              [[route.destination]]\nname = \"alertmanager\"\nkind = \"alertmanager\"\n\
              url = \"{}\"\nmax_batch = 4\n",
             am.url
@@ -194,6 +199,8 @@ fn alertmanager_shows_and_routes_what_driftwatch_posts() {
         .map(|a| (a.id.clone(), a.severity.as_str().to_owned()))
         .collect();
     assert_eq!(listed.len(), per_severity.len(), "{text}");
+    let roster = driftwatch::roster::Roster::load(&repo("examples/roster.csv")).unwrap();
+    let mut correlated = 0;
     for a in &listed {
         let labels = &a["labels"];
         let id = labels["alert_id"].as_str().unwrap();
@@ -216,13 +223,74 @@ fn alertmanager_shows_and_routes_what_driftwatch_posts() {
             a["annotations"]["summary"].as_str(),
             Some(alert.summary.as_str())
         );
-        assert!(
-            a["annotations"]["runbook_url"]
-                .as_str()
-                .unwrap()
-                .starts_with("https://example.invalid/docs/runbook.md#"),
+        // What an analyst acts on arrives as annotations: the runbook section of the
+        // lead rule (its most severe finding's, not the first name) and its next step, the
+        // alert in the API, both times, the roster's person and the sign-in's ids.
+        let notes = &a["annotations"];
+        let rule = alert.lead_rule().expect("a rule");
+        assert_eq!(
+            notes["runbook_url"],
+            format!("https://example.invalid/docs/runbook.md#{rule}"),
             "{a}"
         );
+        assert_eq!(
+            notes["next_step"].as_str(),
+            Some(driftwatch::route::page::next_step(rule))
+        );
+        assert_eq!(
+            notes["alert_url"],
+            format!("https://driftwatch.example.invalid:9464/api/v1/alerts/{id}")
+        );
+        let login_time = alert
+            .time
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        assert_eq!(notes["login_time"].as_str(), Some(login_time.as_str()));
+        // Replay records no detection time: the delivery time stands in, named so.
+        assert!(notes.get("detected_at").is_none(), "{a}");
+        let delivered = notes["delivered_at"].as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(delivered).is_ok(),
+            "{a}"
+        );
+        let profile = roster.get(&alert.employee_id).unwrap();
+        for (key, want) in [
+            ("display_name", &profile.display_name),
+            ("upn", &profile.upn),
+            ("manager", &profile.manager),
+            ("group", &profile.group),
+        ] {
+            assert_eq!(
+                notes.get(key).and_then(Value::as_str),
+                want.as_deref(),
+                "{key}: {a}"
+            );
+        }
+        assert!(
+            profile.display_name.is_some(),
+            "the example roster names them"
+        );
+        assert_eq!(
+            labels.get("group").and_then(Value::as_str),
+            profile.group.as_deref()
+        );
+        for personal in ["display_name", "upn", "manager"] {
+            assert!(
+                labels.get(personal).is_none(),
+                "{personal} is never a label"
+            );
+        }
+        let line_login = alert.evidence.iter().rev().find_map(|e| match e {
+            driftwatch::alert::Evidence::Login {
+                time,
+                correlation_id,
+                ..
+            } if *time == alert.time => Some(correlation_id.clone()),
+            _ => None,
+        });
+        if let Some(Some(correlation)) = line_login {
+            correlated += 1;
+            assert_eq!(notes["correlation_id"].as_str(), Some(correlation.as_str()));
+        }
         // Firing until endsAt, a day after delivery; only the highest severity of an id is
         // active, the lower ones are inhibited by it.
         let top = alerts
@@ -238,6 +306,11 @@ fn alertmanager_shows_and_routes_what_driftwatch_posts() {
         };
         assert_eq!(a["status"]["state"], state, "{a}");
     }
+
+    assert!(
+        correlated > 0,
+        "an Okta login's transaction id reaches Alertmanager"
+    );
 
     // Alertmanager routes them to the receiver, grouped per employee.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -261,6 +334,23 @@ fn alertmanager_shows_and_routes_what_driftwatch_posts() {
         assert_eq!(r.body["status"], "firing");
         let group = r.body["groupLabels"].as_object().unwrap();
         assert!(group.contains_key("employee_id"), "{}", r.body);
+        // And the receiver behind Alertmanager gets the annotations a page is made of.
+        for a in r.body["alerts"].as_array().unwrap() {
+            let id = a["labels"]["alert_id"].as_str().unwrap();
+            assert_eq!(
+                a["annotations"]["alert_url"],
+                format!("https://driftwatch.example.invalid:9464/api/v1/alerts/{id}")
+            );
+            for key in [
+                "next_step",
+                "runbook_url",
+                "login_time",
+                "delivered_at",
+                "display_name",
+            ] {
+                assert!(a["annotations"][key].is_string(), "{key}: {a}");
+            }
+        }
     }
 
     // Delivering again (a redelivery after a crash) changes nothing in Alertmanager.

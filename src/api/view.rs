@@ -640,6 +640,7 @@ mod tests {
             summary: "s".into(),
             findings: Vec::new(),
             evidence: vec![],
+            detected_at: None,
         });
         let before = view.employee(&roster, &id).unwrap();
         assert_eq!(before.baseline.map(|b| b.events), Some(3));
@@ -668,6 +669,7 @@ mod tests {
             risk: 60,
             summary: "s".into(),
             findings: Vec::new(),
+            detected_at: None,
             evidence: vec![],
         };
         view.apply_alert(&line(3600, AlertStatus::Open, Severity::High));
@@ -720,6 +722,7 @@ mod tests {
             summary: "s".into(),
             findings: Vec::new(),
             evidence,
+            detected_at: None,
         };
         view.apply_alert(&line(0, AlertStatus::Open, vec![at(Some(52.37))]));
         view.apply_alert(&line(

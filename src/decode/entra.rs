@@ -174,6 +174,8 @@ impl SignIn<'_> {
             field(|s| json::text(&s.session_id)),
             field(|s| json::text(&s.correlation_id)),
         ]));
+        // Entra's own search and support key: the same for every request of one sign-in.
+        ev.correlation_id = json::extra(field(|s| json::text(&s.correlation_id)));
         ev.device =
             json::extra(graph.device_detail.as_ref().and_then(|d| {
                 json::first([json::text(&d.display_name), json::text(&d.device_id)])
@@ -296,6 +298,16 @@ mod tests {
             )
         );
         assert_eq!(ev.device, None, "deviceId is empty");
+        assert_eq!(
+            ev.correlation_id.as_deref(),
+            Some("8a4de8b5-095c-47d0-a96f-a75130c61d53")
+        );
+        // The envelope's correlationId differs from the sign-in's own: the sign-in's wins.
+        let second = dec(&l[1]).unwrap();
+        assert_eq!(
+            second.correlation_id.as_deref(),
+            Some("8a4de8b5-095c-47d0-a96f-a75130c61d53")
+        );
         check(
             dec(&l[1]),
             Expect {
@@ -350,6 +362,8 @@ mod tests {
             },
         );
         assert_eq!(ev.session.as_deref(), Some("session-abc-123"));
+        // correlationId apart from sessionId: both kept, each in its place.
+        assert_eq!(ev.correlation_id.as_deref(), Some("graph-session-002"));
         assert_eq!(ev.user_agent.as_deref(), Some("python-requests/2.28.1"));
         assert_eq!(ev.reason, None);
         check(

@@ -126,6 +126,10 @@ struct HttpRequest<'a> {
 struct Metadata<'a> {
     #[serde(borrow)]
     uid: Option<Text<'a>>,
+    /// Ties the events of one activity together (the IdP's transaction, when the mapping
+    /// carries it).
+    #[serde(borrow)]
+    correlation_uid: Option<Text<'a>>,
 }
 
 impl OcsfRecord<'_> {
@@ -166,6 +170,11 @@ impl OcsfRecord<'_> {
 
         let mut ev = LoginEvent::new(Format::Ocsf, time, user, ip, kind, self.outcome());
         ev.source_id = json::extra(self.metadata.as_ref().and_then(|m| json::text(&m.uid)));
+        ev.correlation_id = json::extra(
+            self.metadata
+                .as_ref()
+                .and_then(|m| json::text(&m.correlation_uid)),
+        );
         ev.session = json::extra(json::first([
             self.session.as_ref().and_then(|s| json::text(&s.uid)),
             self.actor
@@ -293,6 +302,26 @@ mod tests {
         assert_eq!(ev.device.as_deref(), Some("Mac15,6"));
         assert_eq!(ev.vendor.as_number, Some(394089));
         assert_eq!(ev.vendor.country.as_deref(), Some("United States"));
+        // The mapping dropped Okta's transaction id: no correlation id to show.
+        assert_eq!(ev.correlation_id, None);
+    }
+
+    /// `metadata.correlation_uid`, where a mapping keeps the IdP's transaction id: the
+    /// sample above with the raw record's `transaction.id` put back.
+    #[test]
+    fn correlation_uid_is_the_correlation_id() {
+        let mut v: serde_json::Value = serde_json::from_str(&sample(OKTA_OCSF)).unwrap();
+        v["metadata"]["correlation_uid"] = "ab609228fe84ce59cdcbfa690bgce016".into();
+        let ev = dec(&v.to_string()).unwrap();
+        assert_eq!(
+            ev.correlation_id.as_deref(),
+            Some("ab609228fe84ce59cdcbfa690bgce016")
+        );
+        assert_eq!(
+            ev.source_id.as_deref(),
+            Some("dc9fd3c0-598c-11ef-8478-2b7584bf8d5a"),
+            "the record's own id stays apart"
+        );
     }
 
     /// The OCSF project's own mapping of an Okta record must decode to the same sign-in

@@ -61,6 +61,16 @@ pub struct OktaRecord<'a> {
     outcome: Option<OktaOutcome<'a>>,
     #[serde(borrow)]
     target: Option<Vec<Target<'a>>>,
+    #[serde(borrow)]
+    transaction: Option<Transaction<'a>>,
+}
+
+/// The request (`WEB`) or job that produced the event; its id is shared by every event of
+/// one sign-in and is what Okta's own System Log search and support ask for.
+#[derive(Debug, Deserialize)]
+struct Transaction<'a> {
+    #[serde(borrow)]
+    id: Option<Text<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,6 +198,7 @@ impl OktaRecord<'_> {
                 .as_ref()
                 .and_then(|a| json::text(&a.external_session_id)),
         );
+        ev.correlation_id = json::extra(self.transaction.as_ref().and_then(|t| json::text(&t.id)));
         ev.device = json::extra(client.and_then(|c| json::text(&c.device)));
         ev.user_agent = json::extra(
             client
@@ -298,7 +309,12 @@ mod tests {
         assert_eq!(logout.vendor.country.as_deref(), Some("United States"));
         assert_eq!(logout.vendor.is_proxy, None);
         assert_eq!(logout.reason, None);
-        check(
+        assert_eq!(
+            logout.correlation_id.as_deref(),
+            Some("XkccyyMli2Uay2I93ZgRzQAAB0c"),
+            "transaction.id"
+        );
+        let login = check(
             dec(&l[1]),
             Expect {
                 user: "xxxxxx@elastic.co",
@@ -307,6 +323,15 @@ mod tests {
                 kind: EventKind::InteractiveLogin,
                 outcome: Outcome::Success,
             },
+        );
+        // One transaction per sign-in, shared by its events; each event its own uuid.
+        assert_eq!(
+            login.correlation_id.as_deref(),
+            Some("XkcAsWb8WjwDP76xh@1v8wAABp0")
+        );
+        assert_eq!(
+            login.source_id.as_deref(),
+            Some("3aeede38-4f67-11ea-abd3-1f5d113f2546")
         );
         // The ALLOW policy evaluation duplicates the session start above it.
         assert_eq!(reason(dec(&l[2])), RejectReason::NotALogin);
@@ -328,6 +353,10 @@ mod tests {
         assert_eq!(ev.vendor.is_proxy, Some(false));
         assert_eq!(ev.app.as_deref(), Some("Okta Admin Console"));
         assert_eq!(ev.session.as_deref(), Some("idxBager62CSveUkTxvgRtonA"));
+        assert_eq!(
+            ev.correlation_id.as_deref(),
+            Some("ab609228fe84ce59cdcbfa690bgce016")
+        );
     }
 
     #[test]

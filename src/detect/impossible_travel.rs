@@ -271,6 +271,9 @@ pub(crate) mod tests {
             start_date: None,
             status: Status::Active,
             group: None,
+            display_name: None,
+            upn: None,
+            manager: None,
         }
     }
 

@@ -94,6 +94,9 @@ impl Place {
             start_date: None,
             status: Status::Active,
             group: None,
+            display_name: None,
+            upn: None,
+            manager: None,
         }
     }
 

@@ -886,6 +886,9 @@ mod tests {
             start_date: None,
             status: Status::Active,
             group: None,
+            display_name: None,
+            upn: None,
+            manager: None,
         }
     }
 

@@ -412,6 +412,24 @@ pub fn run(
     })
 }
 
+/// The runbook the demo's pages link, as in `driftwatch.example.toml`: the project has no
+/// public address of its own, so this is the example's (replace it in a real config).
+pub const DEMO_RUNBOOK_URL: &str = "https://git.example.com/driftwatch/blob/main/docs/runbook.md";
+
+/// Where a browser on this machine reaches `listen`: an unspecified address (`0.0.0.0`,
+/// `[::]`) is served on loopback too.
+fn api_address(listen: SocketAddr) -> SocketAddr {
+    match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, listen.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, listen.port()))
+        }
+        _ => listen,
+    }
+}
+
 /// The simulator's config with the demo's Kafka, service, API, audit and route settings.
 fn demo_config(opts: &Options, brokers: &str) -> Result<Config, DemoError> {
     let mut config = Config::load(&opts.out.join("driftwatch.toml"))
@@ -469,6 +487,10 @@ fn demo_config(opts: &Options, brokers: &str) -> Result<Config, DemoError> {
         toml::Value::String(oncall.display().to_string())
     ))
     .map_err(|e| other("route")(e.to_string()))?;
+    // Pages link the runbook section of their rule and the alert in this demo's own API,
+    // so an analyst can follow a page as they would in production.
+    config.route.runbook_url = Some(DEMO_RUNBOOK_URL.to_owned());
+    config.route.api_url = Some(format!("http://{}", api_address(opts.listen)));
     Ok(config)
 }
 

@@ -253,6 +253,7 @@ mod tests {
             summary: String::new(),
             findings: Vec::new(),
             evidence: vec![],
+            detected_at: None,
         }
     }
 

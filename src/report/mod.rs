@@ -468,11 +468,20 @@ fn pseudonymise_evidence(
 ) {
     match ev {
         // The account that signed in is the alert's employee.
+        // Device names (`hking-laptop`) and the IdP's ids may carry a name too.
         Evidence::Login {
-            user, source_id, ..
+            user,
+            source_id,
+            correlation_id,
+            user_agent,
+            device,
+            ..
         } => {
             *user = pseudonym.to_owned();
-            if let Some(s) = source_id {
+            for s in [source_id, correlation_id, user_agent, device]
+                .into_iter()
+                .flatten()
+            {
                 *s = text(s);
             }
         }
@@ -648,6 +657,34 @@ pub fn render(report: &ComplianceReport, format: ReportFormat) -> Result<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The login evidence's device, user agent and IdP ids go through the pseudonymiser
+    /// like the source id: a device is often named after its user.
+    #[test]
+    fn login_evidence_is_pseudonymised_in_every_text_field() {
+        let mut ev = Evidence::Login {
+            time: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            ip: "192.0.2.1".parse().unwrap(),
+            kind: crate::event::EventKind::InteractiveLogin,
+            format: crate::event::Format::Okta,
+            user: "dramos@corp.example".into(),
+            source_id: Some("evt-dramos".into()),
+            correlation_id: Some("tx-dramos".into()),
+            user_agent: Some("agent of dramos".into()),
+            device: Some("dramos-laptop".into()),
+        };
+        pseudonymise_evidence(
+            &mut ev,
+            "P-1",
+            |s| s.replace("dramos", "P-1"),
+            |e| e.0.to_string(),
+        );
+        let text = serde_json::to_string(&ev).unwrap();
+        assert!(!text.contains("dramos"), "{text}");
+        for part in ["tx-P-1", "agent of P-1", "P-1-laptop", "evt-P-1"] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+    }
 
     #[test]
     fn bounds_are_dates_or_rfc3339() {

@@ -24,13 +24,20 @@ pub enum Field {
     /// Free text: the team or department, for routing alerts (`[[route.destination]]
     /// groups`).
     Group,
+    /// Free text: the name people know the employee by, shown on pages.
+    DisplayName,
+    /// Free text: the user principal name (sign-in name) HR or the directory holds, shown on
+    /// pages; matching account names is `aliases`' job, not this column's.
+    Upn,
+    /// Free text: the employee's manager (a name, an e-mail or an id), shown on pages.
+    Manager,
     /// The record itself: bad UTF-8, wrong field count, not a JSON object.
     Record,
 }
 
 impl Field {
     /// Every column, in the order the documentation lists them.
-    pub const COLUMNS: [Field; 12] = [
+    pub const COLUMNS: [Field; 15] = [
         Field::EmployeeId,
         Field::Aliases,
         Field::ClaimedCountry,
@@ -43,6 +50,9 @@ impl Field {
         Field::StartDate,
         Field::Status,
         Field::Group,
+        Field::DisplayName,
+        Field::Upn,
+        Field::Manager,
     ];
 
     /// The column header / JSON key.
@@ -60,6 +70,9 @@ impl Field {
             Field::StartDate => "start_date",
             Field::Status => "status",
             Field::Group => "group",
+            Field::DisplayName => "display_name",
+            Field::Upn => "upn",
+            Field::Manager => "manager",
             Field::Record => "record",
         }
     }

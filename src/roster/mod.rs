@@ -18,6 +18,8 @@
 //! | `work_hours` | no | `09:00-18:00 Mon-Fri`, see [`work_hours`] |
 //! | `start_date` | no | `YYYY-MM-DD` |
 //! | `status` | yes | `active`, `leave` or `terminated` ([`Status`]) |
+//! | `group` | no | free text: team or department, for routing and pages |
+//! | `display_name`, `upn`, `manager` | no | free text, shown on pages, never compared |
 //!
 //! Loading checks every row and reports every problem at once with its line
 //! ([`RosterError::Invalid`]), including duplicate ids and an alias claimed by two

@@ -97,6 +97,16 @@ pub struct ClaimedProfile {
     /// them; never compared by the detectors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// The name people know the employee by, for pages; never compared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// The user principal name HR or the directory holds, for pages; never compared
+    /// (account names match through `aliases`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    /// The employee's manager as HR writes it (name, e-mail or id), for pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Roster files to raw rows: CSV with a header, or JSON.
 //!
 //! CSV columns are found by header name (any order, any case); unknown columns are
-//! ignored, so an HR export with `department` or `manager` columns loads as it is.
+//! ignored, so an HR export with `department` or `cost_center` columns loads as it is.
 //!
 //! JSON is an array of objects, or `{"employees": [...]}`, with the CSV column names as
 //! keys (exact case). Unknown keys are ignored. `aliases` is an array of strings or one

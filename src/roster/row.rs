@@ -138,6 +138,9 @@ pub(crate) fn check(raw: RawRecord, errors: &mut Vec<RowError>) -> Checked {
                 start_date,
                 status,
                 group: raw.get(Field::Group).map(str::to_owned),
+                display_name: raw.get(Field::DisplayName).map(str::to_owned),
+                upn: raw.get(Field::Upn).map(str::to_owned),
+                manager: raw.get(Field::Manager).map(str::to_owned),
             })
         }
         _ => None,

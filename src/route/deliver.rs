@@ -21,6 +21,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::page::{Links, Person};
 use super::payload::{self, Action};
 use super::{DestinationConfig, Kind, RouteConfig};
 use crate::alert::Alert;
@@ -34,8 +35,9 @@ const ANSWER_KEEP: usize = 512;
 #[derive(Debug, Clone)]
 pub struct Routed {
     pub alert: Alert,
-    /// The employee's roster group, if any.
-    pub group: Option<String>,
+    /// What the roster says about the employee (group, name, UPN, manager), as of when
+    /// the alert was read.
+    pub person: Person,
     pub action: Action,
     /// When the alert was written (the alerts topic's timestamp, or its emission), for the
     /// delivery latency.
@@ -66,7 +68,7 @@ pub struct Destination {
     headers: HeaderMap,
     limiter: DefaultDirectRateLimiter,
     file: Option<Mutex<Box<dyn Write + Send>>>,
-    runbook_url: Option<String>,
+    links: Links,
     metrics: Arc<Metrics>,
 }
 
@@ -83,7 +85,7 @@ impl std::fmt::Debug for Destination {
 impl Destination {
     pub fn new(
         config: &DestinationConfig,
-        runbook_url: Option<&str>,
+        links: &Links,
         metrics: Arc<Metrics>,
     ) -> Result<Destination, RouteError> {
         let fail = |message: String| RouteError::Setup {
@@ -132,7 +134,7 @@ impl Destination {
             headers,
             limiter: RateLimiter::direct(quota),
             file,
-            runbook_url: runbook_url.map(str::to_owned),
+            links: links.clone(),
             metrics,
         })
     }
@@ -159,11 +161,11 @@ impl Destination {
                         .map(|r| {
                             payload::alertmanager(
                                 &r.alert,
-                                r.group.as_deref(),
+                                &r.person,
                                 r.action,
                                 now,
                                 chrono::Duration::hours(i64::from(self.config.resolve_after_hours)),
-                                self.runbook_url.as_deref(),
+                                &self.links,
                             )
                         })
                         .collect();
@@ -191,23 +193,31 @@ impl Destination {
     }
 
     async fn one(&self, r: &Routed, stop: &AtomicBool) -> Option<Outcome> {
-        let rb = self.runbook_url.as_deref();
+        let links = &self.links;
         let url = self.url.as_deref().unwrap_or_default();
+        let now = Utc::now();
         match self.config.kind {
             Kind::Pagerduty => {
-                let body = payload::pagerduty(&r.alert, &self.routing_key, r.action, rb);
+                let body = payload::pagerduty(
+                    &r.alert,
+                    &r.person,
+                    &self.routing_key,
+                    r.action,
+                    now,
+                    links,
+                );
                 self.post(url, &body, None, stop).await
             }
             Kind::Slack => {
-                self.post(url, &payload::slack(&r.alert, r.action, rb), None, stop)
-                    .await
+                let body = payload::slack(&r.alert, &r.person, r.action, now, links);
+                self.post(url, &body, None, stop).await
             }
             Kind::Webhook => {
-                let body = self.body(r);
+                let body = self.body(r, now);
                 self.post(url, &body, Some(&r.alert.id), stop).await
             }
             Kind::File => {
-                let line = self.body(r);
+                let line = self.body(r, now);
                 self.attempts(stop, || async {
                     let mut text = line.to_string();
                     text.push('\n');
@@ -227,11 +237,14 @@ impl Destination {
     }
 
     /// A webhook's body or a file's line, in the destination's `format`.
-    fn body(&self, r: &Routed) -> serde_json::Value {
+    /// A webhook's body or a file's line, in the destination's `format`.
+    fn body(&self, r: &Routed, now: DateTime<Utc>) -> serde_json::Value {
         payload::alert_body(
             &r.alert,
-            r.group.as_deref(),
+            &r.person,
             r.action,
+            now,
+            &self.links,
             self.config.format.unwrap_or_default(),
         )
     }
@@ -428,15 +441,15 @@ pub async fn deliver_all(
     let written = Utc::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (i, d) in config.destination.iter().enumerate() {
-        let dest = Destination::new(d, config.runbook_url.as_deref(), Arc::clone(&metrics))?;
+        let dest = Destination::new(d, &config.links(), Arc::clone(&metrics))?;
         let mut routed = Vec::new();
         let mut skipped = 0;
         for a in alerts {
-            let group = roster.get(&a.employee_id).and_then(|p| p.group.clone());
-            if dest.config.wants(a, group.as_deref()) {
+            let person = Person::of(roster.get(&a.employee_id));
+            if dest.config.wants(a, person.group.as_deref()) {
                 routed.push(Routed {
                     alert: a.clone(),
-                    group,
+                    person,
                     action: Action::Trigger,
                     written: Some(written),
                 });

@@ -3,6 +3,8 @@
 //!
 //! - this file: `[route]` and `[[route.destination]]` (kinds, filters, limits) and the
 //!   matching of an alert against a destination's filters (pure);
+//! - [`page`]: what a page says beyond the alert line: the roster's person, the login and
+//!   detection times, the sign-in's ids, the next step and the links (pure);
 //! - [`payload`]: the request bodies of Alertmanager API v2, PagerDuty Events API v2, Slack
 //!   incoming webhooks, the generic JSON webhook and the JSON-lines file (pure);
 //! - [`deliver`]: one destination's HTTP client, token-bucket rate limit and retry loop
@@ -17,6 +19,7 @@
 //! retry updates what the destination already has instead of paging twice.
 
 pub mod deliver;
+pub mod page;
 pub mod payload;
 
 use std::collections::{BTreeMap, HashSet};
@@ -33,6 +36,9 @@ use crate::siem::AlertsFormat;
 pub struct RouteConfig {
     /// Base address of the runbook; payloads link `<runbook_url>#<rule>`.
     pub runbook_url: Option<String>,
+    /// Base address of driftwatch's analyst API as analysts reach it (`[service] listen`
+    /// behind whatever proxy); payloads link the alert, `<api_url>/api/v1/alerts/<id>`.
+    pub api_url: Option<String>,
     /// `[[route.destination]]`, each its own consumer of the alerts topic.
     pub destination: Vec<DestinationConfig>,
 }
@@ -156,9 +162,37 @@ fn default_batch() -> usize {
 }
 
 impl RouteConfig {
+    /// The links every payload carries.
+    pub fn links(&self) -> page::Links {
+        page::Links {
+            runbook_url: self.runbook_url.clone(),
+            api_url: self.api_url.clone(),
+        }
+    }
+
     /// Every problem, for `Config::validate`.
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
+        for (key, value) in [
+            ("runbook_url", &self.runbook_url),
+            ("api_url", &self.api_url),
+        ] {
+            if let Some(url) = value
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                errors.push(format!(
+                    "route.{key}: {url:?} is not an http(s) address (pages link to it)"
+                ));
+            }
+        }
+        if let Some(url) = &self.api_url
+            && url.trim_end_matches('/').ends_with("/api/v1")
+        {
+            errors.push(format!(
+                "route.api_url: {url:?} names the API's path; give the base address \
+                 (pages add /api/v1/alerts/<id>)"
+            ));
+        }
         let mut names = HashSet::new();
         for (i, d) in self.destination.iter().enumerate() {
             let at = format!("route.destination (entry {})", i + 1);
@@ -307,6 +341,7 @@ mod tests {
             summary: "s".into(),
             findings: Vec::new(),
             evidence: vec![],
+            detected_at: None,
         }
     }
 
@@ -341,6 +376,43 @@ mod tests {
 
         let any = destination("name = \"all\"\nkind = \"file\"\npath = \"-\"");
         assert!(any.wants(&alert(Severity::Low, &["novelty"]), None));
+    }
+
+    #[test]
+    fn api_url_and_runbook_url_are_http_base_addresses() {
+        let c: RouteConfig = toml::from_str(
+            "runbook_url = \"https://git.example/docs/runbook.md\"\napi_url = \"https://dw.example/\"",
+        )
+        .unwrap();
+        assert_eq!(c.validate(), Vec::<String>::new());
+        let links = c.links();
+        assert_eq!(
+            links.alert("dw-1").as_deref(),
+            Some("https://dw.example/api/v1/alerts/dw-1")
+        );
+        assert_eq!(
+            links.runbook("novelty").as_deref(),
+            Some("https://git.example/docs/runbook.md#novelty")
+        );
+        let bad: RouteConfig =
+            toml::from_str("runbook_url = \"docs/runbook.md\"\napi_url = \"dw.example:9464\"")
+                .unwrap();
+        let errors = bad.validate().join("\n");
+        assert!(
+            errors.contains("route.runbook_url: \"docs/runbook.md\""),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("route.api_url: \"dw.example:9464\""),
+            "{errors}"
+        );
+        let path: RouteConfig = toml::from_str("api_url = \"https://dw.example/api/v1/\"").unwrap();
+        assert!(
+            path.validate().join("\n").contains("give the base address"),
+            "{:?}",
+            path.validate()
+        );
+        assert!(toml::from_str::<RouteConfig>("api_uri = \"https://x\"").is_err());
     }
 
     #[test]

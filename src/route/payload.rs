@@ -5,9 +5,10 @@
 //! (`shared/reference/alertmanager-captured/`): Alertmanager API v2 `postableAlerts`,
 //! PagerDuty Events API v2 `trigger`/`resolve`, Slack's attachment message.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
+use super::page::{self, Decided, Links, Person, next_step, rfc3339};
 use crate::alert::{Alert, Severity};
 use crate::siem::{AlertsFormat, Lifecycle};
 
@@ -43,17 +44,22 @@ pub const ALERTNAME: &str = "DriftwatchDetection";
 /// lower ones of the same employee, see `deploy/alertmanager/alertmanager.yml`) hide the
 /// older one.
 ///
+/// Annotations carry what a person reads: the summary, the login time and the detection
+/// (or delivery) time, the roster's display name, UPN, group and manager and the sign-in's
+/// correlation id, device and user agent where known, `next_step`, `runbook_url` and
+/// `alert_url` (the alert in the analyst API). Personal fields are never labels.
+///
 /// `startsAt` is the triggering login's time; `endsAt` is `resolve_after` after `now` for
 /// an open alert (not posted again within it, it resolves) and `now` for a resolved one.
 pub fn alertmanager(
     alert: &Alert,
-    group: Option<&str>,
+    person: &Person,
     action: Action,
     now: DateTime<Utc>,
     resolve_after: Duration,
-    runbook_url: Option<&str>,
+    links: &Links,
 ) -> Value {
-    let rule = alert.rules.first().map_or("unknown", String::as_str);
+    let rule = primary_rule(alert);
     let mut labels = json!({
         "alertname": ALERTNAME,
         "severity": alert.severity.as_str(),
@@ -61,8 +67,8 @@ pub fn alertmanager(
         "alert_id": alert.id,
         "source": "driftwatch",
     });
-    if let (Some(g), Some(map)) = (group, labels.as_object_mut()) {
-        map.insert("group".into(), Value::String(g.to_owned()));
+    if let (Some(g), Some(map)) = (&person.group, labels.as_object_mut()) {
+        map.insert("group".into(), Value::String(g.clone()));
     }
     let mut annotations = json!({
         "summary": alert.summary,
@@ -72,8 +78,10 @@ pub fn alertmanager(
         "status": status(alert),
         "evidence": serde_json::to_string(&alert.evidence).unwrap_or_default(),
     });
-    if let (Some(url), Some(map)) = (runbook_url, annotations.as_object_mut()) {
-        map.insert("runbook_url".into(), Value::String(runbook(url, rule)));
+    if let Some(map) = annotations.as_object_mut() {
+        for (k, v) in facts(alert, person, now, links) {
+            map.insert(k.into(), Value::String(v));
+        }
     }
     let ends = match action {
         Action::Trigger => now + resolve_after,
@@ -85,21 +93,51 @@ pub fn alertmanager(
         "startsAt": rfc3339(alert.time.min(now)),
         "endsAt": rfc3339(ends),
     });
-    if let (Some(url), Some(map)) = (runbook_url, body.as_object_mut()) {
-        map.insert("generatorURL".into(), Value::String(runbook(url, rule)));
+    if let (Some(url), Some(map)) = (links.runbook(rule), body.as_object_mut()) {
+        map.insert("generatorURL".into(), Value::String(url));
     }
     body
 }
 
+/// What every payload kind shows beside the alert, as (name, text) pairs in page order,
+/// present facts only: the two times, the person, the sign-in, the next step and the
+/// links.
+pub fn facts(
+    alert: &Alert,
+    person: &Person,
+    now: DateTime<Utc>,
+    links: &Links,
+) -> Vec<(&'static str, String)> {
+    let rule = primary_rule(alert);
+    let decided = Decided::of(alert, now);
+    let mut out = vec![
+        ("login_time", rfc3339(alert.time)),
+        (decided.key(), rfc3339(decided.time())),
+    ];
+    out.extend(person.fields().into_iter().map(|(k, v)| (k, v.to_owned())));
+    out.extend(page::sign_in(alert));
+    out.push(("next_step", next_step(rule).to_owned()));
+    if let Some(url) = links.runbook(rule) {
+        out.push(("runbook_url", url));
+    }
+    if let Some(url) = links.alert(&alert.id) {
+        out.push(("alert_url", url));
+    }
+    out
+}
+
 /// A PagerDuty Events API v2 event. `dedup_key` is the alert id, so escalations and
-/// repeats update one incident and `resolve` closes it.
+/// repeats update one incident and `resolve` closes it. `custom_details` has the
+/// [`facts`] beside the alert; `links` the runbook section and the alert in the API.
 pub fn pagerduty(
     alert: &Alert,
+    person: &Person,
     routing_key: &str,
     action: Action,
-    runbook_url: Option<&str>,
+    now: DateTime<Utc>,
+    links: &Links,
 ) -> Value {
-    let rule = alert.rules.first().map_or("unknown", String::as_str);
+    let rule = primary_rule(alert);
     match action {
         Action::Resolve => json!({
             "routing_key": routing_key,
@@ -107,6 +145,20 @@ pub fn pagerduty(
             "dedup_key": alert.id,
         }),
         Action::Trigger => {
+            let mut details = json!({
+                "alert_id": alert.id,
+                "employee_id": alert.employee_id.0,
+                "status": status(alert),
+                "rules": alert.rules,
+                "risk": alert.risk,
+                "summary": alert.summary,
+                "evidence": alert.evidence,
+            });
+            if let Some(map) = details.as_object_mut() {
+                for (k, v) in facts(alert, person, now, links) {
+                    map.insert(k.into(), Value::String(v));
+                }
+            }
             let mut event = json!({
                 "routing_key": routing_key,
                 "event_action": "trigger",
@@ -119,23 +171,19 @@ pub fn pagerduty(
                     "component": "driftwatch",
                     "group": alert.employee_id.0,
                     "class": rule,
-                    "custom_details": {
-                        "alert_id": alert.id,
-                        "employee_id": alert.employee_id.0,
-                        "status": status(alert),
-                        "rules": alert.rules,
-                        "risk": alert.risk,
-                        "summary": alert.summary,
-                        "evidence": alert.evidence,
-                    },
+                    "custom_details": details,
                 },
                 "client": "driftwatch",
             });
-            if let (Some(url), Some(map)) = (runbook_url, event.as_object_mut()) {
-                map.insert(
-                    "links".into(),
-                    json!([{ "href": runbook(url, rule), "text": format!("Runbook: {rule}") }]),
-                );
+            let mut hrefs = Vec::new();
+            if let Some(url) = links.runbook(rule) {
+                hrefs.push(json!({ "href": url, "text": format!("Runbook: {rule}") }));
+            }
+            if let Some(url) = links.alert(&alert.id) {
+                hrefs.push(json!({ "href": url, "text": format!("Alert {}", alert.id) }));
+            }
+            if let (false, Some(map)) = (hrefs.is_empty(), event.as_object_mut()) {
+                map.insert("links".into(), Value::Array(hrefs));
             }
             event
         }
@@ -153,9 +201,18 @@ pub fn pagerduty_severity(s: Severity) -> &'static str {
 }
 
 /// A Slack incoming-webhook message: a fallback line for notifications and one coloured
-/// attachment with the summary, as Alertmanager's own Slack notifier sends it.
-pub fn slack(alert: &Alert, action: Action, runbook_url: Option<&str>) -> Value {
-    let rule = alert.rules.first().map_or("unknown", String::as_str);
+/// attachment, as Alertmanager's own Slack notifier sends it. The attachment's text has
+/// the summary, the employee (with the roster's name, UPN, group and manager where known),
+/// the login and detection times, the sign-in's ids, the next step and mrkdwn links to the
+/// runbook section and to the alert in the analyst API.
+pub fn slack(
+    alert: &Alert,
+    person: &Person,
+    action: Action,
+    now: DateTime<Utc>,
+    links: &Links,
+) -> Value {
+    let rule = primary_rule(alert);
     let title = match action {
         Action::Trigger => format!(
             "[{}] {}",
@@ -178,8 +235,51 @@ pub fn slack(alert: &Alert, action: Action, runbook_url: Option<&str>) -> Value 
         alert.rules.join(", "),
         alert.id
     );
-    if let Some(url) = runbook_url {
-        text.push_str(&format!("\n<{}|Runbook: {rule}>", runbook(url, rule)));
+    let line = |pairs: &[(&str, String)]| {
+        pairs
+            .iter()
+            .map(|(label, v)| format!("*{label}:* {}", slack_escape(v)))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let who: Vec<(&str, String)> = person
+        .fields()
+        .into_iter()
+        .map(|(k, v)| (slack_label(k), v.to_owned()))
+        .collect();
+    if !who.is_empty() {
+        text.push('\n');
+        text.push_str(&line(&who));
+    }
+    let decided = Decided::of(alert, now);
+    let decided_label = match decided {
+        Decided::Detected(_) => "Detected",
+        Decided::Delivered(_) => "Delivered (detection time not recorded)",
+    };
+    text.push('\n');
+    text.push_str(&line(&[
+        ("Login", rfc3339(alert.time)),
+        (decided_label, rfc3339(decided.time())),
+    ]));
+    let sign_in: Vec<(&str, String)> = page::sign_in(alert)
+        .into_iter()
+        .map(|(k, v)| (slack_label(k), v))
+        .collect();
+    if !sign_in.is_empty() {
+        text.push('\n');
+        text.push_str(&line(&sign_in));
+    }
+    text.push_str(&format!("\n*Next step:* {}", next_step(rule)));
+    let mut hrefs = Vec::new();
+    if let Some(url) = links.runbook(rule) {
+        hrefs.push(format!("<{url}|Runbook: {rule}>"));
+    }
+    if let Some(url) = links.alert(&alert.id) {
+        hrefs.push(format!("<{url}|Alert in driftwatch>"));
+    }
+    if !hrefs.is_empty() {
+        text.push('\n');
+        text.push_str(&hrefs.join("  "));
     }
     json!({
         "text": truncate(&title, SLACK_TEXT_MAX),
@@ -195,18 +295,61 @@ pub fn slack(alert: &Alert, action: Action, runbook_url: Option<&str>) -> Value 
     })
 }
 
+fn slack_label(key: &str) -> &'static str {
+    match key {
+        "display_name" => "Name",
+        "upn" => "UPN",
+        "group" => "Group",
+        "manager" => "Manager",
+        "correlation_id" => "Correlation id",
+        "device" => "Device",
+        "user_agent" => "User agent",
+        _ => "Detail",
+    }
+}
+
+/// Slack reads `&`, `<` and `>` as markup in message text: a user agent or a name from
+/// HR must show as written, not become a link.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The generic webhook body: the alert as driftwatch writes it, with the key a receiver
-/// deduplicates on (`dedup_key`, the alert id, also sent as the `Idempotency-Key` header)
-/// and the roster group.
-pub fn webhook(alert: &Alert, group: Option<&str>, action: Action) -> Value {
-    json!({
+/// deduplicates on (`dedup_key`, the alert id, also sent as the `Idempotency-Key` header),
+/// the roster group (`null` without one) and the [`facts`] as top-level fields.
+pub fn webhook(
+    alert: &Alert,
+    person: &Person,
+    action: Action,
+    now: DateTime<Utc>,
+    links: &Links,
+) -> Value {
+    let mut body = json!({
         "version": "1",
         "source": "driftwatch",
         "action": match action { Action::Trigger => "trigger", Action::Resolve => "resolve" },
         "dedup_key": alert.id,
-        "group": group,
+        "group": person.group,
         "alert": alert,
-    })
+    });
+    if let Some(map) = body.as_object_mut() {
+        for (k, v) in facts(alert, person, now, links) {
+            map.insert(k.into(), Value::String(v));
+        }
+    }
+    body
+}
+
+/// The runbook section of `rule`: `docs/runbook.md` has one headed by each rule's name,
+/// whose anchor is the name itself.
+pub fn runbook(base: &str, rule: &str) -> String {
+    format!("{base}#{rule}")
+}
+
+fn primary_rule(alert: &Alert) -> &str {
+    alert.lead_rule().unwrap_or("unknown")
 }
 
 /// The body of a webhook or the line of a file destination in its `format`: the
@@ -215,8 +358,10 @@ pub fn webhook(alert: &Alert, group: Option<&str>, action: Action) -> Value {
 /// `event.action: resolved`).
 pub fn alert_body(
     alert: &Alert,
-    group: Option<&str>,
+    person: &Person,
     action: Action,
+    now: DateTime<Utc>,
+    links: &Links,
     format: AlertsFormat,
 ) -> Value {
     let lifecycle = match action {
@@ -224,7 +369,7 @@ pub fn alert_body(
         Action::Resolve => Lifecycle::Resolved,
     };
     match format {
-        AlertsFormat::Driftwatch => webhook(alert, group, action),
+        AlertsFormat::Driftwatch => webhook(alert, person, action, now, links),
         other => crate::siem::to_value(alert, other, lifecycle),
     }
 }
@@ -259,16 +404,6 @@ fn status(alert: &Alert) -> &'static str {
     }
 }
 
-/// The runbook section of `rule`: `docs/runbook.md` has one headed by each rule's name,
-/// whose anchor is the name itself.
-pub fn runbook(base: &str, rule: &str) -> String {
-    format!("{base}#{rule}")
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// At most `max` bytes, cut at a character boundary, with `…` when cut.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
@@ -286,6 +421,7 @@ pub fn truncate(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::alert::{AlertStatus, Evidence};
+    use crate::event::{EventKind, Format};
     use crate::roster::EmployeeId;
 
     fn alert() -> Alert {
@@ -296,37 +432,82 @@ mod tests {
             time: DateTime::parse_from_rfc3339("2026-10-03T02:14:00Z")
                 .unwrap()
                 .to_utc(),
+            detected_at: None,
             severity: Severity::High,
             rules: vec!["claimed_location".into(), "anonymizer".into()],
             risk: 72,
             summary: "Login from Shenyang, CN; claims Austin, US (11,600 km away)".into(),
             findings: Vec::new(),
-            evidence: vec![Evidence::Claimed {
-                country: "US".into(),
-                city: Some("Austin".into()),
-                timezone: "America/Chicago".into(),
-            }],
+            evidence: vec![
+                Evidence::Login {
+                    time: DateTime::parse_from_rfc3339("2026-10-03T02:14:00Z")
+                        .unwrap()
+                        .to_utc(),
+                    ip: "203.0.113.7".parse().unwrap(),
+                    kind: EventKind::InteractiveLogin,
+                    format: Format::Okta,
+                    user: "dramos@corp.example".into(),
+                    source_id: Some("evt-1".into()),
+                    correlation_id: Some("XkccyyMli2Uay2I93ZgRzQAAB0c".into()),
+                    user_agent: Some("Mozilla/5.0 <script>".into()),
+                    device: Some("Computer".into()),
+                },
+                Evidence::Claimed {
+                    country: "US".into(),
+                    city: Some("Austin".into()),
+                    timezone: "America/Chicago".into(),
+                },
+            ],
+        }
+    }
+
+    /// The alert as `driftwatch run` writes it: with its detection time.
+    fn detected() -> Alert {
+        let mut a = alert();
+        a.detected_at = Some(
+            DateTime::parse_from_rfc3339("2026-10-03T02:19:30Z")
+                .unwrap()
+                .to_utc(),
+        );
+        a
+    }
+
+    fn person() -> Person {
+        Person {
+            group: Some("contractors".into()),
+            display_name: Some("Diego Ramos".into()),
+            upn: Some("dramos@corp.example".into()),
+            manager: Some("Erin Klein".into()),
+        }
+    }
+
+    fn links() -> Links {
+        Links {
+            runbook_url: Some("https://r/runbook.md".into()),
+            api_url: Some("https://dw.example:9464".into()),
         }
     }
 
     #[test]
     fn a_siem_body_is_the_alert_alone_and_a_resolution_closes_it() {
         let a = alert();
-        let plain = alert_body(&a, Some("eng"), Action::Trigger, AlertsFormat::Driftwatch);
-        assert_eq!(plain, webhook(&a, Some("eng"), Action::Trigger));
-        let open = alert_body(&a, Some("eng"), Action::Trigger, AlertsFormat::Ocsf);
+        let (p, l) = (person(), links());
+        let body = |action, format| alert_body(&a, &p, action, now(), &l, format);
+        let plain = body(Action::Trigger, AlertsFormat::Driftwatch);
+        assert_eq!(plain, webhook(&a, &p, Action::Trigger, now(), &l));
+        let open = body(Action::Trigger, AlertsFormat::Ocsf);
         assert_eq!(
             (open["activity_id"].as_u64(), open["status_id"].as_u64()),
             (Some(1), Some(1))
         );
         assert!(open.get("dedup_key").is_none(), "no envelope");
-        let closed = alert_body(&a, None, Action::Resolve, AlertsFormat::Ocsf);
+        let closed = body(Action::Resolve, AlertsFormat::Ocsf);
         assert_eq!(
             (closed["activity_id"].as_u64(), closed["status_id"].as_u64()),
             (Some(3), Some(4))
         );
         assert_eq!(closed["type_uid"], 200403);
-        let ecs = alert_body(&a, None, Action::Resolve, AlertsFormat::Ecs);
+        let ecs = body(Action::Resolve, AlertsFormat::Ecs);
         assert_eq!(ecs["event"]["action"], "resolved");
         assert_eq!(
             crate::siem::read_alert(ecs.to_string().as_bytes()).unwrap(),
@@ -340,16 +521,71 @@ mod tests {
             .to_utc()
     }
 
+    const ALERT_URL: &str = "https://dw.example:9464/api/v1/alerts/dw-0123456789abcdef01234567";
+    const RUNBOOK: &str = "https://r/runbook.md#claimed_location";
+
+    /// The roster's fields, the sign-in's, the times, the next step and the links are all
+    /// in `v` under their names, as strings.
+    fn assert_facts(v: &Value, what: &str) {
+        for (key, want) in [
+            ("login_time", "2026-10-03T02:14:00.000Z"),
+            ("detected_at", "2026-10-03T02:19:30.000Z"),
+            ("display_name", "Diego Ramos"),
+            ("upn", "dramos@corp.example"),
+            ("group", "contractors"),
+            ("manager", "Erin Klein"),
+            ("correlation_id", "XkccyyMli2Uay2I93ZgRzQAAB0c"),
+            ("device", "Computer"),
+            ("user_agent", "Mozilla/5.0 <script>"),
+            ("next_step", next_step("claimed_location")),
+            ("runbook_url", RUNBOOK),
+            ("alert_url", ALERT_URL),
+        ] {
+            assert_eq!(v[key], want, "{what}.{key} in {v:#}");
+        }
+        assert!(
+            v.get("delivered_at").is_none(),
+            "{what}: the detection time is known"
+        );
+    }
+
+    /// Without roster fields, sign-in ids, detection time or links: those keys are left
+    /// out (never empty), and the delivery time stands in, named so.
+    fn assert_bare(v: &Value, what: &str) {
+        for key in [
+            "display_name",
+            "upn",
+            "manager",
+            "correlation_id",
+            "device",
+            "user_agent",
+            "runbook_url",
+            "alert_url",
+            "detected_at",
+        ] {
+            assert!(v.get(key).is_none(), "{what}.{key} present in {v:#}");
+        }
+        assert_eq!(v["delivered_at"], "2026-11-29T12:00:00.000Z", "{what}");
+        assert_eq!(v["login_time"], "2026-10-03T02:14:00.000Z", "{what}");
+        assert_eq!(v["next_step"], next_step("claimed_location"), "{what}");
+    }
+
+    fn bare_alert() -> Alert {
+        let mut a = alert();
+        a.evidence.retain(|e| !matches!(e, Evidence::Login { .. }));
+        a
+    }
+
     #[test]
     fn alertmanager_labels_group_and_deduplicate_and_ends_at_resolves() {
-        let a = alert();
+        let a = detected();
         let v = alertmanager(
             &a,
-            Some("contractors"),
+            &person(),
             Action::Trigger,
             now(),
             Duration::hours(24),
-            Some("https://r/runbook.md"),
+            &links(),
         );
         let labels = &v["labels"];
         assert_eq!(labels["alertname"], ALERTNAME);
@@ -365,7 +601,7 @@ mod tests {
                 "severity",
                 "source"
             ],
-            "only what stays put while an alert lives"
+            "only what stays put while an alert lives; never a name, UPN or manager"
         );
         assert_eq!(labels["severity"], "high");
         assert_eq!(labels["employee_id"], "E1042");
@@ -374,27 +610,41 @@ mod tests {
         assert_eq!(v["startsAt"], "2026-10-03T02:14:00.000Z");
         assert_eq!(v["endsAt"], "2026-11-30T12:00:00.000Z");
         assert_eq!(v["annotations"]["summary"], a.summary);
-        assert_eq!(
-            v["annotations"]["runbook_url"],
-            "https://r/runbook.md#claimed_location"
-        );
+        assert_facts(&v["annotations"], "annotations");
+        assert_eq!(v["generatorURL"], RUNBOOK);
         // Every label and annotation value is a string (Alertmanager refuses others).
         for part in ["labels", "annotations"] {
             for (k, val) in v[part].as_object().unwrap() {
                 assert!(val.is_string(), "{part}.{k} = {val}");
             }
         }
-        let resolved = alertmanager(&a, None, Action::Resolve, now(), Duration::hours(24), None);
+        let resolved = alertmanager(
+            &bare_alert(),
+            &Person::default(),
+            Action::Resolve,
+            now(),
+            Duration::hours(24),
+            &Links::default(),
+        );
         assert_eq!(resolved["endsAt"], "2026-11-29T12:00:00.000Z");
         assert!(resolved["labels"].get("group").is_none());
+        assert!(resolved["annotations"].get("group").is_none());
         assert!(resolved.get("generatorURL").is_none());
+        assert_bare(&resolved["annotations"], "annotations");
     }
 
     #[test]
     fn pagerduty_event_has_the_documented_fields() {
-        let mut a = alert();
+        let mut a = detected();
         a.summary = "é".repeat(800); // 1600 bytes, two per character
-        let v = pagerduty(&a, "R0UT1NGKEY", Action::Trigger, None);
+        let v = pagerduty(
+            &a,
+            &person(),
+            "R0UT1NGKEY",
+            Action::Trigger,
+            now(),
+            &links(),
+        );
         assert_eq!(v["event_action"], "trigger");
         assert_eq!(v["dedup_key"], a.id);
         assert_eq!(v["routing_key"], "R0UT1NGKEY");
@@ -403,11 +653,34 @@ mod tests {
         assert!(summary.ends_with('…'));
         assert_eq!(v["payload"]["severity"], "error");
         assert_eq!(v["payload"]["source"], "driftwatch");
+        let details = &v["payload"]["custom_details"];
+        assert_eq!(details["evidence"][1]["type"], "claimed");
+        assert_facts(details, "custom_details");
         assert_eq!(
-            v["payload"]["custom_details"]["evidence"][0]["type"],
-            "claimed"
+            v["links"],
+            json!([
+                {"href": RUNBOOK, "text": "Runbook: claimed_location"},
+                {"href": ALERT_URL, "text": format!("Alert {}", a.id)},
+            ])
         );
-        let r = pagerduty(&a, "R0UT1NGKEY", Action::Resolve, None);
+        let bare = pagerduty(
+            &bare_alert(),
+            &Person::default(),
+            "K",
+            Action::Trigger,
+            now(),
+            &Links::default(),
+        );
+        assert!(bare.get("links").is_none(), "no empty links list");
+        assert_bare(&bare["payload"]["custom_details"], "custom_details");
+        let r = pagerduty(
+            &a,
+            &person(),
+            "R0UT1NGKEY",
+            Action::Resolve,
+            now(),
+            &links(),
+        );
         assert_eq!(
             r,
             json!({"routing_key": "R0UT1NGKEY", "event_action": "resolve", "dedup_key": a.id})
@@ -420,9 +693,9 @@ mod tests {
     }
 
     #[test]
-    fn slack_and_webhook_carry_the_alert() {
-        let a = alert();
-        let s = slack(&a, Action::Trigger, Some("https://r"));
+    fn slack_shows_the_person_the_times_the_next_step_and_links() {
+        let a = detected();
+        let s = slack(&a, &person(), Action::Trigger, now(), &links());
         assert!(
             s["text"]
                 .as_str()
@@ -430,16 +703,59 @@ mod tests {
                 .starts_with("[HIGH] driftwatch high E1042")
         );
         assert_eq!(s["attachments"][0]["color"], "danger");
-        assert!(
-            s["attachments"][0]["text"]
-                .as_str()
-                .unwrap()
-                .contains(&a.id)
+        let text = s["attachments"][0]["text"].as_str().unwrap();
+        for part in [
+            a.id.as_str(),
+            "*Name:* Diego Ramos  *UPN:* dramos@corp.example  *Group:* contractors  *Manager:* Erin Klein",
+            "*Login:* 2026-10-03T02:14:00.000Z  *Detected:* 2026-10-03T02:19:30.000Z",
+            "*Correlation id:* XkccyyMli2Uay2I93ZgRzQAAB0c  *Device:* Computer  *User agent:* Mozilla/5.0 &lt;script&gt;",
+            &format!("*Next step:* {}", next_step("claimed_location")),
+            &format!("<{RUNBOOK}|Runbook: claimed_location>"),
+            &format!("<{ALERT_URL}|Alert in driftwatch>"),
+        ] {
+            assert!(text.contains(part), "{part:?} missing from:\n{text}");
+        }
+        let bare = slack(
+            &bare_alert(),
+            &Person::default(),
+            Action::Resolve,
+            now(),
+            &Links::default(),
         );
-        let w = webhook(&a, None, Action::Trigger);
+        let text = bare["attachments"][0]["text"].as_str().unwrap();
+        assert!(text.contains(
+            "*Login:* 2026-10-03T02:14:00.000Z  *Delivered (detection time not recorded):* 2026-11-29T12:00:00.000Z"
+        ), "{text}");
+        for absent in [
+            "*Name:*",
+            "*Manager:*",
+            "*Correlation id:*",
+            "Runbook",
+            "<http",
+        ] {
+            assert!(!text.contains(absent), "{absent} in:\n{text}");
+        }
+        assert!(bare["text"].as_str().unwrap().starts_with("[RESOLVED]"));
+    }
+
+    #[test]
+    fn webhook_carries_the_alert_and_the_facts() {
+        let a = detected();
+        let w = webhook(&a, &person(), Action::Trigger, now(), &links());
         assert_eq!(w["dedup_key"], a.id);
+        assert_facts(&w, "webhook");
         let back: Alert = serde_json::from_value(w["alert"].clone()).unwrap();
         assert_eq!(back, a);
+        let bare = webhook(
+            &bare_alert(),
+            &Person::default(),
+            Action::Resolve,
+            now(),
+            &Links::default(),
+        );
+        assert_eq!(bare["action"], "resolve");
+        assert_eq!(bare["group"], Value::Null, "group stays, null without one");
+        assert_bare(&bare, "webhook");
     }
 
     #[test]

@@ -748,9 +748,18 @@ impl DetectPartitions {
     }
 
     /// Produce the batch's alerts, then its state, each acknowledged before the next.
-    pub fn write(&self, out: BatchOutput, outbox: &mut Outbox) -> Result<(), ServiceError> {
+    ///
+    /// Each alert line is stamped with the wall clock here, as `detected_at`: when
+    /// driftwatch decided, which on-call pages show beside the login's time. The stamp is
+    /// not part of a line's identity ([`revision`]), so a line already produced before a
+    /// crash is still skipped when its input is applied again.
+    pub fn write(&self, mut out: BatchOutput, outbox: &mut Outbox) -> Result<(), ServiceError> {
         let t = &self.topics;
         let mut alerts_end: BTreeMap<i32, i64> = BTreeMap::new();
+        let now = Utc::now();
+        for (_, alert) in &mut out.alerts {
+            alert.detected_at = Some(now);
+        }
         {
             let guard = self.lock();
             for (partition, alert) in &out.alerts {
@@ -776,7 +785,7 @@ impl DetectPartitions {
                 self.metrics
                     .alerts
                     .with_label_values(&[
-                        alert.rules.first().map_or("", String::as_str),
+                        alert.lead_rule().unwrap_or(""),
                         alert.severity.as_str(),
                         match alert.status {
                             crate::alert::AlertStatus::Open => "open",

@@ -320,7 +320,7 @@ pub fn run(
                 for d in &config.route.destination {
                     let destination = crate::route::deliver::Destination::new(
                         d,
-                        config.route.runbook_url.as_deref(),
+                        &config.route.links(),
                         Arc::clone(&metrics),
                     )
                     .map_err(|e| ServiceError::Other(e.to_string()))?;

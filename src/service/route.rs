@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use crate::alert::{Alert, Severity};
 use crate::roster::Roster;
 use crate::route::deliver::{Destination, Outcome, Routed};
+use crate::route::page::Person;
 use crate::route::payload::Action;
 use crate::suppress::{Disposition, Verdict};
 
@@ -99,11 +100,11 @@ pub(super) fn run_destination(
             }
             match crate::siem::read_alert(payload) {
                 Ok(alert) => {
-                    let group = roster.get(&alert.employee_id).and_then(|p| p.group.clone());
+                    let person = Person::of(roster.get(&alert.employee_id));
                     let trigger = destination
                         .config
-                        .wants(&alert, group.as_deref())
-                        .then(|| ledger.paged(alert, group, written))
+                        .wants(&alert, person.group.as_deref())
+                        .then(|| ledger.paged(alert, person, written))
                         .flatten();
                     match trigger {
                         Some(r) => routed.push((m, r)),
@@ -173,7 +174,7 @@ const SEEN_MAX: usize = 100_000;
 struct Ledger {
     /// The latest line of each alert paged, to resolve it with the labels it was paged
     /// with.
-    paged: HashMap<String, (Alert, Option<String>)>,
+    paged: HashMap<String, (Alert, Person)>,
     /// Alerts an analyst resolved (benign or false positive), with when the disposition
     /// was written: a line of that alert written before it is not paged.
     resolved: HashMap<String, Option<DateTime<Utc>>>,
@@ -185,7 +186,7 @@ impl Ledger {
     fn paged(
         &mut self,
         alert: Alert,
-        group: Option<String>,
+        person: Person,
         written: Option<DateTime<Utc>>,
     ) -> Option<Routed> {
         if let Some(&resolved_at) = self.resolved.get(&alert.id) {
@@ -200,10 +201,10 @@ impl Ledger {
         }
         evict_oldest(&mut self.paged, |(a, _)| a.time);
         self.paged
-            .insert(alert.id.clone(), (alert.clone(), group.clone()));
+            .insert(alert.id.clone(), (alert.clone(), person.clone()));
         Some(Routed {
             alert,
-            group,
+            person,
             action: Action::Trigger,
             written,
         })
@@ -245,7 +246,7 @@ fn evict_oldest<V>(map: &mut HashMap<String, V>, time: impl Fn(&V) -> DateTime<U
 /// fired is ignored).
 fn resolves(
     d: &Disposition,
-    paged: &HashMap<String, (Alert, Option<String>)>,
+    paged: &HashMap<String, (Alert, Person)>,
     written: Option<chrono::DateTime<Utc>>,
 ) -> Vec<Routed> {
     let Some(id) = &d.alert_id else {
@@ -254,14 +255,14 @@ fn resolves(
     if d.verdict == Verdict::TruePositive {
         return Vec::new();
     }
-    let resolve = |alert: Alert, group: Option<String>| Routed {
+    let resolve = |alert: Alert, person: Person| Routed {
         alert,
-        group,
+        person,
         action: Action::Resolve,
         written,
     };
-    if let Some((alert, group)) = paged.get(id) {
-        return vec![resolve(alert.clone(), group.clone())];
+    if let Some((alert, person)) = paged.get(id) {
+        return vec![resolve(alert.clone(), person.clone())];
     }
     Severity::ALL
         .iter()
@@ -279,8 +280,9 @@ fn resolves(
                     summary: format!("disposed of as {:?}: {}", d.verdict, d.note),
                     findings: Vec::new(),
                     evidence: Vec::new(),
+                    detected_at: None,
                 },
-                None,
+                Person::default(),
             )
         })
         .collect()
@@ -332,6 +334,14 @@ mod tests {
         }
     }
 
+    fn contractor() -> Person {
+        Person {
+            group: Some("contractors".into()),
+            display_name: Some("Ann Nguyen".into()),
+            ..Person::default()
+        }
+    }
+
     fn at(secs: i64) -> Option<DateTime<Utc>> {
         DateTime::from_timestamp(1_790_000_000 + secs, 0)
     }
@@ -353,7 +363,11 @@ mod tests {
                 .is_empty()
         );
         // A true positive resolves nothing, so nothing stops the alert's pages.
-        assert!(ledger.paged(line(Severity::Medium), None, at(1)).is_some());
+        assert!(
+            ledger
+                .paged(line(Severity::Medium), Person::default(), at(1))
+                .is_some()
+        );
         let mut ledger = Ledger::default();
         // Not seen (paged before a restart): by id, once per severity.
         let unknown = ledger.disposed(&disposition(Verdict::Benign), at(0));
@@ -363,13 +377,17 @@ mod tests {
         // Seen: the very line that was paged, with its group.
         let mut ledger = Ledger::default();
         let trigger = ledger
-            .paged(line(Severity::High), Some("contractors".into()), at(0))
+            .paged(line(Severity::High), contractor(), at(0))
             .unwrap();
         assert_eq!(trigger.action, Action::Trigger);
         let known = ledger.disposed(&disposition(Verdict::FalsePositive), at(5));
         assert_eq!(known.len(), 1);
         assert_eq!(known[0].alert.severity, Severity::High);
-        assert_eq!(known[0].group.as_deref(), Some("contractors"));
+        assert_eq!(
+            known[0].person,
+            contractor(),
+            "resolved with what it was paged with"
+        );
         let mut no_id = disposition(Verdict::Benign);
         no_id.alert_id = None;
         assert!(ledger.disposed(&no_id, at(6)).is_empty());
@@ -383,17 +401,29 @@ mod tests {
         let mut ledger = Ledger::default();
         let resolved = ledger.disposed(&disposition(Verdict::Benign), at(10));
         assert!(!resolved.is_empty());
-        assert!(ledger.paged(line(Severity::High), None, at(3)).is_none());
-        assert!(ledger.paged(line(Severity::High), None, at(10)).is_none());
-        assert!(ledger.paged(line(Severity::High), None, None).is_none());
+        assert!(
+            ledger
+                .paged(line(Severity::High), Person::default(), at(3))
+                .is_none()
+        );
+        assert!(
+            ledger
+                .paged(line(Severity::High), Person::default(), at(10))
+                .is_none()
+        );
+        assert!(
+            ledger
+                .paged(line(Severity::High), Person::default(), None)
+                .is_none()
+        );
         let later = ledger
-            .paged(line(Severity::Critical), None, at(11))
+            .paged(line(Severity::Critical), Person::default(), at(11))
             .unwrap();
         assert_eq!(later.action, Action::Trigger);
         // Another alert is not affected.
         let mut other = line(Severity::High);
         other.id = "dw-000000000000000000000002".into();
-        assert!(ledger.paged(other, None, at(3)).is_some());
+        assert!(ledger.paged(other, Person::default(), at(3)).is_some());
     }
 
     #[test]
@@ -403,7 +433,7 @@ mod tests {
             let mut a = line(Severity::Low);
             a.id = format!("dw-{i:024}");
             a.time += chrono::Duration::seconds(i as i64);
-            ledger.paged(a, None, at(0));
+            ledger.paged(a, Person::default(), at(0));
         }
         assert!(ledger.paged.len() <= SEEN_MAX);
         // The newest stay.

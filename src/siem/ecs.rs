@@ -3,7 +3,9 @@
 //!
 //! | ECS | from |
 //! |---|---|
-//! | `@timestamp`, `event.created` | the alert's `time` (the triggering login) |
+//! | `@timestamp` | the alert's `time` (the triggering login) |
+//! | `event.created` | `detected_at` (when `run` raised it), else the login's time |
+//! | `user_agent.original` | the triggering login's user agent, when the source gave it |
 //! | `event.id` | the alert id (escalations keep it: index with it as `_id` to keep one document per alert) |
 //! | `event.action` | `open`, `escalated`, or `resolved` (closed by an analyst) |
 //! | `event.severity` | low 21, medium 47, high 73, critical 99 (Elastic Security's scale) |
@@ -63,7 +65,7 @@ pub fn document(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
             "category": ["authentication", "intrusion_detection"],
             "type": ["info"],
             "action": action,
-            "created": rfc3339(alert.time),
+            "created": rfc3339(alert.detected_at.unwrap_or(alert.time)),
             "id": alert.id,
             "severity": severity(alert.severity),
             "risk_score": f64::from(alert.risk),
@@ -89,6 +91,7 @@ pub fn document(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
             },
         },
         "source": source(alert),
+        "user_agent": {"original": super::trigger_context(alert).1},
         "related": related(alert),
         "threat": {
             "framework": "MITRE ATT&CK",
@@ -210,6 +213,14 @@ mod tests {
             Lifecycle::AsWritten,
         );
         assert_eq!(v["@timestamp"], "2026-10-03T08:15:00.000Z");
+        assert_eq!(
+            v["event"]["created"], "2026-10-03T08:15:02.000Z",
+            "detected_at"
+        );
+        assert_eq!(
+            v["user_agent"]["original"],
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+        );
         assert_eq!(v["event"]["kind"], "alert");
         assert_eq!(v["event"]["action"], "escalated");
         assert_eq!(v["rule"]["id"], "impossible_travel");

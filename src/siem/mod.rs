@@ -207,18 +207,25 @@ pub fn techniques(alert: &Alert) -> Vec<Technique> {
     out
 }
 
-/// The rule that carries the alert: the one whose finding is the most severe (the first
-/// of those in the order they came), else the first rule. An alert's `rules` are sorted by
-/// name, so the first is not always the one that matters.
+/// The rule that carries the alert ([`Alert::lead_rule`]).
 pub fn lead_rule(alert: &Alert) -> Option<&str> {
-    let mut lead: Option<&crate::alert::FindingNote> = None;
-    for f in &alert.findings {
-        if lead.is_none_or(|l| f.severity > l.severity) {
-            lead = Some(f);
-        }
+    alert.lead_rule()
+}
+
+/// The triggering login's identity provider correlation id (Okta transaction, Entra
+/// correlationId) and user agent, when the source gave them.
+fn trigger_context(alert: &Alert) -> (Option<&str>, Option<&str>) {
+    match trigger(alert) {
+        Some((
+            Evidence::Login {
+                correlation_id,
+                user_agent,
+                ..
+            },
+            _,
+        )) => (correlation_id.as_deref(), user_agent.as_deref()),
+        _ => (None, None),
     }
-    lead.map(|f| f.rule.as_str())
-        .or_else(|| alert.rules.first().map(String::as_str))
 }
 
 /// The triggering login (the one at the alert's time; else the latest) and the location
@@ -291,6 +298,7 @@ pub(crate) mod tests {
             status: AlertStatus::Escalated,
             employee_id: EmployeeId("E1003".into()),
             time: t,
+            detected_at: Some(t + chrono::Duration::seconds(2)),
             severity: Severity::High,
             rules: vec!["claimed_location".into(), "impossible_travel".into()],
             risk: 72,
@@ -315,6 +323,9 @@ pub(crate) mod tests {
                     format: Format::Okta,
                     user: "ana@corp.example".into(),
                     source_id: Some("okta-1".into()),
+                    correlation_id: Some("Xk3Jc2tLTnOdIqmh9MuzXgAAB2A".into()),
+                    user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64)".into()),
+                    device: Some("ana-laptop".into()),
                 },
                 Evidence::Location {
                     country: Some("NG".into()),

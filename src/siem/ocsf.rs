@@ -4,7 +4,9 @@
 //! | OCSF | from |
 //! |---|---|
 //! | `activity_id` | `open` 1 Create, `escalated` 2 Update, resolved by an analyst 3 Close |
-//! | `time`, `finding_info.created_time` | the alert's `time` (the triggering login), ms |
+//! | `time` | the alert's `time` (the triggering login), ms |
+//! | `finding_info.created_time` | `detected_at` (when `run` raised it), else the login's time, ms |
+//! | `metadata.correlation_uid` | the triggering login's IdP correlation id (Okta transaction, Entra correlationId) |
 //! | `severity_id` | low 2, medium 3, high 4, critical 5 |
 //! | `status_id` | 1 New; 4 Resolved when closed by an analyst |
 //! | `risk_score` | `risk` (0–100) |
@@ -88,6 +90,7 @@ pub fn finding(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
             },
             "version": SCHEMA_VERSION,
             "log_name": "driftwatch.alerts",
+            "correlation_uid": super::trigger_context(alert).0,
         },
     });
     prune(&mut v);
@@ -166,7 +169,7 @@ fn finding_info(alert: &Alert, logins: &[DateTime<Utc>]) -> Value {
         "analytic": lead.map(analytic),
         "related_analytics": (!related.is_empty()).then_some(related),
         "attacks": techniques(alert).into_iter().map(attack).collect::<Vec<_>>(),
-        "created_time": ms(alert.time),
+        "created_time": ms(alert.detected_at.unwrap_or(alert.time)),
         "first_seen_time": logins.first().copied().map(ms),
         "last_seen_time": logins.last().copied().map(ms),
         "data_sources": (!sources.is_empty()).then_some(sources),
@@ -352,6 +355,13 @@ mod tests {
             .collect();
         assert_eq!(attacks, ["T1078", "T1133"]);
         assert_eq!(v["metadata"]["product"]["version"], "9.9.9");
+        // When the login happened, and when driftwatch raised the finding.
+        assert_eq!(v["finding_info"]["created_time"], 1_791_015_302_000_i64);
+        assert_eq!(
+            v["metadata"]["correlation_uid"],
+            "Xk3Jc2tLTnOdIqmh9MuzXgAAB2A"
+        );
+        assert_eq!(login["data"]["login"]["device"], "ana-laptop");
     }
 
     #[test]

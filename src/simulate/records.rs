@@ -14,10 +14,10 @@ use super::world::{self, CONSUMER_VPN_PROVIDER, NetId, NetKind, PLACES, continen
 use super::{SimError, Simulation};
 
 /// Roster columns, in driftwatch's order.
-const ROSTER_HEADER: [&str; 12] = [
+const ROSTER_HEADER: [&str; 13] = [
     "employee_id",
     "aliases",
-    "department",
+    "group",
     "claimed_country",
     "claimed_region",
     "claimed_city",
@@ -27,6 +27,7 @@ const ROSTER_HEADER: [&str; 12] = [
     "work_hours",
     "start_date",
     "status",
+    "display_name",
 ];
 
 fn csv_text(what: &'static str, rows: Vec<Vec<String>>) -> Result<String, SimError> {
@@ -60,6 +61,7 @@ pub fn roster_csv(sim: &Simulation) -> Result<String, SimError> {
             e.work_hours.map(|h| h.to_string()).unwrap_or_default(),
             e.start_date.to_string(),
             e.status.to_string(),
+            format!("{} {}", e.first, e.last),
         ]);
     }
     csv_text("roster", rows)
