@@ -282,7 +282,10 @@ fn two_demos_with_one_seed_raise_the_same_alerts_and_the_api_agrees_with_the_pag
     {
         let page: serde_json::Value = serde_json::from_str(l).unwrap();
         let id = page["alert"]["id"].as_str().unwrap();
-        let rule = page["alert"]["rules"][0].as_str().unwrap();
+        let alert: driftwatch::alert::Alert =
+            serde_json::from_value(page["alert"].clone()).unwrap();
+        // The lead rule: its most severe finding's.
+        let rule = alert.lead_rule().unwrap();
         assert_eq!(
             page["runbook_url"],
             format!("https://git.example.com/driftwatch/blob/main/docs/runbook.md#{rule}")

@@ -310,10 +310,10 @@ fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum();
     assert_eq!(consumed, records.len() as u64, "{metrics}");
-    // E1002 opens at high (anonymizer and claimed_location: the metric names the first
-    // rule) and E1005 at high for its hours.
+    // E1002 opens at high (anonymizer and claimed_location: the metric names the lead
+    // rule, the one of the most severe finding) and E1005 at high for its hours.
     for line in [
-        "driftwatch_alerts_total{rule=\"anonymizer\",severity=\"high\",status=\"open\"} 1",
+        "driftwatch_alerts_total{rule=\"claimed_location\",severity=\"high\",status=\"open\"} 1",
         "driftwatch_alerts_total{rule=\"working_hours\",severity=\"high\",status=\"open\"} 1",
     ] {
         assert!(metrics.contains(line), "{line}\n{metrics}");

@@ -446,16 +446,18 @@ fn replays_in_each_format_are_byte_identical_run_to_run() {
 // Destinations.
 // ---------------------------------------------------------------------------------------
 
-/// The example config with absolute paths and `route` as its `[route]` section.
-fn config_with_route(dir: &Path, route: &str) -> PathBuf {
+/// The example config with absolute paths and `destinations` (`[[route.destination]]`
+/// tables) added to its `[route]` section.
+fn config_with_route(dir: &Path, destinations: &str) -> PathBuf {
     let root = env!("CARGO_MANIFEST_DIR");
     let text = std::fs::read_to_string(repo("driftwatch.example.toml"))
         .unwrap()
         .replace("= \"examples/", &format!("= \"{root}/examples/"))
-        .replace("= \"geoip/", &format!("= \"{root}/geoip/"))
-        .replace("\n[route]\n", "\n");
+        .replace("= \"geoip/", &format!("= \"{root}/geoip/"));
+    assert!(text.contains("\n[route]\n"), "the example config has a [route] section");
     let path = dir.join("driftwatch.toml");
-    std::fs::write(&path, format!("{text}\n[route]\n{route}\n")).unwrap();
+    // An array of tables may follow later sections: these join the example's [route].
+    std::fs::write(&path, format!("{text}\n{destinations}\n")).unwrap();
     path
 }
 
