@@ -454,7 +454,10 @@ fn config_with_route(dir: &Path, destinations: &str) -> PathBuf {
         .unwrap()
         .replace("= \"examples/", &format!("= \"{root}/examples/"))
         .replace("= \"geoip/", &format!("= \"{root}/geoip/"));
-    assert!(text.contains("\n[route]\n"), "the example config has a [route] section");
+    assert!(
+        text.contains("\n[route]\n"),
+        "the example config has a [route] section"
+    );
     let path = dir.join("driftwatch.toml");
     // An array of tables may follow later sections: these join the example's [route].
     std::fs::write(&path, format!("{text}\n{destinations}\n")).unwrap();
