@@ -456,7 +456,9 @@ mod tests {
         assert_eq!(good.validate(), Vec::<String>::new());
         // SAFETY: tests in this binary read no other variable of this name.
         #[allow(unsafe_code)]
-        unsafe { std::env::set_var("DW_ROUTE_TEST_TOKEN", "t0k") };
+        unsafe {
+            std::env::set_var("DW_ROUTE_TEST_TOKEN", "t0k")
+        };
         assert_eq!(resolve("Bearer ${DW_ROUTE_TEST_TOKEN}!"), "Bearer t0k!");
         assert_eq!(resolve("${DW_ROUTE_TEST_UNSET}"), "");
         assert_eq!(resolve("a ${unclosed"), "a ${unclosed");

@@ -313,7 +313,9 @@ mod tests {
         .unwrap();
         // SAFETY: the variable is unique to this test; no other thread reads it.
         #[allow(unsafe_code)]
-        unsafe { std::env::set_var("DRIFTWATCH_TEST_SECRET_PRESENT", "hunter2") };
+        unsafe {
+            std::env::set_var("DRIFTWATCH_TEST_SECRET_PRESENT", "hunter2")
+        };
         assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
         let settings = cfg.client_settings();
         assert!(settings.contains(&("sasl.password".to_owned(), "hunter2".to_owned())));
