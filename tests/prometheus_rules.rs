@@ -828,125 +828,80 @@ struct AlertRule {
     annotations: BTreeMap<String, String>,
 }
 
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start().len()
+/// A YAML file as JSON values, through the YAML crate (a key given twice is an error).
+fn yaml(text: &str) -> serde_json::Value {
+    let v: yaml_serde::Value = yaml_serde::from_str(text).expect("YAML");
+    serde_json::to_value(v).expect("YAML as JSON")
 }
 
-fn skip(line: &str) -> bool {
-    let t = line.trim();
-    t.is_empty() || t.starts_with('#')
+/// Every rule of a rules file (`groups[].rules[]`), in order.
+fn rules_of(doc: &serde_json::Value) -> Vec<&serde_json::Value> {
+    doc["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+        .collect()
 }
 
-fn unquote(v: &str) -> String {
-    let v = v.trim();
-    let quoted = v.len() >= 2
-        && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')));
-    if quoted {
-        v[1..v.len() - 1].to_owned()
-    } else {
-        v.to_owned()
-    }
+/// A string map (`labels`, `annotations`): a value that is not a string is kept as its
+/// JSON text, so a check on it fails rather than skips it.
+fn strings(v: &serde_json::Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            (k.clone(), text)
+        })
+        .collect()
 }
 
-/// The alerting rules of a rules file, read line by line: enough YAML for block-style
-/// `labels:` and `annotations:` maps whose values are plain, quoted or folded (`>-`). A
-/// rule written otherwise shows up as missing labels in the checks, not as a pass, and
-/// `every_alert_is_seen_by_the_convention_checks` compares the count with promtool's.
+/// The alerting rules of a rules file. A folded annotation (`>-`) reads as YAML folds it:
+/// its lines joined by single spaces.
 fn parse_alerts(text: &str) -> Vec<AlertRule> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut rules = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        i += 1;
-        let Some(name) = line.trim_start().strip_prefix("- alert:") else {
-            continue;
-        };
-        let dash = indent(line);
-        let mut rule = AlertRule {
-            name: unquote(name),
-            ..AlertRule::default()
-        };
-        // The rule ends at the first line at or left of its `- alert:`.
-        while i < lines.len() && (skip(lines[i]) || indent(lines[i]) > dash) {
-            let key_line = lines[i];
-            i += 1;
-            let map = match key_line.trim() {
-                "labels:" => &mut rule.labels,
-                "annotations:" => &mut rule.annotations,
-                _ => continue,
-            };
-            let key_indent = indent(key_line);
-            let mut entry_indent = None;
-            let mut current: Option<String> = None;
-            while i < lines.len() && (skip(lines[i]) || indent(lines[i]) > key_indent) {
-                let entry = lines[i];
-                i += 1;
-                if skip(entry) {
-                    continue;
-                }
-                if indent(entry) == *entry_indent.get_or_insert(indent(entry)) {
-                    let (k, v) = entry.trim().split_once(':').unwrap_or((entry.trim(), ""));
-                    let v = match v.trim() {
-                        ">-" | ">" | "|" | "|-" => String::new(),
-                        v => unquote(v),
-                    };
-                    map.insert(k.to_owned(), v);
-                    current = Some(k.to_owned());
-                } else if let Some(v) = current.as_ref().and_then(|k| map.get_mut(k)) {
-                    // A folded block scalar: its lines joined by single spaces.
-                    if !v.is_empty() {
-                        v.push(' ');
-                    }
-                    v.push_str(entry.trim());
-                }
-            }
-        }
-        rules.push(rule);
-    }
-    rules
+    rules_of(&yaml(text))
+        .into_iter()
+        .filter_map(|r| {
+            Some(AlertRule {
+                name: r["alert"].as_str()?.to_owned(),
+                labels: strings(&r["labels"]),
+                annotations: strings(&r["annotations"]),
+            })
+        })
+        .collect()
 }
 
-/// The rules file with every `expr` replaced by one that never returns anything.
+/// The rules file with every `expr` replaced by one that never returns anything, as YAML
+/// promtool reads (JSON is YAML).
 fn never_firing(text: &str) -> String {
-    let mut out = String::new();
-    let mut lines = text.lines().peekable();
-    while let Some(line) = lines.next() {
-        let Some(rest) = line.trim_start().strip_prefix("expr:") else {
-            out.push_str(line);
-            out.push('\n');
-            continue;
-        };
-        let at = indent(line);
-        out.push_str(&format!("{}expr: vector(0) == 1\n", " ".repeat(at)));
-        if matches!(rest.trim(), "|" | "|-" | ">" | ">-") {
-            while lines
-                .peek()
-                .is_some_and(|l| l.trim().is_empty() || indent(l) > at)
-            {
-                lines.next();
-            }
+    let mut doc = yaml(text);
+    for group in doc["groups"].as_array_mut().into_iter().flatten() {
+        for rule in group["rules"].as_array_mut().into_iter().flatten() {
+            rule["expr"] = "vector(0) == 1".into();
         }
     }
-    out
+    serde_json::to_string_pretty(&doc).expect("JSON")
 }
 
 /// Per alert name in a promtool test file: whether some case expects it firing, and
-/// whether some case expects it quiet (`exp_alerts: []`).
+/// whether some case expects it quiet (`exp_alerts: []` or none).
 fn test_cases(text: &str) -> BTreeMap<String, (bool, bool)> {
     let mut cases: BTreeMap<String, (bool, bool)> = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        let t = line.trim();
-        if let Some(name) = t.strip_prefix("alertname:") {
-            current = Some(unquote(name));
-        } else if let Some(name) = &current {
-            let entry = cases.entry(name.clone()).or_default();
-            if t.starts_with("exp_alerts:") && t.trim_end_matches(' ').ends_with("[]") {
-                entry.1 = true;
-            } else if t.starts_with("- exp_labels:") {
-                entry.0 = true;
-            }
+    let doc = yaml(text);
+    let checks = doc["tests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["alert_rule_test"].as_array().into_iter().flatten());
+    for check in checks {
+        let Some(name) = check["alertname"].as_str() else {
+            continue;
+        };
+        let entry = cases.entry(name.to_owned()).or_default();
+        match check["exp_alerts"].as_array() {
+            Some(expected) if !expected.is_empty() => entry.0 = true,
+            _ => entry.1 = true,
         }
     }
     cases
