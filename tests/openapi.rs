@@ -6,10 +6,12 @@
 //!   schema (`tests/fixtures/openapi-3.1.schema.json`, see the `.md` beside it); every
 //!   Schema Object in it is a valid JSON Schema 2020-12 schema, every `$ref` resolves,
 //!   every example fits its schema and the evidence discriminator matches its variants;
-//! - every route `Api::router` registers is documented with its method, and the document
-//!   has no operation the router lacks (read from the source, so nothing can be left out);
+//! - every route `Api::router` registers is documented with its method and operationId, and
+//!   the document has no operation the router lacks (both from `Endpoint::ALL`, the one
+//!   table the router is built from, so nothing can be left out);
 //! - every operation needs the bearer token, documents 401 and 403, and names in `x-roles`
-//!   and in its description exactly the roles the handler's `Permission` grants;
+//!   and in its description exactly the roles its endpoint's `Permission` grants (the
+//!   permission the authentication layer enforces, from the same table);
 //! - the document's enums (rule names, severities, event kinds and formats, roster statuses,
 //!   verdicts, roles) are the code's lists of names;
 //! - every response of a real API (fed by a replay of `examples/events` and an alert with
@@ -26,7 +28,7 @@ use std::sync::Arc;
 
 use driftwatch::alert::{Alert, AlertStatus, ClusterMember, Evidence, Severity};
 use driftwatch::api::view::View;
-use driftwatch::api::{Api, Audit, Call, Dispositions, Role};
+use driftwatch::api::{Api, Audit, Call, Dispositions, Endpoint, Permission, Role};
 use driftwatch::detect::NAMES;
 use driftwatch::event::{EventKind, Format};
 use driftwatch::roster::{EmployeeId, Status};
@@ -42,7 +44,6 @@ const OPENAPI_SCHEMA: &str = "tests/fixtures/openapi-3.1.schema.json";
 /// As published; see `tests/fixtures/openapi-3.1.schema.md`.
 const OPENAPI_SCHEMA_SHA256: &str =
     "e7cb616a2a10849a166c4e4a93c62c56cfea02cc00eadf287e2fb875e7124098";
-const ROUTER_SOURCE: &str = "src/api/mod.rs";
 /// Where the document sits in the schema registry, so `#/components/...` references
 /// resolve (never fetched: the registry holds it).
 const BASE: &str = "https://driftwatch.invalid/openapi.json";
@@ -346,75 +347,7 @@ fn path_parameter_problems(doc: &Value) -> Vec<String> {
 
 // ----- The router, read from its source -----
 
-/// The source without comments (so a route in a doc comment is no route).
-fn strip_comments(source: &str) -> String {
-    let mut out = String::with_capacity(source.len());
-    for line in source.lines() {
-        let mut in_string = false;
-        let mut escaped = false;
-        let mut cut = line.len();
-        let bytes = line.as_bytes();
-        for (i, &b) in bytes.iter().enumerate() {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' if in_string => escaped = true,
-                b'"' => in_string = !in_string,
-                b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => {
-                    cut = i;
-                    break;
-                }
-                _ => {}
-            }
-        }
-        out.push_str(&line[..cut]);
-        out.push('\n');
-    }
-    out
-}
-
-/// The text between the bracket at `open` and its match (string literals skipped).
-fn balanced(text: &str, open: usize) -> Option<&str> {
-    let bytes = text.as_bytes();
-    let (o, c) = match bytes[open] {
-        b'{' => (b'{', b'}'),
-        b'(' => (b'(', b')'),
-        _ => return None,
-    };
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, &b) in bytes.iter().enumerate().skip(open) {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' if in_string => escaped = true,
-            b'"' => in_string = !in_string,
-            _ if in_string => {}
-            _ if b == o => depth += 1,
-            _ if b == c => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(&text[open + 1..i]);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The body of the function `signature` starts (`fn router(`).
-fn function_body<'s>(source: &'s str, signature: &str) -> Result<&'s str, String> {
-    let start = source
-        .find(signature)
-        .ok_or_else(|| format!("no `{signature}` in the source"))?;
-    let open = start
-        + source[start..]
-            .find('{')
-            .ok_or_else(|| format!("`{signature}` has no body"))?;
-    balanced(source, open).ok_or_else(|| format!("`{signature}`: unbalanced braces"))
-}
-
-/// One registered route: path, HTTP method (lower case), handler function.
+/// One route of the router: its path, lower-case method and operationId.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Route {
     path: String,
@@ -422,57 +355,21 @@ struct Route {
     handler: String,
 }
 
-/// The routes `Api::router` registers, from `.route("...", get(h).post(h2))` calls.
-/// Anything this cannot read (`.nest`, `.merge`, `any(...)`) is an error, not a route
-/// silently missed.
-fn router_routes(source: &str) -> Result<Vec<Route>, String> {
-    let source = strip_comments(source);
-    let body = function_body(&source, "fn router(")?;
-    for unknown in [".nest(", ".nest_service(", ".merge(", ".route_service("] {
-        if body.contains(unknown) {
-            return Err(format!(
-                "Api::router uses `{unknown}`: teach tests/openapi.rs to read it"
-            ));
-        }
-    }
-    let mut routes = Vec::new();
-    let mut rest = body;
-    while let Some(at) = rest.find(".route(") {
-        let open = at + ".route".len();
-        let args = balanced(rest, open).ok_or("a .route( call with unbalanced parentheses")?;
-        rest = &rest[open + args.len()..];
-        let args: String = args.chars().filter(|c| !c.is_whitespace()).collect();
-        let path = args
-            .strip_prefix('"')
-            .and_then(|a| a.split_once("\","))
-            .map(|(p, _)| p.to_owned())
-            .ok_or_else(|| format!("cannot read the path of .route({args})"))?;
-        let mut methods = args[path.len() + 3..].trim_end_matches(',');
-        // `get(h)`, `get(h).post(h2)`, `axum::routing::get(h)`.
-        while !methods.is_empty() {
-            let paren = methods
-                .find('(')
-                .ok_or_else(|| format!("cannot read the methods of .route({args})"))?;
-            let name = methods[..paren].rsplit("::").next().unwrap_or_default();
-            if !METHODS.contains(&name) {
-                return Err(format!(
-                    "{path}: `{name}(..)` is not a method router tests/openapi.rs knows"
-                ));
+/// The routes `Api::router` registers: the table it is built from.
+fn routes() -> Vec<Route> {
+    let mut routes: Vec<Route> = Endpoint::ALL
+        .into_iter()
+        .map(|e| {
+            let op = e.operation();
+            Route {
+                path: op.path.to_owned(),
+                method: op.method.to_lowercase(),
+                handler: op.id.to_owned(),
             }
-            let handler = balanced(methods, paren).ok_or("unbalanced method router")?;
-            routes.push(Route {
-                path: path.clone(),
-                method: name.to_owned(),
-                handler: handler.rsplit("::").next().unwrap_or(handler).to_owned(),
-            });
-            methods = methods[paren + handler.len() + 2..].trim_start_matches('.');
-        }
-    }
-    if routes.is_empty() {
-        return Err("no .route( in Api::router".to_owned());
-    }
+        })
+        .collect();
     routes.sort();
-    Ok(routes)
+    routes
 }
 
 /// Routes the document lacks and operations the router lacks.
@@ -500,6 +397,17 @@ fn route_problems(routes: &[Route], doc: &Value) -> Vec<String> {
             m.to_uppercase()
         )
     }));
+    for r in routes {
+        let documented = &doc["paths"][&r.path][&r.method]["operationId"];
+        if documented.is_string() && documented != r.handler.as_str() {
+            problems.push(format!(
+                "{} {}: operationId {documented} in {DOCUMENT}, {} in Endpoint",
+                r.method.to_uppercase(),
+                r.path,
+                r.handler
+            ));
+        }
+    }
     let paths: BTreeSet<&str> = doc["paths"]
         .as_object()
         .into_iter()
@@ -512,70 +420,6 @@ fn route_problems(routes: &[Route], doc: &Value) -> Vec<String> {
         }
     }
     problems
-}
-
-/// Every role, from `enum Role` (serialized snake_case; each variant is one word).
-fn all_roles(source: &str) -> Result<Vec<String>, String> {
-    let source = strip_comments(source);
-    let body = function_body(&source, "pub enum Role")?;
-    let roles: Vec<String> = body
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.trim_end_matches(',').to_lowercase())
-        .collect();
-    if roles.is_empty() || roles.iter().any(|r| !r.chars().all(char::is_alphabetic)) {
-        return Err(format!("cannot read enum Role: {roles:?}"));
-    }
-    Ok(roles)
-}
-
-/// The roles each handler admits: the `Permission` its `require(..)` asks for, and the
-/// roles `Permission::granted_to` grants it to.
-fn handler_roles(source: &str, handler: &str) -> Result<BTreeSet<String>, String> {
-    let roles = all_roles(source)?;
-    let source = strip_comments(source);
-    let body = function_body(&source, &format!("async fn {handler}("))?;
-    let require = body
-        .find("require(")
-        .ok_or_else(|| format!("{handler}: calls no require(..)"))?;
-    let permission = body[require..]
-        .split("Permission::")
-        .nth(1)
-        .map(|p| {
-            p.chars()
-                .take_while(|c| c.is_alphanumeric())
-                .collect::<String>()
-        })
-        .ok_or_else(|| format!("{handler}: require(..) names no Permission"))?;
-    let granted = function_body(&source, "fn granted_to(")?;
-    let arm = granted
-        .split("Permission::")
-        .find(|a| a.starts_with(&format!("{permission} ")))
-        .ok_or_else(|| format!("granted_to has no arm for Permission::{permission}"))?;
-    let expr = arm
-        .split_once("=>")
-        .map(|(_, e)| e.split(',').next().unwrap_or_default().trim())
-        .ok_or_else(|| format!("cannot read granted_to's arm for {permission}"))?;
-    if expr == "true" {
-        return Ok(roles.into_iter().collect());
-    }
-    let named: BTreeSet<String> = expr
-        .split("Role::")
-        .skip(1)
-        .map(|r| {
-            r.chars()
-                .take_while(|c| c.is_alphanumeric())
-                .collect::<String>()
-                .to_lowercase()
-        })
-        .collect();
-    if named.is_empty() || !named.iter().all(|r| roles.contains(r)) || expr.contains("!=") {
-        return Err(format!(
-            "granted_to's arm for {permission} is `{expr}`: teach tests/openapi.rs to read it"
-        ));
-    }
-    Ok(named)
 }
 
 /// Operations that do not need the bearer token, lack 401 or 403, or whose roles
@@ -643,12 +487,20 @@ fn security_problems(
     problems
 }
 
-fn roles_by_route(source: &str, routes: &[Route]) -> BTreeMap<(String, String), BTreeSet<String>> {
-    routes
-        .iter()
-        .map(|r| {
-            let roles = handler_roles(source, &r.handler).unwrap_or_else(|e| panic!("{e}"));
-            ((r.path.clone(), r.method.clone()), roles)
+/// The roles each route admits: those its endpoint's permission is granted to.
+fn roles_by_route(
+    permission_of: impl Fn(Endpoint) -> Permission,
+) -> BTreeMap<(String, String), BTreeSet<String>> {
+    Endpoint::ALL
+        .into_iter()
+        .map(|e| {
+            let op = e.operation();
+            let roles = Role::ALL
+                .into_iter()
+                .filter(|r| permission_of(e).granted_to(*r))
+                .map(|r| r.as_str().to_owned())
+                .collect();
+            ((op.path.to_owned(), op.method.to_lowercase()), roles)
         })
         .collect()
 }
@@ -674,7 +526,7 @@ fn the_document_is_valid_openapi_3_1() {
 
 #[test]
 fn the_document_has_exactly_the_routes_of_the_router() {
-    let routes = router_routes(&read(ROUTER_SOURCE)).unwrap_or_else(|e| panic!("{e}"));
+    let routes = routes();
     assert!(routes.len() >= 7, "{routes:?}");
     let problems = route_problems(&routes, &document());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -682,9 +534,7 @@ fn the_document_has_exactly_the_routes_of_the_router() {
 
 #[test]
 fn every_operation_needs_a_token_and_names_its_roles() {
-    let source = read(ROUTER_SOURCE);
-    let routes = router_routes(&source).unwrap_or_else(|e| panic!("{e}"));
-    let roles = roles_by_route(&source, &routes);
+    let roles = roles_by_route(|e| e.operation().permission);
     let problems = security_problems(&document(), &roles);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -748,14 +598,7 @@ fn enum_problems(doc: &Value) -> Vec<String> {
             &schemas["Role"],
             serialized(&[Role::Auditor, Role::Analyst, Role::Admin]),
         ),
-        (
-            "Role (enum Role in the source)",
-            &schemas["Role"],
-            all_roles(&read(ROUTER_SOURCE))
-                .unwrap()
-                .into_iter()
-                .collect(),
-        ),
+        ("Role (Role::ALL)", &schemas["Role"], serialized(&Role::ALL)),
     ];
     code.into_iter()
         .filter(|(_, schema, want)| enum_names(schema) != *want)
@@ -777,9 +620,8 @@ fn the_document_has_the_names_the_code_has() {
 /// Each check, on a copy of the document broken in the way it looks for.
 #[test]
 fn checks_can_fail() {
-    let source = read(ROUTER_SOURCE);
-    let routes = router_routes(&source).unwrap();
-    let roles = roles_by_route(&source, &routes);
+    let routes = routes();
+    let roles = roles_by_route(|e| e.operation().permission);
     let doc = document();
     let validator = openapi_validator();
     let broken = |f: &dyn Fn(&mut Value)| {
@@ -926,24 +768,21 @@ fn checks_can_fail() {
         ),
         "PUT /api/v1/alerts/{id}/disposition: in",
     );
-    // ... and the source reader itself, on a router with another route, a chained method
-    // router, a commented-out route, and something it cannot read.
-    let more = source.replacen(
-        ".route(\"/api/v1/clusters\", get(clusters))",
-        ".route(\"/api/v1/clusters\", get(clusters))\n            // .route(\"/api/v1/old\", get(old))\n            .route(\n                \"/api/v1/extra\",\n                axum::routing::get(extra).delete(extra_gone),\n            )",
-        1,
-    );
-    assert_ne!(more, source, "the clusters route moved: update this test");
-    let more_routes = router_routes(&more).unwrap();
-    assert_eq!(more_routes.len(), routes.len() + 2, "{more_routes:?}");
-    assert!(more_routes.contains(&Route {
+    // A route the document lacks.
+    let mut more_routes = routes.clone();
+    more_routes.push(Route {
         path: "/api/v1/extra".into(),
         method: "delete".into(),
-        handler: "extra_gone".into(),
-    }));
+        handler: "deleteExtra".into(),
+    });
     says(route_problems(&more_routes, &doc), "DELETE /api/v1/extra");
-    assert!(router_routes(&source.replacen(".fallback(", ".merge(other).fallback(", 1)).is_err());
-    assert!(router_routes(&source.replacen("get(clusters)", "any(clusters)", 1)).is_err());
+    says(
+        route_problems(
+            &routes,
+            &broken(&|d| d["paths"]["/api/v1/clusters"]["get"]["operationId"] = json!("clusters")),
+        ),
+        "GET /api/v1/clusters: operationId",
+    );
 
     // Security and roles.
     let clusters = "/api/v1/clusters";
@@ -1001,15 +840,13 @@ fn checks_can_fail() {
         ),
         "the description's `Roles:` line",
     );
-    // A handler whose permission changes changes its roles.
-    let looser = source.replacen(
-        "require(caller.as_deref(), Permission::Manage)",
-        "require(caller.as_deref(), Permission::Read)",
-        1,
-    );
-    assert_ne!(looser, source);
+    // An endpoint whose permission changes changes its roles.
+    let looser = roles_by_route(|e| match e {
+        Endpoint::ListTokens => Permission::Read,
+        e => e.operation().permission,
+    });
     says(
-        security_problems(&doc, &roles_by_route(&looser, &routes)),
+        security_problems(&doc, &looser),
         "GET /api/v1/admin/tokens: x-roles",
     );
 
@@ -1596,8 +1433,8 @@ fn every_answer_of_the_api_is_as_documented() {
             j(json!({"verdict": "benign", "note": "é".repeat(4001)})),
         ),
         (analyst, 413, j(oversized.clone())),
-        // The size is checked before the role.
-        (Some("auditor"), 413, j(oversized)),
+        // The role is checked first: a body the caller may not send is never read.
+        (Some("auditor"), 403, j(oversized)),
         (
             analyst,
             503,

@@ -33,7 +33,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -88,6 +88,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Auditor, Role::Analyst, Role::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Auditor => "auditor",
@@ -99,18 +101,131 @@ impl Role {
 
 /// What an endpoint needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Permission {
+pub enum Permission {
     Read,
     Dispose,
     Manage,
 }
 
 impl Permission {
-    fn granted_to(self, role: Role) -> bool {
+    /// Whether a token of `role` may call an endpoint that needs this.
+    pub fn granted_to(self, role: Role) -> bool {
         match self {
             Permission::Read => true,
             Permission::Dispose => role == Role::Analyst,
             Permission::Manage => role == Role::Admin,
+        }
+    }
+}
+
+/// Every operation of the API: the one table the router is built from, the permission
+/// check reads, and the OpenAPI test compares with `docs/openapi.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ListEmployees,
+    GetEmployee,
+    ListPlaces,
+    ListAlerts,
+    GetAlert,
+    Dispose,
+    ListClusters,
+    ListTokens,
+    OpenApi,
+}
+
+/// What the router serves for an [`Endpoint`] and who may call it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The HTTP method, upper case.
+    pub method: &'static str,
+    /// The path as axum and OpenAPI write it (`{id}` for a parameter).
+    pub path: &'static str,
+    /// Its `operationId` in the OpenAPI document.
+    pub id: &'static str,
+    pub permission: Permission,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 9] = [
+        Endpoint::ListEmployees,
+        Endpoint::GetEmployee,
+        Endpoint::ListPlaces,
+        Endpoint::ListAlerts,
+        Endpoint::GetAlert,
+        Endpoint::Dispose,
+        Endpoint::ListClusters,
+        Endpoint::ListTokens,
+        Endpoint::OpenApi,
+    ];
+
+    pub fn operation(self) -> Operation {
+        let (method, path, id, permission) = match self {
+            Endpoint::ListEmployees => (
+                "GET",
+                "/api/v1/employees",
+                "listEmployees",
+                Permission::Read,
+            ),
+            Endpoint::GetEmployee => (
+                "GET",
+                "/api/v1/employees/{id}",
+                "getEmployee",
+                Permission::Read,
+            ),
+            Endpoint::ListPlaces => ("GET", "/api/v1/places", "listPlaces", Permission::Read),
+            Endpoint::ListAlerts => ("GET", "/api/v1/alerts", "listAlerts", Permission::Read),
+            Endpoint::GetAlert => ("GET", "/api/v1/alerts/{id}", "getAlert", Permission::Read),
+            Endpoint::Dispose => (
+                "POST",
+                "/api/v1/alerts/{id}/disposition",
+                "disposeAlert",
+                Permission::Dispose,
+            ),
+            Endpoint::ListClusters => ("GET", "/api/v1/clusters", "listClusters", Permission::Read),
+            Endpoint::ListTokens => (
+                "GET",
+                "/api/v1/admin/tokens",
+                "listTokens",
+                Permission::Manage,
+            ),
+            Endpoint::OpenApi => (
+                "GET",
+                "/api/v1/openapi.yaml",
+                "getOpenApi",
+                Permission::Read,
+            ),
+        };
+        Operation {
+            method,
+            path,
+            id,
+            permission,
+        }
+    }
+
+    /// The endpoint a request went to, by its matched route and method.
+    fn of(method: &axum::http::Method, route: &str) -> Option<Endpoint> {
+        Endpoint::ALL.into_iter().find(|e| {
+            let op = e.operation();
+            op.path == route && op.method == method.as_str()
+        })
+    }
+
+    /// Its handler, on its method.
+    fn handler(self) -> MethodRouter<Api> {
+        let method = axum::http::Method::from_bytes(self.operation().method.as_bytes())
+            .unwrap_or(axum::http::Method::GET);
+        let filter = MethodFilter::try_from(method).unwrap_or(MethodFilter::GET);
+        match self {
+            Endpoint::ListEmployees => on(filter, employees),
+            Endpoint::GetEmployee => on(filter, employee),
+            Endpoint::ListPlaces => on(filter, places),
+            Endpoint::ListAlerts => on(filter, alerts),
+            Endpoint::GetAlert => on(filter, alert),
+            Endpoint::Dispose => on(filter, dispose),
+            Endpoint::ListClusters => on(filter, clusters),
+            Endpoint::ListTokens => on(filter, tokens),
+            Endpoint::OpenApi => on(filter, openapi),
         }
     }
 }
@@ -286,18 +401,14 @@ impl Api {
         found
     }
 
-    /// The `/api/v1` routes, with authentication, the body limit and the audit layer.
+    /// The `/api/v1` routes ([`Endpoint::ALL`]), with authentication and each endpoint's
+    /// permission, the body limit and the audit layer.
     pub fn router(self, max_body_bytes: usize) -> Router {
-        Router::new()
-            .route("/api/v1/employees", get(employees))
-            .route("/api/v1/employees/{id}", get(employee))
-            .route("/api/v1/places", get(places))
-            .route("/api/v1/alerts", get(alerts))
-            .route("/api/v1/alerts/{id}", get(alert))
-            .route("/api/v1/alerts/{id}/disposition", post(dispose))
-            .route("/api/v1/clusters", get(clusters))
-            .route("/api/v1/admin/tokens", get(tokens))
-            .route("/api/v1/openapi.yaml", get(openapi))
+        let mut router = Router::new();
+        for endpoint in Endpoint::ALL {
+            router = router.route(endpoint.operation().path, endpoint.handler());
+        }
+        router
             .fallback(not_found)
             .layer(middleware::from_fn_with_state(self.clone(), authenticate))
             .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -322,8 +433,19 @@ async fn authenticate(State(api): State<Api>, mut request: Request, next: Next) 
             "a bearer token is required (Authorization: Bearer <token>)",
         ),
         Some(c) => {
-            request.extensions_mut().insert(c.clone());
-            as_json_error(next.run(request).await).await
+            // What the endpoint needs ([`Endpoint::operation`]); an unknown path or a
+            // method the path does not serve needs only a token.
+            let needs = Endpoint::of(request.method(), &route)
+                .map_or(Permission::Read, |e| e.operation().permission);
+            if needs.granted_to(c.role) {
+                request.extensions_mut().insert(c.clone());
+                as_json_error(next.run(request).await).await
+            } else {
+                error(
+                    StatusCode::FORBIDDEN,
+                    &format!("the {} role may not do this", c.role.as_str()),
+                )
+            }
         }
     };
     let status = response.status().as_u16();
@@ -395,25 +517,10 @@ async fn as_json_error(response: Response) -> Response {
     json
 }
 
+/// A query string that read, or the 400 that says it did not.
 // The error is the response itself, built once and returned as is; boxing it would only
 // move the allocation.
 #[allow(clippy::result_large_err)]
-fn require(request_caller: Option<&Caller>, p: Permission) -> Result<Caller, Response> {
-    match request_caller {
-        None => Err(error(
-            StatusCode::UNAUTHORIZED,
-            "a bearer token is required",
-        )),
-        Some(c) if p.granted_to(c.role) => Ok(c.clone()),
-        Some(c) => Err(error(
-            StatusCode::FORBIDDEN,
-            &format!("the {} role may not do this", c.role.as_str()),
-        )),
-    }
-}
-
-/// A query string that read, or the 400 that says it did not.
-#[allow(clippy::result_large_err)] // as `require`
 fn query_of<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Response> {
     query.map(|Query(q)| q).map_err(|_| {
         error(
@@ -446,12 +553,8 @@ struct PlaceQuery {
 
 async fn employees(
     State(api): State<Api>,
-    caller: Option<axum::Extension<Caller>>,
     query: Result<Query<EmployeeQuery>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = require(caller.as_deref(), Permission::Read) {
-        return r;
-    }
     let q = match query_of(query) {
         Ok(q) => q,
         Err(r) => return r,
@@ -466,12 +569,8 @@ async fn employees(
 
 async fn places(
     State(api): State<Api>,
-    caller: Option<axum::Extension<Caller>>,
     query: Result<Query<PlaceQuery>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = require(caller.as_deref(), Permission::Read) {
-        return r;
-    }
     let q = match query_of(query) {
         Ok(q) => q,
         Err(r) => return r,
@@ -485,14 +584,7 @@ async fn places(
     )
 }
 
-async fn employee(
-    State(api): State<Api>,
-    caller: Option<axum::Extension<Caller>>,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = require(caller.as_deref(), Permission::Read) {
-        return r;
-    }
+async fn employee(State(api): State<Api>, Path(id): Path<String>) -> Response {
     match api.view.employee(&(api.roster)(), &EmployeeId(id.into())) {
         Some(e) => json(StatusCode::OK, &e),
         None => error(StatusCode::NOT_FOUND, "no such employee"),
@@ -501,12 +593,8 @@ async fn employee(
 
 async fn alerts(
     State(api): State<Api>,
-    caller: Option<axum::Extension<Caller>>,
     query: Result<Query<AlertFilter>, QueryRejection>,
 ) -> Response {
-    if let Err(r) = require(caller.as_deref(), Permission::Read) {
-        return r;
-    }
     let f = match query_of(query) {
         Ok(f) => f,
         Err(r) => return r,
@@ -536,14 +624,7 @@ async fn alerts(
     json(StatusCode::OK, &serde_json::json!({ "alerts": list }))
 }
 
-async fn alert(
-    State(api): State<Api>,
-    caller: Option<axum::Extension<Caller>>,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = require(caller.as_deref(), Permission::Read) {
-        return r;
-    }
+async fn alert(State(api): State<Api>, Path(id): Path<String>) -> Response {
     match api.view.alert(&id) {
         Some(e) => json(
             StatusCode::OK,
@@ -579,15 +660,11 @@ const NOTE_MAX: usize = 4000;
 
 async fn dispose(
     State(api): State<Api>,
-    caller: Option<axum::Extension<Caller>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let caller = match require(caller.as_deref(), Permission::Dispose) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     // The media type without its parameters, case-insensitively (RFC 9110 §8.3.1).
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -664,20 +741,14 @@ async fn dispose(
     )
 }
 
-async fn clusters(State(api): State<Api>, caller: Option<axum::Extension<Caller>>) -> Response {
-    if let Err(r) = require(caller.as_deref(), Permission::Read) {
-        return r;
-    }
+async fn clusters(State(api): State<Api>) -> Response {
     json(
         StatusCode::OK,
         &serde_json::json!({ "clusters": api.view.clusters() }),
     )
 }
 
-async fn tokens(State(api): State<Api>, caller: Option<axum::Extension<Caller>>) -> Response {
-    if let Err(r) = require(caller.as_deref(), Permission::Manage) {
-        return r;
-    }
+async fn tokens(State(api): State<Api>) -> Response {
     let list: Vec<serde_json::Value> = api
         .tokens
         .iter()
@@ -690,10 +761,7 @@ async fn tokens(State(api): State<Api>, caller: Option<axum::Extension<Caller>>)
 /// client generator or an API explorer reads, always the one of the running version.
 pub const OPENAPI_YAML: &str = include_str!("../../docs/openapi.yaml");
 
-async fn openapi(caller: Option<axum::Extension<Caller>>) -> Response {
-    if let Err(r) = require(caller.as_deref(), Permission::Read) {
-        return r;
-    }
+async fn openapi() -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/yaml")],
@@ -702,10 +770,7 @@ async fn openapi(caller: Option<axum::Extension<Caller>>) -> Response {
         .into_response()
 }
 
-async fn not_found(caller: Option<axum::Extension<Caller>>) -> Response {
-    if let Err(r) = require(caller.as_deref(), Permission::Read) {
-        return r;
-    }
+async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such endpoint")
 }
 
