@@ -355,13 +355,7 @@ pub fn alert_id(rule: &str, employee: &EmployeeId, event: &LoginEvent) -> String
         // A separator that cannot occur in the parts keeps ("ab","c") apart from ("a","bc").
         h.update([0u8]);
     }
-    let digest = h.finalize();
-    let mut id = String::with_capacity(27);
-    id.push_str("dw-");
-    for b in &digest[..12] {
-        id.push_str(&format!("{b:02x}"));
-    }
-    id
+    format!("dw-{}", crate::hex::hex(&h.finalize()[..12]))
 }
 
 mod rfc3339 {

@@ -77,7 +77,7 @@ pub fn digest(role: String, path: PathBuf) -> Result<FileDigest, ReportError> {
         h.update(&buf[..n]);
         bytes += n as u64;
     }
-    let sha256 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = crate::hex::hex(&h.finalize());
     Ok(FileDigest {
         role,
         path,

@@ -98,12 +98,7 @@ impl Pseudonymiser {
     /// `emp-` and 12 hex digits of HMAC-SHA-256(key, id).
     pub fn pseudonym(&self, id: &EmployeeId) -> String {
         let mac = hmac_sha256(&self.key, id.0.as_bytes());
-        let mut s = String::with_capacity(16);
-        s.push_str("emp-");
-        for b in &mac[..6] {
-            s.push_str(&format!("{b:02x}"));
-        }
-        s
+        format!("emp-{}", crate::hex::hex(&mac[..6]))
     }
 
     /// How the report's ids were made, in words.
@@ -245,7 +240,7 @@ mod tests {
     #[test]
     fn hmac_matches_rfc_4231_test_case_2() {
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::hex::hex(&mac);
         assert_eq!(
             hex,
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
@@ -259,7 +254,7 @@ mod tests {
             &[0xaa; 131],
             b"Test Using Larger Than Block-Size Key - Hash Key First",
         );
-        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::hex::hex(&mac);
         assert_eq!(
             hex,
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
