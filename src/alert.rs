@@ -258,6 +258,18 @@ pub enum AlertStatus {
     Escalated,
 }
 
+impl AlertStatus {
+    pub const ALL: [AlertStatus; 2] = [AlertStatus::Open, AlertStatus::Escalated];
+
+    /// As an alert line writes it (and the `status` label of `alerts_total`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Escalated => "escalated",
+        }
+    }
+}
+
 /// An explained alert, as written to the alerts output (one JSON object per line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {

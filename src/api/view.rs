@@ -106,10 +106,7 @@ impl AlertEntry {
         if !self.dispositions.is_empty() {
             return "disposed";
         }
-        match self.alert.status {
-            crate::alert::AlertStatus::Open => "open",
-            crate::alert::AlertStatus::Escalated => "escalated",
-        }
+        self.alert.status.as_str()
     }
 }
 

@@ -398,10 +398,7 @@ fn description(alert: &Alert) -> String {
 }
 
 fn status(alert: &Alert) -> &'static str {
-    match alert.status {
-        crate::alert::AlertStatus::Open => "open",
-        crate::alert::AlertStatus::Escalated => "escalated",
-    }
+    alert.status.as_str()
 }
 
 /// At most `max` bytes, cut at a character boundary, with `…` when cut.

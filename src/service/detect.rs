@@ -787,10 +787,7 @@ impl DetectPartitions {
                     .with_label_values(&[
                         alert.lead_rule().unwrap_or(""),
                         alert.severity.as_str(),
-                        match alert.status {
-                            crate::alert::AlertStatus::Open => "open",
-                            crate::alert::AlertStatus::Escalated => "escalated",
-                        },
+                        alert.status.as_str(),
                     ])
                     .inc();
             }

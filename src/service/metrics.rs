@@ -17,7 +17,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::alert::Severity;
+use crate::alert::{AlertStatus, Severity};
 use crate::decode::{FormatChoice, RejectReason};
 use crate::enrich::{DatabaseInfo, DatabaseKind, Geo};
 use crate::event::Format;
@@ -488,9 +488,9 @@ impl Metrics {
         for rule in crate::detect::NAMES {
             for severity in Severity::ALL {
                 self.findings.with_label_values(&[rule, severity.as_str()]);
-                for status in ALERT_STATUSES {
+                for status in AlertStatus::ALL {
                     self.alerts
-                        .with_label_values(&[rule, severity.as_str(), status]);
+                        .with_label_values(&[rule, severity.as_str(), status.as_str()]);
                 }
             }
         }
@@ -670,10 +670,6 @@ impl std::fmt::Debug for Metrics {
         f.debug_struct("Metrics").finish_non_exhaustive()
     }
 }
-
-/// The `status` label of `alerts_total` (`alert::AlertStatus`, as the detect stage writes
-/// it).
-const ALERT_STATUSES: [&str; 2] = ["open", "escalated"];
 
 /// `result` label of `geoip_lookups`.
 const FOUND: &str = "found";

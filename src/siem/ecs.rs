@@ -25,7 +25,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::{Lifecycle, account, email, prune, techniques, trigger};
-use crate::alert::{Alert, AlertStatus, Evidence, Severity};
+use crate::alert::{Alert, Evidence, Severity};
 
 /// The ECS version the documents follow (the reference field list's).
 pub const ECS_VERSION: &str = "9.5.0-dev";
@@ -34,8 +34,7 @@ pub const ECS_VERSION: &str = "9.5.0-dev";
 pub fn document(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
     let action = match (lifecycle, alert.status) {
         (Lifecycle::Resolved, _) => "resolved",
-        (Lifecycle::AsWritten, AlertStatus::Open) => "open",
-        (Lifecycle::AsWritten, AlertStatus::Escalated) => "escalated",
+        (Lifecycle::AsWritten, status) => status.as_str(),
     };
     let name = account(alert);
     let mut logins: Vec<DateTime<Utc>> = alert
