@@ -151,6 +151,16 @@ pub enum FormatChoice {
     Fixed(Format),
 }
 
+impl FormatChoice {
+    /// Its name as configured (`auto`, or the format's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormatChoice::Auto => "auto",
+            FormatChoice::Fixed(f) => f.as_str(),
+        }
+    }
+}
+
 impl std::str::FromStr for FormatChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

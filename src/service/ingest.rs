@@ -200,9 +200,7 @@ impl Ingest {
                     self.consumed(topic, "blank");
                 }
                 Processed::Rejected(r) => {
-                    let fmt = r
-                        .format
-                        .map_or_else(|| format_label(format), |f| f.as_str());
+                    let fmt = r.format.map_or_else(|| format.as_str(), |f| f.as_str());
                     self.consumed(topic, fmt);
                     self.metrics
                         .records_rejected
@@ -375,13 +373,5 @@ fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
     Header {
         key,
         value: Some(value),
-    }
-}
-
-/// The format label before a record was recognised.
-fn format_label(choice: FormatChoice) -> &'static str {
-    match choice {
-        FormatChoice::Auto => "auto",
-        FormatChoice::Fixed(f) => f.as_str(),
     }
 }

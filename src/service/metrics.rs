@@ -502,10 +502,7 @@ impl Metrics {
     /// under the topic's configured format until a record's own format is known, so those
     /// are the series made here.
     pub fn preregister_input(&self, topic: &str, format: FormatChoice) {
-        let configured = match format {
-            FormatChoice::Auto => "auto",
-            FormatChoice::Fixed(f) => f.as_str(),
-        };
+        let configured = format.as_str();
         let formats: Vec<&str> = match format {
             FormatChoice::Auto => Format::ALL.iter().map(|f| f.as_str()).collect(),
             FormatChoice::Fixed(f) => vec![f.as_str()],
