@@ -320,6 +320,17 @@ impl Alert {
         lead.map(|f| f.rule.as_str())
             .or_else(|| self.rules.first().map(String::as_str))
     }
+
+    /// Where in `evidence` the triggering login is: the first login at the alert's time
+    /// (an escalation carries earlier logins too), else the first login. What pages and
+    /// SIEM formats show as "the sign-in".
+    pub fn trigger_login(&self) -> Option<usize> {
+        let is_login = |e: &Evidence| matches!(e, Evidence::Login { .. });
+        self.evidence
+            .iter()
+            .position(|e| matches!(e, Evidence::Login { time, .. } if *time == self.time))
+            .or_else(|| self.evidence.iter().position(is_login))
+    }
 }
 
 /// One finding of an alert: its rule, its severity and one sentence.

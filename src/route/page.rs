@@ -164,26 +164,17 @@ impl Decided {
 
 /// What the identity provider said about the triggering sign-in, present fields only: its
 /// correlation id (the key of the IdP's own logs and support), the device and the user
-/// agent. Read from the `login` evidence of the line's own login (the last one at the
-/// alert's time; an escalation carries earlier logins too).
+/// agent. Read from the line's triggering login ([`Alert::trigger_login`]), the one SIEM
+/// formats show too.
 pub fn sign_in(alert: &Alert) -> Vec<(&'static str, String)> {
-    let logins = alert.evidence.iter().filter_map(|e| match e {
-        Evidence::Login {
-            time,
-            correlation_id,
-            user_agent,
-            device,
-            ..
-        } => Some((*time, correlation_id, device, user_agent)),
-        _ => None,
-    });
-    let mut chosen = None;
-    for l in logins {
-        if chosen.is_none() || l.0 == alert.time {
-            chosen = Some(l);
-        }
-    }
-    let Some((_, correlation_id, device, user_agent)) = chosen else {
+    let trigger = alert.trigger_login().map(|i| &alert.evidence[i]);
+    let Some(Evidence::Login {
+        correlation_id,
+        user_agent,
+        device,
+        ..
+    }) = trigger
+    else {
         return Vec::new();
     };
     [

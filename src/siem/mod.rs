@@ -207,11 +207,6 @@ pub fn techniques(alert: &Alert) -> Vec<Technique> {
     out
 }
 
-/// The rule that carries the alert ([`Alert::lead_rule`]).
-pub fn lead_rule(alert: &Alert) -> Option<&str> {
-    alert.lead_rule()
-}
-
 /// The triggering login's identity provider correlation id (Okta transaction, Entra
 /// correlationId) and user agent, when the source gave them.
 fn trigger_context(alert: &Alert) -> (Option<&str>, Option<&str>) {
@@ -228,19 +223,11 @@ fn trigger_context(alert: &Alert) -> (Option<&str>, Option<&str>) {
     }
 }
 
-/// The triggering login (the one at the alert's time; else the latest) and the location
+/// The triggering login ([`Alert::trigger_login`]) and the location
 /// that follows it in the evidence, if any.
 fn trigger(alert: &Alert) -> Option<(&Evidence, Option<&Evidence>)> {
-    let logins = || {
-        alert
-            .evidence
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| matches!(e, Evidence::Login { .. }))
-    };
-    let (i, login) = logins()
-        .find(|(_, e)| matches!(e, Evidence::Login { time, .. } if *time == alert.time))
-        .or_else(|| logins().next_back())?;
+    let i = alert.trigger_login()?;
+    let login = &alert.evidence[i];
     let location = alert.evidence[i + 1..]
         .iter()
         .take_while(|e| !matches!(e, Evidence::Login { .. }))
