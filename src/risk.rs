@@ -175,12 +175,13 @@ impl RuleScores {
         self.find(rule).ok().map(|i| &self.0[i].1)
     }
 
-    /// The contribution of `rule`, made 0 if it had none.
-    pub fn slot(&mut self, rule: &str) -> &mut f64 {
+    /// The contribution of `rule` (a rule table name, as findings carry it), made 0 if it
+    /// had none.
+    pub fn slot(&mut self, rule: &'static str) -> &mut f64 {
         let i = match self.find(rule) {
             Ok(i) => i,
             Err(i) => {
-                self.0.insert(i, (rule_name(rule), 0.0));
+                self.0.insert(i, (Cow::Borrowed(rule), 0.0));
                 i
             }
         };
@@ -203,12 +204,12 @@ impl RuleScores {
 
     /// Keep the contributions `keep` says yes to.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, f64) -> bool) {
+        let before = self.0.len();
         self.0.retain(|(r, v)| keep(r, *v));
-        self.0.shrink_to_fit();
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        // Given back only when something went: a rule added next would grow it again.
+        if self.0.len() < before {
+            self.0.shrink_to_fit();
+        }
     }
 }
 

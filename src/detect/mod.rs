@@ -47,7 +47,7 @@ pub(crate) fn date_of(day: i32) -> String {
 }
 
 /// `s` cut to at most `max` characters: state keeps free text bounded.
-pub(crate) fn truncated(s: &str, max: usize) -> String {
+pub(crate) fn truncated<S: FromIterator<char>>(s: &str, max: usize) -> S {
     s.chars().take(max).collect()
 }
 

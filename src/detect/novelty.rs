@@ -187,11 +187,12 @@ fn values(ctx: &Context<'_>) -> Values {
     let network_counts = !ctx.allowlisted;
     let place_counts = network_counts && !geo.is_anonymizer();
     Values {
-        country: geo
-            .country
-            .as_deref()
-            .filter(|_| place_counts)
-            .map(|c| CompactString::from(c.to_ascii_uppercase())),
+        country: geo.country.as_deref().filter(|_| place_counts).map(|c| {
+            // Inline, with no String on the way: this runs for every login.
+            let mut c = CompactString::from(c);
+            c.make_ascii_uppercase();
+            c
+        }),
         asn: geo.asn.filter(|_| network_counts),
         device: ctx
             .event
@@ -199,7 +200,7 @@ fn values(ctx: &Context<'_>) -> Values {
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.is_empty())
-            .map(|d| CompactString::from(truncated(d, MAX_DEVICE_CHARS))),
+            .map(|d| truncated::<CompactString>(d, MAX_DEVICE_CHARS)),
     }
 }
 
