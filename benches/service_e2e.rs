@@ -205,25 +205,11 @@ fn throughput(
         let text = std::fs::read(log).unwrap_or_default();
         let text = String::from_utf8_lossy(text.get(log_before..).unwrap_or_default());
         for line in text.lines().filter(|l| l.contains("stage stopped")) {
-            println!("    {}", strip_ansi(line));
+            println!("    {line}");
         }
     }
     ratios.sort_by(f64::total_cmp);
     println!("  median ratio {:.2}", ratios[ratios.len() / 2]);
-}
-
-/// A log line without its terminal colours.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(|c| c.is_ascii_alphabetic());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// A consumer with the service's settings, in a new group, reading `count` records; timed

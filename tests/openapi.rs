@@ -363,7 +363,7 @@ fn routes() -> Vec<Route> {
             let op = e.operation();
             Route {
                 path: op.path.to_owned(),
-                method: op.method.to_lowercase(),
+                method: op.method.as_str().to_lowercase(),
                 handler: op.id.to_owned(),
             }
         })
@@ -500,7 +500,10 @@ fn roles_by_route(
                 .filter(|r| permission_of(e).granted_to(*r))
                 .map(|r| r.as_str().to_owned())
                 .collect();
-            ((op.path.to_owned(), op.method.to_lowercase()), roles)
+            (
+                (op.path.to_owned(), op.method.as_str().to_lowercase()),
+                roles,
+            )
         })
         .collect()
 }

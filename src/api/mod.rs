@@ -133,11 +133,34 @@ pub enum Endpoint {
     OpenApi,
 }
 
+/// The HTTP methods the API serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    Get,
+    Post,
+}
+
+impl HttpMethod {
+    /// Upper case, as HTTP writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            HttpMethod::Get => MethodFilter::GET,
+            HttpMethod::Post => MethodFilter::POST,
+        }
+    }
+}
+
 /// What the router serves for an [`Endpoint`] and who may call it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation {
-    /// The HTTP method, upper case.
-    pub method: &'static str,
+    pub method: HttpMethod,
     /// The path as axum and OpenAPI write it (`{id}` for a parameter).
     pub path: &'static str,
     /// Its `operationId` in the OpenAPI document.
@@ -161,35 +184,55 @@ impl Endpoint {
     pub fn operation(self) -> Operation {
         let (method, path, id, permission) = match self {
             Endpoint::ListEmployees => (
-                "GET",
+                HttpMethod::Get,
                 "/api/v1/employees",
                 "listEmployees",
                 Permission::Read,
             ),
             Endpoint::GetEmployee => (
-                "GET",
+                HttpMethod::Get,
                 "/api/v1/employees/{id}",
                 "getEmployee",
                 Permission::Read,
             ),
-            Endpoint::ListPlaces => ("GET", "/api/v1/places", "listPlaces", Permission::Read),
-            Endpoint::ListAlerts => ("GET", "/api/v1/alerts", "listAlerts", Permission::Read),
-            Endpoint::GetAlert => ("GET", "/api/v1/alerts/{id}", "getAlert", Permission::Read),
+            Endpoint::ListPlaces => (
+                HttpMethod::Get,
+                "/api/v1/places",
+                "listPlaces",
+                Permission::Read,
+            ),
+            Endpoint::ListAlerts => (
+                HttpMethod::Get,
+                "/api/v1/alerts",
+                "listAlerts",
+                Permission::Read,
+            ),
+            Endpoint::GetAlert => (
+                HttpMethod::Get,
+                "/api/v1/alerts/{id}",
+                "getAlert",
+                Permission::Read,
+            ),
             Endpoint::Dispose => (
-                "POST",
+                HttpMethod::Post,
                 "/api/v1/alerts/{id}/disposition",
                 "disposeAlert",
                 Permission::Dispose,
             ),
-            Endpoint::ListClusters => ("GET", "/api/v1/clusters", "listClusters", Permission::Read),
+            Endpoint::ListClusters => (
+                HttpMethod::Get,
+                "/api/v1/clusters",
+                "listClusters",
+                Permission::Read,
+            ),
             Endpoint::ListTokens => (
-                "GET",
+                HttpMethod::Get,
                 "/api/v1/admin/tokens",
                 "listTokens",
                 Permission::Manage,
             ),
             Endpoint::OpenApi => (
-                "GET",
+                HttpMethod::Get,
                 "/api/v1/openapi.yaml",
                 "getOpenApi",
                 Permission::Read,
@@ -207,15 +250,13 @@ impl Endpoint {
     fn of(method: &axum::http::Method, route: &str) -> Option<Endpoint> {
         Endpoint::ALL.into_iter().find(|e| {
             let op = e.operation();
-            op.path == route && op.method == method.as_str()
+            op.path == route && op.method.as_str() == method.as_str()
         })
     }
 
     /// Its handler, on its method.
     fn handler(self) -> MethodRouter<Api> {
-        let method = axum::http::Method::from_bytes(self.operation().method.as_bytes())
-            .unwrap_or(axum::http::Method::GET);
-        let filter = MethodFilter::try_from(method).unwrap_or(MethodFilter::GET);
+        let filter = self.operation().method.filter();
         match self {
             Endpoint::ListEmployees => on(filter, employees),
             Endpoint::GetEmployee => on(filter, employee),

@@ -237,7 +237,6 @@ impl Destination {
     }
 
     /// A webhook's body or a file's line, in the destination's `format`.
-    /// A webhook's body or a file's line, in the destination's `format`.
     fn body(&self, r: &Routed, now: DateTime<Utc>) -> serde_json::Value {
         payload::alert_body(
             &r.alert,

@@ -59,6 +59,11 @@ pub enum Kind {
     File,
 }
 
+/// Whether `url` is an http or https address.
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -178,7 +183,7 @@ impl RouteConfig {
             ("api_url", &self.api_url),
         ] {
             if let Some(url) = value
-                && !(url.starts_with("http://") || url.starts_with("https://"))
+                && !is_http_url(url)
             {
                 errors.push(format!(
                     "route.{key}: {url:?} is not an http(s) address (pages link to it)"
@@ -235,7 +240,7 @@ impl RouteConfig {
             }
             if let Some(url) = &d.url
                 && crate::service::config::env_reference(url).is_none()
-                && !(url.starts_with("http://") || url.starts_with("https://"))
+                && !is_http_url(url)
             {
                 errors.push(format!("{at}.url: {url:?} is not an http(s) address"));
             }

@@ -338,13 +338,8 @@ pub fn run(
                     let c = Arc::clone(&consumer);
                     ready.push(Box::new(move || c.context().is_ready()));
                     let outbox = Outbox::new(producer.clone(), runtime.clone());
-                    let opts = LoopOptions {
-                        batch_max: opts.batch_max,
-                        batch_wait: opts.batch_wait,
-                        stop: Arc::clone(&stop),
-                        dlq: opts.dlq.clone(),
-                        announce_to: Vec::new(),
-                    };
+                    // The route stage writes no watermarks: `announce_to` stays empty.
+                    let opts = opts.clone();
                     let roster = Arc::clone(&current_roster);
                     let handle = runtime.clone();
                     let dispositions = kafka.topics.dispositions.clone();
@@ -750,6 +745,7 @@ impl Partitions for NoState {
     fn revoked(&self, _: &rdkafka::TopicPartitionList) {}
 }
 
+#[derive(Clone)]
 struct LoopOptions {
     batch_max: usize,
     batch_wait: Duration,

@@ -100,11 +100,13 @@ pub(super) fn run_destination(
             }
             match crate::siem::read_alert(payload) {
                 Ok(alert) => {
-                    let person = Person::of(roster.get(&alert.employee_id));
+                    // The roster's person is copied only for what the destination takes.
+                    let profile = roster.get(&alert.employee_id);
+                    let group = profile.and_then(|p| p.group.as_deref());
                     let trigger = destination
                         .config
-                        .wants(&alert, person.group.as_deref())
-                        .then(|| ledger.paged(alert, person, written))
+                        .wants(&alert, group)
+                        .then(|| ledger.paged(alert, Person::of(profile), written))
                         .flatten();
                     match trigger {
                         Some(r) => routed.push((m, r)),

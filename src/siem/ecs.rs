@@ -37,6 +37,7 @@ pub fn document(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
         (Lifecycle::AsWritten, status) => status.as_str(),
     };
     let name = account(alert);
+    let lead = alert.lead_rule();
     let mut logins: Vec<DateTime<Utc>> = alert
         .evidence
         .iter()
@@ -76,8 +77,8 @@ pub fn document(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
             "provider": "driftwatch",
         },
         "rule": {
-            "id": super::lead_rule(alert),
-            "name": super::lead_rule(alert),
+            "id": lead,
+            "name": lead,
             "ruleset": "driftwatch",
         },
         "user": {

@@ -149,7 +149,7 @@ fn finding_info(alert: &Alert, logins: &[DateTime<Utc>]) -> Value {
         .collect();
     sources.sort_unstable();
     sources.dedup();
-    let lead = super::lead_rule(alert);
+    let lead = alert.lead_rule();
     let related: Vec<Value> = alert
         .rules
         .iter()
