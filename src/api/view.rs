@@ -393,7 +393,7 @@ impl View {
         let mut out: Vec<EmployeeView> = Self::ids(&inner, roster)
             .into_iter()
             .map(|id| self.employee_in(&inner, roster, id, 0))
-            .filter(|e| at_least(e, min_level))
+            .filter(|e| at_least(e.risk.as_ref(), min_level))
             .collect();
         if order == EmployeeOrder::Risk {
             // Stable: ties keep the id order.
@@ -428,8 +428,9 @@ impl View {
             if employee.is_some_and(|e| e != id) {
                 continue;
             }
-            if min_level.is_some() && !at_least(&self.employee_in(&inner, roster, id, 0), min_level)
-            {
+            // The risk as the view holds it, without building the employee's whole view.
+            let risk = inner.employees.get(id).and_then(|e| e.risk.as_ref());
+            if !at_least(risk, min_level) {
                 continue;
             }
             if let Some(p) = roster.get(id)
@@ -598,13 +599,8 @@ impl View {
 }
 
 /// Whether `e`'s risk level is `min` or above (always, without `min`).
-fn at_least(e: &EmployeeView, min: Option<Severity>) -> bool {
-    min.is_none_or(|min| {
-        e.risk
-            .as_ref()
-            .and_then(|r| r.level)
-            .is_some_and(|l| l >= min)
-    })
+fn at_least(risk: Option<&Risk>, min: Option<Severity>) -> bool {
+    min.is_none_or(|min| risk.and_then(|r| r.level).is_some_and(|l| l >= min))
 }
 
 #[cfg(test)]
