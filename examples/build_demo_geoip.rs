@@ -1,4 +1,4 @@
-//! Builds the demo GeoIP databases of the README quick start from their readable sources:
+//! Builds the demo GeoIP databases of the README's replay example from their readable sources:
 //! `examples/geoip/demo-{city,asn,anonymous-ip}.json` → `.mmdb` beside them.
 //!
 //! ```text

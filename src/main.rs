@@ -51,7 +51,7 @@ enum Command {
         #[arg(long, default_value = "-")]
         alerts_out: String,
         /// How alert lines are written: driftwatch (the alert object), ocsf (OCSF Detection
-        /// Finding) or ecs (Elastic Common Schema). See README "Alerts in a SIEM".
+        /// Finding) or ecs (Elastic Common Schema). See docs/alerts.md, "Alerts in a SIEM".
         #[arg(long, value_enum, default_value = "driftwatch")]
         alerts_format: driftwatch::siem::AlertsFormat,
         /// Where rejected records go (JSON lines with the reason); overrides

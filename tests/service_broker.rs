@@ -187,7 +187,7 @@ fn a_crash_and_a_rebalance_lose_nothing_and_repeat_nothing() {
     stop(first, "-KILL");
     // Restarting a few seconds later makes the restarted consumers' first join come well
     // after the dead members' last heartbeat, which is when tansu 0.6's coordinator can
-    // settle a group on an empty assignment (README, "A stage nobody feeds"): the stage
+    // settle a group on an empty assignment (docs/service.md, "A stage nobody feeds"): the stage
     // watch must get the run going again, as it would in production.
     std::thread::sleep(Duration::from_secs(4));
     let second = crash.start(&log, None);

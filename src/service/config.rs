@@ -21,7 +21,7 @@ pub struct KafkaConfig {
     /// Names of the topics driftwatch writes and reads.
     pub topics: Topics,
     /// How the detect stage writes the records of `topics.alerts`: `driftwatch` (default:
-    /// the alert object of README "Alerts"), `ocsf` (Detection Finding) or `ecs` (README
+    /// the alert object of docs/alerts.md), `ocsf` (Detection Finding) or `ecs` (docs/alerts.md,
     /// "Alerts in a SIEM"). driftwatch's own readers of the topic take any of the three.
     pub alerts_format: crate::siem::AlertsFormat,
     /// Read the roster from this compacted topic (key: employee id, value: one roster row
@@ -142,7 +142,7 @@ pub struct ServiceConfig {
     pub batch_wait_ms: u64,
     /// How far (event time, milliseconds) the records of one input partition may be out of
     /// order and still be applied in order: the infra and detect stages hold a login until
-    /// every input partition has been read this far past it (README "Ordering and
+    /// every input partition has been read this far past it (docs/service.md, "Ordering and
     /// determinism"). Default 0: a login is applied as soon as every input partition has
     /// reached its time, the least latency, for sources that write in time order (a
     /// partition's own records are then never out of order). At most a week.

@@ -4,7 +4,7 @@
 //! rebalance in progress). It is a problem when it goes on while the stage's topics hold
 //! records its consumer group has not committed, and the group's committed offsets do not
 //! move: nobody consumes that input. On a broker whose group coordinator loses track of a
-//! member after a crash (see README.md, "A stage nobody feeds"),
+//! member after a crash (see docs/service.md, "A stage nobody feeds"),
 //! this is what it looks like, and before this watch it only showed as a lag that never
 //! shrank.
 //!
@@ -202,7 +202,7 @@ pub fn spawn(
 ///
 /// Rejoining is what gets such a stage going again on a coordinator that completed a
 /// generation with an empty assignment for it (tansu 0.6 after a crash, see
-/// README.md, "A stage nobody feeds"): leaving makes the coordinator form a new generation with this
+/// docs/service.md, "A stage nobody feeds"): leaving makes the coordinator form a new generation with this
 /// consumer as a new member. On a healthy broker it costs one rebalance.
 fn judge(
     w: &Watched,

@@ -27,7 +27,7 @@ use crate::event::EventKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertsFormat {
-    /// driftwatch's own alert object (README "Alerts").
+    /// driftwatch's own alert object (docs/alerts.md).
     #[default]
     Driftwatch,
     /// OCSF Detection Finding (class_uid 2004).
