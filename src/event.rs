@@ -82,7 +82,7 @@ pub enum Outcome {
 
 /// Why a non-interactive event happened. These are counted but never scored: token
 /// refreshes and service principals are most of a sign-in log and carry no evidence of
-/// where a person sits (DOMAIN.md, "Non-interactive sign-ins drown the signal").
+/// where a person sits (docs/domain.md, "Non-interactive sign-ins drown the signal").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NonInteractive {

@@ -3,7 +3,8 @@
 //!
 //! The speed is taken over the *effective* distance — the great-circle distance minus both
 //! GeoIP accuracy radii, floored at 0 — because a city-level guess with a 500 km radius is
-//! not a point (DOMAIN.md: treating it as exact is a classic false positive). Logins from the
+//! not a point (docs/domain.md, "GeoIP is a guess, not a point": treating it as exact is a
+//! classic false positive). Logins from the
 //! same IPv4 address, the same IPv4 /24 or the same IPv6 /64 never fire: that is one network
 //! re-geolocated by a database update, not a person moving (panther-analysis PR #1734), and
 //! IPv6 privacy addresses change every day inside one /64.

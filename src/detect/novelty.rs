@@ -1,7 +1,8 @@
 //! novelty: a country, network (ASN) or device the employee has not used before, judged
 //! against their own history after a warm-up — the classic Okta / Entra "unfamiliar sign-in"
 //! signal. It is kept as a low-weight input: a self-baseline learns a fraudulent hire's
-//! habits as normal from day one (DOMAIN.md), so novelty only adds context to the rules that
+//! habits as normal from day one (docs/domain.md, "Why a self-baseline fails"), so novelty
+//! only adds context to the rules that
 //! compare with the claimed profile, and a new laptop or ISP alone never pages anyone.
 //!
 //! What it does not judge: an anonymizer's country (its location is unknown, not new — the

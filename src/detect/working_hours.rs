@@ -1,6 +1,6 @@
 //! working_hours: the employee works the hours of another time zone than the claimed one.
 //! The classic case: a worker who claims New York but keeps Korean office hours signs in
-//! from 19:00 to 04:00 New York time (DOMAIN.md).
+//! from 19:00 to 04:00 New York time (docs/domain.md, "Indicators").
 //!
 //! # Model
 //!

@@ -65,7 +65,8 @@
 //! - Geomodel: MozDef's own sample configuration keeps localities for 1 day and only
 //!   alerts on impossible hops; the original geomodel kept 30 days (with 500 km
 //!   localities) and alerted on every new locality. The combination here (50 km, 30 days,
-//!   new localities alert) is the one DOMAIN.md describes. A locality's radius is the
+//!   new localities alert) is the one described in docs/domain.md, "What the peers do". A
+//!   locality's radius is the
 //!   larger of 50 km and the database's accuracy radius, so a vague guess is not a new
 //!   place nor a journey; MozDef uses the configured radius alone. A login within a
 //!   locality's radius replaces it (centre, address, time), as MozDef's `update` does. The

@@ -1,5 +1,5 @@
-//! `driftwatch run`: the core as a streaming service on Kafka (see DESIGN.md, "Streaming
-//! topology").
+//! `driftwatch run`: the core as a streaming service on Kafka (see docs/design.md,
+//! "Streaming topology").
 //!
 //! ```text
 //! input topics ─ingest─► driftwatch.logins (key employee) ─detect─► driftwatch.alerts
