@@ -62,6 +62,9 @@ pub struct DetectTopics {
 struct HeldLogin {
     /// Its input record (the login's own `source`).
     source: Source,
+    /// Whose login it is: a held login its employee's `applied` covers is written beside
+    /// the state (see [`Stored::held`]).
+    employee: EmployeeId,
     /// Its offset on the logins topic.
     offset: i64,
     /// When it was read: it waits for watermarks at most `watermark_wait_max_secs`.
@@ -82,6 +85,26 @@ struct WaitingFinding {
     offset: i64,
 }
 
+/// A login applied before the infra stage judged it.
+struct Unjudged {
+    time: DateTime<Utc>,
+    /// The network key the infra stage judges it under.
+    network: String,
+    /// The findings about it applied since, by their `driftwatch.network` coordinates.
+    findings: Vec<Source>,
+}
+
+impl WaitingFinding {
+    fn of(rec: FindingRecord, finding: Finding, m: &OwnedMessage) -> WaitingFinding {
+        WaitingFinding {
+            finding,
+            event: rec.event,
+            source: rec.source,
+            offset: m.offset(),
+        }
+    }
+}
+
 /// One partition's engine and bookkeeping.
 struct PartitionState {
     engine: Engine,
@@ -100,6 +123,15 @@ struct PartitionState {
     held_sources: HashSet<Source>,
     /// Findings by the employee and input record of the login they are about.
     waiting: HashMap<(EmployeeId, Source), Vec<WaitingFinding>>,
+    /// Logins `applied` covers that were not applied: held when their employee's state was
+    /// last written (restored from [`Stored::held`]), or when the partition was revoked.
+    /// Each leaves when it is applied.
+    unapplied: HashMap<EmployeeId, Vec<Source>>,
+    /// Logins applied before the infra stage had judged them (read behind what was
+    /// applied, or the watermark wait ran out), by input record: findings about them may
+    /// still come, and are applied on their own, each once (the value lists those applied).
+    /// Forgotten once the infra watermark of the login's network partition passes it.
+    unjudged: HashMap<Source, Unjudged>,
     /// The ingest stage's watermarks read on this logins partition.
     ingest: Upstream,
     /// The infra stage's watermarks read on this findings partition.
@@ -130,6 +162,8 @@ impl PartitionState {
             held: ReorderBuffer::default(),
             held_sources: HashSet::new(),
             waiting: HashMap::new(),
+            unapplied: HashMap::new(),
+            unjudged: HashMap::new(),
             latest: None,
             released: None,
             next: BTreeMap::new(),
@@ -141,11 +175,61 @@ impl PartitionState {
     fn drop_held(&mut self) {
         self.ingest = Upstream::new(self.ingest.topics().cloned());
         self.infra = Upstream::new(self.infra.topics().cloned());
+        for h in self.held.tags() {
+            if self
+                .applied
+                .get(&h.employee)
+                .is_some_and(|a| a.contains(&h.source))
+            {
+                self.unapplied
+                    .entry(h.employee.clone())
+                    .or_default()
+                    .push(h.source.clone());
+            }
+        }
         self.held.clear();
         self.held_sources.clear();
         self.waiting.clear();
         self.next.clear();
         self.latest = None;
+    }
+
+    /// Whether the login at `source` was applied to `employee`'s state. `applied` says how
+    /// far, but logins are applied in event time: one held, or held when the state was
+    /// written, may lie below it.
+    fn was_applied(&self, employee: &EmployeeId, source: &Source) -> bool {
+        self.applied
+            .get(employee)
+            .is_some_and(|a| a.contains(source))
+            && !self.held_sources.contains(source)
+            && !self
+                .unapplied
+                .get(employee)
+                .is_some_and(|u| u.contains(source))
+    }
+
+    /// The employee's logins read and not applied that `applied` covers: written beside
+    /// the state, so a restore does not take them for applied.
+    fn held_below_applied(&self, employee: &EmployeeId) -> Vec<Source> {
+        let Some(applied) = self.applied.get(employee) else {
+            return Vec::new();
+        };
+        let held = self
+            .held
+            .tags()
+            .filter(|h| h.employee == *employee)
+            .map(|h| &h.source);
+        let unapplied = self.unapplied.get(employee).into_iter().flatten();
+        let mut out: Vec<Source> = held
+            .chain(unapplied)
+            .filter(|s| applied.contains(s))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset))
+        });
+        out.dedup();
+        out
     }
 }
 
@@ -237,11 +321,15 @@ impl DetectPartitions {
         })?;
         let mut engine = Engine::new(self.settings.clone());
         let mut applied = HashMap::with_capacity(states.len());
+        let mut unapplied = HashMap::new();
         let restored = states.len();
         let mut clock = None;
         for (employee, s) in states {
             clock = clock.max(s.state.last_seen);
             applied.insert(employee.clone(), s.applied);
+            if !s.held.is_empty() {
+                unapplied.insert(employee.clone(), s.held);
+            }
             engine.restore(employee, s.state);
         }
         let (alow, ahigh) = self
@@ -279,6 +367,7 @@ impl DetectPartitions {
         );
         let mut state = PartitionState::new(engine, applied, self.ingest(), self.infra());
         state.produced = produced;
+        state.unapplied = unapplied;
         state.changelog_end = high;
         state.clock = clock;
         Ok(state)
@@ -485,9 +574,7 @@ impl DetectPartitions {
                 return;
             }
         };
-        let applied = p.applied.get(&rec.employee);
-        if applied.is_some_and(|a| a.contains(&rec.source)) || p.held_sources.contains(&rec.source)
-        {
+        if p.was_applied(&rec.employee, &rec.source) || p.held_sources.contains(&rec.source) {
             self.metrics
                 .duplicates_skipped
                 .with_label_values(&["login"])
@@ -497,6 +584,7 @@ impl DetectPartitions {
         self.metrics.observe_event_lag("detect", rec.event.time);
         let held = HeldLogin {
             source: rec.source.clone(),
+            employee: rec.employee.clone(),
             offset: m.offset(),
             read: Instant::now(),
             network: rec
@@ -517,7 +605,8 @@ impl DetectPartitions {
                 .late_records
                 .with_label_values(&["login"])
                 .inc();
-            self.apply_login(p, partition, login, held, roster, suppress, out);
+            let judged = self.judged(p, time, held.network.as_deref());
+            self.apply_login(p, partition, login, held, judged, roster, suppress, out);
             return;
         }
         p.latest = p.latest.max(Some(time));
@@ -547,51 +636,81 @@ impl DetectPartitions {
                 .push((m.clone(), format!("unknown rule {:?}", rec.rule)));
             return;
         };
-        let applied = p.applied.get(&rec.employee);
-        let waiting = |login: &Source| {
-            p.waiting
-                .get(&(rec.employee.clone(), login.clone()))
-                .is_some_and(|ws| ws.iter().any(|w| w.source == rec.source))
+        let Some(login) = rec.login.clone() else {
+            // An older instance's record, without its login's coordinates: applied on its
+            // own, once per network record.
+            if p.applied
+                .get(&rec.employee)
+                .is_some_and(|a| a.contains(&rec.source))
+            {
+                self.metrics
+                    .duplicates_skipped
+                    .with_label_values(&["finding"])
+                    .inc();
+                return;
+            }
+            let employee = rec.employee.clone();
+            p.applied
+                .entry(employee.clone())
+                .or_default()
+                .record(&rec.source);
+            self.apply_finding_alone(
+                p,
+                partition,
+                &employee,
+                WaitingFinding::of(rec, finding, m),
+                out,
+            );
+            return;
         };
-        if applied.is_some_and(|a| a.contains(&rec.source))
-            || rec.login.as_ref().is_some_and(waiting)
+        let key = (rec.employee.clone(), login);
+        let duplicate = if p
+            .waiting
+            .get(&key)
+            .is_some_and(|ws| ws.iter().any(|w| w.source == rec.source))
         {
+            true
+        } else if !p.was_applied(&key.0, &key.1) {
+            // Its login is held, or not read yet: the finding goes with it.
+            p.waiting
+                .entry(key)
+                .or_default()
+                .push(WaitingFinding::of(rec, finding, m));
+            return;
+        } else {
+            // Its login was applied. With every finding about it, unless the infra stage had
+            // not judged it then (the finding is late: an escalation of its own, once).
+            // Which network record a finding came from says nothing of order: the infra
+            // stage judges in event time, not in the order logins reached its partition.
+            match p.unjudged.get_mut(&key.1) {
+                Some(u) if !u.findings.contains(&rec.source) => {
+                    u.findings.push(rec.source.clone());
+                    false
+                }
+                _ => true,
+            }
+        };
+        if duplicate {
             self.metrics
                 .duplicates_skipped
                 .with_label_values(&["finding"])
                 .inc();
             return;
         }
-        match rec.login {
-            Some(login) if !applied.is_some_and(|a| a.contains(&login)) => {
-                p.waiting
-                    .entry((rec.employee, login))
-                    .or_default()
-                    .push(WaitingFinding {
-                        finding,
-                        event: rec.event,
-                        source: rec.source,
-                        offset: m.offset(),
-                    });
-            }
-            _ => {
-                // Its login was applied without it (the infra stage was late, or wrote no
-                // login coordinates): apply it on its own, an escalation of its own.
-                self.metrics
-                    .late_records
-                    .with_label_values(&["finding"])
-                    .inc();
-                let w = WaitingFinding {
-                    finding,
-                    event: rec.event,
-                    source: rec.source,
-                    offset: m.offset(),
-                };
-                self.apply_finding_alone(p, partition, &rec.employee, w, out);
-            }
-        }
+        self.metrics
+            .late_records
+            .with_label_values(&["finding"])
+            .inc();
+        self.apply_finding_alone(
+            p,
+            partition,
+            &key.0,
+            WaitingFinding::of(rec, finding, m),
+            out,
+        );
     }
 
+    /// Apply a finding whose login was applied without it.
     fn apply_finding_alone(
         &self,
         p: &mut PartitionState,
@@ -600,10 +719,6 @@ impl DetectPartitions {
         w: WaitingFinding,
         out: &mut BatchOutput,
     ) {
-        p.applied
-            .entry(employee.clone())
-            .or_default()
-            .record(&w.source);
         self.metrics
             .findings
             .with_label_values(&[w.finding.rule, w.finding.severity.as_str()])
@@ -665,15 +780,7 @@ impl DetectPartitions {
             until = until.min(p.infra.until());
         }
         while let Some((time, h)) = p.held.peek() {
-            let judged = !self.wait_for_infra
-                || h.network.as_deref().is_none_or(|key| {
-                    p.infra
-                        .partitions_of(&self.topics.network)
-                        .is_some_and(|n| {
-                            let q = super::wire::partition_for(key.as_bytes(), n);
-                            p.infra.passed(&self.topics.network, q, time)
-                        })
-                });
+            let judged = self.judged(p, time, h.network.as_deref());
             let ready = until.covers(time) && judged;
             let timed_out = h.read.elapsed() >= self.order.wait;
             if !ready && !timed_out {
@@ -685,7 +792,20 @@ impl DetectPartitions {
             let Some((login, held)) = p.held.pop_until(None) else {
                 break;
             };
-            self.apply_login(p, partition, login, held, roster, suppress, out);
+            self.apply_login(p, partition, login, held, judged, roster, suppress, out);
+        }
+        // Logins applied unjudged whose network partition has now judged past them: every
+        // finding about them has been read (it comes before that watermark).
+        if !p.unjudged.is_empty() {
+            let judged: Vec<Source> = p
+                .unjudged
+                .iter()
+                .filter(|(_, u)| self.judged(p, u.time, Some(&u.network)))
+                .map(|(s, _)| s.clone())
+                .collect();
+            for s in judged {
+                p.unjudged.remove(&s);
+            }
         }
         // Findings whose login was passed without them (it was read late, or never came):
         // applied on their own rather than kept for ever.
@@ -704,6 +824,12 @@ impl DetectPartitions {
                 .collect();
             for key in orphans {
                 for w in p.waiting.remove(&key).unwrap_or_default() {
+                    // Read again after a restart, an orphan is not applied twice.
+                    let applied = p.applied.entry(key.0.clone()).or_default();
+                    if applied.contains(&w.source) {
+                        continue;
+                    }
+                    applied.record(&w.source);
                     self.metrics
                         .late_records
                         .with_label_values(&["finding"])
@@ -715,7 +841,22 @@ impl DetectPartitions {
         until
     }
 
-    /// Apply one login with the findings made elsewhere about it.
+    /// Whether the infra stage has judged every login on `network` (its key) up to `time`:
+    /// then every finding about a login of that time has been read.
+    fn judged(&self, p: &PartitionState, time: DateTime<Utc>, network: Option<&str>) -> bool {
+        !self.wait_for_infra
+            || network.is_none_or(|key| {
+                p.infra
+                    .partitions_of(&self.topics.network)
+                    .is_some_and(|n| {
+                        let q = super::wire::partition_for(key.as_bytes(), n);
+                        p.infra.passed(&self.topics.network, q, time)
+                    })
+            })
+    }
+
+    /// Apply one login with the findings made elsewhere about it; `judged`: whether the
+    /// infra stage had judged it (if not, findings about it may still come).
     #[allow(clippy::too_many_arguments)]
     fn apply_login(
         &self,
@@ -723,6 +864,7 @@ impl DetectPartitions {
         partition: i32,
         login: Resolved,
         held: HeldLogin,
+        judged: bool,
         roster: &Roster,
         suppress: &Suppressions,
         out: &mut BatchOutput,
@@ -732,10 +874,25 @@ impl DetectPartitions {
             .waiting
             .remove(&(login.employee.clone(), held.source.clone()))
             .unwrap_or_default();
-        let applied = p.applied.entry(login.employee.clone()).or_default();
-        applied.record(&held.source);
-        for w in &waiting {
-            applied.record(&w.source);
+        if let Some(u) = p.unapplied.get_mut(&login.employee) {
+            u.retain(|s| *s != held.source);
+            if u.is_empty() {
+                p.unapplied.remove(&login.employee);
+            }
+        }
+        p.applied
+            .entry(login.employee.clone())
+            .or_default()
+            .record(&held.source);
+        if !judged && let Some(network) = held.network {
+            p.unjudged.insert(
+                held.source,
+                Unjudged {
+                    time: login.event.time,
+                    network,
+                    findings: waiting.iter().map(|w| w.source.clone()).collect(),
+                },
+            );
         }
         let time = login.event.time;
         p.released = p.released.max(Some(time));
@@ -806,7 +963,7 @@ impl DetectPartitions {
                     continue;
                 };
                 let applied = p.applied.get(employee).cloned().unwrap_or_default();
-                let value = Stored::encode(&applied, state);
+                let value = Stored::encode(&applied, &p.held_below_applied(employee), state);
                 outbox.send(
                     &t.changelog,
                     *partition,
@@ -848,5 +1005,316 @@ pub fn source_of(m: &impl Message) -> Source {
         topic: m.topic().to_owned(),
         partition: m.partition(),
         offset: m.offset(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::Severity;
+    use crate::enrich::Geo;
+    use crate::event::{EventKind, Format, Outcome};
+    use crate::service::wire::Watermark;
+    use rdkafka::ClientConfig;
+    use rdkafka::Timestamp;
+    use std::time::Duration;
+
+    const FARM: &str = "198.51.100.7";
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2026, 10, 7, hour, 0, 0).unwrap()
+    }
+
+    fn roster() -> Roster {
+        Roster::from_csv_reader(
+            "employee_id,aliases,claimed_country,claimed_city,claimed_lat,claimed_lon,claimed_timezone,status\n\
+             E1,e1@corp.example,US,New York,40.7128,-74.006,America/New_York,active\n"
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    /// A detect stage over one partition of each topic, holding no state, that waits for
+    /// the infra stage (shared_infrastructure on) but never times out.
+    fn stage() -> DetectPartitions {
+        let topics = DetectTopics {
+            inputs: vec!["raw".into()],
+            network: "net".into(),
+            logins: "logins".into(),
+            findings: "findings".into(),
+            dispositions: "dispositions".into(),
+            alerts: "alerts".into(),
+            alerts_format: crate::siem::AlertsFormat::Driftwatch,
+            changelog: "changelog".into(),
+        };
+        // Never asked: the partition below is made here, not restored from a broker.
+        let reader: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:9")
+            .create()
+            .unwrap();
+        let order = EventOrder {
+            delay: chrono::Duration::zero(),
+            idle: Duration::from_secs(3600),
+            wait: Duration::from_secs(3600),
+        };
+        let stage = DetectPartitions::new(
+            Settings::default(),
+            order,
+            topics,
+            reader,
+            Arc::new(Metrics::new()),
+        );
+        assert!(stage.wait_for_infra);
+        let state = PartitionState::new(
+            Engine::new(stage.settings.clone()),
+            HashMap::new(),
+            stage.ingest(),
+            stage.infra(),
+        );
+        stage.lock().insert(0, state);
+        stage
+    }
+
+    fn message(topic: &str, offset: i64, key: &[u8], value: Vec<u8>) -> OwnedMessage {
+        OwnedMessage::new(
+            Some(value),
+            Some(key.to_vec()),
+            topic.to_owned(),
+            Timestamp::NotAvailable,
+            0,
+            offset,
+            None,
+        )
+    }
+
+    fn source(topic: &str, offset: i64) -> Source {
+        Source {
+            topic: topic.into(),
+            partition: 0,
+            offset,
+        }
+    }
+
+    /// E1's login at `hour` from the farm's address, input record `raw`/0/`input`.
+    fn login(hour: u32, input: i64) -> LoginRecord {
+        let mut event = LoginEvent::new(
+            Format::Okta,
+            at(hour),
+            "e1@corp.example".into(),
+            FARM.parse().unwrap(),
+            EventKind::InteractiveLogin,
+            Outcome::Success,
+        );
+        event.source_id = Some(format!("s{input}"));
+        LoginRecord {
+            employee: EmployeeId("E1".into()),
+            event,
+            geo: Geo {
+                country: Some("US".into()),
+                city: Some("New York".into()),
+                latitude: Some(40.7128),
+                longitude: Some(-74.006),
+                accuracy_km: Some(20),
+                time_zone: Some("America/New_York".into()),
+                ..Geo::default()
+            },
+            source: source("raw", input),
+        }
+    }
+
+    fn login_message(offset: i64, rec: &LoginRecord) -> OwnedMessage {
+        message("logins", offset, b"E1", serde_json::to_vec(rec).unwrap())
+    }
+
+    /// The infra stage's shared-infrastructure finding about `about`, made from the network
+    /// record at `network`.
+    fn finding_message(
+        offset: i64,
+        about: &LoginRecord,
+        network: i64,
+        severity: Severity,
+    ) -> OwnedMessage {
+        let login = Resolved {
+            event: about.event.clone(),
+            employee: about.employee.clone(),
+            geo: Arc::new(about.geo.clone()),
+        };
+        let finding = Finding {
+            rule: "shared_infrastructure",
+            severity,
+            risk: if severity == Severity::High { 90 } else { 30 },
+            summary: "shares an address with others".into(),
+            evidence: Vec::new(),
+        };
+        let rec = FindingRecord::new(
+            &login,
+            finding,
+            source("net", network),
+            about.source.clone(),
+        );
+        message("findings", offset, b"E1", serde_json::to_vec(&rec).unwrap())
+    }
+
+    fn watermark_message(topic: &str, offset: i64, upstream: &str, hour: u32) -> OwnedMessage {
+        let rec = WatermarkRecord {
+            watermarks: vec![Watermark {
+                topic: upstream.into(),
+                partition: 0,
+                partitions: 1,
+                time: Some(at(hour)),
+                idle: false,
+            }],
+        };
+        message(
+            topic,
+            offset,
+            WATERMARK_KEY,
+            serde_json::to_vec(&rec).unwrap(),
+        )
+    }
+
+    fn rules_by_hour(out: &BatchOutput) -> Vec<(u32, Vec<String>)> {
+        use chrono::Timelike;
+        out.alerts
+            .iter()
+            .map(|(_, a)| (a.time.hour(), a.rules.clone()))
+            .collect()
+    }
+
+    /// Regression (service_mock's kill layout, one escalation a login late): the infra
+    /// stage judges in event time, so a finding about a later login can come from an
+    /// earlier network record than one already applied. It was taken for a duplicate of
+    /// it, and its login went without it.
+    #[test]
+    fn a_finding_from_an_earlier_network_record_is_not_a_duplicate() {
+        let stage = stage();
+        let (roster, suppress) = (roster(), Suppressions::default());
+        // The 10:00 login reached the network topic before the 09:00 one (its input
+        // partition's owner was killed and another instance read it again later).
+        let early = login(9, 11);
+        let later = login(10, 10);
+        let first = stage.apply(
+            &[
+                login_message(0, &early),
+                login_message(1, &later),
+                watermark_message("logins", 2, "raw", 11),
+                finding_message(0, &early, 500, Severity::Medium),
+                watermark_message("findings", 1, "net", 9),
+            ],
+            &roster,
+            &suppress,
+        );
+        assert!(
+            first.alerts.iter().all(|(_, a)| a.time == at(9)),
+            "only the 09:00 login was applied: {:?}",
+            rules_by_hour(&first)
+        );
+        let second = stage.apply(
+            &[
+                finding_message(2, &later, 480, Severity::High),
+                watermark_message("findings", 3, "net", 10),
+            ],
+            &roster,
+            &suppress,
+        );
+        let lines = rules_by_hour(&second);
+        assert!(
+            lines
+                .iter()
+                .any(|(hour, rules)| *hour == 10
+                    && rules.iter().any(|r| r == "shared_infrastructure")),
+            "the high finding comes with the 10:00 login: {lines:?}"
+        );
+    }
+
+    /// Regression: a login held while a later record of its input partition, earlier in
+    /// event time, was applied, was taken for applied after the partition came back (the
+    /// applied offsets only say how far), and skipped.
+    #[test]
+    fn a_login_held_behind_an_applied_offset_is_applied_after_a_revoke() {
+        let stage = stage();
+        let (roster, suppress) = (roster(), Suppressions::default());
+        let later = login(10, 10);
+        let early = login(9, 11);
+        stage.apply(
+            &[
+                login_message(0, &later),
+                login_message(1, &early),
+                watermark_message("logins", 2, "raw", 9),
+                watermark_message("findings", 0, "net", 9),
+            ],
+            &roster,
+            &suppress,
+        );
+        let seen = |stage: &DetectPartitions| {
+            stage.lock()[&0]
+                .engine
+                .state(&EmployeeId("E1".into()))
+                .and_then(|s| s.last_seen)
+        };
+        assert_eq!(seen(&stage), Some(at(9)));
+        // What the changelog would hold for E1 now: the 10:00 login is below the offset
+        // applied, and written as held beside it.
+        {
+            let guard = stage.lock();
+            let p = &guard[&0];
+            assert!(p.applied[&EmployeeId("E1".into())].contains(&later.source));
+            assert_eq!(
+                p.held_below_applied(&EmployeeId("E1".into())),
+                vec![later.source.clone()]
+            );
+        }
+        // Revoked and assigned again with the changelog unchanged: the state is kept, what
+        // was held is read again from the committed offset.
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition("logins", 0);
+        stage.revoked(&tpl);
+        stage.apply(
+            &[
+                login_message(0, &later),
+                login_message(1, &early),
+                watermark_message("logins", 2, "raw", 11),
+                watermark_message("findings", 0, "net", 11),
+            ],
+            &roster,
+            &suppress,
+        );
+        assert_eq!(seen(&stage), Some(at(10)), "the held login was applied");
+        let guard = stage.lock();
+        assert!(guard[&0].unapplied.is_empty());
+        assert!(
+            guard[&0]
+                .held_below_applied(&EmployeeId("E1".into()))
+                .is_empty()
+        );
+    }
+
+    /// The changelog value keeps the held logins, and a value written before it had them
+    /// still reads.
+    #[test]
+    fn stored_values_keep_held_logins_and_read_the_old_shape() {
+        let mut applied = Applied::default();
+        applied.record(&source("raw", 11));
+        let state = crate::state::EmployeeState::default();
+        let held = vec![source("raw", 10)];
+        let back = Stored::decode(&Stored::encode(&applied, &held, &state)).unwrap();
+        assert_eq!(back.held, held);
+        assert_eq!(back.applied, applied);
+        #[derive(Serialize)]
+        struct Old {
+            applied: Applied,
+            state: Vec<u8>,
+        }
+        use serde::Serialize;
+        let old = postcard::to_stdvec(&Old {
+            applied: applied.clone(),
+            state: state.encode(),
+        })
+        .unwrap();
+        let back = Stored::decode(&old).unwrap();
+        assert!(back.held.is_empty());
+        assert_eq!(back.applied, applied);
+        assert_eq!(back.state, state);
     }
 }

@@ -209,31 +209,55 @@ pub struct Marker {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
     pub applied: Applied,
+    /// Logins of the employee read and not applied yet (held for event-time order) whose
+    /// offsets `applied` covers: a later record of the same input partition was applied
+    /// first, being earlier in event time. `applied` alone would call them applied after a
+    /// restore, and they would be skipped when read again.
+    pub held: Vec<Source>,
     pub state: EmployeeState,
 }
 
+/// The changelog value as written since held logins are kept beside `applied`.
 #[derive(Serialize, Deserialize)]
 struct StoredWire {
     applied: Applied,
     /// `EmployeeState::encode`, so its version check applies.
     state: Vec<u8>,
+    held: Vec<Source>,
+}
+
+/// The changelog value as written before: read back, it has no held logins.
+#[derive(Deserialize)]
+struct StoredWireV1 {
+    applied: Applied,
+    state: Vec<u8>,
 }
 
 impl Stored {
-    pub fn encode(applied: &Applied, state: &EmployeeState) -> Vec<u8> {
+    pub fn encode(applied: &Applied, held: &[Source], state: &EmployeeState) -> Vec<u8> {
         let wire = StoredWire {
             applied: applied.clone(),
             state: state.encode(),
+            held: held.to_vec(),
         };
         postcard::to_stdvec(&wire).unwrap_or_default()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Stored, StateError> {
-        let wire: StoredWire =
-            postcard::from_bytes(bytes).map_err(|e| StateError::Corrupt(e.to_string()))?;
+        // postcard is not self-describing: a value written before `held` existed ends where
+        // `held` would start, so reading it as the current shape runs out of bytes.
+        let (applied, state, held) = match postcard::from_bytes::<StoredWire>(bytes) {
+            Ok(w) => (w.applied, w.state, w.held),
+            Err(_) => {
+                let w: StoredWireV1 =
+                    postcard::from_bytes(bytes).map_err(|e| StateError::Corrupt(e.to_string()))?;
+                (w.applied, w.state, Vec::new())
+            }
+        };
         Ok(Stored {
-            applied: wire.applied,
-            state: EmployeeState::decode(&wire.state)?,
+            applied,
+            held,
+            state: EmployeeState::decode(&state)?,
         })
     }
 }
@@ -376,7 +400,7 @@ mod tests {
             offset: 41,
         });
         let state = EmployeeState::default();
-        let bytes = Stored::encode(&applied, &state);
+        let bytes = Stored::encode(&applied, &[], &state);
         let back = Stored::decode(&bytes).unwrap();
         assert_eq!(back.applied, applied);
         assert_eq!(back.state, state);
