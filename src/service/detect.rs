@@ -27,8 +27,8 @@ use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 
+use super::Stage;
 use super::kafka::{Outbox, REQUEST_TIMEOUT, ServiceError};
-use super::metrics::Metrics;
 use super::order::{EventOrder, Until, Upstream};
 use super::stage::{Partitions, Progress, partitions_of, payload, read_range};
 use super::wire::{
@@ -40,6 +40,12 @@ use crate::engine::{Engine, ReorderBuffer, Resolved, Settings};
 use crate::event::LoginEvent;
 use crate::roster::{EmployeeId, Roster};
 use crate::suppress::Suppressions;
+use crate::telemetry::labels::{DuplicateKind, LateKind, Rule};
+use crate::telemetry::{
+    AlertRaised, ChangelogWritten, DuplicateSkipped, EmployeesTallied, Event, EventLagObserved,
+    FindingsRaised, LateRecordApplied, Metrics, RecordsHeld, StateRestoreFailed, StateRestored,
+    WatermarkPublished, WatermarkTimedOut,
+};
 
 /// Topic names the stage reads and writes.
 #[derive(Debug, Clone)]
@@ -195,6 +201,18 @@ impl DetectPartitions {
         Upstream::new([self.topics.network.clone()])
     }
 
+    /// Count findings of the detector `rule` (a detector's name: the engine knows no other).
+    fn findings_raised(&self, rule: &str, severity: crate::alert::Severity, count: u64) {
+        if let Some(rule) = Rule::named(rule) {
+            FindingsRaised {
+                rule,
+                severity,
+                count,
+            }
+            .emit(&self.metrics);
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, BTreeMap<i32, PartitionState>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -261,14 +279,13 @@ impl DetectPartitions {
             },
         )?;
         let took = started.elapsed();
-        self.metrics
-            .restore_seconds
-            .with_label_values(&["detect"])
-            .observe(took.as_secs_f64());
-        self.metrics
-            .restored_employees
-            .with_label_values(&["detect"])
-            .inc_by(restored as u64);
+        StateRestored {
+            stage: Stage::Detect,
+            partition,
+            employees: restored,
+            elapsed: took,
+        }
+        .emit(&self.metrics);
         tracing::info!(
             partition,
             employees = restored,
@@ -299,7 +316,7 @@ impl DetectPartitions {
                 .states()
                 .map(move |(_, s)| p.clock.and_then(|now| cfg.level(s.risk.score_at(cfg, now))))
         });
-        self.metrics.set_employees(levels);
+        EmployeesTallied::of(levels).emit(&self.metrics);
     }
 }
 
@@ -326,11 +343,12 @@ impl Partitions for DetectPartitions {
                     Err(e) => {
                         // Reading input without the state would apply it to empty
                         // baselines: wait for the broker instead.
-                        tracing::error!(partition, error = %e, "restore failed; retrying");
-                        self.metrics
-                            .restore_failures
-                            .with_label_values(&["detect"])
-                            .inc();
+                        StateRestoreFailed {
+                            stage: Stage::Detect,
+                            partition,
+                            error: &e,
+                        }
+                        .emit(&self.metrics);
                         std::thread::sleep(std::time::Duration::from_secs(1));
                     }
                 }
@@ -445,10 +463,7 @@ impl DetectPartitions {
                     .set(topic, partition, earliest.unwrap_or(next).min(next));
             }
             for (rule, severity, n) in p.engine.take_finding_counts() {
-                self.metrics
-                    .findings
-                    .with_label_values(&[rule, severity.as_str()])
-                    .inc_by(n);
+                self.findings_raised(rule, severity, n);
             }
         }
         out.watermark = match watermark {
@@ -456,14 +471,12 @@ impl DetectPartitions {
             Until::Everything => latest,
             Until::Nothing => None,
         };
-        self.metrics
-            .held_records
-            .with_label_values(&["detect"])
-            .set(held as i64);
-        self.metrics
-            .watermark_lag_seconds
-            .with_label_values(&["detect"])
-            .set(lag.max(0.0));
+        RecordsHeld {
+            stage: Stage::Detect,
+            held,
+            lag_seconds: lag,
+        }
+        .emit(&self.metrics);
         out
     }
 
@@ -488,13 +501,17 @@ impl DetectPartitions {
         let applied = p.applied.get(&rec.employee);
         if applied.is_some_and(|a| a.contains(&rec.source)) || p.held_sources.contains(&rec.source)
         {
-            self.metrics
-                .duplicates_skipped
-                .with_label_values(&["login"])
-                .inc();
+            DuplicateSkipped {
+                kind: DuplicateKind::Login,
+            }
+            .emit(&self.metrics);
             return;
         }
-        self.metrics.observe_event_lag("detect", rec.event.time);
+        EventLagObserved {
+            stage: Stage::Detect,
+            event_time: rec.event.time,
+        }
+        .emit(&self.metrics);
         let held = HeldLogin {
             source: rec.source.clone(),
             offset: m.offset(),
@@ -513,10 +530,10 @@ impl DetectPartitions {
         };
         if p.released.is_some_and(|r| time < r) {
             // Behind what was applied already: apply it now, out of order, never drop it.
-            self.metrics
-                .late_records
-                .with_label_values(&["login"])
-                .inc();
+            LateRecordApplied {
+                kind: LateKind::Login,
+            }
+            .emit(&self.metrics);
             self.apply_login(p, partition, login, held, roster, suppress, out);
             return;
         }
@@ -556,10 +573,10 @@ impl DetectPartitions {
         if applied.is_some_and(|a| a.contains(&rec.source))
             || rec.login.as_ref().is_some_and(waiting)
         {
-            self.metrics
-                .duplicates_skipped
-                .with_label_values(&["finding"])
-                .inc();
+            DuplicateSkipped {
+                kind: DuplicateKind::Finding,
+            }
+            .emit(&self.metrics);
             return;
         }
         match rec.login {
@@ -577,10 +594,10 @@ impl DetectPartitions {
             _ => {
                 // Its login was applied without it (the infra stage was late, or wrote no
                 // login coordinates): apply it on its own, an escalation of its own.
-                self.metrics
-                    .late_records
-                    .with_label_values(&["finding"])
-                    .inc();
+                LateRecordApplied {
+                    kind: LateKind::Finding,
+                }
+                .emit(&self.metrics);
                 let w = WaitingFinding {
                     finding,
                     event: rec.event,
@@ -604,10 +621,7 @@ impl DetectPartitions {
             .entry(employee.clone())
             .or_default()
             .record(&w.source);
-        self.metrics
-            .findings
-            .with_label_values(&[w.finding.rule, w.finding.severity.as_str()])
-            .inc();
+        self.findings_raised(w.finding.rule, w.finding.severity, 1);
         out.touched.insert((partition, employee.clone()));
         if let Some(a) = p.engine.apply_findings(employee, &w.event, vec![w.finding]) {
             out.alerts.push((partition, a));
@@ -634,10 +648,10 @@ impl DetectPartitions {
         let source = source_of(m);
         let applied = p.applied.entry(d.employee_id.clone()).or_default();
         if applied.contains(&source) {
-            self.metrics
-                .duplicates_skipped
-                .with_label_values(&["disposition"])
-                .inc();
+            DuplicateSkipped {
+                kind: DuplicateKind::Disposition,
+            }
+            .emit(&self.metrics);
             return;
         }
         applied.record(&source);
@@ -680,7 +694,10 @@ impl DetectPartitions {
                 break;
             }
             if !ready {
-                self.metrics.watermark_timeouts.inc();
+                WatermarkTimedOut {
+                    stage: Stage::Detect,
+                }
+                .emit(&self.metrics);
             }
             let Some((login, held)) = p.held.pop_until(None) else {
                 break;
@@ -704,10 +721,10 @@ impl DetectPartitions {
                 .collect();
             for key in orphans {
                 for w in p.waiting.remove(&key).unwrap_or_default() {
-                    self.metrics
-                        .late_records
-                        .with_label_values(&["finding"])
-                        .inc();
+                    LateRecordApplied {
+                        kind: LateKind::Finding,
+                    }
+                    .emit(&self.metrics);
                     self.apply_finding_alone(p, partition, &key.0, w, out);
                 }
             }
@@ -768,10 +785,10 @@ impl DetectPartitions {
                     .get(partition)
                     .is_some_and(|p| p.produced.contains(&rev))
                 {
-                    self.metrics
-                        .duplicates_skipped
-                        .with_label_values(&["alert"])
-                        .inc();
+                    DuplicateSkipped {
+                        kind: DuplicateKind::Alert,
+                    }
+                    .emit(&self.metrics);
                     continue;
                 }
                 let value = crate::siem::to_line(alert, t.alerts_format);
@@ -782,14 +799,7 @@ impl DetectPartitions {
                     &value,
                     None,
                 );
-                self.metrics
-                    .alerts
-                    .with_label_values(&[
-                        alert.lead_rule().unwrap_or(""),
-                        alert.severity.as_str(),
-                        alert.status.as_str(),
-                    ])
-                    .inc();
+                AlertRaised::of(alert).emit(&self.metrics);
             }
         }
         for landed in outbox.wait()? {
@@ -823,14 +833,18 @@ impl DetectPartitions {
             outbox.send(&t.changelog, *partition, MARKER_KEY, &value, None);
         }
         let landed = outbox.wait()?;
-        self.metrics.changelog_writes.inc_by(landed.len() as u64);
+        ChangelogWritten {
+            records: landed.len(),
+        }
+        .emit(&self.metrics);
         if let Some(t) = out.watermark {
             // After the alerts: a reader of the alerts topic that has read up to its end
             // now has every alert at or before this time.
-            self.metrics
-                .watermark_timestamp_seconds
-                .with_label_values(&["detect"])
-                .set(t.timestamp_millis() as f64 / 1000.0);
+            WatermarkPublished {
+                stage: Stage::Detect,
+                watermark: t,
+            }
+            .emit(&self.metrics);
         }
         let mut guard = self.lock();
         for l in landed {
