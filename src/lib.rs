@@ -35,7 +35,9 @@
 //! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin) and
 //!   [`drivers::replay`] (`driftwatch replay`).
 //! - [`service`]: `driftwatch run`, the core on Kafka: the ingest, detect and infra stages,
-//!   the state changelog, dead letters, metrics and the health endpoints.
+//!   the state changelog, dead letters and the health endpoints.
+//! - [`telemetry`]: the service's metrics as typed events, one struct per thing that
+//!   happens, each logging and counting it; label values from enums and configuration only.
 //! - [`api`]: the analyst API (`/api/v1`): bearer tokens with roles, the in-memory view it
 //!   answers from, dispositions.
 //! - [`audit`]: the tamper-evident audit log: hash-chained JSON lines of alerts,
@@ -73,4 +75,5 @@ pub mod siem;
 pub mod simulate;
 pub mod state;
 pub mod suppress;
+pub mod telemetry;
 pub mod text;

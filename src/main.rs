@@ -444,7 +444,7 @@ fn deliver_replayed(
         shutdown_signal().await;
         s.store(true, Ordering::SeqCst);
     });
-    let metrics = Arc::new(driftwatch::service::metrics::Metrics::new());
+    let metrics = Arc::new(driftwatch::telemetry::Metrics::new());
     let results = runtime.block_on(deliver::deliver_all(
         &config.route,
         alerts,

@@ -246,9 +246,15 @@ fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
     }
     // The input's series exist from the start, in every format `auto` may find: the
     // examples hold no OCSF, so this series is there only because `run` made it.
-    let exposition = handles.metrics.render();
-    let ocsf = "driftwatch_records_consumed_total{format=\"ocsf\",source=\"raw-logins\"} 0";
-    assert!(exposition.contains(ocsf), "{ocsf} missing:\n{exposition}");
+    let ocsf = [("format", "ocsf"), ("source", "raw-logins")];
+    assert_eq!(
+        handles
+            .metrics
+            .value("driftwatch_records_consumed_total", &ocsf),
+        Some(0.0),
+        "{ocsf:?} missing:\n{}",
+        handles.metrics.render()
+    );
     let expected = replay_alerts();
     assert!(!expected.is_empty());
     let revisions = |alerts: &[Alert]| -> BTreeSet<String> {
@@ -303,20 +309,23 @@ fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
         let offset: usize = header(r, "driftwatch.source.offset").parse().unwrap();
         assert_eq!(r.value, records[offset], "the record is kept as it came");
     }
+    let samples = handles.metrics.samples();
     let metrics = handles.metrics.render();
-    let consumed: u64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("driftwatch_records_consumed_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+    let consumed: f64 = samples
+        .iter()
+        .filter(|s| s.name == "driftwatch_records_consumed_total")
+        .map(|s| s.value)
         .sum();
-    assert_eq!(consumed, records.len() as u64, "{metrics}");
+    assert_eq!(consumed as u64, records.len() as u64, "{metrics}");
     // E1002 opens at high (anonymizer and claimed_location: the metric names the lead
     // rule, the one of the most severe finding) and E1005 at high for its hours.
-    for line in [
-        "driftwatch_alerts_total{rule=\"claimed_location\",severity=\"high\",status=\"open\"} 1",
-        "driftwatch_alerts_total{rule=\"working_hours\",severity=\"high\",status=\"open\"} 1",
-    ] {
-        assert!(metrics.contains(line), "{line}\n{metrics}");
+    for rule in ["claimed_location", "working_hours"] {
+        let labels = [("rule", rule), ("severity", "high"), ("status", "open")];
+        assert_eq!(
+            handles.metrics.value("driftwatch_alerts_total", &labels),
+            Some(1.0),
+            "{labels:?}\n{metrics}"
+        );
     }
 
     handles.stop.store(true, Ordering::SeqCst);
@@ -508,11 +517,10 @@ fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
         }
     };
     let retries = |handles: &Handles| {
-        handles
-            .metrics
-            .notification_attempts
-            .with_label_values(&["hook", "retry"])
-            .get()
+        let labels = [("destination", "hook"), ("outcome", "retry")];
+        (handles.metrics)
+            .value("driftwatch_notification_attempts_total", &labels)
+            .unwrap_or(0.0)
     };
 
     // Run 1: every stage; the destination answers 503 throughout.
@@ -524,17 +532,16 @@ fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
         |rs| rs.len() >= expected.len(),
     );
     assert_eq!(on_topic.len(), expected.len());
-    wait("retries", Box::new(|| retries(&handles) >= 3));
+    wait("retries", Box::new(|| retries(&handles) >= 3.0));
     handles.stop.store(true, Ordering::SeqCst);
     assert_eq!(thread.join().unwrap().unwrap(), Ended::Clean);
     assert!(delivered(&hook).is_empty());
+    let delivered_to_hook = [("destination", "hook"), ("result", "delivered")];
     assert_eq!(
-        handles
-            .metrics
-            .notifications
-            .with_label_values(&["hook", "delivered"])
-            .get(),
-        0
+        (handles.metrics)
+            .value("driftwatch_notifications_total", &delivered_to_hook)
+            .unwrap_or(0.0),
+        0.0
     );
 
     // Run 2: only the route stage, the destination back.
@@ -547,11 +554,15 @@ fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
     let got = delivered(&hook);
     assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), want);
     assert_eq!(got.len(), want.len(), "each line once: {got:?}");
-    let pending = handles
-        .metrics
-        .notification_pending
-        .with_label_values(&["hook"]);
-    wait("pending back to 0", Box::new(|| pending.get() == 0));
+    let pending = || {
+        (handles.metrics)
+            .value(
+                "driftwatch_notification_pending",
+                &[("destination", "hook")],
+            )
+            .unwrap_or(0.0)
+    };
+    wait("pending back to 0", Box::new(|| pending() == 0.0));
     handles.stop.store(true, Ordering::SeqCst);
     assert_eq!(thread.join().unwrap().unwrap(), Ended::Clean);
 
@@ -754,21 +765,15 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
 
     send(&records[split..]);
     let consumed = || {
-        handles
-            .metrics
-            .records_consumed
-            .with_label_values(&["raw-logins", "okta"])
-            .get()
-            + handles
-                .metrics
-                .records_consumed
-                .with_label_values(&["raw-logins", "entra"])
-                .get()
-            + handles
-                .metrics
-                .records_consumed
-                .with_label_values(&["raw-logins", "cisco_asa"])
-                .get()
+        ["okta", "entra", "cisco_asa"]
+            .iter()
+            .filter_map(|&format| {
+                handles.metrics.value(
+                    "driftwatch_records_consumed_total",
+                    &[("source", "raw-logins"), ("format", format)],
+                )
+            })
+            .sum::<f64>() as u64
     };
     let decodable = records.iter().filter(|r| time_of(r).is_some()).count() as u64;
     wait(

@@ -201,9 +201,16 @@ pub fn run(
         let brokers = brokers.clone();
         let topic = t.alerts.clone();
         let partitions = opts.partitions;
-        let watermark = handles.metrics.watermark_timestamp_seconds.clone();
+        let metrics = Arc::clone(&handles.metrics);
         std::thread::spawn(move || {
-            let watermark = move || watermark.with_label_values(&["detect"]).get();
+            let watermark = move || {
+                metrics
+                    .value(
+                        "driftwatch_watermark_timestamp_seconds",
+                        &[("stage", "detect")],
+                    )
+                    .unwrap_or(0.0)
+            };
             follow_alerts(&brokers, &topic, partitions, &stop, watermark, |a| {
                 let (label, scenario) = planted
                     .get(a.employee_id.0.as_str())
@@ -309,11 +316,15 @@ pub fn run(
             .map(|t| t.elapsed() > Duration::from_secs(3))
             .unwrap_or(true);
         // Logins still held for ordering have not raised their alerts yet.
-        let held: i64 = ["infra", "detect"]
+        let held: f64 = ["infra", "detect"]
             .iter()
-            .map(|s| handles.metrics.held_records.with_label_values(&[s]).get())
+            .filter_map(|&s| {
+                handles
+                    .metrics
+                    .value("driftwatch_held_records", &[("stage", s)])
+            })
             .sum();
-        if (consumed >= records && held == 0 && quiet)
+        if (consumed >= records && held == 0.0 && quiet)
             || Instant::now() > drained_by
             || stop.load(Ordering::SeqCst)
         {
@@ -619,14 +630,13 @@ fn follow_alerts(
 fn consumed(handles: &Handles) -> u64 {
     [(OKTA_TOPIC, "okta"), (VPN_TOPIC, "cisco_asa")]
         .iter()
-        .map(|&(topic, format)| {
-            handles
-                .metrics
-                .records_consumed
-                .with_label_values(&[topic, format])
-                .get()
+        .filter_map(|&(topic, format)| {
+            handles.metrics.value(
+                "driftwatch_records_consumed_total",
+                &[("source", topic), ("format", format)],
+            )
         })
-        .sum()
+        .sum::<f64>() as u64
 }
 
 /// The compliance report over the simulated logs, as `driftwatch report` writes it.

@@ -26,7 +26,11 @@ use super::payload::{self, Action};
 use super::{DestinationConfig, Kind, RouteConfig};
 use crate::alert::Alert;
 use crate::roster::Roster;
-use crate::service::metrics::Metrics;
+use crate::telemetry::labels::AttemptOutcome;
+use crate::telemetry::{
+    DestinationName, Event, Metrics, NotificationAttempted, NotificationDeadLettered,
+    NotificationDelivered, NotificationSkipped,
+};
 
 /// How much of a refusing destination's answer is kept with the dead letter.
 const ANSWER_KEEP: usize = 512;
@@ -125,7 +129,7 @@ impl Destination {
             }
             _ => None,
         };
-        metrics.preregister_destination(&config.name);
+        metrics.preregister_destination(config.into());
         Ok(Destination {
             url: config.resolved_url(),
             routing_key: config.resolved_routing_key(),
@@ -141,6 +145,11 @@ impl Destination {
 
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Its name as the `destination` label of the notification metrics.
+    pub fn label(&self) -> DestinationName<'_> {
+        DestinationName::from(&self.config)
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -310,11 +319,12 @@ impl Destination {
             .with_jitter()
             .without_max_times()
             .build();
-        let counter = |outcome: &str| {
-            self.metrics
-                .notification_attempts
-                .with_label_values(&[self.name(), outcome])
-                .inc()
+        let counter = |outcome| {
+            NotificationAttempted {
+                destination: self.label(),
+                outcome,
+            }
+            .emit(&self.metrics)
         };
         loop {
             if stop.load(Ordering::SeqCst) {
@@ -323,20 +333,14 @@ impl Destination {
             self.limiter.until_ready().await;
             match attempt().await? {
                 Attempt::Done(outcome) => {
-                    match outcome {
-                        Outcome::Delivered => {
-                            counter("ok");
-                            self.metrics
-                                .notification_last_success_timestamp_seconds
-                                .with_label_values(&[self.name()])
-                                .set(Utc::now().timestamp());
-                        }
-                        Outcome::Rejected(_) => counter("rejected"),
-                    }
+                    counter(match outcome {
+                        Outcome::Delivered => AttemptOutcome::Ok,
+                        Outcome::Rejected(_) => AttemptOutcome::Rejected,
+                    });
                     return Some(outcome);
                 }
                 Attempt::Retry(asked) => {
-                    counter("retry");
+                    counter(AttemptOutcome::Retry);
                     let delay = delays.next().unwrap_or(max);
                     let wait = asked.map_or(delay, |a| a.min(max).max(delay));
                     if !sleep_unless_stopped(wait, stop).await {
@@ -348,29 +352,23 @@ impl Destination {
     }
 
     fn count(&self, r: &Routed, outcome: &Outcome) {
-        let result = match outcome {
-            Outcome::Delivered => "delivered",
-            Outcome::Rejected(_) => "dead_lettered",
-        };
-        self.metrics
-            .notifications
-            .with_label_values(&[self.name(), result])
-            .inc();
-        if let (Outcome::Delivered, Some(t)) = (outcome, r.written) {
-            let secs = (Utc::now() - t).as_seconds_f64().max(0.0);
-            self.metrics
-                .notification_latency_seconds
-                .with_label_values(&[self.name()])
-                .observe(secs);
+        let destination = self.label();
+        match outcome {
+            Outcome::Delivered => NotificationDelivered {
+                destination,
+                written: r.written,
+            }
+            .emit(&self.metrics),
+            Outcome::Rejected(_) => NotificationDeadLettered { destination }.emit(&self.metrics),
         }
     }
 
     /// Count an alert this destination's filters did not take.
     pub fn skipped(&self) {
-        self.metrics
-            .notifications
-            .with_label_values(&[self.name(), "skipped"])
-            .inc();
+        NotificationSkipped {
+            destination: self.label(),
+        }
+        .emit(&self.metrics);
     }
 }
 

@@ -114,7 +114,7 @@ pub(super) fn run_audit(
                         m,
                         &super::detect::source_of(m),
                         "audit",
-                        "unreadable_internal_record",
+                        super::ingest::DeadLetterReason::UnreadableInternalRecord,
                         &why,
                         "driftwatch",
                     );

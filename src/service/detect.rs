@@ -27,8 +27,8 @@ use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 
+use super::Stage;
 use super::kafka::{Outbox, REQUEST_TIMEOUT, ServiceError};
-use super::metrics::Metrics;
 use super::order::{EventOrder, Until, Upstream};
 use super::stage::{Partitions, Progress, partitions_of, payload, read_range};
 use super::wire::{
@@ -40,6 +40,12 @@ use crate::engine::{Engine, ReorderBuffer, Resolved, Settings};
 use crate::event::LoginEvent;
 use crate::roster::{EmployeeId, Roster};
 use crate::suppress::Suppressions;
+use crate::telemetry::labels::{DuplicateKind, LateKind, Rule};
+use crate::telemetry::{
+    AlertRaised, ChangelogWritten, DuplicateSkipped, EmployeesTallied, Event, EventLagObserved,
+    FindingsRaised, LateRecordApplied, Metrics, RecordsHeld, StateRestoreFailed, StateRestored,
+    WatermarkPublished, WatermarkTimedOut,
+};
 
 /// Topic names the stage reads and writes.
 #[derive(Debug, Clone)]
@@ -279,6 +285,18 @@ impl DetectPartitions {
         Upstream::new([self.topics.network.clone()])
     }
 
+    /// Count findings of the detector `rule` (a detector's name: the engine knows no other).
+    fn findings_raised(&self, rule: &str, severity: crate::alert::Severity, count: u64) {
+        if let Some(rule) = Rule::named(rule) {
+            FindingsRaised {
+                rule,
+                severity,
+                count,
+            }
+            .emit(&self.metrics);
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, BTreeMap<i32, PartitionState>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -349,14 +367,13 @@ impl DetectPartitions {
             },
         )?;
         let took = started.elapsed();
-        self.metrics
-            .restore_seconds
-            .with_label_values(&["detect"])
-            .observe(took.as_secs_f64());
-        self.metrics
-            .restored_employees
-            .with_label_values(&["detect"])
-            .inc_by(restored as u64);
+        StateRestored {
+            stage: Stage::Detect,
+            partition,
+            employees: restored,
+            elapsed: took,
+        }
+        .emit(&self.metrics);
         tracing::info!(
             partition,
             employees = restored,
@@ -388,7 +405,7 @@ impl DetectPartitions {
                 .states()
                 .map(move |(_, s)| p.clock.and_then(|now| cfg.level(s.risk.score_at(cfg, now))))
         });
-        self.metrics.set_employees(levels);
+        EmployeesTallied::of(levels).emit(&self.metrics);
     }
 }
 
@@ -415,11 +432,12 @@ impl Partitions for DetectPartitions {
                     Err(e) => {
                         // Reading input without the state would apply it to empty
                         // baselines: wait for the broker instead.
-                        tracing::error!(partition, error = %e, "restore failed; retrying");
-                        self.metrics
-                            .restore_failures
-                            .with_label_values(&["detect"])
-                            .inc();
+                        StateRestoreFailed {
+                            stage: Stage::Detect,
+                            partition,
+                            error: &e,
+                        }
+                        .emit(&self.metrics);
                         std::thread::sleep(std::time::Duration::from_secs(1));
                     }
                 }
@@ -534,10 +552,7 @@ impl DetectPartitions {
                     .set(topic, partition, earliest.unwrap_or(next).min(next));
             }
             for (rule, severity, n) in p.engine.take_finding_counts() {
-                self.metrics
-                    .findings
-                    .with_label_values(&[rule, severity.as_str()])
-                    .inc_by(n);
+                self.findings_raised(rule, severity, n);
             }
         }
         out.watermark = match watermark {
@@ -545,14 +560,12 @@ impl DetectPartitions {
             Until::Everything => latest,
             Until::Nothing => None,
         };
-        self.metrics
-            .held_records
-            .with_label_values(&["detect"])
-            .set(held as i64);
-        self.metrics
-            .watermark_lag_seconds
-            .with_label_values(&["detect"])
-            .set(lag.max(0.0));
+        RecordsHeld {
+            stage: Stage::Detect,
+            held,
+            lag_seconds: lag,
+        }
+        .emit(&self.metrics);
         out
     }
 
@@ -575,13 +588,17 @@ impl DetectPartitions {
             }
         };
         if p.was_applied(&rec.employee, &rec.source) || p.held_sources.contains(&rec.source) {
-            self.metrics
-                .duplicates_skipped
-                .with_label_values(&["login"])
-                .inc();
+            DuplicateSkipped {
+                kind: DuplicateKind::Login,
+            }
+            .emit(&self.metrics);
             return;
         }
-        self.metrics.observe_event_lag("detect", rec.event.time);
+        EventLagObserved {
+            stage: Stage::Detect,
+            event_time: rec.event.time,
+        }
+        .emit(&self.metrics);
         let held = HeldLogin {
             source: rec.source.clone(),
             employee: rec.employee.clone(),
@@ -601,10 +618,10 @@ impl DetectPartitions {
         };
         if p.released.is_some_and(|r| time < r) {
             // Behind what was applied already: apply it now, out of order, never drop it.
-            self.metrics
-                .late_records
-                .with_label_values(&["login"])
-                .inc();
+            LateRecordApplied {
+                kind: LateKind::Login,
+            }
+            .emit(&self.metrics);
             let judged = self.judged(p, time, held.network.as_deref());
             self.apply_login(p, partition, login, held, judged, roster, suppress, out);
             return;
@@ -643,10 +660,10 @@ impl DetectPartitions {
                 .get(&rec.employee)
                 .is_some_and(|a| a.contains(&rec.source))
             {
-                self.metrics
-                    .duplicates_skipped
-                    .with_label_values(&["finding"])
-                    .inc();
+                DuplicateSkipped {
+                    kind: DuplicateKind::Finding,
+                }
+                .emit(&self.metrics);
                 return;
             }
             let employee = rec.employee.clone();
@@ -691,16 +708,16 @@ impl DetectPartitions {
             }
         };
         if duplicate {
-            self.metrics
-                .duplicates_skipped
-                .with_label_values(&["finding"])
-                .inc();
+            DuplicateSkipped {
+                kind: DuplicateKind::Finding,
+            }
+            .emit(&self.metrics);
             return;
         }
-        self.metrics
-            .late_records
-            .with_label_values(&["finding"])
-            .inc();
+        LateRecordApplied {
+            kind: LateKind::Finding,
+        }
+        .emit(&self.metrics);
         self.apply_finding_alone(
             p,
             partition,
@@ -719,10 +736,7 @@ impl DetectPartitions {
         w: WaitingFinding,
         out: &mut BatchOutput,
     ) {
-        self.metrics
-            .findings
-            .with_label_values(&[w.finding.rule, w.finding.severity.as_str()])
-            .inc();
+        self.findings_raised(w.finding.rule, w.finding.severity, 1);
         out.touched.insert((partition, employee.clone()));
         if let Some(a) = p.engine.apply_findings(employee, &w.event, vec![w.finding]) {
             out.alerts.push((partition, a));
@@ -749,10 +763,10 @@ impl DetectPartitions {
         let source = source_of(m);
         let applied = p.applied.entry(d.employee_id.clone()).or_default();
         if applied.contains(&source) {
-            self.metrics
-                .duplicates_skipped
-                .with_label_values(&["disposition"])
-                .inc();
+            DuplicateSkipped {
+                kind: DuplicateKind::Disposition,
+            }
+            .emit(&self.metrics);
             return;
         }
         applied.record(&source);
@@ -787,7 +801,10 @@ impl DetectPartitions {
                 break;
             }
             if !ready {
-                self.metrics.watermark_timeouts.inc();
+                WatermarkTimedOut {
+                    stage: Stage::Detect,
+                }
+                .emit(&self.metrics);
             }
             let Some((login, held)) = p.held.pop_until(None) else {
                 break;
@@ -830,10 +847,10 @@ impl DetectPartitions {
                         continue;
                     }
                     applied.record(&w.source);
-                    self.metrics
-                        .late_records
-                        .with_label_values(&["finding"])
-                        .inc();
+                    LateRecordApplied {
+                        kind: LateKind::Finding,
+                    }
+                    .emit(&self.metrics);
                     self.apply_finding_alone(p, partition, &key.0, w, out);
                 }
             }
@@ -925,10 +942,10 @@ impl DetectPartitions {
                     .get(partition)
                     .is_some_and(|p| p.produced.contains(&rev))
                 {
-                    self.metrics
-                        .duplicates_skipped
-                        .with_label_values(&["alert"])
-                        .inc();
+                    DuplicateSkipped {
+                        kind: DuplicateKind::Alert,
+                    }
+                    .emit(&self.metrics);
                     continue;
                 }
                 let value = crate::siem::to_line(alert, t.alerts_format);
@@ -939,14 +956,7 @@ impl DetectPartitions {
                     &value,
                     None,
                 );
-                self.metrics
-                    .alerts
-                    .with_label_values(&[
-                        alert.lead_rule().unwrap_or(""),
-                        alert.severity.as_str(),
-                        alert.status.as_str(),
-                    ])
-                    .inc();
+                AlertRaised::of(alert).emit(&self.metrics);
             }
         }
         for landed in outbox.wait()? {
@@ -980,14 +990,18 @@ impl DetectPartitions {
             outbox.send(&t.changelog, *partition, MARKER_KEY, &value, None);
         }
         let landed = outbox.wait()?;
-        self.metrics.changelog_writes.inc_by(landed.len() as u64);
+        ChangelogWritten {
+            records: landed.len(),
+        }
+        .emit(&self.metrics);
         if let Some(t) = out.watermark {
             // After the alerts: a reader of the alerts topic that has read up to its end
             // now has every alert at or before this time.
-            self.metrics
-                .watermark_timestamp_seconds
-                .with_label_values(&["detect"])
-                .set(t.timestamp_millis() as f64 / 1000.0);
+            WatermarkPublished {
+                stage: Stage::Detect,
+                watermark: t,
+            }
+            .emit(&self.metrics);
         }
         let mut guard = self.lock();
         for l in landed {

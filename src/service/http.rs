@@ -17,7 +17,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::metrics::Metrics;
+use crate::telemetry::{Event, HttpConnectionRefused, Metrics};
 
 /// Liveness and readiness of the service, shared by the stages that change them and the
 /// HTTP handlers that report them. Lock-free: handlers never wait on a busy stage.
@@ -166,7 +166,10 @@ async fn serve_with(
             },
         };
         let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
-            shared.metrics.http_refused.inc();
+            HttpConnectionRefused {
+                limit: limits.connections,
+            }
+            .emit(&shared.metrics);
             drop(stream);
             continue;
         };
@@ -263,13 +266,16 @@ fn plain(status: StatusCode, body: String) -> Response {
 mod tests {
     use std::io::{Read, Write};
     use std::net::SocketAddr;
-    use std::process::{Command, Stdio};
 
     use tokio::net::{TcpListener, TcpStream};
     use tokio::sync::oneshot;
     use tokio::task::JoinHandle;
 
     use super::*;
+    use crate::decode::FormatChoice;
+    use crate::event::Format;
+    use crate::telemetry::testing::{input, promtool_check_metrics};
+    use crate::telemetry::{RecordConsumed, TopicName};
 
     /// A running server on a free port, and the means to stop it.
     struct Running {
@@ -416,11 +422,8 @@ mod tests {
         for w in waits {
             assert!(w.await.unwrap(), "an idle connection was kept");
         }
-        assert!(
-            metrics.http_refused.get() >= 2,
-            "{}",
-            metrics.http_refused.get()
-        );
+        let refused = metrics.value("driftwatch_http_connections_refused_total", &[]);
+        assert!(refused.is_some_and(|r| r >= 2.0), "{refused:?}");
         // A client that starts a request and stalls is let go too.
         let slow = std::net::TcpStream::connect(addr).unwrap();
         assert!(
@@ -473,11 +476,14 @@ mod tests {
     #[tokio::test]
     async fn metrics_are_served_in_the_text_format() {
         let server = start().await;
-        server
-            .metrics
-            .records_consumed
-            .with_label_values(&["logins.okta", "okta"])
-            .inc_by(3);
+        let okta = input("logins.okta", FormatChoice::Fixed(Format::Okta));
+        for _ in 0..3 {
+            RecordConsumed {
+                topic: TopicName::from(&okta),
+                format: Format::Okta.into(),
+            }
+            .emit(&server.metrics);
+        }
         let r = get(server.addr, "/metrics").await;
         assert_eq!(r.status, 200);
         assert!(
@@ -510,73 +516,76 @@ mod tests {
     /// installs it, and a skipped check would pass unnoticed.
     #[tokio::test]
     async fn promtool_accepts_the_exposition() {
+        use crate::alert::{AlertStatus, Severity};
+        use crate::decode::RejectReason;
+        use crate::service::Stage;
+        use crate::service::ingest::DeadLetterReason;
+        use crate::telemetry::labels::{Country, Rule};
+        use crate::telemetry::testing::{consumer_stats, maxmind};
+        use crate::telemetry::*;
+
         let server = start().await;
         let m = &server.metrics;
-        m.records_consumed
-            .with_label_values(&["logins.okta", "okta"])
-            .inc();
-        m.records_rejected
-            .with_label_values(&["logins.okta", "okta", "missing_ip"])
-            .inc();
-        m.unknown_users.with_label_values(&["logins.okta"]).inc();
-        m.dead_lettered
-            .with_label_values(&["logins.okta", "missing_ip"])
-            .inc();
-        m.findings
-            .with_label_values(&["claimed_location", "high"])
-            .inc();
-        m.alerts
-            .with_label_values(&["claimed_location", "high", "open"])
-            .inc();
-        m.event_lag_seconds
-            .with_label_values(&["detect"])
-            .observe(3.0);
-        m.consumer_lag
-            .with_label_values(&["logins.okta", "0"])
-            .set(12);
-        m.observe_login_country(Some("GB"));
-        m.restore_seconds
-            .with_label_values(&["detect"])
-            .observe(0.2);
-        m.restored_employees.with_label_values(&["detect"]).inc();
-        m.changelog_writes.inc();
-        m.geoip_database_build_timestamp_seconds
-            .with_label_values(&["city"])
-            .set(1_700_000_000);
+        let okta = input("logins.okta", FormatChoice::Fixed(Format::Okta));
+        let topic = TopicName::from(&okta);
+        RecordConsumed {
+            topic,
+            format: Format::Okta.into(),
+        }
+        .emit(m);
+        RecordRejected {
+            topic,
+            format: Format::Okta.into(),
+            reason: RejectReason::MissingIp,
+        }
+        .emit(m);
+        UnknownUserSeen { topic }.emit(m);
+        RecordDeadLettered {
+            topic,
+            reason: DeadLetterReason::Rejected(RejectReason::MissingIp),
+        }
+        .emit(m);
+        FindingsRaised {
+            rule: Rule::named("claimed_location").unwrap_or_else(|| panic!("no such rule")),
+            severity: Severity::High,
+            count: 1,
+        }
+        .emit(m);
+        AlertRaised {
+            rule: Rule::named("claimed_location"),
+            severity: Severity::High,
+            status: AlertStatus::Open,
+        }
+        .emit(m);
+        EventLagObserved {
+            stage: Stage::Detect,
+            event_time: chrono::Utc::now() - chrono::Duration::seconds(3),
+        }
+        .emit(m);
+        ConsumerStatsReceived {
+            stats: &consumer_stats(),
+        }
+        .emit(m);
+        LoginLocated {
+            country: Country::of(Some("GB")),
+        }
+        .emit(m);
+        StateRestored {
+            stage: Stage::Detect,
+            partition: 0,
+            employees: 1,
+            elapsed: Duration::from_millis(200),
+        }
+        .emit(m);
+        ChangelogWritten { records: 1 }.emit(m);
+        GeoipDatabasesLoaded {
+            databases: &maxmind().databases(),
+        }
+        .emit(m);
         let body = get(server.addr, "/metrics").await.body;
         stop(server).await;
-
-        let child = Command::new("promtool")
-            .args(["check", "metrics"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => panic!(
-                "promtool not runnable ({e}): install it (Debian/Ubuntu: apt-get install -y \
-                 prometheus) so the /metrics exposition can be checked"
-            ),
-        };
-        if let Some(mut stdin) = child.stdin.take()
-            && let Err(e) = stdin.write_all(body.as_bytes())
-        {
-            panic!("writing to promtool: {e}");
+        if let Err(e) = promtool_check_metrics(&body) {
+            panic!("{e}");
         }
-        let out = match child.wait_with_output() {
-            Ok(o) => o,
-            Err(e) => panic!("promtool: {e}"),
-        };
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.status.success() && said.trim().is_empty(),
-            "promtool check metrics ({}): {said}\n--- exposition ---\n{body}",
-            out.status
-        );
     }
 }

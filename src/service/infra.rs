@@ -25,8 +25,8 @@ use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 
+use super::Stage;
 use super::kafka::{REQUEST_TIMEOUT, ServiceError};
-use super::metrics::Metrics;
 use super::order::{Announcer, EventOrder, Until, Upstream};
 use super::stage::{Partitions, Progress, committed_offset, partitions_of, payload, read_range};
 use super::wire::{FindingRecord, LoginRecord, Source, WATERMARK_KEY, Watermark, WatermarkRecord};
@@ -36,6 +36,11 @@ use crate::detect::{Context, DetectConfig};
 use crate::engine::{ReorderBuffer, Resolved};
 use crate::roster::Roster;
 use crate::suppress::Suppressions;
+use crate::telemetry::labels::{DuplicateKind, LateKind};
+use crate::telemetry::{
+    DuplicateSkipped, Event, EventLagObserved, LateRecordApplied, Metrics, RecordsHeld,
+    StateRestoreFailed, StateRestored, WatermarkPublished, WatermarkTimedOut,
+};
 
 /// A login held for ordering: where it came from.
 struct Held {
@@ -207,10 +212,14 @@ impl InfraPartitions {
                 );
             }
         })?;
-        self.metrics
-            .restore_seconds
-            .with_label_values(&["infra"])
-            .observe(started.elapsed().as_secs_f64());
+        // Networks, not employees: nothing for the employees restored.
+        StateRestored {
+            stage: Stage::Infra,
+            partition,
+            employees: 0,
+            elapsed: started.elapsed(),
+        }
+        .emit(&self.metrics);
         tracing::info!(
             partition,
             records = read,
@@ -253,13 +262,17 @@ impl InfraPartitions {
             };
             if part.was_judged(&rec.source) {
                 // Written again by an ingest instance that crashed before committing.
-                self.metrics
-                    .duplicates_skipped
-                    .with_label_values(&["login"])
-                    .inc();
+                DuplicateSkipped {
+                    kind: DuplicateKind::Login,
+                }
+                .emit(&self.metrics);
                 continue;
             }
-            self.metrics.observe_event_lag("infra", rec.event.time);
+            EventLagObserved {
+                stage: Stage::Infra,
+                event_time: rec.event.time,
+            }
+            .emit(&self.metrics);
             let held = Held {
                 network: Source {
                     topic: m.topic().to_owned(),
@@ -273,10 +286,10 @@ impl InfraPartitions {
             part.latest = part.latest.max(Some(time));
             if part.watermark.is_some_and(|w| time <= w) {
                 // Behind what was judged already: judge it now, out of order, never drop it.
-                self.metrics
-                    .late_records
-                    .with_label_values(&["network_login"])
-                    .inc();
+                LateRecordApplied {
+                    kind: LateKind::NetworkLogin,
+                }
+                .emit(&self.metrics);
                 self.judge(part, &Resolved::from(rec), &held, &roster, &mut out);
                 continue;
             }
@@ -295,7 +308,10 @@ impl InfraPartitions {
                     break;
                 }
                 if !until.covers(time) {
-                    self.metrics.watermark_timeouts.inc();
+                    WatermarkTimedOut {
+                        stage: Stage::Infra,
+                    }
+                    .emit(&self.metrics);
                 }
                 let Some((resolved, h)) = part.held.pop_until(None) else {
                     break;
@@ -336,19 +352,18 @@ impl InfraPartitions {
             .unwrap_or_else(|p| p.into_inner())
             .due(marks);
         if let Some(Some(t)) = judged {
-            self.metrics
-                .watermark_timestamp_seconds
-                .with_label_values(&["infra"])
-                .set(t.timestamp_millis() as f64 / 1000.0);
+            WatermarkPublished {
+                stage: Stage::Infra,
+                watermark: t,
+            }
+            .emit(&self.metrics);
         }
-        self.metrics
-            .held_records
-            .with_label_values(&["infra"])
-            .set(held as i64);
-        self.metrics
-            .watermark_lag_seconds
-            .with_label_values(&["infra"])
-            .set(lag.max(0.0));
+        RecordsHeld {
+            stage: Stage::Infra,
+            held,
+            lag_seconds: lag,
+        }
+        .emit(&self.metrics);
         out
     }
 }
@@ -425,11 +440,12 @@ impl Partitions for InfraPartitions {
                         break;
                     }
                     Err(e) => {
-                        tracing::error!(partition, error = %e, "infra restore failed; retrying");
-                        self.metrics
-                            .restore_failures
-                            .with_label_values(&["infra"])
-                            .inc();
+                        StateRestoreFailed {
+                            stage: Stage::Infra,
+                            partition,
+                            error: &e,
+                        }
+                        .emit(&self.metrics);
                         std::thread::sleep(std::time::Duration::from_secs(1));
                     }
                 }

@@ -15,7 +15,6 @@ use rdkafka::TopicPartitionList;
 use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 
 use super::kafka::Outbox;
-use super::metrics::Metrics;
 use super::order::{Announcer, EventOrder};
 use super::stage::{Partitions, committed_offset, payload};
 use super::wire::{LoginRecord, Source, Watermark, partition_for};
@@ -23,6 +22,10 @@ use crate::decode::{FormatChoice, RejectReason};
 use crate::enrich::{DatabaseKind, Enricher, network_key};
 use crate::pipeline::{Pipeline, Processed};
 use crate::roster::Roster;
+use crate::telemetry::labels::Country;
+use crate::telemetry::{
+    self, Event, Metrics, RecordConsumed, RecordFormat, RecordRejected, TopicName,
+};
 
 /// Where ingest writes and how those topics are partitioned.
 #[derive(Debug, Clone)]
@@ -161,14 +164,49 @@ impl Partitions for InputProgress {
     }
 }
 
-/// Why a record went to the dead-letter topic, beyond the decoder's reasons.
-pub const UNKNOWN_USER: &str = "unknown_user";
+/// Why a record went to the dead-letter topic: its `driftwatch.reason` header and the
+/// `reason` label of `driftwatch_dead_lettered_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterReason {
+    /// The decoder refused it.
+    Rejected(RejectReason),
+    /// A login of an account the roster does not know.
+    UnknownUser,
+    /// A login of an account whose name imitates an employee's.
+    ConfusableUser,
+    /// A login of an account that matches several employees.
+    AmbiguousUser,
+    /// A record of driftwatch's own topics that does not read (written by another version,
+    /// or damaged).
+    UnreadableInternalRecord,
+    /// An alert a route destination refused for good.
+    Undeliverable,
+}
 
-/// Why a login went to the dead-letter topic: its account name imitates an employee's.
-pub const CONFUSABLE_USER: &str = "confusable_user";
+impl DeadLetterReason {
+    /// The reasons of an input topic's records, for preregistration.
+    pub fn of_input() -> impl Iterator<Item = DeadLetterReason> {
+        RejectReason::ALL
+            .into_iter()
+            .map(DeadLetterReason::Rejected)
+            .chain([
+                DeadLetterReason::UnknownUser,
+                DeadLetterReason::ConfusableUser,
+                DeadLetterReason::AmbiguousUser,
+            ])
+    }
 
-/// Why a login went to the dead-letter topic: its account matches several employees.
-pub const AMBIGUOUS_USER: &str = "ambiguous_user";
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterReason::Rejected(r) => r.as_str(),
+            DeadLetterReason::UnknownUser => "unknown_user",
+            DeadLetterReason::ConfusableUser => "confusable_user",
+            DeadLetterReason::AmbiguousUser => "ambiguous_user",
+            DeadLetterReason::UnreadableInternalRecord => "unreadable_internal_record",
+            DeadLetterReason::Undeliverable => "undeliverable",
+        }
+    }
+}
 
 impl Ingest {
     /// Process one batch of input records into `outbox`.
@@ -195,19 +233,25 @@ impl Ingest {
                 partition: m.partition(),
                 offset: m.offset(),
             };
+            let label = TopicName::of(m);
             match pipeline.process(payload(m), format, roster, enricher) {
                 Processed::Blank => {
-                    self.consumed(topic, "blank");
+                    self.consumed(label, RecordFormat::Blank);
                 }
                 Processed::Rejected(r) => {
-                    let fmt = r.format.map_or_else(|| format.as_str(), |f| f.as_str());
-                    self.consumed(topic, fmt);
-                    self.metrics
-                        .records_rejected
-                        .with_label_values(&[topic, fmt, r.reason.as_str()])
-                        .inc();
+                    let fmt = r
+                        .format
+                        .map_or(RecordFormat::from(format), RecordFormat::from);
+                    self.consumed(label, fmt);
+                    RecordRejected {
+                        topic: label,
+                        format: fmt,
+                        reason: r.reason,
+                    }
+                    .emit(&self.metrics);
                     if r.reason != RejectReason::NotALogin || self.include_filtered {
-                        self.dead_letter(outbox, m, &source, r.reason.as_str(), &r.detail, fmt);
+                        let reason = DeadLetterReason::Rejected(r.reason);
+                        self.dead_letter(outbox, m, &source, reason, &r.detail, fmt.as_str());
                     }
                 }
                 Processed::UnknownUser {
@@ -217,20 +261,23 @@ impl Ingest {
                     imitates,
                 } => {
                     progress.passed(topic, m.partition(), m.offset(), Some(event.time));
-                    let fmt = event.format.as_str();
-                    self.consumed(topic, fmt);
-                    self.metrics.observe_geo(&geo, &self.databases);
+                    let fmt = event.format;
+                    self.consumed(label, fmt.into());
+                    self.enriched(&geo);
                     // Not bad input, but a login no employee is judged on: kept where an
                     // analyst can find it, with why, and counted.
                     let (reason, detail) = match (ambiguous.as_slice(), imitates) {
                         ([], None) => {
-                            self.metrics.unknown_users.with_label_values(&[topic]).inc();
-                            (UNKNOWN_USER, "account is not in the roster".to_owned())
+                            telemetry::UnknownUserSeen { topic: label }.emit(&self.metrics);
+                            (
+                                DeadLetterReason::UnknownUser,
+                                "account is not in the roster".to_owned(),
+                            )
                         }
                         ([], Some(who)) => {
                             tracing::warn!(employee = %who.0, "login of an account imitating an employee's");
                             (
-                                CONFUSABLE_USER,
+                                DeadLetterReason::ConfusableUser,
                                 format!(
                                     "account name imitates {}'s through Unicode folding (NFKC, lower case): another account, not theirs",
                                     who.0
@@ -243,7 +290,7 @@ impl Ingest {
                             let ids: Vec<&str> = ids.iter().map(|e| e.0.as_str()).collect();
                             tracing::warn!(employees = %ids.join(","), "login of an ambiguous account");
                             (
-                                AMBIGUOUS_USER,
+                                DeadLetterReason::AmbiguousUser,
                                 format!(
                                     "account matches several employees ({}): no one is judged on it until one of them has it as an explicit alias",
                                     ids.join(", ")
@@ -251,21 +298,24 @@ impl Ingest {
                             )
                         }
                     };
-                    self.dead_letter(outbox, m, &source, reason, &detail, fmt);
+                    self.dead_letter(outbox, m, &source, reason, &detail, fmt.as_str());
                 }
                 Processed::Resolved(r) => {
                     progress.passed(topic, m.partition(), m.offset(), Some(r.event.time));
-                    let fmt = r.event.format.as_str();
-                    self.consumed(topic, fmt);
-                    self.metrics.observe_geo(&r.geo, &self.databases);
-                    self.metrics.observe_login_country(r.geo.country.as_deref());
-                    if crate::decode::fields::is_unroutable(r.event.ip) {
-                        self.metrics
-                            .unroutable_logins
-                            .with_label_values(&[topic])
-                            .inc();
+                    self.consumed(label, r.event.format.into());
+                    self.enriched(&r.geo);
+                    telemetry::LoginLocated {
+                        country: Country::of(r.geo.country.as_deref()),
                     }
-                    self.metrics.observe_event_lag("ingest", r.event.time);
+                    .emit(&self.metrics);
+                    if crate::decode::fields::is_unroutable(r.event.ip) {
+                        telemetry::UnroutableLoginSeen { topic: label }.emit(&self.metrics);
+                    }
+                    telemetry::EventLagObserved {
+                        stage: super::Stage::Ingest,
+                        event_time: r.event.time,
+                    }
+                    .emit(&self.metrics);
                     let interactive = r.event.kind.is_interactive();
                     let rec = LoginRecord {
                         employee: r.employee,
@@ -297,11 +347,16 @@ impl Ingest {
         }
     }
 
-    fn consumed(&self, topic: &str, format: &str) {
-        self.metrics
-            .records_consumed
-            .with_label_values(&[topic, format])
-            .inc();
+    fn consumed(&self, topic: TopicName<'_>, format: RecordFormat) {
+        RecordConsumed { topic, format }.emit(&self.metrics);
+    }
+
+    fn enriched(&self, geo: &crate::enrich::Geo) {
+        telemetry::LoginEnriched {
+            geo,
+            configured: &self.databases,
+        }
+        .emit(&self.metrics);
     }
 
     fn dead_letter(
@@ -309,7 +364,7 @@ impl Ingest {
         outbox: &mut Outbox,
         m: &OwnedMessage,
         source: &Source,
-        reason: &str,
+        reason: DeadLetterReason,
         detail: &str,
         format: &str,
     ) {
@@ -324,10 +379,11 @@ impl Ingest {
             detail,
             format,
         );
-        self.metrics
-            .dead_lettered
-            .with_label_values(&[&source.topic, reason])
-            .inc();
+        telemetry::RecordDeadLettered {
+            topic: TopicName::of(m),
+            reason,
+        }
+        .emit(&self.metrics);
     }
 }
 
@@ -341,13 +397,13 @@ pub fn dead_letter(
     m: &OwnedMessage,
     source: &Source,
     stage: &str,
-    reason: &str,
+    reason: DeadLetterReason,
     detail: &str,
     format: &str,
 ) {
     let partition = source.partition.rem_euclid(dlq_partitions.max(1));
     let headers = OwnedHeaders::new()
-        .insert(header("driftwatch.reason", reason))
+        .insert(header("driftwatch.reason", reason.as_str()))
         .insert(header("driftwatch.detail", detail))
         .insert(header("driftwatch.format", format))
         .insert(header("driftwatch.stage", stage))

@@ -16,7 +16,8 @@
 //!
 //! Files: `config` (`[kafka]`, `[service]`), `kafka` (clients, topics, the outbox),
 //! `stage` (consumer context, batch polling), `ingest`, `detect`, `infra` (the stages),
-//! `wire` (record formats, partitioner), `roster_source`, `metrics`, `http`.
+//! `wire` (record formats, partitioner), `roster_source`, `http`. What the stages count and
+//! log is in [`crate::telemetry`].
 
 pub mod api;
 pub mod audit;
@@ -26,7 +27,6 @@ pub mod http;
 pub mod infra;
 pub mod ingest;
 pub mod kafka;
-pub mod metrics;
 pub mod order;
 pub mod roster_source;
 pub mod route;
@@ -42,19 +42,20 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::OwnedMessage;
 use tokio::runtime::Handle;
 
 use crate::config::Config;
 use crate::enrich::Enricher;
 use crate::pipeline::Pipeline;
 use crate::suppress::Suppressions;
+use crate::telemetry::{self, Event, Metrics, TopicName};
 use detect::{DetectPartitions, DetectTopics};
 use http::Health;
 use infra::{InfraPartitions, InfraTopics};
+use ingest::DeadLetterReason;
 use ingest::{Ingest, IngestTopics, InputProgress};
 use kafka::{Outbox, ServiceError};
-use metrics::Metrics;
 use order::EventOrder;
 use roster_source::RosterSource;
 use stage::{Done, Partitions, Progress, StageContext, poll_batch};
@@ -160,7 +161,10 @@ pub fn run(
     };
     let enricher =
         Arc::new(Enricher::open(&config.enrich).map_err(|e| ServiceError::Other(e.to_string()))?);
-    metrics.set_database_builds(&enricher.databases());
+    telemetry::GeoipDatabasesLoaded {
+        databases: &enricher.databases(),
+    }
+    .emit(&metrics);
     let suppress = Arc::new(
         Suppressions::load(&config.suppress).map_err(|e| ServiceError::Other(e.to_string()))?,
     );
@@ -244,9 +248,9 @@ pub fn run(
     let mut ready: Vec<Box<dyn Fn() -> bool + Send>> = Vec::new();
     // Every consumer, for the watch that tells when a stage's input waits for nobody.
     let mut watched: Vec<watch::Watched> = Vec::new();
-    let mut watch_of = |stage: &str, group: &str, topics: &[&str], held: &Arc<stage::Held>| {
+    let mut watch_of = |stage: Stage, group: &str, topics: &[&str], held: &Arc<stage::Held>| {
         watched.push(watch::Watched {
-            stage: stage.to_owned(),
+            stage,
             group: group.to_owned(),
             topics: topics.iter().map(|t| (*t).to_owned()).collect(),
             held: Arc::clone(held),
@@ -289,7 +293,7 @@ pub fn run(
                 let dlq_partitions = kafka::partition_count(&consumer, &kafka.topics.dlq)?;
                 consumer.subscribe(&[&kafka.topics.alerts, &kafka.topics.audit])?;
                 watch_of(
-                    stage.as_str(),
+                    stage,
                     &group,
                     &[&kafka.topics.alerts, &kafka.topics.audit],
                     &consumer.context().held,
@@ -329,7 +333,7 @@ pub fn run(
                     let dlq_partitions = kafka::partition_count(&consumer, &kafka.topics.dlq)?;
                     consumer.subscribe(&[&kafka.topics.alerts, &kafka.topics.dispositions])?;
                     watch_of(
-                        stage.as_str(),
+                        stage,
                         &route::group(&kafka.group_id, &d.name),
                         &[&kafka.topics.alerts, &kafka.topics.dispositions],
                         &consumer.context().held,
@@ -379,7 +383,7 @@ pub fn run(
                 let consumer: BaseConsumer<StageContext<InputProgress>> =
                     kafka::consumer_config(&kafka, &group).create_with_context(ctx)?;
                 for input in &kafka.input {
-                    metrics.preregister_input(&input.topic, input.format);
+                    metrics.preregister_input(input.into(), input.format);
                 }
                 let t = &kafka.topics;
                 let ingest = Ingest {
@@ -414,7 +418,7 @@ pub fn run(
                     ),
                 ];
                 consumer.subscribe(&inputs)?;
-                watch_of(stage.as_str(), &group, &inputs, &consumer.context().held);
+                watch_of(stage, &group, &inputs, &consumer.context().held);
                 let consumer = Arc::new(consumer);
                 let c = Arc::clone(&consumer);
                 ready.push(Box::new(move || c.context().is_ready()));
@@ -466,7 +470,7 @@ pub fn run(
                 check_co_partitioned(&consumer, &kafka.topics)?;
                 consumer.subscribe(&[&t.logins, &t.findings, &t.dispositions])?;
                 watch_of(
-                    stage.as_str(),
+                    stage,
                     &group,
                     &[&t.logins, &t.findings, &t.dispositions],
                     &consumer.context().held,
@@ -523,12 +527,7 @@ pub fn run(
                 let findings_topic = t.findings.clone();
                 opts.announce_to = vec![(findings_topic.clone(), findings_partitions)];
                 consumer.subscribe(&[&t.network])?;
-                watch_of(
-                    stage.as_str(),
-                    &group,
-                    &[&t.network],
-                    &consumer.context().held,
-                );
+                watch_of(stage, &group, &[&t.network], &consumer.context().held);
                 let consumer = Arc::new(consumer);
                 let c = Arc::clone(&consumer);
                 ready.push(Box::new(move || c.context().is_ready()));
@@ -587,7 +586,7 @@ pub fn run(
         let is_ready = ready.iter().all(|r| r()) && stalled.is_empty();
         handles.health.set_waiting(stalled);
         handles.health.set_ready(is_ready);
-        metrics.ready.set(i64::from(is_ready));
+        telemetry::ReadinessObserved { ready: is_ready }.emit(&metrics);
         if let Some(i) = threads.iter().position(|(_, t)| t.is_finished()) {
             let (stage, t) = threads.swap_remove(i);
             let why = match t.join() {
@@ -621,11 +620,14 @@ pub fn run(
                     Err(e) => tracing::error!(path = %path.display(), error = %e, "reload refused"),
                 }
             }
-            metrics.set_database_builds(&enricher.databases());
+            telemetry::GeoipDatabasesLoaded {
+                databases: &enricher.databases(),
+            }
+            .emit(&metrics);
         }
     }
     handles.health.set_ready(false);
-    metrics.ready.set(0);
+    telemetry::ReadinessObserved { ready: false }.emit(&metrics);
     // The readiness and gauge closures hold the stages' consumers too. Gone now, each
     // consumer is closed by its own stage as it ends, so a close that does not return (a
     // broker that stopped answering) shows as that stage still busy at the deadline, not
@@ -797,14 +799,15 @@ fn stage_loop<P: Partitions>(
                 m,
                 &detect::source_of(m),
                 stage.as_str(),
-                "unreadable_internal_record",
+                DeadLetterReason::UnreadableInternalRecord,
                 why,
                 "driftwatch",
             );
-            metrics
-                .dead_lettered
-                .with_label_values(&[m.topic(), "unreadable_internal_record"])
-                .inc();
+            telemetry::RecordDeadLettered {
+                topic: TopicName::of(m),
+                reason: DeadLetterReason::UnreadableInternalRecord,
+            }
+            .emit(metrics);
         }
         outbox.wait()?;
         let progress = done.offsets.unwrap_or_else(|| {
@@ -822,13 +825,12 @@ fn stage_loop<P: Partitions>(
         if batch.is_empty() {
             continue;
         }
-        let per_record = started.elapsed().as_secs_f64() / batch.len() as f64;
-        let hist = metrics
-            .processing_seconds
-            .with_label_values(&[stage.as_str()]);
-        for _ in &batch {
-            hist.observe(per_record);
+        telemetry::BatchProcessed {
+            stage,
+            records: batch.len(),
+            elapsed: started.elapsed(),
         }
+        .emit(metrics);
     }
     if let Err(e) = outbox.wait() {
         tracing::warn!(error = %e, stage = stage.as_str(), "the last watermarks");

@@ -32,6 +32,8 @@ use crate::route::deliver::{Destination, Outcome, Routed};
 use crate::route::page::Person;
 use crate::route::payload::Action;
 use crate::suppress::{Disposition, Verdict};
+use crate::telemetry::{Event, Metrics, NotificationsPending, RecordDeadLettered, TopicName};
+use ingest::DeadLetterReason;
 
 /// The route consumer may wait this long between two polls (librdkafka's maximum): a
 /// destination down for hours must not cost the consumer its partitions.
@@ -47,7 +49,7 @@ pub(super) fn consumer(
     kafka_config: &super::config::KafkaConfig,
     group_id: &str,
     destination: &str,
-    metrics: Arc<super::metrics::Metrics>,
+    metrics: Arc<Metrics>,
 ) -> Result<BaseConsumer<StageContext<NoState>>, ServiceError> {
     let group = group(group_id, destination);
     let mut config = kafka::consumer_config(kafka_config, &group);
@@ -68,10 +70,13 @@ pub(super) fn run_destination(
     roster: &(dyn Fn() -> Arc<Roster> + Send + Sync),
     runtime: &Handle,
 ) -> Result<(), ServiceError> {
-    let pending = destination
-        .metrics()
-        .notification_pending
-        .with_label_values(&[destination.name()]);
+    let pending = |count: usize| {
+        NotificationsPending {
+            destination: destination.label(),
+            count,
+        }
+        .emit(destination.metrics())
+    };
     let mut ledger = Ledger::default();
     while !opts.stop.load(Ordering::SeqCst) {
         let batch = poll_batch(consumer, opts.batch_max, opts.batch_wait);
@@ -116,7 +121,7 @@ pub(super) fn run_destination(
                 Err(e) => unreadable.push((m, e.to_string())),
             }
         }
-        pending.set(routed.len() as i64);
+        pending(routed.len());
         let alerts: Vec<Routed> = routed.iter().map(|(_, r)| r.clone()).collect();
         let Some(outcomes) = runtime.block_on(destination.deliver(&alerts, &opts.stop)) else {
             // Stopped mid-delivery: nothing of this batch is stored, so it is delivered
@@ -131,10 +136,10 @@ pub(super) fn run_destination(
                     &opts.dlq,
                     dlq_partitions,
                     m,
-                    "undeliverable",
+                    DeadLetterReason::Undeliverable,
                     &detail,
                 );
-                count_dead_letter(destination, m, "undeliverable");
+                count_dead_letter(destination, m, DeadLetterReason::Undeliverable);
             }
         }
         for (m, why) in &unreadable {
@@ -143,13 +148,13 @@ pub(super) fn run_destination(
                 &opts.dlq,
                 dlq_partitions,
                 m,
-                "unreadable_internal_record",
+                DeadLetterReason::UnreadableInternalRecord,
                 why,
             );
-            count_dead_letter(destination, m, "unreadable_internal_record");
+            count_dead_letter(destination, m, DeadLetterReason::UnreadableInternalRecord);
         }
         outbox.wait()?;
-        pending.set(0);
+        pending(0);
         let mut progress = Progress::default();
         for m in &batch {
             progress.done(m);
@@ -290,12 +295,12 @@ fn resolves(
         .collect()
 }
 
-fn count_dead_letter(destination: &Destination, m: &OwnedMessage, reason: &str) {
-    destination
-        .metrics()
-        .dead_lettered
-        .with_label_values(&[m.topic(), reason])
-        .inc();
+fn count_dead_letter(destination: &Destination, m: &OwnedMessage, reason: DeadLetterReason) {
+    RecordDeadLettered {
+        topic: TopicName::of(m),
+        reason,
+    }
+    .emit(destination.metrics());
 }
 
 fn dead_letter(
@@ -303,7 +308,7 @@ fn dead_letter(
     dlq: &str,
     dlq_partitions: i32,
     m: &OwnedMessage,
-    reason: &str,
+    reason: DeadLetterReason,
     detail: &str,
 ) {
     ingest::dead_letter(

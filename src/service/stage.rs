@@ -12,7 +12,7 @@ use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 
 use super::kafka::REQUEST_TIMEOUT;
-use super::metrics::Metrics;
+use crate::telemetry::{ConsumerStatsReceived, Event, Metrics};
 
 /// What a stage does when partitions come and go. Called on the consumer's own thread,
 /// inside `poll`, before any record of a newly assigned partition is returned.
@@ -92,7 +92,7 @@ impl<P> StageContext<P> {
 
 impl<P: Partitions> ClientContext for StageContext<P> {
     fn stats(&self, statistics: Statistics) {
-        self.metrics.observe_stats(&statistics);
+        ConsumerStatsReceived { stats: &statistics }.emit(&self.metrics);
     }
 }
 

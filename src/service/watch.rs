@@ -25,10 +25,11 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::Stage;
 use super::config::KafkaConfig;
 use super::kafka::{self, REQUEST_TIMEOUT};
-use super::metrics::Metrics;
 use super::stage::Held;
+use crate::telemetry::{Event, Metrics, StagePartitionsObserved, StageRejoined};
 
 /// How often the watch looks.
 pub const CHECK_EVERY: Duration = Duration::from_secs(5);
@@ -53,8 +54,8 @@ pub fn threshold(kafka: &KafkaConfig) -> Duration {
 
 /// One consumer to watch.
 pub struct Watched {
-    /// The `stage` label and the name in messages (`infra`, `route:pagerduty`...).
-    pub stage: String,
+    /// The `stage` label and the name in messages (route destinations share `route`).
+    pub stage: Stage,
     /// Its consumer group.
     pub group: String,
     /// The topics it subscribes to.
@@ -159,7 +160,7 @@ pub fn spawn(
                 next = Instant::now() + CHECK_EVERY;
                 let mut stalls = Vec::new();
                 // Per `stage` label: several route destinations share one.
-                let mut by_stage: BTreeMap<&str, (usize, bool)> = BTreeMap::new();
+                let mut by_stage: BTreeMap<&str, (Stage, usize, bool)> = BTreeMap::new();
                 for ((w, t), reader) in watched.iter().zip(tracks.iter_mut()).zip(&readers) {
                     let held = w.held.partitions();
                     if held > 0 {
@@ -173,22 +174,22 @@ pub fn spawn(
                             && let Some(b) = backlog(r, &w.topics)
                             && judge(w, t, &b, threshold, &mut stalls)
                         {
-                            metrics.stage_rejoins.with_label_values(&[&w.stage]).inc();
+                            StageRejoined { stage: w.stage }.emit(&metrics);
                         }
                     }
-                    let e = by_stage.entry(w.stage.as_str()).or_default();
-                    e.0 += held;
-                    e.1 |= t.stalled;
+                    let e = by_stage
+                        .entry(w.stage.as_str())
+                        .or_insert((w.stage, 0, false));
+                    e.1 += held;
+                    e.2 |= t.stalled;
                 }
-                for (stage, (held, stalled)) in by_stage {
-                    metrics
-                        .stage_partitions
-                        .with_label_values(&[stage])
-                        .set(held as i64);
-                    metrics
-                        .stage_stalled
-                        .with_label_values(&[stage])
-                        .set(i64::from(stalled));
+                for (stage, partitions, stalled) in by_stage.into_values() {
+                    StagePartitionsObserved {
+                        stage,
+                        partitions,
+                        stalled,
+                    }
+                    .emit(&metrics);
                 }
                 if let Ok(mut o) = out.lock() {
                     *o = stalls;
@@ -243,7 +244,7 @@ fn judge(
     let why = format!(
         "{} stage holds no partitions ({assignment}) for {} s while {} wait uncommitted by \
          group {} (its committed offsets have not moved for {} s)",
-        w.stage,
+        w.stage.as_str(),
         empty_for.as_secs(),
         waiting.join(" and "),
         w.group,
@@ -256,7 +257,7 @@ fn judge(
         || rejoin
     {
         tracing::warn!(
-            stage = %w.stage,
+            stage = w.stage.as_str(),
             group = %w.group,
             backlog = b.records(),
             empty_secs = empty_for.as_secs(),
@@ -275,7 +276,7 @@ fn judge(
         t.last_rejoin = Some(Instant::now());
     }
     stalls.push(Stall {
-        stage: w.stage.clone(),
+        stage: w.stage.as_str().to_owned(),
         why,
     });
     rejoin
@@ -287,7 +288,7 @@ mod tests {
 
     fn watched() -> Watched {
         Watched {
-            stage: "infra".into(),
+            stage: Stage::Infra,
             group: "g.infra".into(),
             topics: vec!["t.network".into()],
             held: Arc::new(Held::default()),
