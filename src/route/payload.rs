@@ -8,9 +8,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::page::{self, Decided, Links, Person, next_step, rfc3339};
+use super::page::{self, Decided, Links, Person, next_step};
 use crate::alert::{Alert, Severity};
-use crate::siem::{AlertsFormat, Lifecycle};
+use crate::siem::{AlertsFormat, Lifecycle, rfc3339};
 
 /// What the payload asks of the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,7 @@
 pub mod ecs;
 pub mod ocsf;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -216,20 +217,64 @@ pub fn techniques(alert: &Alert) -> Vec<Technique> {
     out
 }
 
-/// The triggering login's identity provider correlation id (Okta transaction, Entra
-/// correlationId) and user agent, when the source gave them.
-fn trigger_context(alert: &Alert) -> (Option<&str>, Option<&str>) {
+/// What the identity provider said about the triggering sign-in
+/// ([`Alert::trigger_login`]), where the source gave it. The SIEM lines and the pages
+/// ([`crate::route::page::sign_in`]) read it here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignIn<'a> {
+    /// The key of the IdP's own logs (Okta transaction, Entra correlationId).
+    pub correlation_id: Option<&'a str>,
+    pub device: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// The [`SignIn`] of `alert`'s triggering login; all `None` without one.
+pub fn sign_in(alert: &Alert) -> SignIn<'_> {
     match trigger(alert) {
         Some((
             Evidence::Login {
                 correlation_id,
+                device,
                 user_agent,
                 ..
             },
             _,
-        )) => (correlation_id.as_deref(), user_agent.as_deref()),
-        _ => (None, None),
+        )) => SignIn {
+            correlation_id: correlation_id.as_deref(),
+            device: device.as_deref(),
+            user_agent: user_agent.as_deref(),
+        },
+        _ => SignIn::default(),
     }
+}
+
+/// The times of the alert's logins, oldest first: where an alert starts and ends.
+pub fn login_times(alert: &Alert) -> Vec<DateTime<Utc>> {
+    let mut times: Vec<_> = alert
+        .evidence
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::Login { time, .. } => Some(*time),
+            _ => None,
+        })
+        .collect();
+    times.sort();
+    times
+}
+
+/// The findings, one sentence each (`rule (severity): summary`); empty without any.
+pub fn findings_text(alert: &Alert) -> String {
+    alert
+        .findings
+        .iter()
+        .map(|f| format!("{} ({}): {}", f.rule, f.severity, f.summary))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// RFC 3339 in UTC with milliseconds, as ECS documents and every page write times.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The triggering login ([`Alert::trigger_login`]) and the location
