@@ -49,7 +49,7 @@ pub fn render(r: &ComplianceReport) -> Result<String, ReportError> {
         .exceptions
         .iter()
         .enumerate()
-        .map(|(i, e)| (e.employee.as_str(), (i + 1, e)))
+        .map(|(i, e)| (e.row.employee.as_str(), (i + 1, e)))
         .collect();
     for e in &r.employees {
         let l = &e.logins;

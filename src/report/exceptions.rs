@@ -10,9 +10,8 @@
 //! alerts stand.
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
 
-use super::model::{AlertEntry, AlertStatus, EmployeeRow, Exception, ExceptionAlert};
+use super::model::{AlertRef, EmployeeRow, Exception};
 use crate::detect;
 use crate::suppress::Verdict;
 
@@ -46,17 +45,10 @@ by risk, highest first: the highest risk of their alerts in the period that no a
 benign or a false positive; employees whose alerts were all so judged, and those found by the \
 inferred time zone alone, follow. Dispositions are shown, not applied.";
 
-/// The exceptions among `employees`, highest risk first. `alerts` are the period's alerts
-/// (their `employee` is the row's id or pseudonym, as shown).
-pub fn find(employees: &[EmployeeRow], alerts: &[AlertEntry]) -> Vec<Exception> {
-    let mut by_employee: HashMap<&str, Vec<&AlertEntry>> = HashMap::new();
-    for a in alerts {
-        by_employee.entry(a.employee.as_str()).or_default().push(a);
-    }
-    let mut out: Vec<Exception> = employees
-        .iter()
-        .filter_map(|row| exception(row, by_employee.remove(row.employee.as_str())))
-        .collect();
+/// The exceptions among `employees`, highest risk first, each judged from its row (its
+/// alerts in the period and the inferred zone).
+pub fn find(employees: &[EmployeeRow]) -> Vec<Exception> {
+    let mut out: Vec<Exception> = employees.iter().filter_map(exception).collect();
     out.sort_by(|a, b| rank_key(a).cmp(&rank_key(b)));
     out
 }
@@ -66,13 +58,13 @@ fn rank_key(e: &Exception) -> impl Ord + '_ {
     (
         Reverse(e.risk),
         Reverse(e.highest_risk),
-        Reverse(e.alerts.iter().map(|a| a.severity).max()),
-        e.employee.as_str(),
+        Reverse(e.row.highest_severity()),
+        e.row.employee.as_str(),
     )
 }
 
-fn exception(row: &EmployeeRow, alerts: Option<Vec<&AlertEntry>>) -> Option<Exception> {
-    let alerts = alerts.unwrap_or_default();
+fn exception(row: &EmployeeRow) -> Option<Exception> {
+    let alerts = &row.alerts;
     let rules_in = |set: &[&str]| {
         let mut v: Vec<String> = alerts
             .iter()
@@ -90,43 +82,20 @@ fn exception(row: &EmployeeRow, alerts: Option<Vec<&AlertEntry>>) -> Option<Exce
     if place_rules.is_empty() && hours_rules.is_empty() && !timezone_differs {
         return None;
     }
-    let standing = |a: &&&AlertEntry| {
+    let standing = |a: &&AlertRef| {
         !a.disposition
             .as_ref()
             .is_some_and(|d| matches!(d.verdict, Verdict::Benign | Verdict::FalsePositive))
     };
     Some(Exception {
-        employee: row.employee.clone(),
         not_where: !place_rules.is_empty(),
         not_when: !hours_rules.is_empty() || timezone_differs,
         place_rules,
         hours_rules,
-        timezone_differs,
         risk: alerts.iter().filter(standing).map(|a| a.risk).max(),
         highest_risk: alerts.iter().map(|a| a.risk).max(),
-        open: alerts.iter().any(|a| a.status == AlertStatus::Open),
-        claimed_country: row.claimed_country.clone(),
-        claimed_city: row.claimed_city.clone(),
-        claimed_timezone: row.claimed_timezone.clone(),
-        logins: row.logins.logins,
-        share_from_claimed_country: row.share_from_claimed_country,
-        anonymizer_share: row.anonymizer_share,
-        claimed_offset_hours: row.claimed_offset_hours,
-        inferred_offset_hours: row.inferred_offset_hours,
-        alerts: alerts
-            .iter()
-            .map(|a| ExceptionAlert {
-                id: a.id.clone(),
-                opened: a.opened,
-                updated: a.updated,
-                severity: a.severity,
-                rules: a.rules.clone(),
-                risk: a.risk,
-                status: a.status,
-                disposition: a.disposition.clone(),
-            })
-            .collect(),
-        dispositions: row.dispositions.clone(),
+        open: row.open_alerts().next().is_some(),
+        row: row.clone(),
     })
 }
 
@@ -134,7 +103,7 @@ fn exception(row: &EmployeeRow, alerts: Option<Vec<&AlertEntry>>) -> Option<Exce
 mod tests {
     use super::*;
     use crate::alert::Severity;
-    use crate::report::model::{DispositionRef, LoginCounts};
+    use crate::report::model::{AlertEntry, AlertStatus, DispositionRef, LoginCounts};
 
     #[test]
     fn every_rule_is_place_hours_or_context() {
@@ -194,6 +163,19 @@ mod tests {
         }
     }
 
+    /// `rows` with their alerts among `alerts`, as the report builds them.
+    fn with(rows: &[EmployeeRow], alerts: &[AlertEntry]) -> Vec<EmployeeRow> {
+        let mut rows = rows.to_vec();
+        for r in &mut rows {
+            r.alerts = alerts
+                .iter()
+                .filter(|a| a.employee == r.employee)
+                .map(AlertRef::of)
+                .collect();
+        }
+        rows
+    }
+
     #[test]
     fn place_and_hours_rules_and_the_inferred_zone_make_exceptions_in_risk_order() {
         let rows = [
@@ -223,8 +205,8 @@ mod tests {
             alert("a2", "A", 70, &["long_session"]),
             benign,
         ];
-        let ex = find(&rows, &alerts);
-        let order: Vec<&str> = ex.iter().map(|e| e.employee.as_str()).collect();
+        let ex = find(&with(&rows, &alerts));
+        let order: Vec<&str> = ex.iter().map(|e| e.row.employee.as_str()).collect();
         // B (90) before A (70, from its long-session alert); G's 95 was judged benign, so
         // it follows; C is found by its inferred zone alone. D did not log in; E has only
         // context rules; F's zone agrees.
@@ -232,9 +214,9 @@ mod tests {
         assert!(ex[0].not_when && !ex[0].not_where);
         assert_eq!(ex[1].place_rules, ["claimed_location"]);
         assert_eq!(ex[1].risk, Some(70));
-        assert_eq!(ex[1].alerts.len(), 2);
+        assert_eq!(ex[1].row.alerts.len(), 2);
         assert_eq!((ex[2].risk, ex[2].highest_risk), (None, Some(95)));
-        assert!(ex[3].timezone_differs && ex[3].alerts.is_empty());
-        assert!(find(&rows[3..=5], &alerts[2..3]).is_empty());
+        assert!(ex[3].timezone_differs() && ex[3].row.alerts.is_empty());
+        assert!(find(&with(&rows[3..=5], &alerts[2..3])).is_empty());
     }
 }

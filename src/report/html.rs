@@ -161,17 +161,18 @@ fn exceptions(s: &mut String, r: &ComplianceReport) {
 <th scope=\"col\" class=\"num\">Risk</th><th scope=\"col\">Alerts: severity, rules, first and last line (UTC), status, disposition</th><th scope=\"col\">Dispositions</th></tr></thead>\n<tbody>\n",
         roster = r.population.employees_in_roster,
     );
-    for (i, e) in r.exceptions.iter().enumerate() {
+    for (i, x) in r.exceptions.iter().enumerate() {
+        let e = &x.row;
         let mut why = Vec::new();
-        if e.not_where {
+        if x.not_where {
             why.push(format!(
                 "<strong>Not where</strong>: {}",
-                esc(&e.place_rules.join(", "))
+                esc(&x.place_rules.join(", "))
             ));
         }
-        if e.not_when {
-            let mut parts: Vec<String> = e.hours_rules.iter().map(|r| esc(r)).collect();
-            if e.timezone_differs {
+        if x.not_when {
+            let mut parts: Vec<String> = x.hours_rules.iter().map(|r| esc(r)).collect();
+            if x.timezone_differs() {
                 parts.push(match (e.inferred_offset_hours, e.claimed_offset_hours) {
                     (Some(i), Some(c)) => {
                         format!("works {} hours, claims {}", utc_offset(i), utc_offset(c))
@@ -194,16 +195,16 @@ fn exceptions(s: &mut String, r: &ComplianceReport) {
             |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{:.1}%", v * 100.0));
         let seen = format!(
             "{} logins; {} of located from the claimed country; {} through anonymizers{}",
-            e.logins,
+            e.logins.logins,
             pct(e.share_from_claimed_country),
             pct(e.anonymizer_share),
             // Said under "why" already when it differs.
             e.inferred_offset_hours
-                .filter(|_| !e.timezone_differs)
+                .filter(|_| !x.timezone_differs())
                 .map(|i| format!("; works {} hours", utc_offset(i)))
                 .unwrap_or_default(),
         );
-        let risk = match (e.risk, e.highest_risk) {
+        let risk = match (x.risk, x.highest_risk) {
             (Some(r), _) => r.to_string(),
             (None, Some(h)) => {
                 format!("– <span class=\"muted\">({h}, judged benign or false positive)</span>")
@@ -238,7 +239,7 @@ fn exceptions(s: &mut String, r: &ComplianceReport) {
             "<tr data-exception=\"{emp}\" data-rank=\"{rank}\" data-risk=\"{rv}\"><td class=\"num\">{rank}</td><th scope=\"row\">{emp}</th><td data-field=\"why\">{why}</td><td>{claimed}</td><td data-field=\"seen\">{seen}</td><td class=\"num\" data-field=\"risk\">{risk}</td><td data-field=\"alerts\">{alerts}</td><td data-field=\"dispositions\">{disp}</td></tr>",
             emp = esc(&e.employee),
             rank = i + 1,
-            rv = e.risk.map(|r| r.to_string()).unwrap_or_default(),
+            rv = x.risk.map(|r| r.to_string()).unwrap_or_default(),
             why = why.join("<br>"),
             alerts = if alerts.is_empty() {
                 "–".to_owned()

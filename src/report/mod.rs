@@ -297,15 +297,7 @@ pub fn derive(req: &Request<'_>) -> Result<ComplianceReport, ReportError> {
             claimed_offset_hours: Some(offsets.claimed),
             inferred_offset_hours: offsets.inferred,
             timezone_differs: offsets.differs,
-            alerts: mine
-                .iter()
-                .map(|a| model::AlertRef {
-                    id: a.id.clone(),
-                    severity: a.severity,
-                    rules: a.rules.clone(),
-                    status: a.status,
-                })
-                .collect(),
+            alerts: mine.iter().map(|a| model::AlertRef::of(a)).collect(),
             dispositions: dispositions.remove(id).unwrap_or_default(),
         });
     }
@@ -382,9 +374,9 @@ pub fn derive(req: &Request<'_>) -> Result<ComplianceReport, ReportError> {
         None => report.alerts = alerts.into_iter().map(|(_, a)| a).collect(),
     }
     report.employees.sort_by(|a, b| a.employee.cmp(&b.employee));
-    // From the rows and alerts as shown, so a pseudonymised report's exceptions carry the
-    // same pseudonyms and redacted notes.
-    report.exceptions = exceptions::find(&report.employees, &report.alerts);
+    // From the rows as shown, so a pseudonymised report's exceptions carry the same
+    // pseudonyms and redacted notes.
+    report.exceptions = exceptions::find(&report.employees);
     Ok(report)
 }
 
@@ -423,6 +415,10 @@ fn pseudonymise(
     for row in &mut report.employees {
         row.employee = id(&row.employee);
         row.dispositions.iter_mut().for_each(note);
+        row.alerts
+            .iter_mut()
+            .filter_map(|a| a.disposition.as_mut())
+            .for_each(note);
     }
     for c in &mut report.clusters {
         for m in &mut c.members {

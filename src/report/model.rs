@@ -195,23 +195,22 @@ impl EmployeeRow {
     }
 }
 
-/// An employee not where or not when they claim (see [`super::exceptions`]): why, their
-/// claim beside what the period showed, their alerts and the analysts' dispositions.
+/// An employee not where or not when they claim (see [`super::exceptions`]): the verdict,
+/// and their row as [`ComplianceReport::employees`] has it (the claim beside what the
+/// period showed, their alerts and the analysts' dispositions), whose fields the JSON
+/// lists beside the verdict's.
 #[derive(Debug, Clone, Serialize)]
 pub struct Exception {
-    /// The roster id, or its pseudonym.
-    pub employee: String,
     /// Not where they claim: an alert names a place rule.
     pub not_where: bool,
-    /// Not when they claim: an alert names an hours rule, or the inferred zone differs.
+    /// Not when they claim: an alert names an hours rule, or they logged in during the
+    /// period and the inferred working zone differs from the claimed one
+    /// ([`Exception::timezone_differs`]).
     pub not_when: bool,
     /// The place rules their alerts name.
     pub place_rules: Vec<String>,
     /// The hours rules their alerts name.
     pub hours_rules: Vec<String>,
-    /// They logged in during the period and the inferred working zone differs from the
-    /// claimed one.
-    pub timezone_differs: bool,
     /// What they are sorted by: the highest risk of their alerts in the period that no
     /// analyst judged benign or a false positive; `None` when there is none.
     pub risk: Option<u8>,
@@ -219,32 +218,16 @@ pub struct Exception {
     pub highest_risk: Option<u8>,
     /// One of their alerts is still open at the end of the period.
     pub open: bool,
-    pub claimed_country: String,
-    pub claimed_city: Option<String>,
-    pub claimed_timezone: String,
-    pub logins: u64,
-    pub share_from_claimed_country: Option<f64>,
-    pub anonymizer_share: Option<f64>,
-    pub claimed_offset_hours: Option<f64>,
-    pub inferred_offset_hours: Option<f64>,
-    /// Every alert of theirs with a line in the period, in the order they opened.
-    pub alerts: Vec<ExceptionAlert>,
-    /// Their dispositions, as in their row.
-    pub dispositions: Vec<DispositionRef>,
+    #[serde(flatten)]
+    pub row: EmployeeRow,
 }
 
-/// An alert as an exception lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ExceptionAlert {
-    pub id: String,
-    pub opened: DateTime<Utc>,
-    pub updated: DateTime<Utc>,
-    pub severity: Severity,
-    pub rules: Vec<String>,
-    pub risk: u8,
-    pub status: AlertStatus,
-    /// Its latest disposition, when the audit log has one.
-    pub disposition: Option<DispositionRef>,
+impl Exception {
+    /// The inferred zone makes them an exception: they logged in during the period and
+    /// the zone inferred at its end differs from the claimed one.
+    pub fn timezone_differs(&self) -> bool {
+        self.row.logins.logins > 0 && self.row.timezone_differs == Some(true)
+    }
 }
 
 /// Where an alert stands at the end of the period.
@@ -270,13 +253,34 @@ impl AlertStatus {
     }
 }
 
-/// An alert as an employee row names it.
+/// An alert as an employee row (and so an exception) names it: an [`AlertEntry`] without
+/// its employee and lines.
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertRef {
     pub id: String,
+    pub opened: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
     pub severity: Severity,
     pub rules: Vec<String>,
+    pub risk: u8,
     pub status: AlertStatus,
+    /// Its latest disposition, when the audit log has one.
+    pub disposition: Option<DispositionRef>,
+}
+
+impl AlertRef {
+    pub fn of(a: &AlertEntry) -> AlertRef {
+        AlertRef {
+            id: a.id.clone(),
+            opened: a.opened,
+            updated: a.updated,
+            severity: a.severity,
+            rules: a.rules.clone(),
+            risk: a.risk,
+            status: a.status,
+            disposition: a.disposition.clone(),
+        }
+    }
 }
 
 /// One alert: every line it had up to the end of the period.

@@ -6,9 +6,9 @@
 //! None of this ever becomes a metric label: names, UPNs and managers are personal data of
 //! unbounded cardinality. In Alertmanager they are annotations, not labels.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
-use crate::alert::{Alert, Evidence};
+use crate::alert::Alert;
 use crate::roster::ClaimedProfile;
 
 /// What the roster says about the employee, for the people reading a page. Each field is
@@ -162,40 +162,26 @@ impl Decided {
     }
 }
 
-/// What the identity provider said about the triggering sign-in, present fields only: its
+/// What the identity provider said about the triggering sign-in ([`crate::siem::sign_in`],
+/// the one the SIEM formats show too), present fields only, by name in page order: its
 /// correlation id (the key of the IdP's own logs and support), the device and the user
-/// agent. Read from the line's triggering login ([`Alert::trigger_login`]), the one SIEM
-/// formats show too.
+/// agent.
 pub fn sign_in(alert: &Alert) -> Vec<(&'static str, String)> {
-    let trigger = alert.trigger_login().map(|i| &alert.evidence[i]);
-    let Some(Evidence::Login {
-        correlation_id,
-        user_agent,
-        device,
-        ..
-    }) = trigger
-    else {
-        return Vec::new();
-    };
+    let s = crate::siem::sign_in(alert);
     [
-        ("correlation_id", correlation_id),
-        ("device", device),
-        ("user_agent", user_agent),
+        ("correlation_id", s.correlation_id),
+        ("device", s.device),
+        ("user_agent", s.user_agent),
     ]
     .into_iter()
-    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+    .filter_map(|(k, v)| v.map(|v| (k, v.to_owned())))
     .collect()
-}
-
-/// RFC 3339 in UTC with milliseconds, as every payload writes times.
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::{AlertStatus, Severity};
+    use crate::alert::{AlertStatus, Evidence, Severity};
     use crate::event::{EventKind, Format};
     use crate::roster::EmployeeId;
 

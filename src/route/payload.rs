@@ -8,9 +8,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::page::{self, Decided, Links, Person, next_step, rfc3339};
+use super::page::{self, Decided, Links, Person, next_step};
 use crate::alert::{Alert, Severity};
-use crate::siem::{AlertsFormat, Lifecycle};
+use crate::siem::{AlertsFormat, Lifecycle, rfc3339};
 
 /// What the payload asks of the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +78,7 @@ pub fn alertmanager(
         "status": status(alert),
         "evidence": serde_json::to_string(&alert.evidence).unwrap_or_default(),
     });
-    if let Some(map) = annotations.as_object_mut() {
-        for (k, v) in facts(alert, person, now, links) {
-            map.insert(k.into(), Value::String(v));
-        }
-    }
+    insert_facts(&mut annotations, alert, person, now, links);
     let ends = match action {
         Action::Trigger => now + resolve_after,
         Action::Resolve => now,
@@ -126,6 +122,22 @@ pub fn facts(
     out
 }
 
+/// The [`facts`] as string members of the object `into` (Alertmanager annotations,
+/// PagerDuty `custom_details`, the webhook body).
+fn insert_facts(
+    into: &mut Value,
+    alert: &Alert,
+    person: &Person,
+    now: DateTime<Utc>,
+    links: &Links,
+) {
+    if let Some(map) = into.as_object_mut() {
+        for (k, v) in facts(alert, person, now, links) {
+            map.insert(k.into(), Value::String(v));
+        }
+    }
+}
+
 /// A PagerDuty Events API v2 event. `dedup_key` is the alert id, so escalations and
 /// repeats update one incident and `resolve` closes it. `custom_details` has the
 /// [`facts`] beside the alert; `links` the runbook section and the alert in the API.
@@ -154,11 +166,7 @@ pub fn pagerduty(
                 "summary": alert.summary,
                 "evidence": alert.evidence,
             });
-            if let Some(map) = details.as_object_mut() {
-                for (k, v) in facts(alert, person, now, links) {
-                    map.insert(k.into(), Value::String(v));
-                }
-            }
+            insert_facts(&mut details, alert, person, now, links);
             let mut event = json!({
                 "routing_key": routing_key,
                 "event_action": "trigger",
@@ -202,9 +210,10 @@ pub fn pagerduty_severity(s: Severity) -> &'static str {
 
 /// A Slack incoming-webhook message: a fallback line for notifications and one coloured
 /// attachment, as Alertmanager's own Slack notifier sends it. The attachment's text has
-/// the summary, the employee (with the roster's name, UPN, group and manager where known),
-/// the login and detection times, the sign-in's ids, the next step and mrkdwn links to the
-/// runbook section and to the alert in the analyst API.
+/// the summary and the employee, then the [`facts`] every payload shows, a line per kind:
+/// the login and detection times, the roster's name, UPN, group and manager where known,
+/// the sign-in's ids, the next step and mrkdwn links to the runbook section and to the
+/// alert in the analyst API.
 pub fn slack(
     alert: &Alert,
     person: &Person,
@@ -235,51 +244,26 @@ pub fn slack(
         alert.rules.join(", "),
         alert.id
     );
-    let line = |pairs: &[(&str, String)]| {
-        pairs
-            .iter()
-            .map(|(label, v)| format!("*{label}:* {}", slack_escape(v)))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let who: Vec<(&str, String)> = person
-        .fields()
-        .into_iter()
-        .map(|(k, v)| (slack_label(k), v.to_owned()))
-        .collect();
-    if !who.is_empty() {
+    // The facts in page order, a line per kind: the times, the person, the sign-in, the
+    // next step, the links.
+    let mut lines: Vec<(SlackLine, Vec<String>)> = Vec::new();
+    for (key, value) in facts(alert, person, now, links) {
+        let (line, item) = match key {
+            "runbook_url" => (SlackLine::Links, format!("<{value}|Runbook: {rule}>")),
+            "alert_url" => (SlackLine::Links, format!("<{value}|Alert in driftwatch>")),
+            key => {
+                let (line, label) = slack_field(key);
+                (line, format!("*{label}:* {}", slack_escape(&value)))
+            }
+        };
+        match lines.last_mut() {
+            Some((l, items)) if *l == line => items.push(item),
+            _ => lines.push((line, vec![item])),
+        }
+    }
+    for (_, items) in &lines {
         text.push('\n');
-        text.push_str(&line(&who));
-    }
-    let decided = Decided::of(alert, now);
-    let decided_label = match decided {
-        Decided::Detected(_) => "Detected",
-        Decided::Delivered(_) => "Delivered (detection time not recorded)",
-    };
-    text.push('\n');
-    text.push_str(&line(&[
-        ("Login", rfc3339(alert.time)),
-        (decided_label, rfc3339(decided.time())),
-    ]));
-    let sign_in: Vec<(&str, String)> = page::sign_in(alert)
-        .into_iter()
-        .map(|(k, v)| (slack_label(k), v))
-        .collect();
-    if !sign_in.is_empty() {
-        text.push('\n');
-        text.push_str(&line(&sign_in));
-    }
-    text.push_str(&format!("\n*Next step:* {}", next_step(rule)));
-    let mut hrefs = Vec::new();
-    if let Some(url) = links.runbook(rule) {
-        hrefs.push(format!("<{url}|Runbook: {rule}>"));
-    }
-    if let Some(url) = links.alert(&alert.id) {
-        hrefs.push(format!("<{url}|Alert in driftwatch>"));
-    }
-    if !hrefs.is_empty() {
-        text.push('\n');
-        text.push_str(&hrefs.join("  "));
+        text.push_str(&items.join("  "));
     }
     json!({
         "text": truncate(&title, SLACK_TEXT_MAX),
@@ -295,16 +279,32 @@ pub fn slack(
     })
 }
 
-fn slack_label(key: &str) -> &'static str {
+/// The line of a Slack message a fact goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlackLine {
+    Times,
+    Person,
+    SignIn,
+    NextStep,
+    Links,
+    Other,
+}
+
+/// The line a [`facts`] entry goes on in a Slack message, and its label there.
+fn slack_field(key: &str) -> (SlackLine, &'static str) {
     match key {
-        "display_name" => "Name",
-        "upn" => "UPN",
-        "group" => "Group",
-        "manager" => "Manager",
-        "correlation_id" => "Correlation id",
-        "device" => "Device",
-        "user_agent" => "User agent",
-        _ => "Detail",
+        "login_time" => (SlackLine::Times, "Login"),
+        "detected_at" => (SlackLine::Times, "Detected"),
+        "delivered_at" => (SlackLine::Times, "Delivered (detection time not recorded)"),
+        "display_name" => (SlackLine::Person, "Name"),
+        "upn" => (SlackLine::Person, "UPN"),
+        "group" => (SlackLine::Person, "Group"),
+        "manager" => (SlackLine::Person, "Manager"),
+        "correlation_id" => (SlackLine::SignIn, "Correlation id"),
+        "device" => (SlackLine::SignIn, "Device"),
+        "user_agent" => (SlackLine::SignIn, "User agent"),
+        "next_step" => (SlackLine::NextStep, "Next step"),
+        _ => (SlackLine::Other, "Detail"),
     }
 }
 
@@ -334,11 +334,7 @@ pub fn webhook(
         "group": person.group,
         "alert": alert,
     });
-    if let Some(map) = body.as_object_mut() {
-        for (k, v) in facts(alert, person, now, links) {
-            map.insert(k.into(), Value::String(v));
-        }
-    }
+    insert_facts(&mut body, alert, person, now, links);
     body
 }
 

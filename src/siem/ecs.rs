@@ -21,10 +21,11 @@
 //! | `observer.*` | driftwatch and its version |
 //! | `driftwatch.alert` | custom field set: the driftwatch alert, whole |
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::{Lifecycle, account, email, prune, techniques, trigger};
+use super::{
+    Lifecycle, account, email, findings_text, login_times, prune, rfc3339, techniques, trigger,
+};
 use crate::alert::{Alert, Evidence, Severity};
 
 /// The ECS version the documents follow (the reference field list's).
@@ -38,21 +39,8 @@ pub fn document(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
     };
     let name = account(alert);
     let lead = alert.lead_rule();
-    let mut logins: Vec<DateTime<Utc>> = alert
-        .evidence
-        .iter()
-        .filter_map(|e| match e {
-            Evidence::Login { time, .. } => Some(*time),
-            _ => None,
-        })
-        .collect();
-    logins.sort();
-    let reason = alert
-        .findings
-        .iter()
-        .map(|f| format!("{} ({}): {}", f.rule, f.severity, f.summary))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let logins = login_times(alert);
+    let reason = findings_text(alert);
     let techniques = techniques(alert);
     let tactic = super::INITIAL_ACCESS;
     let mut v = json!({
@@ -91,7 +79,7 @@ pub fn document(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
             },
         },
         "source": source(alert),
-        "user_agent": {"original": super::trigger_context(alert).1},
+        "user_agent": {"original": super::sign_in(alert).user_agent},
         "related": related(alert),
         "threat": {
             "framework": "MITRE ATT&CK",
@@ -127,10 +115,6 @@ pub fn severity(s: Severity) -> u8 {
         Severity::High => 73,
         Severity::Critical => 99,
     }
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The triggering login's address, its place and network.

@@ -16,8 +16,11 @@
 pub mod ecs;
 pub mod ocsf;
 
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::alert::{Alert, Evidence};
 use crate::event::EventKind;
@@ -115,35 +118,42 @@ pub enum ReadError {
     },
 }
 
-/// Only what tells the three formats apart; everything else is skipped unread.
+/// Only what tells the three formats apart, and the alert an OCSF or ECS line embeds as
+/// the slice of the line it is (not parsed yet); everything else is skipped unread.
 #[derive(Deserialize)]
-struct Sniff {
-    class_uid: Option<serde::de::IgnoredAny>,
+struct Sniff<'a> {
+    class_uid: Option<IgnoredAny>,
     #[serde(rename = "@timestamp")]
-    timestamp: Option<serde::de::IgnoredAny>,
-    unmapped: Option<OcsfUnmapped>,
-    driftwatch: Option<EcsCustom>,
+    timestamp: Option<IgnoredAny>,
+    #[serde(borrow)]
+    unmapped: Option<OcsfUnmapped<'a>>,
+    #[serde(borrow)]
+    driftwatch: Option<EcsCustom<'a>>,
 }
 
+/// OCSF `unmapped`: driftwatch's alert is `unmapped.driftwatch`.
 #[derive(Deserialize)]
-struct OcsfUnmapped {
-    driftwatch: Option<Value>,
+struct OcsfUnmapped<'a> {
+    #[serde(borrow)]
+    driftwatch: Option<&'a RawValue>,
 }
 
+/// ECS custom field set `driftwatch`: the alert is `driftwatch.alert`.
 #[derive(Deserialize)]
-struct EcsCustom {
-    alert: Option<Value>,
+struct EcsCustom<'a> {
+    #[serde(borrow)]
+    alert: Option<&'a RawValue>,
 }
 
 /// The [`Alert`] of one alert line in any of the three formats. A driftwatch line is read
-/// directly (the common case costs one parse); an OCSF or ECS line gives the alert it
-/// embeds.
+/// directly (the common case costs one parse); otherwise one pass over the line tells OCSF
+/// from ECS and finds the alert it embeds, which is parsed from its slice of the line.
 pub fn read_alert(line: &[u8]) -> Result<Alert, ReadError> {
     let direct = match serde_json::from_slice::<Alert>(line) {
         Ok(a) => return Ok(a),
         Err(e) => e,
     };
-    let sniff: Sniff = serde_json::from_slice(line).map_err(ReadError::Json)?;
+    let sniff: Sniff<'_> = serde_json::from_slice(line).map_err(ReadError::Json)?;
     let (format, raw) = if sniff.class_uid.is_some() {
         let raw = sniff.unmapped.and_then(|u| u.driftwatch);
         ("OCSF", raw.ok_or(ReadError::OcsfWithoutAlert)?)
@@ -153,7 +163,7 @@ pub fn read_alert(line: &[u8]) -> Result<Alert, ReadError> {
     } else {
         return Err(ReadError::Driftwatch(direct));
     };
-    serde_json::from_value(raw).map_err(|error| ReadError::Embedded { format, error })
+    serde_json::from_str(raw.get()).map_err(|error| ReadError::Embedded { format, error })
 }
 
 /// A MITRE ATT&CK technique an alert fits.
@@ -207,20 +217,64 @@ pub fn techniques(alert: &Alert) -> Vec<Technique> {
     out
 }
 
-/// The triggering login's identity provider correlation id (Okta transaction, Entra
-/// correlationId) and user agent, when the source gave them.
-fn trigger_context(alert: &Alert) -> (Option<&str>, Option<&str>) {
+/// What the identity provider said about the triggering sign-in
+/// ([`Alert::trigger_login`]), where the source gave it. The SIEM lines and the pages
+/// ([`crate::route::page::sign_in`]) read it here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignIn<'a> {
+    /// The key of the IdP's own logs (Okta transaction, Entra correlationId).
+    pub correlation_id: Option<&'a str>,
+    pub device: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// The [`SignIn`] of `alert`'s triggering login; all `None` without one.
+pub fn sign_in(alert: &Alert) -> SignIn<'_> {
     match trigger(alert) {
         Some((
             Evidence::Login {
                 correlation_id,
+                device,
                 user_agent,
                 ..
             },
             _,
-        )) => (correlation_id.as_deref(), user_agent.as_deref()),
-        _ => (None, None),
+        )) => SignIn {
+            correlation_id: correlation_id.as_deref(),
+            device: device.as_deref(),
+            user_agent: user_agent.as_deref(),
+        },
+        _ => SignIn::default(),
     }
+}
+
+/// The times of the alert's logins, oldest first: where an alert starts and ends.
+pub fn login_times(alert: &Alert) -> Vec<DateTime<Utc>> {
+    let mut times: Vec<_> = alert
+        .evidence
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::Login { time, .. } => Some(*time),
+            _ => None,
+        })
+        .collect();
+    times.sort();
+    times
+}
+
+/// The findings, one sentence each (`rule (severity): summary`); empty without any.
+pub fn findings_text(alert: &Alert) -> String {
+    alert
+        .findings
+        .iter()
+        .map(|f| format!("{} ({}): {}", f.rule, f.severity, f.summary))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// RFC 3339 in UTC with milliseconds, as ECS documents and every page write times.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The triggering login ([`Alert::trigger_login`]) and the location
@@ -388,6 +442,35 @@ pub(crate) mod tests {
             ),
         ];
         for (line, why) in cases {
+            let e = read_alert(line.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains(why), "{line}: {e}");
+        }
+    }
+
+    /// The embedded alert is read from its slice of the line: escapes inside it stay its
+    /// own, and a `null` one is no alert.
+    #[test]
+    fn the_embedded_alert_is_read_from_its_slice_of_the_line() {
+        let mut alert = sample(EventKind::Mfa);
+        alert.summary = "quote \" backslash \\ newline \n tab \t \u{e9}".into();
+        for format in [AlertsFormat::Ocsf, AlertsFormat::Ecs] {
+            let line = to_line(&alert, format);
+            assert_eq!(read_alert(&line).unwrap(), alert, "{}", format.as_str());
+        }
+        for (line, why) in [
+            (
+                r#"{"class_uid":2004,"unmapped":{"driftwatch":null}}"#,
+                "OCSF line without",
+            ),
+            (
+                r#"{"@timestamp":"x","driftwatch":{"alert":null}}"#,
+                "ECS line without",
+            ),
+            (
+                r#"{"class_uid":2004,"unmapped":{"driftwatch":[1]}}"#,
+                "OCSF line: the embedded",
+            ),
+        ] {
             let e = read_alert(line.as_bytes()).unwrap_err().to_string();
             assert!(e.contains(why), "{line}: {e}");
         }

@@ -22,7 +22,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{Lifecycle, Technique, email, prune, techniques};
+use super::{Lifecycle, Technique, email, findings_text, login_times, prune, techniques};
 use crate::alert::{Alert, AlertStatus, Evidence, Severity};
 
 /// The OCSF schema version the lines follow (`version.json` of the reference source).
@@ -90,7 +90,7 @@ pub fn finding(alert: &Alert, version: &str, lifecycle: Lifecycle) -> Value {
             },
             "version": SCHEMA_VERSION,
             "log_name": "driftwatch.alerts",
-            "correlation_uid": super::trigger_context(alert).0,
+            "correlation_uid": super::sign_in(alert).correlation_id,
         },
     });
     prune(&mut v);
@@ -114,30 +114,11 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-/// The times of the alert's logins, oldest first.
-fn login_times(alert: &Alert) -> Vec<DateTime<Utc>> {
-    let mut times: Vec<_> = alert
-        .evidence
-        .iter()
-        .filter_map(|e| match e {
-            Evidence::Login { time, .. } => Some(*time),
-            _ => None,
-        })
-        .collect();
-    times.sort();
-    times
-}
-
 fn finding_info(alert: &Alert, logins: &[DateTime<Utc>]) -> Value {
     let desc = if alert.findings.is_empty() {
         alert.summary.clone()
     } else {
-        alert
-            .findings
-            .iter()
-            .map(|f| format!("{} ({}): {}", f.rule, f.severity, f.summary))
-            .collect::<Vec<_>>()
-            .join(" ")
+        findings_text(alert)
     };
     let mut sources: Vec<&str> = alert
         .evidence
