@@ -32,6 +32,7 @@
 //! - [`logs`]: the process's own logs on stderr, text or JSON lines
 //!   (`DRIFTWATCH_LOG_FORMAT`), colours only on a terminal.
 //! - [`reload`]: atomic hot reload of file-backed values, keeping the old one on failure.
+//! - [`sources`]: the files the roster and the enricher load from, read and watched.
 //! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin) and
 //!   [`drivers::replay`] (`driftwatch replay`).
 //! - [`service`]: `driftwatch run`, the core on Kafka: the ingest, detect and infra stages,
@@ -71,6 +72,7 @@ pub mod route;
 pub mod service;
 pub mod siem;
 pub mod simulate;
+pub mod sources;
 pub mod state;
 pub mod suppress;
 pub mod text;

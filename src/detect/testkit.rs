@@ -201,7 +201,7 @@ pub fn maxmind(anonymous_ip: bool) -> crate::enrich::Enricher {
         anonymous_ip: anonymous_ip.then(|| format!("{dir}GeoIP2-Anonymous-IP-Test.mmdb").into()),
         ..crate::enrich::EnrichConfig::default()
     };
-    match crate::enrich::Enricher::open(&config) {
+    match crate::enrich::enricher::from_files(&config) {
         Ok(e) => e,
         Err(e) => panic!("MaxMind test databases (../shared must sit beside the repo): {e}"),
     }

@@ -1,32 +1,32 @@
-//! [`Enricher`]: the loaded databases and lists, a lookup cache, and hot reload.
+//! [`Enricher`]: the loaded databases and lists, a lookup cache, and the atomic
+//! replacement of any of them. Reading the files and noticing that one was replaced is the
+//! driver's (`driftwatch::sources::enrich_files`); the enricher only serves what it is given.
 
 use std::fmt;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use quick_cache::sync::Cache;
 
-use super::config::{DEFAULT_CACHE_SIZE, EnrichConfig, IntelListConfig};
-use super::error::EnrichError;
-use super::geoip::{DatabaseInfo, DatabaseKind, GeoDb};
+use super::config::DEFAULT_CACHE_SIZE;
+use super::geoip::{DatabaseInfo, GeoDb};
 use super::intel::{IntelList, ListInfo};
 use super::{Geo, IntelMatch};
 use crate::decode::fields::canonical;
-use crate::reload::{Reload, Watched};
 
 type GeoCache = Cache<IpAddr, Arc<Geo>>;
 
 /// The GeoIP databases and intel lists, with a lookup cache. Shared by reference between
-/// threads; lookups never block on a reload.
+/// threads; lookups never block on a replacement.
 pub struct Enricher {
-    /// City (one or two), ASN and Anonymous-IP, in that order: lists read the ASN the ASN
-    /// database wrote into the [`Geo`].
-    databases: Vec<Watched<GeoDb, EnrichError>>,
-    lists: Vec<Watched<IntelList, EnrichError>>,
+    /// City (one or two), ASN and Anonymous-IP, in that order
+    /// ([`super::EnrichConfig::database_slots`]): lists read the ASN the ASN database wrote
+    /// into the [`Geo`]. Each slot is swapped whole by [`Enricher::replace`].
+    databases: Vec<ArcSwap<GeoDb>>,
+    lists: Vec<ArcSwap<IntelList>>,
     cache_size: usize,
-    /// Replaced whole, never cleared in place, on a reload: a lookup that read the old
+    /// Replaced whole, never cleared in place, on a replacement: a lookup that read the old
     /// databases can only ever insert into the old cache, which is then dropped (see
     /// [`Enricher::lookup`]).
     cache: ArcSwap<GeoCache>,
@@ -35,12 +35,7 @@ pub struct Enricher {
 impl Default for Enricher {
     /// No databases and no lists: every lookup is an empty [`Geo`].
     fn default() -> Self {
-        Enricher {
-            databases: Vec::new(),
-            lists: Vec::new(),
-            cache_size: DEFAULT_CACHE_SIZE,
-            cache: ArcSwap::from_pointee(GeoCache::new(DEFAULT_CACHE_SIZE)),
-        }
+        Enricher::new(Vec::new(), Vec::new(), DEFAULT_CACHE_SIZE)
     }
 }
 
@@ -55,50 +50,28 @@ impl fmt::Debug for Enricher {
 }
 
 impl Enricher {
-    /// Validate `config` (every problem at once), then open every database and list. Fails
-    /// on the first file that cannot serve: a detector must not start on half its data.
-    pub fn open(config: &EnrichConfig) -> Result<Enricher, EnrichError> {
-        let problems = config.validate();
-        if !problems.is_empty() {
-            return Err(EnrichError::Config(problems));
+    /// Serve `databases`, in the order [`super::EnrichConfig::database_slots`] gives, and
+    /// `lists`, in configuration order, remembering up to `cache_size` addresses. The
+    /// parts come loaded ([`GeoDb::from_bytes`], [`IntelList::read`]); `Arc`s, so a driver
+    /// that watches their files can share them.
+    pub fn new(
+        databases: Vec<Arc<GeoDb>>,
+        lists: Vec<Arc<IntelList>>,
+        cache_size: usize,
+    ) -> Enricher {
+        Enricher {
+            databases: databases.into_iter().map(ArcSwap::new).collect(),
+            lists: lists.into_iter().map(ArcSwap::new).collect(),
+            cache_size,
+            cache: ArcSwap::from_pointee(GeoCache::new(cache_size)),
         }
-        let slots = [
-            (DatabaseKind::City, &config.city),
-            (DatabaseKind::City, &config.city_ipv6),
-            (DatabaseKind::Asn, &config.asn),
-            (DatabaseKind::AnonymousIp, &config.anonymous_ip),
-        ];
-        let mut databases = Vec::new();
-        for (kind, path) in slots {
-            if let Some(path) = path {
-                let path = path.clone();
-                let layout = config.city_layout;
-                databases.push(Watched::new(vec![path.clone()], move || {
-                    GeoDb::open(&path, kind, layout)
-                })?);
-            }
-        }
-        let has_asn_db = config.asn.is_some();
-        let mut lists = Vec::new();
-        for list in &config.lists {
-            let list = list.clone();
-            lists.push(Watched::new(vec![list.path.clone()], move || {
-                load_list(&list, has_asn_db)
-            })?);
-        }
-        Ok(Enricher {
-            databases,
-            lists,
-            cache_size: config.cache_size,
-            cache: ArcSwap::from_pointee(GeoCache::new(config.cache_size)),
-        })
     }
 
     /// Everything known about `ip`. A cache hit costs a hash lookup and an `Arc` clone.
     pub fn lookup(&self, ip: IpAddr) -> Arc<Geo> {
         let ip = canonical(ip);
-        // The cache is loaded before the databases: a reload stores new databases first
-        // and a new cache second, so whatever this lookup inserts was computed from
+        // The cache is loaded before the databases: a replacement stores new databases
+        // first and a new cache second, so whatever this lookup inserts was computed from
         // databases at least as new as the cache it goes into.
         let cache = self.cache.load();
         if let Some(geo) = cache.get(&ip) {
@@ -114,7 +87,7 @@ impl Enricher {
         let ip = canonical(ip);
         let mut geo = Geo::default();
         for db in &self.databases {
-            let db = db.get();
+            let db = db.load();
             if let Err(error) = db.fill(ip, &mut geo) {
                 // A verified database should never fail to decode; if one does, the other
                 // databases still answer.
@@ -122,7 +95,7 @@ impl Enricher {
             }
         }
         for list in &self.lists {
-            let list = list.get();
+            let list = list.load();
             if let Some(hit) = list.find(ip, geo.asn) {
                 geo.intel.push(IntelMatch {
                     tag: list.tag().to_string(),
@@ -143,22 +116,32 @@ impl Enricher {
         geo
     }
 
-    /// Reload every database and list whose file was replaced since the last check. Returns
-    /// one entry per file that changed: `Ok` when the new version serves, the error when it
-    /// could not be loaded (the old version keeps serving). Unchanged files are left out.
-    /// Any successful reload starts a fresh cache. Called by drivers, e.g. every minute.
-    pub fn reload_if_changed(&self) -> Vec<(PathBuf, Result<(), EnrichError>)> {
-        let mut report = Vec::new();
-        for db in &self.databases {
-            check(db, &mut report);
+    /// Serve new versions of some databases and lists, each given with its position (as
+    /// [`Enricher::new`] was given them; a position past the end is ignored), then start a
+    /// fresh cache if anything was replaced. Lookups running meanwhile finish on what they
+    /// started with.
+    pub fn replace(
+        &self,
+        databases: Vec<(usize, Arc<GeoDb>)>,
+        lists: Vec<(usize, Arc<IntelList>)>,
+    ) {
+        let mut replaced = false;
+        for (slot, db) in databases {
+            if let Some(current) = self.databases.get(slot) {
+                current.store(db);
+                replaced = true;
+            }
         }
-        for list in &self.lists {
-            check(list, &mut report);
+        for (slot, list) in lists {
+            if let Some(current) = self.lists.get(slot) {
+                current.store(list);
+                replaced = true;
+            }
         }
-        if report.iter().any(|(_, r)| r.is_ok()) {
+        // Stored after the parts: see `lookup`.
+        if replaced {
             self.cache.store(Arc::new(GeoCache::new(self.cache_size)));
         }
-        report
     }
 
     /// The databases serving now, in the order City (`city`, `city_ipv6`), ASN,
@@ -166,35 +149,32 @@ impl Enricher {
     pub fn databases(&self) -> Vec<DatabaseInfo> {
         self.databases
             .iter()
-            .map(|db| db.get().info().clone())
+            .map(|db| db.load().info().clone())
             .collect()
     }
 
     /// The intel lists serving now, in configuration order.
     pub fn lists(&self) -> Vec<ListInfo> {
-        self.lists.iter().map(|l| l.get().info()).collect()
+        self.lists.iter().map(|l| l.load().info()).collect()
     }
 }
 
-fn load_list(config: &IntelListConfig, has_asn_db: bool) -> Result<IntelList, EnrichError> {
-    let list = IntelList::load(config)?;
-    if !has_asn_db && list.asn_count() > 0 {
-        return Err(EnrichError::AsnListWithoutAsnDatabase {
-            path: config.path.clone(),
-            asns: list.asn_count(),
-        });
+/// The enricher `config` names, its files read whole with no check beyond loading them:
+/// what unit tests of the core open fixtures with (a driver reads and watches the files).
+#[cfg(test)]
+pub(crate) fn from_files(config: &super::EnrichConfig) -> Result<Enricher, super::EnrichError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let mut databases = Vec::new();
+    for (kind, path) in config.database_slots() {
+        let db = GeoDb::from_bytes(path, read(path), kind, config.city_layout, None)?;
+        databases.push(Arc::new(db));
     }
-    Ok(list)
-}
-
-fn check<T>(
-    watched: &Watched<T, EnrichError>,
-    report: &mut Vec<(PathBuf, Result<(), EnrichError>)>,
-) {
-    let path = watched.paths().first().cloned().unwrap_or_default();
-    match watched.reload_if_changed() {
-        Reload::Unchanged => {}
-        Reload::Reloaded => report.push((path, Ok(()))),
-        Reload::Failed(e) => report.push((path, Err(e))),
+    let mut lists = Vec::new();
+    for list in &config.lists {
+        let read = IntelList::read(list, read(&list.path).as_slice(), config.asn.is_some())?;
+        lists.push(Arc::new(read));
     }
+    Ok(Enricher::new(databases, lists, config.cache_size))
 }

@@ -46,8 +46,8 @@ use rdkafka::message::{Message, OwnedMessage};
 use tokio::runtime::Handle;
 
 use crate::config::Config;
-use crate::enrich::Enricher;
 use crate::pipeline::Pipeline;
+use crate::sources::enrich_files;
 use crate::suppress::Suppressions;
 use detect::{DetectPartitions, DetectTopics};
 use http::Health;
@@ -158,8 +158,9 @@ pub fn run(
         Arc::new(move || r.lock().unwrap_or_else(|p| p.into_inner()).get())
             as Arc<dyn Fn() -> Arc<crate::roster::Roster> + Send + Sync>
     };
-    let enricher =
-        Arc::new(Enricher::open(&config.enrich).map_err(|e| ServiceError::Other(e.to_string()))?);
+    let enricher = Arc::new(
+        enrich_files::open(&config.enrich).map_err(|e| ServiceError::Other(e.to_string()))?,
+    );
     metrics.set_database_builds(&enricher.databases());
     let suppress = Arc::new(
         Suppressions::load(&config.suppress).map_err(|e| ServiceError::Other(e.to_string()))?,
