@@ -207,7 +207,8 @@ mod tests {
     use std::path::Path;
 
     fn fixtures() -> (Roster, Enricher) {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // The repository's examples, two levels above this crate.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let roster_csv = std::fs::read(root.join("examples/roster.csv")).unwrap();
         let roster = Roster::from_bytes(&roster_csv, crate::roster::RosterFormat::Csv).unwrap();
         let geo = root.join("examples/geoip");
