@@ -25,7 +25,7 @@ use driftwatch::event::Format;
 use driftwatch::pipeline::{Pipeline, Processed};
 use driftwatch::roster::Roster;
 use driftwatch::simulate::{self, Params, Simulation};
-use driftwatch::sources::{enrich_files, roster_file};
+use driftwatch::sources::{enrich_files, roster_file, suppress_files};
 use driftwatch::suppress::Suppressions;
 
 /// The allocator the `driftwatch` binary runs with (src/main.rs), for both sides.
@@ -67,7 +67,7 @@ fn company() -> Company {
     let enricher = enrich_files::open(&config.enrich)
         .expect("databases")
         .into_enricher();
-    let suppress = Suppressions::load(&config.suppress).expect("trips");
+    let suppress = suppress_files::load(&config.suppress).expect("trips");
     let text = std::fs::read_to_string(dir.path().join("events/okta.ndjson")).expect("events");
     let records = text.lines().map(|l| l.as_bytes().to_vec()).collect();
     Company {

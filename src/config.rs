@@ -12,8 +12,8 @@ use crate::decode::{DecodeContext, FormatChoice};
 use crate::detect::DetectConfig;
 use crate::engine::Settings;
 use crate::enrich::EnrichConfig;
-use crate::sources::enrich_files;
 use crate::sources::roster_file::RosterConfig;
+use crate::sources::{enrich_files, suppress_files};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -208,7 +208,7 @@ impl Config {
         errors.extend(enrich_files::validate(&self.enrich));
         errors.extend(self.detect.validate());
         errors.extend(self.risk.validate());
-        errors.extend(self.suppress.validate());
+        errors.extend(suppress_files::validate(&self.suppress));
         if let Some(k) = &self.kafka {
             errors.extend(k.validate());
         }

@@ -16,7 +16,7 @@ use driftwatch::engine::Engine;
 use driftwatch::enrich::EnrichError;
 use driftwatch::roster::{Roster, RosterError};
 use driftwatch::simulate::{self, SimError};
-use driftwatch::sources::enrich_files;
+use driftwatch::sources::{enrich_files, suppress_files};
 use driftwatch::suppress::SuppressError;
 
 #[global_allocator]
@@ -544,9 +544,7 @@ fn run(cli: Cli) -> Result<()> {
             } = replay::Loaded::load(&config, roster.as_deref(), Utc::now())?;
             let mut engine = Engine::new(config.engine());
             if let Some(path) = &dispositions {
-                for d in
-                    driftwatch::suppress::read_dispositions(path).context("loading dispositions")?
-                {
+                for d in suppress_files::read_dispositions(path).context("loading dispositions")? {
                     engine.dispose(&d);
                 }
             }

@@ -27,7 +27,7 @@ use crate::pipeline::{Pipeline, Processed, Tally};
 use crate::roster::Roster;
 use crate::siem::AlertsFormat;
 use crate::sources::enrich_files::{self, EnrichFiles};
-use crate::sources::roster_file;
+use crate::sources::{roster_file, suppress_files};
 use crate::suppress::Suppressions;
 
 /// How much of an over-long record is kept for the dead-letter file. Records above the
@@ -239,7 +239,7 @@ impl Loaded {
             enricher: enrich_files::open(&config.enrich)
                 .map(EnrichFiles::into_enricher)
                 .map_err(LoadError::Enrich)?,
-            suppress: Suppressions::load(&config.suppress).map_err(LoadError::Suppress)?,
+            suppress: suppress_files::load(&config.suppress).map_err(LoadError::Suppress)?,
         })
     }
 

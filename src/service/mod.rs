@@ -47,8 +47,7 @@ use tokio::runtime::Handle;
 
 use crate::config::Config;
 use crate::pipeline::Pipeline;
-use crate::sources::enrich_files;
-use crate::suppress::Suppressions;
+use crate::sources::{enrich_files, suppress_files};
 use detect::{DetectPartitions, DetectTopics};
 use http::Health;
 use infra::{InfraPartitions, InfraTopics};
@@ -163,7 +162,7 @@ pub fn run(
     );
     metrics.set_database_builds(&enricher.databases());
     let suppress = Arc::new(
-        Suppressions::load(&config.suppress).map_err(|e| ServiceError::Other(e.to_string()))?,
+        suppress_files::load(&config.suppress).map_err(|e| ServiceError::Other(e.to_string()))?,
     );
 
     if kafka.create_topics {

@@ -2,10 +2,10 @@
 //! detection.
 //!
 //! Decoding, the roster, enrichment lookups, baselines, detectors and risk take the clock
-//! and their inputs as arguments and do no I/O of their own: loaders take bytes or readers,
-//! not paths ([`roster::Roster::from_bytes`], [`enrich::GeoDb::from_bytes`],
-//! [`enrich::IntelList::read`], [`enrich::Enricher::new`]), and nothing here watches a file,
-//! opens a socket or starts a task. The drivers — files, Kafka, HTTP, the command line — are
+//! and their inputs as arguments and do no I/O of their own: loaders take bytes, text or
+//! readers, not paths ([`roster::Roster::from_bytes`], [`enrich::GeoDb::from_bytes`],
+//! [`enrich::IntelList::read`], [`enrich::Enricher::new`], [`suppress::read_trips`]), and
+//! nothing here watches a file, opens a socket or starts a task. The drivers — files, Kafka, HTTP, the command line — are
 //! the `driftwatch` package, which reads the inputs, watches the files and calls in. This
 //! crate does not depend on tokio, rdkafka, axum, reqwest, prometheus, hyper or tower, so
 //! the compiler keeps the drivers out.
