@@ -35,9 +35,11 @@ RUN apt-get update \
 
 WORKDIR /src
 # Only what the binary is built from: Cargo.toml names the benches, so they must exist for
-# cargo to read the manifest; tests, examples and data are not needed.
+# cargo to read the manifest; crates/ holds the workspace's core crate; tests, examples and
+# data are not needed.
 COPY Cargo.toml Cargo.lock ./
 COPY benches ./benches
+COPY crates ./crates
 COPY src ./src
 
 # The registry and the target folder are cache mounts, so a rebuild after a source change

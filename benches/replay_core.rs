@@ -25,6 +25,7 @@ use driftwatch::event::Format;
 use driftwatch::pipeline::{Pipeline, Processed};
 use driftwatch::roster::Roster;
 use driftwatch::simulate::{self, Params, Simulation};
+use driftwatch::sources::{enrich_files, roster_file, suppress_files};
 use driftwatch::suppress::Suppressions;
 
 /// The allocator the `driftwatch` binary runs with (src/main.rs), for both sides.
@@ -61,9 +62,12 @@ fn company() -> Company {
     let sim = Simulation::in_world(params, &world).expect("valid parameters");
     simulate::write(&sim, dir.path(), false).expect("simulation written");
     let config = Config::load(&dir.path().join("driftwatch.toml")).expect("valid config");
-    let roster = Roster::load(&config.roster.as_ref().expect("a roster").path).expect("roster");
-    let enricher = Enricher::open(&config.enrich).expect("databases");
-    let suppress = Suppressions::load(&config.suppress).expect("trips");
+    let roster =
+        roster_file::load(&config.roster.as_ref().expect("a roster").path).expect("roster");
+    let enricher = enrich_files::open(&config.enrich)
+        .expect("databases")
+        .into_enricher();
+    let suppress = suppress_files::load(&config.suppress).expect("trips");
     let text = std::fs::read_to_string(dir.path().join("events/okta.ndjson")).expect("events");
     let records = text.lines().map(|l| l.as_bytes().to_vec()).collect();
     Company {

@@ -1,5 +1,5 @@
 //! The one TOML configuration file. Every section is owned by the module it configures
-//! (`roster::RosterConfig`, `enrich::EnrichConfig`, `detect::DetectConfig`); this file only
+//! (`sources::roster_file::RosterConfig`, `enrich::EnrichConfig`, `detect::DetectConfig`); this file only
 //! composes them, reads the file, makes relative paths relative to the file, and collects
 //! every validation error at once. `driftwatch.example.toml` documents every field.
 
@@ -12,7 +12,8 @@ use crate::decode::{DecodeContext, FormatChoice};
 use crate::detect::DetectConfig;
 use crate::engine::Settings;
 use crate::enrich::EnrichConfig;
-use crate::roster::RosterConfig;
+use crate::sources::roster_file::RosterConfig;
+use crate::sources::{enrich_files, suppress_files};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -204,10 +205,10 @@ impl Config {
         if let Some(r) = &self.roster {
             errors.extend(r.validate());
         }
-        errors.extend(self.enrich.validate());
+        errors.extend(enrich_files::validate(&self.enrich));
         errors.extend(self.detect.validate());
         errors.extend(self.risk.validate());
-        errors.extend(self.suppress.validate());
+        errors.extend(suppress_files::validate(&self.suppress));
         if let Some(k) = &self.kafka {
             errors.extend(k.validate());
         }

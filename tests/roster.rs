@@ -6,8 +6,9 @@ use std::path::Path;
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use driftwatch::roster::{
-    ClaimedProfile, EmployeeId, Field, Roster, RosterConfig, RosterError, RowError, Status,
+    ClaimedProfile, EmployeeId, Field, Roster, RosterError, RowError, Status,
 };
+use driftwatch::sources::roster_file::{self, RosterConfig};
 use proptest::prelude::*;
 
 const EXAMPLE_CSV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/roster.csv");
@@ -50,8 +51,8 @@ fn id_of(roster: &Roster, user: &str) -> Option<String> {
 
 #[test]
 fn example_files_load_and_agree() {
-    let from_csv = Roster::load(Path::new(EXAMPLE_CSV)).unwrap();
-    let from_json = Roster::load(Path::new(EXAMPLE_JSON)).unwrap();
+    let from_csv = roster_file::load(Path::new(EXAMPLE_CSV)).unwrap();
+    let from_json = roster_file::load(Path::new(EXAMPLE_JSON)).unwrap();
     assert_eq!(from_csv.len(), 10);
     assert_eq!(from_json.len(), from_csv.len());
     for p in from_csv.iter() {
@@ -88,7 +89,7 @@ fn example_files_load_and_agree() {
 
 #[test]
 fn every_example_alias_resolves_in_any_case() {
-    let roster = Roster::load(Path::new(EXAMPLE_CSV)).unwrap();
+    let roster = roster_file::load(Path::new(EXAMPLE_CSV)).unwrap();
     for p in roster.iter() {
         let id = Some(p.employee_id.0.to_string());
         assert_eq!(id_of(&roster, &p.employee_id.0), id);
@@ -323,7 +324,7 @@ fn columns_in_any_order_and_case_with_extra_columns_ignored() {
 /// CSV and JSON, free text, blank or null meaning absent.
 #[test]
 fn page_columns_come_from_csv_and_json() {
-    let roster = Roster::load(Path::new(EXAMPLE_CSV)).unwrap();
+    let roster = roster_file::load(Path::new(EXAMPLE_CSV)).unwrap();
     let diego = roster.resolve("dramos").unwrap();
     assert_eq!(diego.group.as_deref(), Some("Payments"));
     assert_eq!(diego.display_name.as_deref(), Some("Diego Ramos"));
@@ -332,7 +333,7 @@ fn page_columns_come_from_csv_and_json() {
     let fiona = roster.resolve("fhughes").unwrap();
     assert_eq!(fiona.display_name.as_deref(), Some("Fiona Hughes"));
     assert_eq!((fiona.upn.as_ref(), fiona.manager.as_ref()), (None, None));
-    let from_json = Roster::load(Path::new(EXAMPLE_JSON)).unwrap();
+    let from_json = roster_file::load(Path::new(EXAMPLE_JSON)).unwrap();
     let with_names = |r: &Roster| {
         r.iter()
             .filter(|p| p.display_name.is_some())
@@ -448,10 +449,10 @@ fn load_picks_the_format_by_extension_then_content() {
     ] {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        assert_eq!(Roster::load(&path).unwrap().len(), 10, "{name}");
+        assert_eq!(roster_file::load(&path).unwrap().len(), 10, "{name}");
     }
     let missing = dir.path().join("absent.csv");
-    let err = Roster::load(&missing).unwrap_err();
+    let err = roster_file::load(&missing).unwrap_err();
     assert!(matches!(err, RosterError::Io { .. }));
     assert!(err.to_string().contains("absent.csv"), "{err}");
 }
@@ -469,7 +470,7 @@ fn config_is_strict_and_validated() {
 
 #[test]
 fn profile_serializes_for_evidence() {
-    let roster = Roster::load(Path::new(EXAMPLE_CSV)).unwrap();
+    let roster = roster_file::load(Path::new(EXAMPLE_CSV)).unwrap();
     let p: &ClaimedProfile = roster.resolve("lmorgan").unwrap();
     assert_eq!(
         serde_json::to_value(p).unwrap(),

@@ -5,7 +5,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use driftwatch::roster::Roster;
+use driftwatch::sources::roster_file;
 
 struct Counting;
 
@@ -38,7 +38,7 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 
 #[test]
 fn resolve_does_not_allocate_for_ascii_names() {
-    let roster = Roster::load(std::path::Path::new(concat!(
+    let roster = roster_file::load(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/roster.csv"
     )))

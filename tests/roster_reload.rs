@@ -1,7 +1,8 @@
 //! Hot reload of the roster end to end: a broken replacement keeps the old roster serving.
 
 use driftwatch::reload::Reload;
-use driftwatch::roster::{self, RosterConfig, RosterError};
+use driftwatch::roster::RosterError;
+use driftwatch::sources::roster_file::{self, RosterConfig};
 
 const HEADER: &str = "employee_id,aliases,claimed_country,claimed_timezone,status";
 
@@ -75,13 +76,13 @@ fn a_service_does_not_start_on_a_broken_roster() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("roster.json");
     replace(&path, "[{\"employee_id\": \"E1\"}]");
-    let err = roster::watch(&path).err().unwrap();
+    let err = roster_file::watch(&path).err().unwrap();
     assert!(
         matches!(err, RosterError::Invalid(ref e) if e.len() == 3),
         "{err}"
     );
     assert!(matches!(
-        roster::watch(&dir.path().join("absent.csv")),
+        roster_file::watch(&dir.path().join("absent.csv")),
         Err(RosterError::Io { .. })
     ));
 }

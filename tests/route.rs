@@ -199,7 +199,7 @@ fn alertmanager_shows_and_routes_what_driftwatch_posts() {
         .map(|a| (a.id.clone(), a.severity.as_str().to_owned()))
         .collect();
     assert_eq!(listed.len(), per_severity.len(), "{text}");
-    let roster = driftwatch::roster::Roster::load(&repo("examples/roster.csv")).unwrap();
+    let roster = driftwatch::sources::roster_file::load(&repo("examples/roster.csv")).unwrap();
     let mut correlated = 0;
     for a in &listed {
         let labels = &a["labels"];

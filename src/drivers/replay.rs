@@ -26,6 +26,8 @@ use crate::event::Format;
 use crate::pipeline::{Pipeline, Processed, Tally};
 use crate::roster::Roster;
 use crate::siem::AlertsFormat;
+use crate::sources::enrich_files::{self, EnrichFiles};
+use crate::sources::{roster_file, suppress_files};
 use crate::suppress::Suppressions;
 
 /// How much of an over-long record is kept for the dead-letter file. Records above the
@@ -224,7 +226,9 @@ impl Loaded {
             .map(std::path::Path::to_path_buf)
             .or_else(|| config.roster.as_ref().map(|r| r.path.clone()));
         let roster = match path {
-            Some(p) => Roster::load(&p).map_err(|error| LoadError::Roster { path: p, error })?,
+            Some(p) => {
+                roster_file::load(&p).map_err(|error| LoadError::Roster { path: p, error })?
+            }
             None => Roster::default(),
         };
         Ok(Loaded {
@@ -232,8 +236,10 @@ impl Loaded {
                 decode: config.decode.context(now),
             },
             roster,
-            enricher: Enricher::open(&config.enrich).map_err(LoadError::Enrich)?,
-            suppress: Suppressions::load(&config.suppress).map_err(LoadError::Suppress)?,
+            enricher: enrich_files::open(&config.enrich)
+                .map(EnrichFiles::into_enricher)
+                .map_err(LoadError::Enrich)?,
+            suppress: suppress_files::load(&config.suppress).map_err(LoadError::Suppress)?,
         })
     }
 

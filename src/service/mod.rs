@@ -46,9 +46,8 @@ use rdkafka::message::OwnedMessage;
 use tokio::runtime::Handle;
 
 use crate::config::Config;
-use crate::enrich::Enricher;
 use crate::pipeline::Pipeline;
-use crate::suppress::Suppressions;
+use crate::sources::{enrich_files, suppress_files};
 use crate::telemetry::{self, Event, Metrics, TopicName};
 use detect::{DetectPartitions, DetectTopics};
 use http::Health;
@@ -159,14 +158,15 @@ pub fn run(
         Arc::new(move || r.lock().unwrap_or_else(|p| p.into_inner()).get())
             as Arc<dyn Fn() -> Arc<crate::roster::Roster> + Send + Sync>
     };
-    let enricher =
-        Arc::new(Enricher::open(&config.enrich).map_err(|e| ServiceError::Other(e.to_string()))?);
+    let enricher = Arc::new(
+        enrich_files::open(&config.enrich).map_err(|e| ServiceError::Other(e.to_string()))?,
+    );
     telemetry::GeoipDatabasesLoaded {
         databases: &enricher.databases(),
     }
     .emit(&metrics);
     let suppress = Arc::new(
-        Suppressions::load(&config.suppress).map_err(|e| ServiceError::Other(e.to_string()))?,
+        suppress_files::load(&config.suppress).map_err(|e| ServiceError::Other(e.to_string()))?,
     );
 
     if kafka.create_topics {

@@ -92,8 +92,8 @@ pub fn maxmind() -> Enricher {
         anonymous_ip: Some(format!("{dir}GeoIP2-Anonymous-IP-Test.mmdb").into()),
         ..EnrichConfig::default()
     };
-    match Enricher::open(&config) {
-        Ok(e) => e,
+    match crate::sources::enrich_files::open(&config) {
+        Ok(e) => e.into_enricher(),
         Err(e) => panic!("MaxMind test databases (../shared must sit beside the repo): {e}"),
     }
 }

@@ -11,6 +11,7 @@ use super::Located;
 use super::catalog::CATALOG;
 use crate::enrich::{EnrichConfig, Enricher, asn_csv};
 use crate::simulate::SimError;
+use crate::sources::enrich_files::{self, EnrichFiles};
 
 /// Where the real GeoIP data is cached: `$DRIFTWATCH_REAL_GEO`, else
 /// `~/.cache/driftwatch/geo` (what `.ci/run` and `bench/fetch-geo` fill).
@@ -108,11 +109,12 @@ impl RealSources {
             source,
         })?;
         let (ranges, orgs) = read_asn_ranges(file, &inputs.asn_csv)?;
-        let city = Enricher::open(&EnrichConfig {
+        let city = enrich_files::open(&EnrichConfig {
             city: Some(inputs.city.clone()),
             cache_size: 1024,
             ..EnrichConfig::default()
         })
+        .map(EnrichFiles::into_enricher)
         .map_err(|e| SimError::RealData {
             message: format!("{}: {e}", inputs.city.display()),
         })?;

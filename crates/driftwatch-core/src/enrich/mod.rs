@@ -1,19 +1,22 @@
 //! Enrich: what an IP address says — GeoIP City / ASN / Anonymous-IP lookups and tagged
 //! intel lists — folded into one [`Geo`], cached by address.
 //!
-//! - [`config`]: [`EnrichConfig`], the `[enrich]` section, with all-at-once validation.
+//! - [`config`]: [`EnrichConfig`], the `[enrich]` section, with all-at-once validation
+//!   (the files themselves are looked at by the caller's check).
 //! - [`geoip`]: MaxMind DB readers (City in GeoIP2 or flat DB-IP layout, ASN, Anonymous-IP).
 //! - [`mmdb`]: opens a MaxMind DB file as its publisher wrote it (lenient metadata) and
 //!   verifies its search tree and records.
 //! - [`intel`]: tagged lists of ASNs and networks (X4BNet, bad-asn-list, the curated
 //!   `geoip/consumer-vpn-providers.csv`).
 //! - [`enricher`]: [`Enricher`], which owns them, answers lookups through a cache, and
-//!   reloads files that were replaced.
+//!   swaps in new versions atomically.
 //! - [`write`]: writes MaxMind DB files (the simulator's world, demo and test data).
 //! - [`asn_csv`]: builds an ASN database from ip-location-db's CSV ranges
 //!   (`driftwatch geoip build-asn`).
 //!
-//! Lookups are pure reads of in-memory data; only opening and reloading touch files.
+//! Lookups are pure reads of in-memory data. Databases and lists are built from bytes or
+//! readers ([`GeoDb::from_bytes`], [`IntelList::read`]); reading their files and watching
+//! them for replacement is the driver's (`driftwatch::sources::enrich_files`).
 
 pub mod asn_csv;
 pub mod config;
@@ -34,8 +37,8 @@ use serde::{Deserialize, Serialize};
 pub use config::{ANONYMIZER_TAGS, CityLayoutSetting, EnrichConfig, IntelListConfig, ListFormat};
 pub use enricher::Enricher;
 pub use error::EnrichError;
-pub use geoip::{CityLayout, DatabaseBuild, DatabaseInfo, DatabaseKind};
-pub use intel::ListInfo;
+pub use geoip::{CityLayout, DatabaseBuild, DatabaseInfo, DatabaseKind, GeoDb};
+pub use intel::{IntelList, ListInfo};
 
 /// Everything driftwatch knows about one IP address. Absent facts are `None` (and left out
 /// of JSON): a database without a record for the address is normal, not an error.

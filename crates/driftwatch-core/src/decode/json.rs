@@ -168,7 +168,7 @@ pub(crate) mod testing {
     use crate::event::{EventKind, LoginEvent, Outcome};
 
     /// Where the shared real-world samples live.
-    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples");
+    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/samples");
 
     /// A sample file's text, by path under `../shared/samples`.
     pub fn sample(path: &str) -> String {

@@ -195,13 +195,16 @@ impl Scene {
 /// MaxMind's official test databases in `../shared/geoip/maxmind-test`: the City database,
 /// and the Anonymous-IP one when asked for.
 pub fn maxmind(anonymous_ip: bool) -> crate::enrich::Enricher {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/geoip/maxmind-test/");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/geoip/maxmind-test/"
+    );
     let config = crate::enrich::EnrichConfig {
         city: Some(format!("{dir}GeoIP2-City-Test.mmdb").into()),
         anonymous_ip: anonymous_ip.then(|| format!("{dir}GeoIP2-Anonymous-IP-Test.mmdb").into()),
         ..crate::enrich::EnrichConfig::default()
     };
-    match crate::enrich::Enricher::open(&config) {
+    match crate::enrich::enricher::from_files(&config) {
         Ok(e) => e,
         Err(e) => panic!("MaxMind test databases (../shared must sit beside the repo): {e}"),
     }

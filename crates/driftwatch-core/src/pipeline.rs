@@ -207,10 +207,12 @@ mod tests {
     use std::path::Path;
 
     fn fixtures() -> (Roster, Enricher) {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let roster = Roster::load(&root.join("examples/roster.csv")).unwrap();
+        // The repository's examples, two levels above this crate.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let roster_csv = std::fs::read(root.join("examples/roster.csv")).unwrap();
+        let roster = Roster::from_bytes(&roster_csv, crate::roster::RosterFormat::Csv).unwrap();
         let geo = root.join("examples/geoip");
-        let enricher = Enricher::open(&EnrichConfig {
+        let enricher = crate::enrich::enricher::from_files(&EnrichConfig {
             city: Some(geo.join("demo-city.mmdb")),
             asn: Some(geo.join("demo-asn.mmdb")),
             anonymous_ip: Some(geo.join("demo-anonymous-ip.mmdb")),

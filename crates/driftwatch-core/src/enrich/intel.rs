@@ -8,6 +8,7 @@
 //! list's size (X4BNet's datacenter list has ~50 000 prefixes).
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -160,9 +161,9 @@ pub struct ListInfo {
     pub ipv6_networks: usize,
 }
 
-/// One loaded list.
+/// One loaded list: what [`super::Enricher`] serves, read by [`IntelList::read`].
 #[derive(Debug)]
-pub(crate) struct IntelList {
+pub struct IntelList {
     tag: Arc<str>,
     path: PathBuf,
     provider: Option<Arc<str>>,
@@ -202,8 +203,15 @@ impl Builder {
 }
 
 impl IntelList {
-    /// Read the list a configuration entry names.
-    pub(crate) fn load(config: &IntelListConfig) -> Result<IntelList, EnrichError> {
+    /// Read the list a configuration entry names from `input`, the file's content
+    /// (`config.path` names it in errors and in every match). Without an ASN database
+    /// (`has_asn_database` false) a list with ASN entries is refused: they could never
+    /// match, and refusing is kinder than a list that silently does nothing.
+    pub fn read(
+        config: &IntelListConfig,
+        input: impl Read,
+        has_asn_database: bool,
+    ) -> Result<IntelList, EnrichError> {
         let path = config.path.as_path();
         let mut b = Builder {
             providers: HashMap::new(),
@@ -213,8 +221,14 @@ impl IntelList {
         };
         let fixed = config.provider.as_deref();
         match config.format.resolve(path) {
-            ListFormat::Csv => read_csv(path, config, &mut b)?,
-            ListFormat::Lines | ListFormat::Auto => read_lines(path, fixed, &mut b)?,
+            ListFormat::Csv => read_csv(path, input, config, &mut b)?,
+            ListFormat::Lines | ListFormat::Auto => read_lines(path, input, fixed, &mut b)?,
+        }
+        if !has_asn_database && !b.asns.is_empty() {
+            return Err(EnrichError::AsnListWithoutAsnDatabase {
+                path: path.to_owned(),
+                asns: b.asns.len(),
+            });
         }
         Ok(IntelList {
             tag: Arc::from(config.tag.as_str()),
@@ -227,18 +241,13 @@ impl IntelList {
     }
 
     /// The tag this list gives its matches.
-    pub(crate) fn tag(&self) -> &Arc<str> {
+    pub fn tag(&self) -> &Arc<str> {
         &self.tag
     }
 
     /// The list file.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// How many ASN entries the list has (they need an ASN database to match).
-    pub(crate) fn asn_count(&self) -> usize {
-        self.asns.len()
     }
 
     /// The entry matching `ip` (by network) or `asn`, the network first: it is the more
@@ -263,7 +272,7 @@ impl IntelList {
     }
 
     /// Counts for display.
-    pub(crate) fn info(&self) -> ListInfo {
+    pub fn info(&self) -> ListInfo {
         ListInfo {
             path: self.path.clone(),
             tag: self.tag.to_string(),
@@ -275,11 +284,19 @@ impl IntelList {
     }
 }
 
-fn read_lines(path: &Path, provider: Option<&str>, b: &mut Builder) -> Result<(), EnrichError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EnrichError::ListIo {
-        path: path.to_owned(),
-        source,
-    })?;
+fn read_lines(
+    path: &Path,
+    mut input: impl Read,
+    provider: Option<&str>,
+    b: &mut Builder,
+) -> Result<(), EnrichError> {
+    let mut text = String::new();
+    input
+        .read_to_string(&mut text)
+        .map_err(|source| EnrichError::ListIo {
+            path: path.to_owned(),
+            source,
+        })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     for (n, line) in (1u64..).zip(text.lines()) {
         let content = line.split('#').next().unwrap_or("");
@@ -300,7 +317,12 @@ fn read_lines(path: &Path, provider: Option<&str>, b: &mut Builder) -> Result<()
     Ok(())
 }
 
-fn read_csv(path: &Path, config: &IntelListConfig, b: &mut Builder) -> Result<(), EnrichError> {
+fn read_csv(
+    path: &Path,
+    input: impl Read,
+    config: &IntelListConfig,
+    b: &mut Builder,
+) -> Result<(), EnrichError> {
     let csv_err = |message: String| EnrichError::ListCsv {
         path: path.to_owned(),
         message,
@@ -312,8 +334,7 @@ fn read_csv(path: &Path, config: &IntelListConfig, b: &mut Builder) -> Result<()
         .comment(Some(b'#'))
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| csv_err(e.to_string()))?;
+        .from_reader(input);
     let headers = reader
         .headers()
         .map_err(|e| csv_err(e.to_string()))?

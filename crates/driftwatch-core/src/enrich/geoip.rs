@@ -13,7 +13,6 @@
 //! that cannot be read is named in the error (`GeoDb::name_the_field`).
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -251,20 +250,6 @@ where
     d.deserialize_seq(First(PhantomData))
 }
 
-/// The file's bytes, with room to spare for [`mmdb::open`] to rewrite the metadata in place
-/// (a reallocation would briefly hold a City database twice).
-fn read_with_slack(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    let mut bytes = Vec::with_capacity(
-        usize::try_from(len)
-            .unwrap_or(0)
-            .saturating_add(mmdb::METADATA_SLACK),
-    );
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
 /// Top-level keys that only a GeoIP2-layout City (or Country) record has.
 const GEOIP2_CITY_KEYS: [&str; 5] = ["city", "country", "location", "continent", "subdivisions"];
 
@@ -276,8 +261,8 @@ enum Reads {
     AnonymousIp,
 }
 
-/// One opened, verified database and how to read it.
-pub(crate) struct GeoDb {
+/// One opened, verified database and how to read it: what [`super::Enricher`] serves.
+pub struct GeoDb {
     reader: Reader<Vec<u8>>,
     reads: Reads,
     info: DatabaseInfo,
@@ -291,21 +276,27 @@ impl std::fmt::Debug for GeoDb {
 }
 
 impl GeoDb {
-    /// Open, verify and classify the database at `path` for the `kind` slot. A database
-    /// whose records do not fit the slot is refused (a Country database configured as
-    /// `asn` would otherwise silently answer nothing).
-    pub(crate) fn open(
+    /// Open, verify and classify the database in `bytes` (a whole `.mmdb` file, read from
+    /// `path`, which names it in errors and [`DatabaseInfo`]) for the `kind` slot. A
+    /// database whose records do not fit the slot is refused (a Country database configured
+    /// as `asn` would otherwise silently answer nothing). `remembered` is the folder of
+    /// databases verified before ([`mmdb::open_remembering`]); `None` walks every time.
+    ///
+    /// Give `bytes` [`mmdb::METADATA_SLACK`] spare capacity, so the metadata is rewritten in
+    /// place (a reallocation would briefly hold a City database twice).
+    pub fn from_bytes(
         path: &Path,
+        bytes: Vec<u8>,
         kind: DatabaseKind,
         layout: CityLayoutSetting,
+        remembered: Option<&Path>,
     ) -> Result<GeoDb, EnrichError> {
         let db_err = |error| EnrichError::Database {
             path: path.to_owned(),
             error,
         };
-        let bytes = read_with_slack(path).map_err(|e| db_err(MmdbError::Reader(e.into())))?;
         let (mmdb::Opened { reader, metadata }, checked) =
-            mmdb::open_remembering(bytes, mmdb::verified_dir().as_deref()).map_err(db_err)?;
+            mmdb::open_remembering(bytes, remembered).map_err(db_err)?;
         tracing::debug!(path = %path.display(), ?checked, "database opened");
         let meta = &metadata;
         let database_type = meta.database_type.clone();
@@ -374,7 +365,7 @@ impl GeoDb {
     }
 
     /// Facts about this database.
-    pub(crate) fn info(&self) -> &DatabaseInfo {
+    pub fn info(&self) -> &DatabaseInfo {
         &self.info
     }
 
@@ -629,7 +620,8 @@ mod tests {
             &[("192.0.2.0/24".parse().unwrap(), record)],
         )
         .unwrap();
-        GeoDb::open(&path, kind, CityLayoutSetting::Auto)
+        let bytes = std::fs::read(&path).unwrap();
+        GeoDb::from_bytes(&path, bytes, kind, CityLayoutSetting::Auto, None)
     }
 
     fn lookup(db: &GeoDb) -> Geo {

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::geoip::DatabaseKind;
+
 /// Which GeoIP databases and intel lists to load. Every database is optional: without a
 /// City database there is no location, without an ASN database no ASN (and ASN lists
 /// cannot match), without an Anonymous-IP database no anonymizer flags.
@@ -162,10 +164,27 @@ impl EnrichConfig {
         }
     }
 
+    /// The GeoIP databases configured, in the order an [`super::Enricher`] consults them:
+    /// City (`city`, then `city_ipv6`), ASN, Anonymous-IP (lists read the ASN the ASN
+    /// database wrote into the [`super::Geo`]).
+    pub fn database_slots(&self) -> Vec<(DatabaseKind, &Path)> {
+        [
+            (DatabaseKind::City, &self.city),
+            (DatabaseKind::City, &self.city_ipv6),
+            (DatabaseKind::Asn, &self.asn),
+            (DatabaseKind::AnonymousIp, &self.anonymous_ip),
+        ]
+        .into_iter()
+        .filter_map(|(kind, path)| Some((kind, path.as_deref()?)))
+        .collect()
+    }
+
     /// Every problem with this configuration, in one pass, so an operator fixes them all
-    /// at once. Empty means valid. Checks that files exist; their content is checked by
-    /// [`super::Enricher::open`].
-    pub fn validate(&self) -> Vec<String> {
+    /// at once. Empty means valid. Whether a named file can be read is asked of
+    /// `file_problem` (`None` when it can, else why not, naming the file), so the core
+    /// opens nothing: the driver checks the disk (`driftwatch::sources::enrich_files::
+    /// validate`), and the content is checked when the files are loaded.
+    pub fn validate_with(&self, file_problem: impl Fn(&Path) -> Option<String>) -> Vec<String> {
         let mut problems = Vec::new();
         let databases = [
             ("city", &self.city),
@@ -175,7 +194,7 @@ impl EnrichConfig {
         ];
         for (field, path) in databases {
             if let Some(path) = path {
-                check_file(&mut problems, field, path);
+                check_file(&mut problems, field, path, &file_problem);
             }
         }
         if self.cache_size == 0 {
@@ -183,7 +202,12 @@ impl EnrichConfig {
         }
         for (i, list) in self.lists.iter().enumerate() {
             let field = format!("enrich.lists (entry {})", i + 1);
-            check_file(&mut problems, &format!("{field}.path"), &list.path);
+            check_file(
+                &mut problems,
+                &format!("{field}.path"),
+                &list.path,
+                &file_problem,
+            );
             if !is_tag(&list.tag) {
                 problems.push(format!(
                     "{field}.tag {:?} must be a non-empty lower-case word (a-z, 0-9, _ or -)",
@@ -216,16 +240,19 @@ impl EnrichConfig {
     }
 }
 
-fn check_file(problems: &mut Vec<String>, field: &str, path: &Path) {
+fn check_file(
+    problems: &mut Vec<String>,
+    field: &str,
+    path: &Path,
+    file_problem: impl Fn(&Path) -> Option<String>,
+) {
     let field = if field.starts_with("enrich.") {
         field.to_owned()
     } else {
         format!("enrich.{field}")
     };
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => {}
-        Ok(_) => problems.push(format!("{field}: {} is not a file", path.display())),
-        Err(e) => problems.push(format!("{field}: {}: {e}", path.display())),
+    if let Some(problem) = file_problem(path) {
+        problems.push(format!("{field}: {problem}"));
     }
 }
 
@@ -267,34 +294,6 @@ mod tests {
             toml::from_str::<EnrichConfig>("[[lists]]\npath = \"x\"\ntag = \"vpn\"\nfmt = \"csv\"")
                 .is_err()
         );
-    }
-
-    #[test]
-    fn validate_reports_every_problem_at_once() {
-        let c = EnrichConfig {
-            city: Some("/nonexistent/city.mmdb".into()),
-            asn: Some("/nonexistent/asn.mmdb".into()),
-            cache_size: 0,
-            lists: vec![IntelListConfig {
-                path: "/nonexistent/list.txt".into(),
-                tag: "Consumer VPN".into(),
-                provider: Some(" ".into()),
-                format: ListFormat::Auto,
-                entry_column: Some("asn".into()),
-                provider_column: None,
-            }],
-            ..EnrichConfig::default()
-        };
-        let problems = c.validate();
-        let has = |needle: &str| problems.iter().any(|p| p.contains(needle));
-        assert!(has("enrich.city"), "{problems:?}");
-        assert!(has("enrich.asn"), "{problems:?}");
-        assert!(has("cache_size"), "{problems:?}");
-        assert!(has("enrich.lists (entry 1).path"), "{problems:?}");
-        assert!(has("enrich.lists (entry 1).tag"), "{problems:?}");
-        assert!(has("enrich.lists (entry 1).provider"), "{problems:?}");
-        assert!(has("enrich.lists (entry 1).entry_column"), "{problems:?}");
-        assert_eq!(problems.len(), 7, "{problems:?}");
     }
 
     #[test]

@@ -2,6 +2,10 @@
 //! allowlisted networks, ASNs and intel tags (corporate egress, the company's own VPN),
 //! approved travel windows from a CSV file, and analysts' dispositions of alerts (a benign
 //! or false-positive verdict silences the alert's rules for that employee for a while).
+//!
+//! The travel file and the dispositions file are read by the driver
+//! (`driftwatch::sources::suppress_files`); [`read_trips`] and [`read_dispositions`] take
+//! their text.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -39,21 +43,6 @@ impl Default for Config {
             allowlist_networks: Vec::new(),
             allowlist_asns: Vec::new(),
             travel: None,
-        }
-    }
-}
-
-impl Config {
-    /// Every problem with these settings.
-    pub fn validate(&self) -> Vec<String> {
-        match &self.travel {
-            Some(p) if !p.is_file() => {
-                vec![format!(
-                    "suppress.travel: {} is not a readable file",
-                    p.display()
-                )]
-            }
-            _ => Vec::new(),
         }
     }
 }
@@ -137,6 +126,7 @@ impl Silence {
 /// Why the suppressions could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SuppressError {
+    /// The file cannot be read (reported by the driver that reads it).
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -176,23 +166,22 @@ struct TripRow {
 }
 
 impl Suppressions {
-    /// Load what `cfg` names.
-    pub fn load(cfg: &Config) -> Result<Suppressions, SuppressError> {
+    /// The allowlists `cfg` gives, and the approved `trips` (read by [`read_trips`] from
+    /// the file `cfg.travel` names).
+    pub fn new(cfg: &Config, trips: Vec<Trip>) -> Suppressions {
         let mut s = Suppressions {
             tags: cfg.allowlist_tags.clone(),
             networks: cfg.allowlist_networks.clone(),
             asns: cfg.allowlist_asns.clone(),
             trips: HashMap::new(),
         };
-        if let Some(path) = &cfg.travel {
-            for trip in read_trips(path)? {
-                s.trips
-                    .entry(trip.employee_id.clone())
-                    .or_default()
-                    .push(trip);
-            }
+        for trip in trips {
+            s.trips
+                .entry(trip.employee_id.clone())
+                .or_default()
+                .push(trip);
         }
-        Ok(s)
+        s
     }
 
     /// The address says nothing about where the person is.
@@ -222,12 +211,9 @@ impl Suppressions {
     }
 }
 
-fn read_trips(path: &Path) -> Result<Vec<Trip>, SuppressError> {
-    let io = |source| SuppressError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let text = std::fs::read_to_string(path).map_err(io)?;
+/// Read approved trips from the travel CSV `text` (header `employee_id,country,from,to`),
+/// every bad row reported at once; `path` is the file it came from, named in errors.
+pub fn read_trips(path: &Path, text: &str) -> Result<Vec<Trip>, SuppressError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -271,12 +257,10 @@ fn read_trips(path: &Path) -> Result<Vec<Trip>, SuppressError> {
     }
 }
 
-/// Read dispositions from JSON lines (for replay; the API writes them in production).
-pub fn read_dispositions(path: &Path) -> Result<Vec<Disposition>, SuppressError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SuppressError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+/// Read dispositions from JSON lines `text` (for replay; the API writes them in
+/// production), every bad line reported at once; `path` is the file it came from, named in
+/// errors.
+pub fn read_dispositions(path: &Path, text: &str) -> Result<Vec<Disposition>, SuppressError> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (i, line) in text
@@ -303,21 +287,15 @@ pub fn read_dispositions(path: &Path) -> Result<Vec<Disposition>, SuppressError>
 mod tests {
     use super::*;
 
-    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("travel.csv");
-        std::fs::write(&p, text).unwrap();
-        (dir, p)
+    /// The suppressions of the default section with the trips of a travel file's `text`.
+    fn with_trips(text: &str) -> Result<Suppressions, SuppressError> {
+        let trips = read_trips(Path::new("travel.csv"), text)?;
+        Ok(Suppressions::new(&Config::default(), trips))
     }
 
     #[test]
     fn trips_cover_their_country_and_dates_with_a_day_of_slack() {
-        let (_d, p) = write("employee_id,country,from,to\nE1,de,2026-11-10,2026-11-12\n");
-        let s = Suppressions::load(&Config {
-            travel: Some(p),
-            ..Config::default()
-        })
-        .unwrap();
+        let s = with_trips("employee_id,country,from,to\nE1,de,2026-11-10,2026-11-12\n").unwrap();
         let e = EmployeeId("E1".into());
         let at = |d: &str| format!("{d}T12:00:00Z").parse::<DateTime<Utc>>().unwrap();
         assert!(s.trip(&e, at("2026-11-10"), Some("DE")).is_some());
@@ -339,13 +317,9 @@ mod tests {
 
     #[test]
     fn every_bad_trip_row_is_reported() {
-        let (_d, p) = write(
+        let err = with_trips(
             "employee_id,country,from,to\nE1,DEU,2026-11-10,2026-11-12\nE2,DE,soon,2026-11-12\nE3,DE,2026-11-12,2026-11-10\n",
-        );
-        let err = Suppressions::load(&Config {
-            travel: Some(p),
-            ..Config::default()
-        })
+        )
         .unwrap_err();
         let SuppressError::Invalid { errors, .. } = err else {
             panic!("{err}")
@@ -356,12 +330,14 @@ mod tests {
 
     #[test]
     fn allowlists_by_tag_network_and_asn() {
-        let s = Suppressions::load(&Config {
-            allowlist_networks: vec!["198.51.100.0/28".parse().unwrap()],
-            allowlist_asns: vec![64500],
-            ..Config::default()
-        })
-        .unwrap();
+        let s = Suppressions::new(
+            &Config {
+                allowlist_networks: vec!["198.51.100.0/28".parse().unwrap()],
+                allowlist_asns: vec![64500],
+                ..Config::default()
+            },
+            Vec::new(),
+        );
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let tagged = Geo {
             tags: vec!["corporate_egress".into()],

@@ -42,67 +42,14 @@ mod row;
 pub mod work_hours;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
-use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 pub use error::{Field, RosterError, RowError};
 pub use profile::{ClaimedProfile, EmployeeId, Status, UnknownStatus};
 pub use work_hours::{WorkHours, WorkHoursError};
 
-use crate::reload::Watched;
 use alias::AliasIndex;
 use row::{Checked, RawRecord};
-
-/// The `[roster]` configuration section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RosterConfig {
-    /// The roster file. `.csv` is read as CSV and `.json` as JSON; any other name is
-    /// recognised by content (JSON starts with `[` or `{`). Watched for hot reload.
-    pub path: PathBuf,
-}
-
-impl RosterConfig {
-    /// Every problem with this section, empty when it is usable. Does no I/O: whether
-    /// the file exists and parses is [`Roster::load`]'s to report.
-    pub fn validate(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if self.path.as_os_str().is_empty() {
-            problems.push("roster.path is empty".to_owned());
-        } else if self.path.file_name().is_none() {
-            problems.push(format!(
-                "roster.path {} does not name a file",
-                self.path.display()
-            ));
-        } else if !self.path.is_file() {
-            // Reported with the other problems; the content is checked when it loads.
-            problems.push(format!(
-                "roster.path {} is not a readable file",
-                self.path.display()
-            ));
-        }
-        problems
-    }
-
-    /// Load the roster this section names.
-    pub fn load(&self) -> Result<Roster, RosterError> {
-        Roster::load(&self.path)
-    }
-
-    /// Load the roster and watch it for hot reload; see [`watch`].
-    pub fn watch(&self) -> Result<Watched<Roster, RosterError>, RosterError> {
-        watch(&self.path)
-    }
-}
-
-/// Load the roster at `path` and watch it: a driver calls
-/// [`Watched::reload_if_changed`] periodically; a replacement that fails to load is
-/// reported and the previous roster keeps serving.
-pub fn watch(path: &Path) -> Result<Watched<Roster, RosterError>, RosterError> {
-    let owned = path.to_path_buf();
-    Watched::new(vec![owned.clone()], move || Roster::load(&owned))
-}
 
 /// The roster: profiles and the alias index, immutable once loaded (a reload builds a
 /// new one, so readers never see a half-updated index).
@@ -117,26 +64,31 @@ pub struct Roster {
     aliases: AliasIndex,
 }
 
-/// The two file formats.
+/// The two roster file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum RosterFormat {
+    /// CSV with a header.
     Csv,
+    /// JSON (see [`read`] for the shape).
     Json,
 }
 
-impl Format {
-    fn of(path: &Path, content: &[u8]) -> Format {
-        let ext = path.extension().and_then(|e| e.to_str());
+impl RosterFormat {
+    /// The format of a roster file named `name` holding `content`: by the extension
+    /// (`.csv`, `.json`), else by content (JSON starts with `[` or `{`). Only the name is
+    /// looked at, never the file.
+    pub fn of(name: &Path, content: &[u8]) -> RosterFormat {
+        let ext = name.extension().and_then(|e| e.to_str());
         match ext {
-            Some(e) if e.eq_ignore_ascii_case("csv") => Format::Csv,
-            Some(e) if e.eq_ignore_ascii_case("json") => Format::Json,
+            Some(e) if e.eq_ignore_ascii_case("csv") => RosterFormat::Csv,
+            Some(e) if e.eq_ignore_ascii_case("json") => RosterFormat::Json,
             _ => {
                 let body = content
                     .strip_prefix("\u{feff}".as_bytes())
                     .unwrap_or(content);
                 match body.iter().find(|b| !b.is_ascii_whitespace()) {
-                    Some(b'[' | b'{') => Format::Json,
-                    _ => Format::Csv,
+                    Some(b'[' | b'{') => RosterFormat::Json,
+                    _ => RosterFormat::Csv,
                 }
             }
         }
@@ -208,15 +160,12 @@ fn claimed_twice(what: &str, earlier: Option<&Checked>) -> String {
 }
 
 impl Roster {
-    /// Load a roster file, CSV or JSON by extension (or by content for other names).
-    pub fn load(path: &Path) -> Result<Roster, RosterError> {
-        let content = std::fs::read(path).map_err(|source| RosterError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        match Format::of(path, &content) {
-            Format::Csv => Roster::from_csv_reader(content.as_slice()),
-            Format::Json => match std::str::from_utf8(&content) {
+    /// Read a roster file's bytes in `format` (see [`RosterFormat::of`]). Reading the
+    /// file, and watching it, is the driver's (`driftwatch::sources::roster_file`).
+    pub fn from_bytes(content: &[u8], format: RosterFormat) -> Result<Roster, RosterError> {
+        match format {
+            RosterFormat::Csv => Roster::from_csv_reader(content),
+            RosterFormat::Json => match std::str::from_utf8(content) {
                 Ok(text) => Roster::from_json_str(text),
                 Err(e) => Err(RosterError::Json(format!("not UTF-8: {e}"))),
             },

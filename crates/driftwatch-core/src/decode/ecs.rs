@@ -206,7 +206,7 @@ mod tests {
     /// Elastic integrations), written for this crate: no ECS sample ships in ../shared.
     const FIXTURE: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/ecs/auth-events.ndjson"
+        "/../../tests/fixtures/ecs/auth-events.ndjson"
     ));
 
     fn fixture() -> Vec<&'static str> {

@@ -404,7 +404,10 @@ pub(crate) mod testkit {
 
     /// The lines of a sample file under `../shared/samples/`.
     pub fn sample_lines(rel: &str) -> Vec<String> {
-        let path = format!("{}/../shared/samples/{rel}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../../shared/samples/{rel}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         text.lines().map(str::to_owned).collect()
     }
