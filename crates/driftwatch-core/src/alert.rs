@@ -248,6 +248,31 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
 }
 
+impl Finding {
+    /// A finding about a login located by `geo`: its evidence, then the databases that
+    /// answered for the address, which every rule shows last so the analyst can weigh
+    /// the location.
+    pub fn located(
+        rule: &'static str,
+        severity: Severity,
+        risk: u8,
+        summary: String,
+        evidence: impl IntoIterator<Item = Evidence>,
+        geo: &Geo,
+    ) -> Finding {
+        Finding {
+            rule,
+            severity,
+            risk,
+            summary,
+            evidence: evidence
+                .into_iter()
+                .chain(Evidence::databases(geo))
+                .collect(),
+        }
+    }
+}
+
 /// Whether an alert line opens an alert or updates one already open (same id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -398,7 +398,7 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
             v.severity
         ),
     });
-    let evidence = [
+    let evidence: Vec<Evidence> = [
         Evidence::login(event),
         Evidence::location(geo),
         Evidence::Share {
@@ -412,15 +412,15 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
     ]
     .into_iter()
     .chain(note)
-    .chain(Evidence::databases(geo))
     .collect();
-    vec![Finding {
-        rule: NAME,
-        severity: v.severity,
-        risk: cfg.risk.at(v.severity),
+    vec![Finding::located(
+        NAME,
+        v.severity,
+        cfg.risk.at(v.severity),
         summary,
         evidence,
-    }]
+        geo,
+    )]
 }
 
 /// Learn from one event: count it in its day, remember its provider, and remember a finding

@@ -115,18 +115,15 @@ impl Validate for Config {
                 self.persistent_days, self.window_days
             ));
         }
-        for (field, risk) in [
-            ("risk", self.risk),
-            ("persistent_risk", self.persistent_risk),
-            ("in_country_risk", self.in_country_risk),
-            ("watch_risk", self.watch_risk),
-        ] {
-            if risk > 100 {
-                errors.push(format!(
-                    "detect.claimed_location.{field}: {risk} is above 100"
-                ));
-            }
-        }
+        errors.extend(super::risks_above_100(
+            NAME,
+            &[
+                ("risk", self.risk),
+                ("persistent_risk", self.persistent_risk),
+                ("in_country_risk", self.in_country_risk),
+                ("watch_risk", self.watch_risk),
+            ],
+        ));
         if !(self.radius_km.is_finite() && self.radius_km > 0.0) {
             errors.push(format!(
                 "detect.claimed_location.radius_km: {} must be a positive number of km",
@@ -537,22 +534,15 @@ fn finding(
     summary: String,
     note: Option<Evidence>,
 ) -> Finding {
-    let evidence = [
+    let evidence: Vec<Evidence> = [
         Evidence::login(ctx.event),
         Evidence::location(ctx.geo),
         Evidence::claimed(ctx.profile),
     ]
     .into_iter()
     .chain(note)
-    .chain(Evidence::databases(ctx.geo))
     .collect();
-    Finding {
-        rule: NAME,
-        severity,
-        risk,
-        summary,
-        evidence,
-    }
+    Finding::located(NAME, severity, risk, summary, evidence, ctx.geo)
 }
 
 fn has_any_tag(geo: &Geo, tags: &[String]) -> bool {

@@ -114,15 +114,14 @@ impl Validate for Config {
                 ));
             }
         }
-        for (field, risk) in [
-            ("risk", self.risk),
-            ("context_risk", self.context_risk),
-            ("watch_risk", self.watch_risk),
-        ] {
-            if risk > 100 {
-                errors.push(format!("detect.{NAME}.{field}: {risk} is above 100"));
-            }
-        }
+        errors.extend(super::risks_above_100(
+            NAME,
+            &[
+                ("risk", self.risk),
+                ("context_risk", self.context_risk),
+                ("watch_risk", self.watch_risk),
+            ],
+        ));
         errors
     }
 }
@@ -246,14 +245,7 @@ fn finding(cfg: &Config, ctx: &Context<'_>, open: &Open, now: &Fix, leg: &Leg) -
         Evidence::location(ctx.geo),
     ];
     evidence.extend(notes);
-    evidence.extend(Evidence::databases(ctx.geo));
-    Finding {
-        rule: NAME,
-        severity,
-        risk,
-        summary,
-        evidence,
-    }
+    Finding::located(NAME, severity, risk, summary, evidence, ctx.geo)
 }
 
 /// Learn from one event: forget expired sessions, close ended ones, open new ones.

@@ -104,15 +104,14 @@ impl Validate for Config {
                 self.min_interval_minutes
             ));
         }
-        for (field, risk) in [
-            ("risk", self.risk),
-            ("context_risk", self.context_risk),
-            ("watch_risk", self.watch_risk),
-        ] {
-            if risk > 100 {
-                errors.push(format!("detect.{NAME}.{field}: {risk} is above 100"));
-            }
-        }
+        errors.extend(super::risks_above_100(
+            NAME,
+            &[
+                ("risk", self.risk),
+                ("context_risk", self.context_risk),
+                ("watch_risk", self.watch_risk),
+            ],
+        ));
         errors
     }
 }
@@ -190,14 +189,7 @@ fn finding(cfg: &Config, ctx: &Context<'_>, other: &Fix, now: &Fix, leg: &Leg) -
         });
     }
     evidence.extend(notes);
-    evidence.extend(Evidence::databases(ctx.geo));
-    Finding {
-        rule: NAME,
-        severity,
-        risk,
-        summary,
-        evidence,
-    }
+    Finding::located(NAME, severity, risk, summary, evidence, ctx.geo)
 }
 
 /// Learn from one event: a located interactive login joins the recent ones, in time order.

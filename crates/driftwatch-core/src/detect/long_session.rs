@@ -72,11 +72,10 @@ impl Validate for Config {
                 self.very_long_hours, self.max_hours
             ));
         }
-        for (field, risk) in [("risk", self.risk), ("very_long_risk", self.very_long_risk)] {
-            if risk > 100 {
-                errors.push(format!("detect.{NAME}.{field}: {risk} is above 100"));
-            }
-        }
+        errors.extend(super::risks_above_100(
+            NAME,
+            &[("risk", self.risk), ("very_long_risk", self.very_long_risk)],
+        ));
         errors
     }
 }
@@ -118,7 +117,7 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Vec<Finding> {
         event.time.format("%Y-%m-%d %H:%M UTC"),
         cfg.max_hours,
     );
-    let mut evidence = vec![
+    let evidence = vec![
         Evidence::login(event),
         Evidence::Session {
             session: event.session.clone(),
@@ -129,14 +128,9 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Vec<Finding> {
         },
         Evidence::location(ctx.geo),
     ];
-    evidence.extend(Evidence::databases(ctx.geo));
-    vec![Finding {
-        rule: NAME,
-        severity,
-        risk,
-        summary,
-        evidence,
-    }]
+    vec![Finding::located(
+        NAME, severity, risk, summary, evidence, ctx.geo,
+    )]
 }
 
 /// The rule, for the registration table in [`super`].

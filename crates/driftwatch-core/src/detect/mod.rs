@@ -100,6 +100,16 @@ pub trait Detector {
 }
 
 /// A detector's settings, checked when the configuration is loaded.
+/// The error for each of a rule's risk settings above 100 (a risk is a share of the 0–100
+/// scale every rule scores on): `detect.RULE.FIELD: N is above 100`.
+pub(crate) fn risks_above_100(rule: &str, risks: &[(&str, u8)]) -> Vec<String> {
+    risks
+        .iter()
+        .filter(|(_, risk)| *risk > 100)
+        .map(|(field, risk)| format!("detect.{rule}.{field}: {risk} is above 100"))
+        .collect()
+}
+
 pub trait Validate {
     /// Every problem with these settings, each naming its `detect.<rule>.<field>`.
     fn validate(&self) -> Vec<String>;

@@ -65,9 +65,7 @@ impl Default for Config {
 impl Validate for Config {
     fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
-        if self.risk > 100 {
-            errors.push(format!("detect.novelty.risk: {} is above 100", self.risk));
-        }
+        errors.extend(super::risks_above_100(NAME, &[("risk", self.risk)]));
         if self.warmup_days > 366 {
             errors.push(format!(
                 "detect.novelty.warmup_days: {} is more than a year",
@@ -265,16 +263,15 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
     }
     let (what, baselines): (Vec<String>, Vec<Evidence>) = news.into_iter().unzip();
     let event = ctx.event;
-    let evidence = [Evidence::login(event), Evidence::location(ctx.geo)]
+    let evidence: Vec<Evidence> = [Evidence::login(event), Evidence::location(ctx.geo)]
         .into_iter()
         .chain(baselines)
-        .chain(Evidence::databases(ctx.geo))
         .collect();
-    vec![Finding {
-        rule: NAME,
-        severity: cfg.severity,
-        risk: cfg.risk,
-        summary: format!(
+    vec![Finding::located(
+        NAME,
+        cfg.severity,
+        cfg.risk,
+        format!(
             "{} logged in via {} {} from a new {} (own baseline: {} logins)",
             ctx.profile.employee_id,
             event.format,
@@ -283,7 +280,8 @@ pub fn check(cfg: &Config, ctx: &Context<'_>, state: &State) -> Vec<Finding> {
             state.logins
         ),
         evidence,
-    }]
+        ctx.geo,
+    )]
 }
 
 /// Learn from one event.

@@ -159,12 +159,7 @@ impl Validate for Config {
                 ));
             }
         }
-        if self.risk > 100 {
-            errors.push(format!(
-                "detect.sanctioned_region.risk: {} is above 100",
-                self.risk
-            ));
-        }
+        errors.extend(super::risks_above_100(NAME, &[("risk", self.risk)]));
         errors
     }
 }
@@ -237,20 +232,19 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Vec<Finding> {
                 .to_owned(),
         );
     }
-    let evidence = [
+    let evidence: Vec<Evidence> = [
         Evidence::login(event),
         Evidence::location(geo),
         Evidence::claimed(profile),
     ]
     .into_iter()
     .chain(notes.into_iter().map(|text| Evidence::Note { text }))
-    .chain(Evidence::databases(geo))
     .collect();
-    vec![Finding {
-        rule: NAME,
-        severity: cfg.severity,
-        risk: cfg.risk,
-        summary: format!(
+    vec![Finding::located(
+        NAME,
+        cfg.severity,
+        cfg.risk,
+        format!(
             "{} {what} from {} via {} {}, in {listed}; claimed location is {}",
             profile.employee_id,
             seen_place(geo),
@@ -259,7 +253,8 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Vec<Finding> {
             claimed_place(profile),
         ),
         evidence,
-    }]
+        geo,
+    )]
 }
 
 /// The rule, for the registration table in [`super`].

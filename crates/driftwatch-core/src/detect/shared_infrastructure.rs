@@ -160,12 +160,10 @@ impl Validate for Config {
         if self.farm_employees < 3 {
             bad("farm_employees", "must be at least 3 (two is a pair)");
         }
-        if self.farm_risk > 100 {
-            bad("farm_risk", "is above 100");
-        }
-        if self.pair_risk > 100 {
-            bad("pair_risk", "is above 100");
-        }
+        errors.extend(super::risks_above_100(
+            NAME,
+            &[("farm_risk", self.farm_risk), ("pair_risk", self.pair_risk)],
+        ));
         errors
     }
 }
@@ -322,7 +320,7 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Vec<Finding> {
     let mut rest: Vec<ClusterMember> = network.iter().map(Sighting::member).collect();
     rest.sort_by(|a, b| a.employee_id.cmp(&b.employee_id));
     members.extend(rest);
-    let evidence = [
+    let evidence: Vec<Evidence> = [
         Evidence::login(event),
         Evidence::location(geo),
         Evidence::claimed(profile),
@@ -334,15 +332,10 @@ pub fn check(cfg: &Config, ctx: &Context<'_>) -> Vec<Finding> {
     ]
     .into_iter()
     .chain(notes)
-    .chain(Evidence::databases(geo))
     .collect();
-    vec![Finding {
-        rule: NAME,
-        severity,
-        risk,
-        summary,
-        evidence,
-    }]
+    vec![Finding::located(
+        NAME, severity, risk, summary, evidence, geo,
+    )]
 }
 
 fn one() -> u16 {

@@ -237,14 +237,13 @@ impl Validate for Config {
         if self.repeat_days == 0 {
             fail("repeat_days", "must be at least 1".to_owned());
         }
-        for (field, v) in [
-            ("medium_risk", self.medium_risk),
-            ("high_risk", self.high_risk),
-        ] {
-            if v > 100 {
-                fail(field, format!("{v} is above 100"));
-            }
-        }
+        errors.extend(super::risks_above_100(
+            NAME,
+            &[
+                ("medium_risk", self.medium_risk),
+                ("high_risk", self.high_risk),
+            ],
+        ));
         errors
     }
 }
