@@ -250,7 +250,6 @@ impl View {
     /// An employee's state changed (a changelog record).
     pub fn apply_state(&self, employee: &EmployeeId, state: &EmployeeState) {
         let d = &state.detectors;
-        let (logins, anonymized) = d.anonymizer.totals();
         let baseline = Baseline {
             first_seen: state.first_seen,
             last_seen: state.last_seen,
@@ -269,7 +268,7 @@ impl View {
                 .take(10)
                 .map(|(asn, logins)| AsnCount { asn, logins })
                 .collect(),
-            anonymizer_share: (logins > 0).then(|| f64::from(anonymized) / f64::from(logins)),
+            anonymizer_share: d.anonymizer.share(),
         };
         let score = state
             .last_seen

@@ -173,11 +173,15 @@ pub struct State {
 }
 
 impl State {
-    /// Logins and anonymized logins over the days held (the window), for the analyst API.
-    pub fn totals(&self) -> (u32, u32) {
-        self.days.iter().fold((0, 0), |(l, a), d| {
-            (l + u32::from(d.logins), a + u32::from(d.anonymized))
-        })
+    /// The share of the employee's logins that came through an anonymizer over the days
+    /// held (the window), as the rule measures it; `None` before any login.
+    pub fn share(&self) -> Option<f64> {
+        let f = self.days.iter().fold(Figures::default(), |f, d| Figures {
+            logins: f.logins + u32::from(d.logins),
+            anonymized: f.anonymized + u32::from(d.anonymized),
+            high_risk: f.high_risk,
+        });
+        f.ratio()
     }
 }
 
@@ -213,12 +217,13 @@ struct Figures {
 }
 
 impl Figures {
+    /// Anonymized logins over logins; `None` without logins.
+    fn ratio(self) -> Option<f64> {
+        (self.logins > 0).then(|| f64::from(self.anonymized) / f64::from(self.logins))
+    }
+
     fn share(self) -> f64 {
-        if self.logins == 0 {
-            0.0
-        } else {
-            f64::from(self.anonymized) / f64::from(self.logins)
-        }
+        self.ratio().unwrap_or(0.0)
     }
 }
 
