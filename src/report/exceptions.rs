@@ -3,35 +3,16 @@
 //! rules, the working-hours inference against the claimed zone) and sorted by risk.
 //!
 //! A rule makes an exception when it compares the logins with the claim: where they come
-//! from ([`PLACE_RULES`]) or when ([`HOURS_RULES`]). The context rules ([`CONTEXT_RULES`]: a
-//! new device or network, a long session) say nothing about the claim on their own and make
-//! none. Dispositions are shown, not applied, as everywhere in the report: an employee whose
+//! from or when, as each rule declares ([`detect::Claim`]). The context rules (a new device
+//! or network, a long session) say nothing about the claim on their own and make none. Dispositions are shown, not applied, as everywhere in the report: an employee whose
 //! alerts an analyst judged benign is still listed, with the verdict, after those whose
 //! alerts stand.
 
 use std::cmp::Reverse;
 
 use super::model::{AlertRef, EmployeeRow, Exception};
-use crate::detect;
+use crate::detect::{self, Claim};
 use crate::suppress::Verdict;
-
-/// Rules that find logins away from the claimed place: from another country or region,
-/// journeys no one could make, sessions in two places at once, hidden exits, a network
-/// shared with people claiming other places.
-pub const PLACE_RULES: [&str; 6] = [
-    detect::claimed_location::NAME,
-    detect::sanctioned_region::NAME,
-    detect::impossible_travel::NAME,
-    detect::concurrent_sessions::NAME,
-    detect::anonymizer::NAME,
-    detect::shared_infrastructure::NAME,
-];
-
-/// Rules that find work at other hours than the claimed time zone's.
-pub const HOURS_RULES: [&str; 1] = [detect::working_hours::NAME];
-
-/// Rules that are context, not a claim broken: they make no exception on their own.
-pub const CONTEXT_RULES: [&str; 2] = [detect::novelty::NAME, detect::long_session::NAME];
 
 /// The criterion in words, as the report prints it.
 pub const CRITERION: &str = "An employee is an exception when, in the period, they are \
@@ -65,19 +46,19 @@ fn rank_key(e: &Exception) -> impl Ord + '_ {
 
 fn exception(row: &EmployeeRow) -> Option<Exception> {
     let alerts = &row.alerts;
-    let rules_in = |set: &[&str]| {
+    let rules_in = |claim: Claim| {
         let mut v: Vec<String> = alerts
             .iter()
             .flat_map(|a| a.rules.iter())
-            .filter(|r| set.contains(&r.as_str()))
+            .filter(|r| detect::claim(r) == Some(claim))
             .cloned()
             .collect();
         v.sort();
         v.dedup();
         v
     };
-    let place_rules = rules_in(&PLACE_RULES);
-    let hours_rules = rules_in(&HOURS_RULES);
+    let place_rules = rules_in(Claim::Place);
+    let hours_rules = rules_in(Claim::Hours);
     let timezone_differs = row.logins.logins > 0 && row.timezone_differs == Some(true);
     if place_rules.is_empty() && hours_rules.is_empty() && !timezone_differs {
         return None;
@@ -107,19 +88,19 @@ mod tests {
 
     #[test]
     fn every_rule_is_place_hours_or_context() {
-        let mut named: Vec<&str> = PLACE_RULES
-            .iter()
-            .chain(&HOURS_RULES)
-            .chain(&CONTEXT_RULES)
-            .copied()
-            .collect();
-        named.sort_unstable();
-        let mut all = detect::NAMES.to_vec();
-        all.sort_unstable();
-        assert_eq!(named, all, "a new rule must be classified here");
-        for r in PLACE_RULES.iter().chain(&HOURS_RULES) {
-            assert!(CRITERION.contains(r), "the criterion names {r}");
+        for r in detect::NAMES {
+            match detect::claim(r) {
+                Some(Claim::Place | Claim::Hours) => {
+                    assert!(CRITERION.contains(r), "the criterion names {r}")
+                }
+                Some(Claim::Context) => assert!(
+                    CRITERION.contains(&format!("{r} ")) || CRITERION.contains(&format!("{r}:")),
+                    "the criterion says {r} alone makes no exception"
+                ),
+                None => panic!("{r} declares no claim"),
+            }
         }
+        assert_eq!(detect::claim("no_such_rule"), None);
     }
 
     fn row(id: &str, logins: u64, differs: Option<bool>) -> EmployeeRow {

@@ -512,6 +512,7 @@ pub struct Rule;
 impl super::Detector for Rule {
     const NAME: &'static str = NAME;
     const FAMILY: super::Family = super::Family::Anonymizer;
+    const CLAIM: super::Claim = super::Claim::Place;
     type Config = Config;
     type State = State;
 

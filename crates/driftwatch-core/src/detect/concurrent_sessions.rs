@@ -319,6 +319,7 @@ pub struct Rule;
 impl super::Detector for Rule {
     const NAME: &'static str = NAME;
     const FAMILY: super::Family = super::Family::Location;
+    const CLAIM: super::Claim = super::Claim::Place;
     type Config = Config;
     type State = State;
 

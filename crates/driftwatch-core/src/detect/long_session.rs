@@ -139,6 +139,7 @@ pub struct Rule;
 impl super::Detector for Rule {
     const NAME: &'static str = NAME;
     const FAMILY: super::Family = super::Family::Session;
+    const CLAIM: super::Claim = super::Claim::Context;
     type Config = Config;
     type State = super::NoState;
 

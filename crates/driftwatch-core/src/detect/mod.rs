@@ -80,12 +80,28 @@ impl Family {
     }
 }
 
+/// What a rule's findings say of the profile HR holds: the compliance report's exceptions
+/// are employees whose alerts name a rule that checks the claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The logins are away from the claimed place: another country or region, journeys no
+    /// one could make, two places at once, hidden exits, a network shared with people
+    /// claiming other places.
+    Place,
+    /// The work is at other hours than the claimed time zone's.
+    Hours,
+    /// Context, not a claim broken: a new device or network, a long session.
+    Context,
+}
+
 /// One rule: its name, the evidence it reads, its settings, its memory of one employee,
 /// and one step over an event. Implemented by each detector file's `Rule`.
 pub trait Detector {
     /// The rule's stable name: in alerts and metrics, and its `[detect.<NAME>]` table.
     const NAME: &'static str;
     const FAMILY: Family;
+    /// What its findings say of the claimed profile (see [`Claim`]).
+    const CLAIM: Claim;
     /// `[detect.<NAME>]`.
     type Config: Default + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Validate;
     /// What it remembers per employee; [`NoState`] for a rule that judges each event alone.
@@ -191,6 +207,16 @@ macro_rules! detectors {
                 }
             )+
             rule
+        }
+
+        /// What a rule's findings say of the claimed profile; `None` for an unknown rule.
+        pub fn claim(rule: &str) -> Option<Claim> {
+            $(
+                if rule == <$rule as Detector>::NAME {
+                    return Some(<$rule as Detector>::CLAIM);
+                }
+            )+
+            None
         }
 
         /// Run every detector over one event, in the table's order, and learn from it. Each

@@ -843,6 +843,7 @@ pub struct Rule;
 impl super::Detector for Rule {
     const NAME: &'static str = NAME;
     const FAMILY: super::Family = super::Family::Hours;
+    const CLAIM: super::Claim = super::Claim::Hours;
     type Config = Config;
     type State = State;
 
