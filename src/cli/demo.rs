@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -47,18 +47,7 @@ pub fn run(args: Args) -> Result<()> {
         keep_running: args.keep_running,
         partitions: args.partitions.max(1),
     };
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let s = std::sync::Arc::clone(&stop);
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    std::thread::spawn(move || {
-        signals.block_on(super::shutdown_signal());
-        s.store(true, std::sync::atomic::Ordering::SeqCst);
-    });
-    let summary = driftwatch::drivers::demo::run(&opts, stop, &mut std::io::stdout())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let summary = driftwatch::drivers::demo::run(&opts, &mut std::io::stdout())?;
     if summary.alerts.is_empty() {
         anyhow::bail!("the demo raised no alert");
     }

@@ -106,18 +106,3 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
         None => Ok(Config::default()),
     }
 }
-
-/// SIGTERM (how orchestrators stop a process) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-}

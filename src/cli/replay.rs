@@ -165,7 +165,7 @@ fn deliver_replayed(
     let stop = Arc::new(AtomicBool::new(false));
     let s = Arc::clone(&stop);
     runtime.spawn(async move {
-        super::shutdown_signal().await;
+        driftwatch::service::server::shutdown_signal().await;
         s.store(true, Ordering::SeqCst);
     });
     let metrics = Arc::new(driftwatch::telemetry::Metrics::new());

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 
 use driftwatch::config::{Config, ConfigError};
@@ -22,10 +22,10 @@ pub fn run(args: Args) -> Result<()> {
     serve(&config, &args.stages)
 }
 
-/// The service on its own threads, HTTP and signals on a small runtime.
+/// The service on its own threads, HTTP and signals on the shared server start.
 fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
-    use driftwatch::service::{self, Ended, Handles, http};
-    use std::sync::atomic::Ordering;
+    use driftwatch::service::server::Server;
+    use driftwatch::service::{self, Ended};
 
     // Secrets named in [kafka.client] are needed from here on only (not to load the file).
     let missing = config
@@ -58,39 +58,13 @@ fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
     };
     replay::Loaded::load(&checked, roster.as_deref(), Utc::now())?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    let handles = Handles::default();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(config.service.listen))
-        .with_context(|| format!("listening on {}", config.service.listen))?;
+    let server = Server::start(config.service.listen)?;
     eprintln!(
         "driftwatch: serving /metrics, /healthz and /readyz on http://{}",
-        listener.local_addr()?
+        server.addr()
     );
-    let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(http::serve(
-        listener,
-        std::sync::Arc::clone(&handles.metrics),
-        std::sync::Arc::clone(&handles.health),
-        std::sync::Arc::clone(&handles.api),
-        async move {
-            let _ = http_stopped.await;
-        },
-    ));
-    let stop = std::sync::Arc::clone(&handles.stop);
-    runtime.spawn(async move {
-        super::shutdown_signal().await;
-        tracing::info!("shutdown requested");
-        stop.store(true, Ordering::SeqCst);
-    });
-    let ended = service::run_bounded(config, stages, runtime.handle().clone(), &handles);
-    let _ = http_stop.send(());
-    let _ = runtime.block_on(server);
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    let ended = service::run_bounded(config, stages, server.runtime(), server.handles());
+    server.shutdown();
     match ended? {
         Ended::Clean => Ok(()),
         Ended::DeadlinePassed => anyhow::bail!(
