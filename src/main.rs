@@ -1,10 +1,14 @@
 //! The `driftwatch` command line: parse, dispatch to the command's module in [`cli`], map
-//! the result to an exit code. `anyhow` lives only in this binary (here and `cli/`); exit
-//! codes are decided in one place, [`cli::exit`].
+//! the result to an exit code. `anyhow` lives only in this binary (here and in `cli/`);
+//! the library's layers return their own error types, and the exit code is read from
+//! those types in one place, [`cli::exit`]: 0 success, 1 a run that failed, 2 bad usage or
+//! configuration.
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use cli::exit::{self, Exit};
 
 mod cli;
 
@@ -12,20 +16,16 @@ mod cli;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    if let Err(e) = driftwatch::logs::init() {
-        eprintln!("driftwatch: {e}");
-        return ExitCode::from(2);
-    }
-    let cli = cli::Cli::parse();
-    match cli::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    match run() {
+        Ok(()) => Exit::Success.into(),
         Err(e) => {
             eprintln!("driftwatch: {e:#}");
-            if cli::exit::is_configuration_error(&e) {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+            exit::code(&e).into()
         }
     }
+}
+
+fn run() -> anyhow::Result<()> {
+    driftwatch::logs::init()?;
+    cli::run(cli::Cli::parse())
 }
