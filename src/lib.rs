@@ -32,10 +32,11 @@
 //!   (`DRIFTWATCH_LOG_FORMAT`), colours only on a terminal.
 //! - [`reload`]: atomic hot reload of file-backed values, keeping the old one on failure.
 //! - [`sources`]: the files the roster and the enricher load from, read and watched.
-//! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin) and
-//!   [`drivers::replay`] (`driftwatch replay`).
+//! - [`drivers`]: the I/O around the core: [`drivers::input`] (files, gzip, stdin),
+//!   [`drivers::replay`] (`driftwatch replay`) and [`drivers::demo`] (`driftwatch demo`).
 //! - [`service`]: `driftwatch run`, the core on Kafka: the ingest, detect and infra stages,
-//!   the state changelog, dead letters and the health endpoints.
+//!   the state changelog, dead letters and the health endpoints; [`service::server`]
+//!   starts the runtime, the HTTP listener and the signal watcher `run` and `demo` share.
 //! - [`telemetry`]: the service's metrics as typed events, one struct per thing that
 //!   happens, each logging and counting it; label values from enums and configuration only.
 //! - [`api`]: the analyst API (`/api/v1`): bearer tokens with roles, the in-memory view it

@@ -29,8 +29,12 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::alert::Alert;
 use crate::config::Config;
+use crate::decode::FormatChoice;
 use crate::evaluate::{Evaluation, TruthFile};
+use crate::event::Format;
 use crate::service::config::{InputTopic, KafkaConfig};
+use crate::service::kafka::ServiceError;
+use crate::service::server::{Server, StartError};
 use crate::service::{self, Handles, Stage};
 use crate::simulate::{self, Simulation, records};
 
@@ -60,29 +64,62 @@ pub struct Summary {
     pub report: Option<PathBuf>,
 }
 
-/// Why the demo stopped.
+/// Why the demo stopped. Each keeps its cause as the source, so the exit code can be told
+/// from its type (a bad `--employees` is bad usage, a broker that fails is a failed run).
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("simulating the company: {0}")]
+    #[error("simulating the company")]
     Simulate(#[from] simulate::SimError),
-    #[error("{0}")]
-    Other(String),
+    /// The configuration the simulator wrote does not load.
+    #[error("the simulated config")]
+    Config(#[source] crate::config::ConfigError),
+    /// The in-process broker: starting it, its topics, producing to it.
+    #[error("{what}")]
+    Broker {
+        what: &'static str,
+        #[source]
+        error: rdkafka::error::KafkaError,
+    },
+    /// The runtime or the listener of the service's HTTP endpoints.
+    #[error(transparent)]
+    Server(#[from] StartError),
+    #[error("the service did not start")]
+    ServiceStart(#[source] ServiceError),
+    #[error("the service did not start: not ready within a minute")]
+    NotReady,
+    #[error("the service failed")]
+    Service(#[source] ServiceError),
+    #[error("the service panicked")]
+    ServicePanicked,
+    /// A file of the demo's folder (the API token, the ground truth).
+    #[error("{}", .path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("{}", .path.display())]
+    Truth {
+        path: PathBuf,
+        #[source]
+        error: serde_json::Error,
+    },
+    #[error("api token")]
+    Token(#[source] getrandom::Error),
+    #[error("route")]
+    Route(#[source] toml::de::Error),
 }
 
-fn other(what: &str) -> impl Fn(String) -> DemoError + '_ {
-    move |e| DemoError::Other(format!("{what}: {e}"))
+fn broker(what: &'static str) -> impl Fn(rdkafka::error::KafkaError) -> DemoError {
+    move |error| DemoError::Broker { what, error }
 }
 
 const OKTA_TOPIC: &str = "demo.okta";
 const VPN_TOPIC: &str = "demo.vpn";
 
-/// Run the demo; `stop` (Ctrl-C) ends it early or ends `--keep-running`. Progress and
-/// alerts go to `out` (the terminal).
-pub fn run(
-    opts: &Options,
-    stop: Arc<AtomicBool>,
-    out: &mut dyn Write,
-) -> Result<Summary, DemoError> {
+/// Run the demo; SIGINT (Ctrl-C) or SIGTERM ends it early or ends `--keep-running`.
+/// Progress and alerts go to `out` (the terminal).
+pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, DemoError> {
     let say = |out: &mut dyn Write, line: String| {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
@@ -121,18 +158,14 @@ pub fn run(
     );
 
     // The broker, in process.
-    let cluster = MockCluster::new(1).map_err(|e| other("mock cluster")(e.to_string()))?;
+    let cluster = MockCluster::new(1).map_err(broker("mock cluster"))?;
     let brokers = cluster.bootstrap_servers();
-    let config = demo_config(opts, &brokers)?;
+    let (config, kafka) = demo_config(opts, &brokers)?;
     let mk = |name: &str, partitions: i32| {
         cluster
             .create_topic(name, partitions, 1)
-            .map_err(|e| other("creating topics")(e.to_string()))
+            .map_err(broker("creating topics"))
     };
-    let kafka = config
-        .kafka
-        .clone()
-        .ok_or_else(|| DemoError::Other("the demo config has no [kafka]".into()))?;
     let t = &kafka.topics;
     for name in [OKTA_TOPIC, VPN_TOPIC] {
         mk(name, opts.partitions)?;
@@ -143,42 +176,23 @@ pub fn run(
     }
 
     // The service, its HTTP endpoints, and the alert printer.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| other("runtime")(e.to_string()))?;
-    let handles = Handles::default();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(opts.listen))
-        .map_err(|e| other("listening")(e.to_string()))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| other("listening")(e.to_string()))?;
-    runtime.spawn(service::http::serve(
-        listener,
-        Arc::clone(&handles.metrics),
-        Arc::clone(&handles.health),
-        Arc::clone(&handles.api),
-        std::future::pending(),
-    ));
+    let server = Server::start(opts.listen)?;
+    let addr = server.addr();
+    let handles = server.handles();
     let service = {
         let handles = handles.clone();
-        let handle = runtime.handle().clone();
+        let handle = server.runtime();
         let config = config.clone();
         std::thread::spawn(move || service::run_bounded(&config, &Stage::ALL, handle, &handles))
     };
     let ready_by = Instant::now() + Duration::from_secs(60);
     while !handles.health.is_ready() {
         if service.is_finished() || Instant::now() > ready_by {
-            handles.stop.store(true, Ordering::SeqCst);
-            let why = match service.join() {
-                Ok(Err(e)) => e.to_string(),
-                _ => "not ready within a minute".to_owned(),
-            };
-            return Err(DemoError::Other(format!(
-                "the service did not start: {why}"
-            )));
+            server.stop();
+            return Err(match service.join() {
+                Ok(Err(e)) => DemoError::ServiceStart(e),
+                _ => DemoError::NotReady,
+            });
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -242,14 +256,14 @@ pub fn run(
         .set("linger.ms", "20")
         .set("queue.buffering.max.messages", "1000000")
         .create()
-        .map_err(|e| other("producer")(e.to_string()))?;
+        .map_err(broker("producer"))?;
     let first = start.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let span = chrono::Duration::days(i64::from(opts.days));
     let began = Instant::now();
     let produced = AtomicU64::new(0);
     let mut last_progress = Instant::now();
     for ev in sim.events() {
-        if stop.load(Ordering::SeqCst) {
+        if server.stopping() {
             break;
         }
         let due = due_at(ev.time, first, span, opts.duration);
@@ -274,7 +288,7 @@ pub fn run(
                         e.rdkafka_error_code(),
                         Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
                     ) {
-                        return Err(other("producing")(e.to_string()));
+                        return Err(broker("producing")(e));
                     }
                     record = r;
                     producer.poll(Duration::from_millis(50));
@@ -310,7 +324,7 @@ pub fn run(
         while let Ok(line) = rx.try_recv() {
             say(out, line);
         }
-        let consumed = consumed(&handles);
+        let consumed = consumed(handles);
         let quiet = last_alert
             .lock()
             .map(|t| t.elapsed() > Duration::from_secs(3))
@@ -326,7 +340,7 @@ pub fn run(
             .sum();
         if (consumed >= records && held == 0.0 && quiet)
             || Instant::now() > drained_by
-            || stop.load(Ordering::SeqCst)
+            || server.stopping()
         {
             break;
         }
@@ -340,11 +354,13 @@ pub fn run(
     let alerts = alerts.lock().map(|a| a.clone()).unwrap_or_default();
 
     // How it went.
-    let truth: TruthFile = serde_json::from_slice(
-        &std::fs::read(opts.out.join("truth.json"))
-            .map_err(|e| other("truth.json")(e.to_string()))?,
-    )
-    .map_err(|e| other("truth.json")(e.to_string()))?;
+    let path = opts.out.join("truth.json");
+    let truth: TruthFile =
+        serde_json::from_slice(&std::fs::read(&path).map_err(|error| DemoError::File {
+            path: path.clone(),
+            error,
+        })?)
+        .map_err(|error| DemoError::Truth { path, error })?;
     let evaluation = crate::evaluate::evaluate(&truth, &alerts);
     say(out, String::new());
     say(
@@ -396,25 +412,26 @@ pub fn run(
         ),
     );
 
-    if opts.keep_running && !stop.load(Ordering::SeqCst) {
+    if opts.keep_running && !server.stopping() {
         say(
             out,
             format!("  still serving http://{addr}/metrics and /api/v1; Ctrl-C to stop"),
         );
-        while !stop.load(Ordering::SeqCst) {
+        while !server.stopping() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    handles.stop.store(true, Ordering::SeqCst);
-    match service.join() {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => return Err(DemoError::Other(format!("the service failed: {e}"))),
-        Err(_) => return Err(DemoError::Other("the service panicked".into())),
-    }
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    // The API's dispositions producer lives in `handles`: gone before the broker is.
-    drop(handles);
+    server.stop();
+    let ended = service.join();
+    // The API's dispositions producer lives in the server's handles: gone before the
+    // broker is.
+    server.shutdown();
     drop(cluster);
+    match ended {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(DemoError::Service(e)),
+        Err(_) => return Err(DemoError::ServicePanicked),
+    }
     Ok(Summary {
         records,
         alerts,
@@ -441,28 +458,28 @@ fn api_address(listen: SocketAddr) -> SocketAddr {
     }
 }
 
-/// The simulator's config with the demo's Kafka, service, API, audit and route settings.
-fn demo_config(opts: &Options, brokers: &str) -> Result<Config, DemoError> {
-    let mut config = Config::load(&opts.out.join("driftwatch.toml"))
-        .map_err(|e| other("the simulated config")(e.to_string()))?;
-    let format = |f: &str| f.parse().map_err(|e: String| other("format")(e));
-    config.kafka = Some(KafkaConfig {
+/// The simulator's config with the demo's Kafka, service, API, audit and route settings,
+/// and its `[kafka]`.
+fn demo_config(opts: &Options, brokers: &str) -> Result<(Config, KafkaConfig), DemoError> {
+    let mut config = Config::load(&opts.out.join("driftwatch.toml")).map_err(DemoError::Config)?;
+    let kafka = KafkaConfig {
         brokers: brokers.to_owned(),
         group_id: "driftwatch-demo".to_owned(),
         input: vec![
             InputTopic {
                 topic: OKTA_TOPIC.to_owned(),
-                format: format("okta")?,
+                format: FormatChoice::Fixed(Format::Okta),
             },
             InputTopic {
                 topic: VPN_TOPIC.to_owned(),
-                format: format("cisco_asa")?,
+                format: FormatChoice::Fixed(Format::CiscoAsa),
             },
         ],
         partitions: opts.partitions,
         create_topics: false,
         ..KafkaConfig::default()
-    });
+    };
+    config.kafka = Some(kafka.clone());
     config.service.listen = opts.listen;
     config.service.batch_wait_ms = 50;
     // The month compressed into seconds: a topic partition that was quiet for a few
@@ -475,9 +492,9 @@ fn demo_config(opts: &Options, brokers: &str) -> Result<Config, DemoError> {
     // simulated days: only the end of the stream goes idle.
     config.service.idle_release_ms = 3_000;
     config.service.shutdown_deadline_secs = 20;
-    let (token, sha256) = crate::api::new_token().map_err(|e| other("api token")(e.to_string()))?;
-    write_secret(&opts.out.join("api-token.txt"), &format!("{token}\n"))
-        .map_err(|e| other("api-token.txt")(e.to_string()))?;
+    let (token, sha256) = crate::api::new_token().map_err(DemoError::Token)?;
+    let path = opts.out.join("api-token.txt");
+    write_secret(&path, &format!("{token}\n")).map_err(|error| DemoError::File { path, error })?;
     config.api = crate::api::ApiConfig {
         enabled: true,
         token: vec![crate::api::TokenConfig {
@@ -497,12 +514,12 @@ fn demo_config(opts: &Options, brokers: &str) -> Result<Config, DemoError> {
         "[[destination]]\nname = \"oncall-file\"\nkind = \"file\"\npath = {}\nmin_severity = \"medium\"\n",
         toml::Value::String(oncall.display().to_string())
     ))
-    .map_err(|e| other("route")(e.to_string()))?;
+    .map_err(DemoError::Route)?;
     // Pages link the runbook section of their rule and the alert in this demo's own API,
     // so an analyst can follow a page as they would in production.
     config.route.runbook_url = Some(DEMO_RUNBOOK_URL.to_owned());
     config.route.api_url = Some(format!("http://{}", api_address(opts.listen)));
-    Ok(config)
+    Ok((config, kafka))
 }
 
 /// Write a secret readable by its owner only (0600), whatever was there before.
@@ -644,9 +661,9 @@ fn compliance_report(
     opts: &Options,
     first: DateTime<Utc>,
     span: chrono::Duration,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, crate::report::ReportError> {
     use crate::report::{self, Job, Period, ReportFormat};
-    let period = Period::new(first, first + span).map_err(|e| e.to_string())?;
+    let period = Period::new(first, first + span)?;
     let config = opts.out.join("driftwatch.toml");
     let audit_log = opts.out.join("audit.jsonl");
     let inputs = [opts.out.join("events")];
@@ -657,10 +674,9 @@ fn compliance_report(
         input_format: None,
         audit_log: Some(&audit_log),
         pseudonymise: false,
-    })
-    .map_err(|e| e.to_string())?;
-    let html = report::render(&compliance, ReportFormat::Html).map_err(|e| e.to_string())?;
+    })?;
+    let html = report::render(&compliance, ReportFormat::Html)?;
     let path = opts.out.join("compliance-report.html");
-    report::write(Some(&path), &html).map_err(|e| e.to_string())?;
+    report::write(Some(&path), &html)?;
     Ok(path)
 }

@@ -30,6 +30,7 @@ pub mod kafka;
 pub mod order;
 pub mod roster_source;
 pub mod route;
+pub mod server;
 pub mod stage;
 pub mod watch;
 pub mod wire;
