@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => Exit::Success.into(),
         Err(e) => {
-            eprintln!("driftwatch: {e:#}");
+            eprintln!("driftwatch: {}", exit::message(&e));
             exit::code(&e).into()
         }
     }

@@ -107,8 +107,42 @@ fn simulation(e: &SimError) -> Exit {
     }
 }
 
+/// The error as the command prints it: each cause after the one it explains, joined by
+/// ": ", leaving out a cause whose text the message before already ends with (many errors
+/// name their cause in their own message and also keep it as the source).
+pub fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// Regression: a cause named in its error's own message was printed twice
+    /// ("cannot read x: No such file…: No such file…").
+    #[test]
+    fn a_cause_already_in_the_message_is_printed_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot read x.toml: {0}")]
+        struct Read(#[source] std::io::Error);
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(Read(io())).context("loading the configuration");
+        assert_eq!(
+            message(&e),
+            "loading the configuration: cannot read x.toml: No such file"
+        );
+        let plain = anyhow::Error::new(io()).context("opening");
+        assert_eq!(message(&plain), "opening: No such file");
+    }
     use std::path::PathBuf;
 
     use anyhow::Context;
