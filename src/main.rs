@@ -347,7 +347,6 @@ fn main() -> ExitCode {
 /// `driftwatch run`: the service on its own threads, HTTP and signals on a small runtime.
 fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
     use driftwatch::service::{self, Ended, Handles, http};
-    use std::sync::atomic::Ordering;
 
     // Secrets named in [kafka.client] are needed from here on only (not to load the file).
     let missing = config
@@ -403,11 +402,11 @@ fn serve(config: &Config, stages: &[driftwatch::service::Stage]) -> Result<()> {
             let _ = http_stopped.await;
         },
     ));
-    let stop = std::sync::Arc::clone(&handles.stop);
+    let stop = handles.stop.clone();
     runtime.spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested");
-        stop.store(true, Ordering::SeqCst);
+        stop.cancel();
     });
     let ended = service::run_bounded(config, stages, runtime.handle().clone(), &handles);
     let _ = http_stop.send(());
@@ -432,18 +431,18 @@ fn deliver_replayed(
 ) -> Result<()> {
     use driftwatch::route::deliver;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio_util::sync::CancellationToken;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = Arc::clone(&stop);
+    let stop = CancellationToken::new();
+    let s = stop.clone();
     runtime.spawn(async move {
         shutdown_signal().await;
-        s.store(true, Ordering::SeqCst);
+        s.cancel();
     });
     let metrics = Arc::new(driftwatch::telemetry::Metrics::new());
     let results = runtime.block_on(deliver::deliver_all(

@@ -171,7 +171,7 @@ pub fn run(
     let ready_by = Instant::now() + Duration::from_secs(60);
     while !handles.health.is_ready() {
         if service.is_finished() || Instant::now() > ready_by {
-            handles.stop.store(true, Ordering::SeqCst);
+            handles.stop.cancel();
             let why = match service.join() {
                 Ok(Err(e)) => e.to_string(),
                 _ => "not ready within a minute".to_owned(),
@@ -405,7 +405,7 @@ pub fn run(
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    handles.stop.store(true, Ordering::SeqCst);
+    handles.stop.cancel();
     match service.join() {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(DemoError::Other(format!("the service failed: {e}"))),

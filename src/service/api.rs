@@ -19,7 +19,6 @@
 //! the audit stage appends it, with the alerts, to the hash-chained audit log.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -30,6 +29,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
 
 use super::config::{KafkaConfig, Topics};
 use super::kafka::{self, ServiceError};
@@ -46,7 +46,7 @@ const PRODUCE_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn follow(
     kafka_config: &KafkaConfig,
     view: Arc<View>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) -> Result<JoinHandle<()>, ServiceError> {
     let consumer: BaseConsumer = kafka::client_config(kafka_config)
         .set("group.id", format!("{}.api-view", kafka_config.group_id))
@@ -65,7 +65,7 @@ pub fn follow(
     std::thread::Builder::new()
         .name("api-view".into())
         .spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
+            while !stop.is_cancelled() {
                 match consumer.poll(Duration::from_millis(200)) {
                     Some(Ok(m)) => apply(&view, &topics, &m),
                     Some(Err(e)) => tracing::warn!(error = %e, "api view: read failed"),

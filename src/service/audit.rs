@@ -10,7 +10,6 @@
 //! not appended twice.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 
 use chrono::Utc;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -85,7 +84,7 @@ pub(super) fn run_audit(
     let mut done = appended(&crate::audit::read(log.path()).map_err(fail)?);
     // `[audit] retention_days` is applied at open, then once a day while running.
     let mut retention_applied = std::time::Instant::now();
-    while !opts.stop.load(Ordering::SeqCst) {
+    while !opts.stop.is_cancelled() {
         if retention_applied.elapsed() >= std::time::Duration::from_secs(86_400) {
             retention_applied = std::time::Instant::now();
             if let Some(p) = log.apply_retention(Utc::now()).map_err(fail)? {

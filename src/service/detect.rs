@@ -30,7 +30,9 @@ use rdkafka::message::{Message, OwnedMessage};
 use super::Stage;
 use super::kafka::{Outbox, REQUEST_TIMEOUT, ServiceError};
 use super::order::{EventOrder, Until, Upstream};
-use super::stage::{Partitions, Progress, partitions_of, payload, read_range};
+use super::stage::{
+    Partitions, Progress, partitions_of, payload, read_range, restore_until_cancelled,
+};
 use super::wire::{
     Applied, FindingRecord, LoginRecord, MARKER_KEY, Marker, Source, Stored, WATERMARK_KEY,
     WatermarkRecord,
@@ -46,6 +48,7 @@ use crate::telemetry::{
     FindingsRaised, LateRecordApplied, Metrics, RecordsHeld, StateRestoreFailed, StateRestored,
     WatermarkPublished, WatermarkTimedOut,
 };
+use tokio_util::sync::CancellationToken;
 
 /// Topic names the stage reads and writes.
 #[derive(Debug, Clone)]
@@ -250,6 +253,8 @@ pub struct DetectPartitions {
     topics: DetectTopics,
     reader: BaseConsumer,
     metrics: Arc<Metrics>,
+    /// The service's token: a restore that keeps failing gives up once it is cancelled.
+    cancel: CancellationToken,
 }
 
 impl DetectPartitions {
@@ -259,6 +264,7 @@ impl DetectPartitions {
         topics: DetectTopics,
         reader: BaseConsumer,
         metrics: Arc<Metrics>,
+        cancel: CancellationToken,
     ) -> DetectPartitions {
         // Shared infrastructure needs every employee on a network, which one partition does
         // not have: the infra stage finds it and sends the findings here.
@@ -272,6 +278,7 @@ impl DetectPartitions {
             topics,
             reader,
             metrics,
+            cancel,
         }
     }
 
@@ -423,24 +430,20 @@ impl Partitions for DetectPartitions {
                 // is current.
                 continue;
             }
-            loop {
-                match self.restore(partition) {
-                    Ok(state) => {
-                        self.lock().insert(partition, state);
-                        break;
+            let restored = restore_until_cancelled(
+                &self.cancel,
+                || self.restore(partition),
+                |e| {
+                    StateRestoreFailed {
+                        stage: Stage::Detect,
+                        partition,
+                        error: e,
                     }
-                    Err(e) => {
-                        // Reading input without the state would apply it to empty
-                        // baselines: wait for the broker instead.
-                        StateRestoreFailed {
-                            stage: Stage::Detect,
-                            partition,
-                            error: &e,
-                        }
-                        .emit(&self.metrics);
-                        std::thread::sleep(std::time::Duration::from_secs(1));
-                    }
-                }
+                    .emit(&self.metrics)
+                },
+            );
+            if let Some(state) = restored {
+                self.lock().insert(partition, state);
             }
         }
     }
@@ -1052,6 +1055,11 @@ mod tests {
     /// A detect stage over one partition of each topic, holding no state, that waits for
     /// the infra stage (shared_infrastructure on) but never times out.
     fn stage() -> DetectPartitions {
+        stage_cancelled_by(CancellationToken::new())
+    }
+
+    /// [`stage`] on the service token `cancel`; its reader points at a closed port.
+    fn stage_cancelled_by(cancel: CancellationToken) -> DetectPartitions {
         let topics = DetectTopics {
             inputs: vec!["raw".into()],
             network: "net".into(),
@@ -1078,6 +1086,7 @@ mod tests {
             topics,
             reader,
             Arc::new(Metrics::new()),
+            cancel,
         );
         assert!(stage.wait_for_infra);
         let state = PartitionState::new(
@@ -1302,6 +1311,25 @@ mod tests {
                 .held_below_applied(&EmployeeId("E1".into()))
                 .is_empty()
         );
+    }
+
+    /// Regression: a restore that could not reach the broker retried forever, blind to
+    /// shutdown, and held the stage past the shutdown deadline. Once the token is
+    /// cancelled, an assignment returns and leaves the partition unrestored.
+    #[test]
+    fn a_cancelled_token_ends_the_restore_retries() {
+        let cancel = CancellationToken::new();
+        let stage = stage_cancelled_by(cancel.clone());
+        cancel.cancel();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition("logins", 1);
+        stage.assigned(&tpl, None);
+        let guard = stage.lock();
+        assert!(
+            !guard.contains_key(&1),
+            "nothing restored, nothing to apply to"
+        );
+        assert!(guard.contains_key(&0), "the partition held before is kept");
     }
 
     /// The changelog value keeps the held logins, and a value written before it had them

@@ -28,7 +28,10 @@ use rdkafka::message::{Message, OwnedMessage};
 use super::Stage;
 use super::kafka::{REQUEST_TIMEOUT, ServiceError};
 use super::order::{Announcer, EventOrder, Until, Upstream};
-use super::stage::{Partitions, Progress, committed_offset, partitions_of, payload, read_range};
+use super::stage::{
+    Partitions, Progress, committed_offset, partitions_of, payload, read_range,
+    restore_until_cancelled,
+};
 use super::wire::{FindingRecord, LoginRecord, Source, WATERMARK_KEY, Watermark, WatermarkRecord};
 use crate::alert::Finding;
 use crate::detect::shared_infrastructure::{self, NetworkIndex};
@@ -41,6 +44,7 @@ use crate::telemetry::{
     DuplicateSkipped, Event, EventLagObserved, LateRecordApplied, Metrics, RecordsHeld,
     StateRestoreFailed, StateRestored, WatermarkPublished, WatermarkTimedOut,
 };
+use tokio_util::sync::CancellationToken;
 
 /// A login held for ordering: where it came from.
 struct Held {
@@ -135,6 +139,8 @@ pub struct InfraPartitions {
     metrics: Arc<Metrics>,
     roster: Arc<dyn Fn() -> Arc<Roster> + Send + Sync>,
     suppress: Arc<Suppressions>,
+    /// The service's token: a restore that keeps failing gives up once it is cancelled.
+    cancel: CancellationToken,
 }
 
 /// Where the infra stage reads, and how many partitions it has.
@@ -155,6 +161,7 @@ impl InfraPartitions {
         metrics: Arc<Metrics>,
         roster: Arc<dyn Fn() -> Arc<Roster> + Send + Sync>,
         suppress: Arc<Suppressions>,
+        cancel: CancellationToken,
     ) -> InfraPartitions {
         InfraPartitions {
             inner: Mutex::new(BTreeMap::new()),
@@ -168,6 +175,7 @@ impl InfraPartitions {
             metrics,
             roster,
             suppress,
+            cancel,
         }
     }
 
@@ -433,22 +441,20 @@ impl Partitions for InfraPartitions {
     fn assigned(&self, tpl: &TopicPartitionList, committed: Option<&TopicPartitionList>) {
         for partition in partitions_of(tpl, &self.topic) {
             let until = committed_offset(committed, &self.topic, partition).unwrap_or(0);
-            loop {
-                match self.restore(partition, until) {
-                    Ok(part) => {
-                        self.lock().insert(partition, part);
-                        break;
+            let restored = restore_until_cancelled(
+                &self.cancel,
+                || self.restore(partition, until),
+                |e| {
+                    StateRestoreFailed {
+                        stage: Stage::Infra,
+                        partition,
+                        error: e,
                     }
-                    Err(e) => {
-                        StateRestoreFailed {
-                            stage: Stage::Infra,
-                            partition,
-                            error: &e,
-                        }
-                        .emit(&self.metrics);
-                        std::thread::sleep(std::time::Duration::from_secs(1));
-                    }
-                }
+                    .emit(&self.metrics)
+                },
+            );
+            if let Some(part) = restored {
+                self.lock().insert(partition, part);
             }
         }
     }

@@ -36,7 +36,6 @@ pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -44,6 +43,7 @@ use chrono::Utc;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::OwnedMessage;
 use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::pipeline::Pipeline;
@@ -89,11 +89,11 @@ impl Stage {
     }
 }
 
-/// What the service shares with its caller: the stop flag (set it to shut down), metrics
-/// and health for the HTTP endpoints.
+/// What the service shares with its caller: the cancellation token (cancel it to shut
+/// down; every loop of the service watches it), metrics and health for the HTTP endpoints.
 #[derive(Clone)]
 pub struct Handles {
-    pub stop: Arc<AtomicBool>,
+    pub stop: CancellationToken,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
     /// The analyst API, once `[api] enabled` has it served.
@@ -103,7 +103,7 @@ pub struct Handles {
 impl Default for Handles {
     fn default() -> Self {
         Handles {
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: CancellationToken::new(),
             metrics: Arc::new(Metrics::new()),
             health: Health::new(),
             api: http::ApiSlot::default(),
@@ -121,7 +121,7 @@ pub enum Ended {
     DeadlinePassed,
 }
 
-/// Run the given stages until `handles.stop` is set. `runtime` must not be the calling
+/// Run the given stages until `handles.stop` is cancelled. `runtime` must not be the calling
 /// thread's own runtime (stages block on it).
 pub fn run(
     config: &Config,
@@ -138,10 +138,10 @@ pub fn run(
         return Err(ServiceError::Other(missing.join("; ")));
     }
     let metrics = Arc::clone(&handles.metrics);
-    let stop = Arc::clone(&handles.stop);
+    let stop = handles.stop.clone();
 
     let roster = match &kafka.roster_topic {
-        Some(topic) => RosterSource::follow_topic(&kafka, topic, Arc::clone(&stop))?,
+        Some(topic) => RosterSource::follow_topic(&kafka, topic, stop.clone())?,
         None => {
             let r = config.roster.as_ref().ok_or_else(|| {
                 ServiceError::Other("no roster: set [roster] path or kafka.roster_topic".into())
@@ -215,7 +215,7 @@ pub fn run(
             config.risk.clone(),
             config.detect.working_hours.clone(),
         ));
-        let feed = api::follow(&kafka, Arc::clone(&view), Arc::clone(&stop))?;
+        let feed = api::follow(&kafka, Arc::clone(&view), stop.clone())?;
         let meta: BaseConsumer = kafka::client_config(&kafka).create()?;
         let producer = kafka::producer(&kafka)?;
         let dispositions = api::KafkaDispositions {
@@ -273,7 +273,7 @@ pub fn run(
         let mut opts = LoopOptions {
             batch_max: config.service.batch_max.max(1),
             batch_wait: Duration::from_millis(config.service.batch_wait_ms),
-            stop: Arc::clone(&stop),
+            stop: stop.clone(),
             dlq: kafka.topics.dlq.clone(),
             announce_to: Vec::new(),
         };
@@ -463,6 +463,7 @@ pub fn run(
                     topics,
                     reader()?,
                     Arc::clone(&metrics),
+                    stop.clone(),
                 );
                 let consumer: BaseConsumer<StageContext<DetectPartitions>> =
                     kafka::consumer_config(&kafka, &group)
@@ -519,6 +520,7 @@ pub fn run(
                     Arc::clone(&metrics),
                     Arc::clone(&current_roster),
                     Arc::clone(&suppress),
+                    stop.clone(),
                 );
                 let consumer: BaseConsumer<StageContext<InfraPartitions>> =
                     kafka::consumer_config(&kafka, &group)
@@ -566,7 +568,7 @@ pub fn run(
         watched,
         Arc::clone(&metrics),
         Arc::clone(&stalls),
-        Arc::clone(&stop),
+        stop.clone(),
     )
     .map_err(|e| ServiceError::Other(format!("starting the stage watch: {e}")))?;
 
@@ -574,9 +576,9 @@ pub fn run(
     let mut last_reload = Instant::now();
     let mut last_gauges: Option<Instant> = None;
     let mut failed: Option<ServiceError> = None;
-    while !stop.load(Ordering::SeqCst) {
+    while !stop.is_cancelled() {
         std::thread::sleep(Duration::from_millis(100));
-        if stop.load(Ordering::SeqCst) {
+        if stop.is_cancelled() {
             break;
         }
         let stalled: Vec<String> = stalls
@@ -597,7 +599,7 @@ pub fn run(
             tracing::error!("{why}");
             handles.health.set_failed(why.clone());
             failed = Some(ServiceError::Other(why));
-            stop.store(true, Ordering::SeqCst);
+            stop.cancel();
             break;
         }
         // The risk gauges walk every employee held: once a second, input or not (a
@@ -684,7 +686,7 @@ fn join_by<T>(thread: JoinHandle<T>, deadline: Instant) -> Option<std::thread::R
 
 /// [`run`] on a thread of its own, with the shutdown deadline enforced from outside it.
 ///
-/// Once `handles.stop` is set, `run` has `service.shutdown_deadline_secs` for its stages
+/// Once `handles.stop` is cancelled, `run` has `service.shutdown_deadline_secs` for its stages
 /// and then releases what it holds: librdkafka clients, which close on drop and can wait
 /// for a broker that no longer answers. Whatever blocks in there, this returns
 /// [`Ended::DeadlinePassed`] by [`SHUTDOWN_GRACE`] after the deadline and leaves the thread
@@ -702,7 +704,7 @@ pub fn run_bounded(
             .spawn(move || run(&config, &stages, runtime, &handles))
             .map_err(|e| ServiceError::Other(format!("starting the service thread: {e}")))?
     };
-    while !service.is_finished() && !handles.stop.load(Ordering::SeqCst) {
+    while !service.is_finished() && !handles.stop.is_cancelled() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let deadline = Instant::now()
@@ -751,7 +753,7 @@ impl Partitions for NoState {
 struct LoopOptions {
     batch_max: usize,
     batch_wait: Duration,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
     dlq: String,
     /// Where the stage's watermarks go: every partition of these topics (with their
     /// partition counts); empty for a stage that writes none.
@@ -783,7 +785,7 @@ fn stage_loop<P: Partitions>(
 ) -> Result<(), ServiceError> {
     let (mut batches, mut records, mut polling) = (0u64, 0u64, Duration::ZERO);
     let running = Instant::now();
-    while !opts.stop.load(Ordering::SeqCst) {
+    while !opts.stop.is_cancelled() {
         let polled = Instant::now();
         let batch = poll_batch(consumer, opts.batch_max, opts.batch_wait);
         polling += polled.elapsed();

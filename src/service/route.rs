@@ -13,7 +13,6 @@
 //! the destination that is down anyway.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -78,7 +77,7 @@ pub(super) fn run_destination(
         .emit(destination.metrics())
     };
     let mut ledger = Ledger::default();
-    while !opts.stop.load(Ordering::SeqCst) {
+    while !opts.stop.is_cancelled() {
         let batch = poll_batch(consumer, opts.batch_max, opts.batch_wait);
         if batch.is_empty() {
             continue;

@@ -10,6 +10,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
 
 use super::kafka::REQUEST_TIMEOUT;
 use crate::telemetry::{ConsumerStatsReceived, Event, Metrics};
@@ -22,6 +23,44 @@ pub trait Partitions: Send + Sync + 'static {
     fn assigned(&self, tpl: &TopicPartitionList, committed: Option<&TopicPartitionList>);
     /// Partitions revoked (offsets are already committed).
     fn revoked(&self, tpl: &TopicPartitionList);
+}
+
+/// How long a failed restore waits before it tries again.
+const RESTORE_RETRY: Duration = Duration::from_secs(1);
+
+/// Restore a partition, trying again every [`RESTORE_RETRY`] while it fails (`failed` says
+/// so each time): reading input without its state would apply it to empty baselines, so
+/// the stage waits for the broker instead. `None` once `cancel` is cancelled, before the
+/// first try or between two: the partition stays unrestored (its records are skipped) and
+/// the stage can end within the shutdown deadline.
+pub fn restore_until_cancelled<T, E>(
+    cancel: &CancellationToken,
+    mut restore: impl FnMut() -> Result<T, E>,
+    mut failed: impl FnMut(&E),
+) -> Option<T> {
+    while !cancel.is_cancelled() {
+        match restore() {
+            Ok(restored) => return Some(restored),
+            Err(e) => {
+                failed(&e);
+                sleep_unless_cancelled(cancel, RESTORE_RETRY);
+            }
+        }
+    }
+    None
+}
+
+/// Sleep `d`, in short steps so that a cancellation ends it early.
+pub fn sleep_unless_cancelled(cancel: &CancellationToken, d: Duration) {
+    let step = Duration::from_millis(20);
+    let until = Instant::now() + d;
+    while !cancel.is_cancelled() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(step));
+    }
 }
 
 /// What a stage's consumer holds, for the watch ([`super::watch`]) on another thread.
@@ -330,4 +369,46 @@ pub fn read_range(
     };
     reader.unassign()?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A restore that keeps failing tries again until the token is cancelled (here by the
+    /// second failure), then gives up: no timing, the count of tries says it.
+    #[test]
+    fn restore_retries_end_when_cancelled() {
+        let cancel = CancellationToken::new();
+        let tries = std::cell::Cell::new(0);
+        let restored: Option<()> = restore_until_cancelled(
+            &cancel,
+            || {
+                tries.set(tries.get() + 1);
+                Err("broker away")
+            },
+            |_| {
+                if tries.get() == 2 {
+                    cancel.cancel();
+                }
+            },
+        );
+        assert_eq!(restored, None);
+        assert_eq!(tries.get(), 2);
+    }
+
+    #[test]
+    fn restore_returns_what_succeeds() {
+        let cancel = CancellationToken::new();
+        let mut tries = 0;
+        let restored = restore_until_cancelled(
+            &cancel,
+            || {
+                tries += 1;
+                if tries < 2 { Err("once") } else { Ok(tries) }
+            },
+            |_| {},
+        );
+        assert_eq!(restored, Some(2));
+    }
 }
