@@ -32,6 +32,8 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{KafkaConfig, Topics};
+use super::context::Context;
+use super::http::ApiSlot;
 use super::kafka::{self, ServiceError};
 use super::wire::{self, MARKER_KEY, Stored};
 use crate::api::view::View;
@@ -41,6 +43,46 @@ use crate::suppress::Disposition;
 
 /// How long a disposition may wait for the broker before the API answers 503.
 const PRODUCE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serve the analyst API when `[api] enabled`: its router goes into `slot` (for the HTTP
+/// server), and a view of every employee, whichever instance owns them, is followed from
+/// the topics; the follower's thread, `None` when the API is off.
+pub fn start(ctx: &Context, slot: &ApiSlot) -> Result<Option<JoinHandle<()>>, ServiceError> {
+    let config = &ctx.config;
+    if !config.api.enabled {
+        return Ok(None);
+    }
+    let kafka = &ctx.kafka;
+    let view = Arc::new(View::new(
+        config.risk.clone(),
+        config.detect.working_hours.clone(),
+    ));
+    let feed = follow(kafka, Arc::clone(&view), ctx.cancel.clone())?;
+    let meta: BaseConsumer = kafka::client_config(kafka).create()?;
+    let producer = kafka::producer(kafka)?;
+    let dispositions = KafkaDispositions {
+        producer: producer.clone(),
+        topic: kafka.topics.dispositions.clone(),
+        partitions: kafka::partition_count(&meta, &kafka.topics.dispositions)?,
+        runtime: ctx.runtime.clone(),
+    };
+    let audit = KafkaAudit {
+        producer,
+        topic: kafka.topics.audit.clone(),
+        runtime: ctx.runtime.clone(),
+    };
+    let router = crate::api::Api::new(
+        &config.api,
+        view,
+        Arc::clone(&ctx.roster),
+        Arc::new(dispositions),
+        Arc::new(audit),
+    )
+    .router(config.api.max_body_bytes);
+    // Set once per process; a second `run` in one process keeps the first router.
+    let _ = slot.set(router);
+    Ok(Some(feed))
+}
 
 /// Follow the changelog, alerts and dispositions topics into `view` until `stop`.
 pub fn follow(
@@ -73,7 +115,7 @@ pub fn follow(
                 }
             }
         })
-        .map_err(|e| ServiceError::Other(format!("starting the api view: {e}")))
+        .map_err(ServiceError::thread("api view"))
 }
 
 fn apply(view: &View, t: &Topics, m: &impl Message) {

@@ -28,11 +28,15 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 
 use super::Stage;
-use super::kafka::{Outbox, REQUEST_TIMEOUT, ServiceError};
+use super::config::Topics;
+use super::context::Context;
+use super::kafka::{self, Outbox, REQUEST_TIMEOUT, ServiceError};
 use super::order::{EventOrder, Until, Upstream};
 use super::stage::{
-    Partitions, Progress, partitions_of, payload, read_range, restore_until_cancelled,
+    Done, Partitions, Progress, partitions_of, payload, read_range, restore_until_cancelled,
+    stage_loop,
 };
+use super::supervisor::Running;
 use super::wire::{
     Applied, FindingRecord, LoginRecord, MARKER_KEY, Marker, Source, Stored, WATERMARK_KEY,
     WatermarkRecord,
@@ -240,6 +244,89 @@ impl PartitionState {
         out.dedup();
         out
     }
+}
+
+/// Start the detect stage: logins, findings and dispositions to alerts, on the state of
+/// each partition restored from its changelog.
+pub fn start(ctx: &Context) -> Result<Running, ServiceError> {
+    let (config, kafka) = (&ctx.config, &ctx.kafka);
+    let t = &kafka.topics;
+    let group = ctx.group(Stage::Detect);
+    let outbox = ctx.outbox()?;
+    let topics = DetectTopics {
+        inputs: kafka.input.iter().map(|i| i.topic.clone()).collect(),
+        network: t.network.clone(),
+        logins: t.logins.clone(),
+        findings: t.findings.clone(),
+        dispositions: t.dispositions.clone(),
+        alerts: t.alerts.clone(),
+        alerts_format: kafka.alerts_format,
+        changelog: t.changelog.clone(),
+    };
+    let parts = DetectPartitions::new(
+        config.engine(),
+        EventOrder::of(&config.service),
+        topics,
+        ctx.restore_reader(&group)?,
+        Arc::clone(&ctx.metrics),
+        ctx.cancel.clone(),
+    );
+    let consumer = ctx.consumer(&group, parts)?;
+    check_co_partitioned(&consumer, t)?;
+    let opts = ctx.loop_options();
+    let roster = Arc::clone(&ctx.roster);
+    let suppress = Arc::clone(&ctx.suppress);
+    let metrics = Arc::clone(&ctx.metrics);
+    Running::spawn(
+        Stage::Detect,
+        group,
+        &[&t.logins, &t.findings, &t.dispositions],
+        consumer,
+        Some(DetectPartitions::export_risk_levels),
+        move |consumer| {
+            stage_loop(
+                consumer,
+                outbox,
+                &opts,
+                &metrics,
+                Stage::Detect,
+                |batch, out| {
+                    let parts = &consumer.context().partitions;
+                    let mut output = parts.apply(batch, &roster(), &suppress);
+                    let bad = std::mem::take(&mut output.bad);
+                    let offsets = std::mem::take(&mut output.offsets);
+                    parts.write(output, out)?;
+                    Ok(Done {
+                        bad,
+                        offsets: Some(offsets),
+                        watermarks: Vec::new(),
+                    })
+                },
+            )
+        },
+    )
+}
+
+/// The detect stage reads logins and findings partition by partition and writes alerts
+/// and state to the same partition numbers: their counts must agree.
+fn check_co_partitioned<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    t: &Topics,
+) -> Result<(), ServiceError> {
+    let n = kafka::partition_count(consumer, &t.logins)?;
+    for topic in [&t.findings, &t.alerts, &t.changelog, &t.dispositions] {
+        let m = kafka::partition_count(consumer, topic)?;
+        if m != n {
+            return Err(ServiceError::Topic {
+                topic: topic.clone(),
+                message: format!(
+                    "has {m} partitions but {} has {n}: they must be co-partitioned",
+                    t.logins
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The detect stage's partitions, shared between the consumer loop and its rebalance

@@ -26,12 +26,15 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 
 use super::Stage;
+use super::kafka;
 use super::kafka::{REQUEST_TIMEOUT, ServiceError};
 use super::order::{Announcer, EventOrder, Until, Upstream};
 use super::stage::{
-    Partitions, Progress, committed_offset, partitions_of, payload, read_range,
-    restore_until_cancelled,
+    Done, Partitions, Progress, committed_offset, partitions_of, payload, read_range,
+    restore_until_cancelled, stage_loop,
 };
+use super::supervisor::Running;
+use super::wire;
 use super::wire::{FindingRecord, LoginRecord, Source, WATERMARK_KEY, Watermark, WatermarkRecord};
 use crate::alert::Finding;
 use crate::detect::shared_infrastructure::{self, NetworkIndex};
@@ -141,6 +144,72 @@ pub struct InfraPartitions {
     suppress: Arc<Suppressions>,
     /// The service's token: a restore that keeps failing gives up once it is cancelled.
     cancel: CancellationToken,
+}
+
+/// Start the infra stage: the network topic to shared-infrastructure findings, written
+/// to the findings topic with watermarks behind them.
+pub fn start(ctx: &super::context::Context) -> Result<Running, ServiceError> {
+    let (config, kafka) = (&ctx.config, &ctx.kafka);
+    let t = &kafka.topics;
+    let group = ctx.group(Stage::Infra);
+    let outbox = ctx.outbox()?;
+    let reader = ctx.restore_reader(&group)?;
+    let network_partitions = kafka::partition_count(&reader, &t.network)?;
+    let parts = InfraPartitions::new(
+        &config.detect,
+        EventOrder::of(&config.service),
+        InfraTopics {
+            inputs: kafka.input.iter().map(|i| i.topic.clone()).collect(),
+            network: t.network.clone(),
+            network_partitions,
+        },
+        reader,
+        Arc::clone(&ctx.metrics),
+        Arc::clone(&ctx.roster),
+        Arc::clone(&ctx.suppress),
+        ctx.cancel.clone(),
+    );
+    let consumer = ctx.consumer(&group, parts)?;
+    let findings_partitions = kafka::partition_count(&consumer, &t.findings)?;
+    let findings_topic = t.findings.clone();
+    let mut opts = ctx.loop_options();
+    opts.announce_to = vec![(findings_topic.clone(), findings_partitions)];
+    let metrics = Arc::clone(&ctx.metrics);
+    Running::spawn(
+        Stage::Infra,
+        group,
+        &[&t.network],
+        consumer,
+        None,
+        move |consumer| {
+            stage_loop(
+                consumer,
+                outbox,
+                &opts,
+                &metrics,
+                Stage::Infra,
+                |batch, out| {
+                    let output = consumer.context().partitions.apply(batch);
+                    for f in &output.findings {
+                        let key = f.employee.0.as_bytes();
+                        let value = serde_json::to_vec(f).unwrap_or_default();
+                        out.send(
+                            &findings_topic,
+                            wire::partition_for(key, findings_partitions),
+                            key,
+                            &value,
+                            None,
+                        );
+                    }
+                    Ok(Done {
+                        bad: output.bad,
+                        offsets: Some(output.offsets),
+                        watermarks: output.watermarks,
+                    })
+                },
+            )
+        },
+    )
 }
 
 /// Where the infra stage reads, and how many partitions it has.

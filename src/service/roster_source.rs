@@ -58,15 +58,16 @@ impl RosterSource {
     ) -> Result<RosterSource, ServiceError> {
         let mut reader = TopicRoster::open(kafka, topic)?;
         reader.catch_up()?;
-        let first = reader
-            .build()
-            .map_err(|e| ServiceError::Other(format!("roster topic {topic}: {e}")))?;
+        let first = reader.build().map_err(|error| ServiceError::RosterTopic {
+            topic: topic.to_owned(),
+            error,
+        })?;
         let current = Arc::new(ArcSwap::from_pointee(first));
         let shared = Arc::clone(&current);
         let follower = std::thread::Builder::new()
             .name("roster".to_owned())
             .spawn(move || reader.follow(&shared, &stop))
-            .map_err(|e| ServiceError::Other(format!("roster thread: {e}")))?;
+            .map_err(ServiceError::thread("roster thread"))?;
         Ok(RosterSource::Topic {
             current,
             follower: Some(follower),
@@ -147,10 +148,9 @@ impl TopicRoster {
                 None => {
                     idle += Duration::from_millis(200);
                     if idle > REQUEST_TIMEOUT {
-                        return Err(ServiceError::Other(format!(
-                            "roster topic {}: no records while catching up",
-                            self.topic
-                        )));
+                        return Err(ServiceError::RosterTopicSilent {
+                            topic: self.topic.clone(),
+                        });
                     }
                 }
             }
