@@ -93,7 +93,7 @@ impl Context {
     }
 
     /// The consumer group of `stage` (route destinations add their name: see
-    /// [`super::route::group`]).
+    /// `route::group`).
     pub fn group(&self, stage: Stage) -> String {
         format!("{}.{}", self.kafka.group_id, stage.as_str())
     }

@@ -1,5 +1,6 @@
 //! What every stage's consumer loop shares: the consumer context that restores state on
-//! assignment and commits on revocation, batch polling, and offset storing.
+//! assignment (retrying until the service's token is cancelled) and commits on
+//! revocation, batch polling, offset storing, and the loop itself ([`stage_loop`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,7 +31,7 @@ pub trait Partitions: Send + Sync + 'static {
 /// How long a failed restore waits before it tries again.
 const RESTORE_RETRY: Duration = Duration::from_secs(1);
 
-/// Restore a partition, trying again every [`RESTORE_RETRY`] while it fails (`failed` says
+/// Restore a partition, trying again every second while it fails (`failed` says
 /// so each time): reading input without its state would apply it to empty baselines, so
 /// the stage waits for the broker instead. `None` once `cancel` is cancelled, before the
 /// first try or between two: the partition stays unrestored (its records are skipped) and
