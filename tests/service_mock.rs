@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use driftwatch::alert::Alert;
@@ -328,7 +327,7 @@ fn examples_through_the_mock_cluster(roster_from: RosterFrom) {
         );
     }
 
-    handles.stop.store(true, Ordering::SeqCst);
+    handles.stop.cancel();
     let ended = service.join().unwrap();
     assert_eq!(ended.unwrap(), Ended::Clean);
 }
@@ -452,7 +451,7 @@ fn with_ocsf_on_the_alerts_topic_the_route_stage_and_the_api_still_work() {
     };
     wait("the API serves every alert", Box::new(|| served() == ids));
 
-    handles.stop.store(true, Ordering::SeqCst);
+    handles.stop.cancel();
     assert_eq!(service.join().unwrap().unwrap(), Ended::Clean);
 }
 
@@ -533,7 +532,7 @@ fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
     );
     assert_eq!(on_topic.len(), expected.len());
     wait("retries", Box::new(|| retries(&handles) >= 3.0));
-    handles.stop.store(true, Ordering::SeqCst);
+    handles.stop.cancel();
     assert_eq!(thread.join().unwrap().unwrap(), Ended::Clean);
     assert!(delivered(&hook).is_empty());
     let delivered_to_hook = [("destination", "hook"), ("result", "delivered")];
@@ -563,14 +562,14 @@ fn the_route_stage_delivers_what_a_down_destination_missed_after_a_restart() {
             .unwrap_or(0.0)
     };
     wait("pending back to 0", Box::new(|| pending() == 0.0));
-    handles.stop.store(true, Ordering::SeqCst);
+    handles.stop.cancel();
     assert_eq!(thread.join().unwrap().unwrap(), Ended::Clean);
 
     // Run 3: the offsets were committed after delivery, so nothing is sent again.
     let (handles, thread) = start(&[Stage::Route]);
     wait("ready", Box::new(|| handles.health.is_ready()));
     std::thread::sleep(Duration::from_secs(3));
-    handles.stop.store(true, Ordering::SeqCst);
+    handles.stop.cancel();
     assert_eq!(thread.join().unwrap().unwrap(), Ended::Clean);
     assert_eq!(delivered(&hook).len(), want.len());
     let dlq = read_all(&brokers, "driftwatch.dlq", Duration::from_secs(5), |_| {
@@ -855,7 +854,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
                     == lines
         }),
     );
-    handles.stop.store(true, Ordering::SeqCst);
+    handles.stop.cancel();
     assert_eq!(service.join().unwrap().unwrap(), Ended::Clean);
     let verified = driftwatch::audit::verify(&audit_log).unwrap();
     let k = kinds(&audit_log);
@@ -885,7 +884,7 @@ fn a_disposition_through_the_api_silences_the_repeat_alert_in_the_stream() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(2));
-    handles.stop.store(true, Ordering::SeqCst);
+    handles.stop.cancel();
     assert_eq!(audit_only.join().unwrap().unwrap(), Ended::Clean);
     let again = driftwatch::audit::verify(&audit_log).unwrap();
     // Only this run's own start records (configuration and roster) are new.

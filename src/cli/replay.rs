@@ -155,18 +155,18 @@ fn deliver_replayed(
 ) -> Result<()> {
     use driftwatch::route::deliver;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio_util::sync::CancellationToken;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = Arc::clone(&stop);
+    let stop = CancellationToken::new();
+    let s = stop.clone();
     runtime.spawn(async move {
         driftwatch::service::server::shutdown_signal().await;
-        s.store(true, Ordering::SeqCst);
+        s.cancel();
     });
     let metrics = Arc::new(driftwatch::telemetry::Metrics::new());
     let results = runtime.block_on(deliver::deliver_all(

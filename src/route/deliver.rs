@@ -11,7 +11,6 @@
 
 use std::io::Write;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +19,7 @@ use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tokio_util::sync::CancellationToken;
 
 use super::page::{Links, Person};
 use super::payload::{self, Action};
@@ -157,9 +157,13 @@ impl Destination {
     }
 
     /// Deliver `alerts` in order, each exactly once if the destination answers, retrying
-    /// what can pass. `None` when `stop` was set before every alert had an outcome: the
+    /// what can pass. `None` when `stop` was cancelled before every alert had an outcome: the
     /// caller must not count the batch as done (it is read again after a restart).
-    pub async fn deliver(&self, alerts: &[Routed], stop: &AtomicBool) -> Option<Vec<Outcome>> {
+    pub async fn deliver(
+        &self,
+        alerts: &[Routed],
+        stop: &CancellationToken,
+    ) -> Option<Vec<Outcome>> {
         let mut outcomes = Vec::with_capacity(alerts.len());
         match self.config.kind {
             Kind::Alertmanager => {
@@ -201,7 +205,7 @@ impl Destination {
         Some(outcomes)
     }
 
-    async fn one(&self, r: &Routed, stop: &AtomicBool) -> Option<Outcome> {
+    async fn one(&self, r: &Routed, stop: &CancellationToken) -> Option<Outcome> {
         let links = &self.links;
         let url = self.url.as_deref().unwrap_or_default();
         let now = Utc::now();
@@ -263,7 +267,7 @@ impl Destination {
         url: &str,
         body: &impl serde::Serialize,
         idempotency_key: Option<&str>,
-        stop: &AtomicBool,
+        stop: &CancellationToken,
     ) -> Option<Outcome> {
         self.attempts(stop, || async {
             let mut request = self
@@ -307,7 +311,7 @@ impl Destination {
 
     /// Run `attempt` (after the rate limiter lets it) until it is done, waiting between
     /// attempts; `None` if stopped first.
-    async fn attempts<F, Fut>(&self, stop: &AtomicBool, mut attempt: F) -> Option<Outcome>
+    async fn attempts<F, Fut>(&self, stop: &CancellationToken, mut attempt: F) -> Option<Outcome>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<Attempt>>,
@@ -327,7 +331,7 @@ impl Destination {
             .emit(&self.metrics)
         };
         loop {
-            if stop.load(Ordering::SeqCst) {
+            if stop.is_cancelled() {
                 return None;
             }
             self.limiter.until_ready().await;
@@ -399,19 +403,12 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-/// Sleep `d` in short steps; false if `stop` was set meanwhile.
-async fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
-    let step = Duration::from_millis(100);
-    let mut left = d;
-    while !left.is_zero() {
-        if stop.load(Ordering::SeqCst) {
-            return false;
-        }
-        let s = left.min(step);
-        tokio::time::sleep(s).await;
-        left -= s;
+/// Sleep `d`; false if `stop` was cancelled meanwhile (the sleep ends then).
+async fn sleep_unless_stopped(d: Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        () = stop.cancelled() => false,
+        () = tokio::time::sleep(d) => !stop.is_cancelled(),
     }
-    !stop.load(Ordering::SeqCst)
 }
 
 /// What one destination did with a replay's alerts.
@@ -433,7 +430,7 @@ pub async fn deliver_all(
     alerts: &[Alert],
     roster: &Roster,
     metrics: Arc<Metrics>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) -> Result<Vec<Delivered>, RouteError> {
     let written = Utc::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -455,7 +452,7 @@ pub async fn deliver_all(
                 skipped += 1;
             }
         }
-        let stop = Arc::clone(&stop);
+        let stop = stop.clone();
         tasks.spawn(async move {
             let outcomes = dest.deliver(&routed, &stop).await;
             let mut done = Delivered {

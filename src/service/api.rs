@@ -19,7 +19,6 @@
 //! the audit stage appends it, with the alerts, to the hash-chained audit log.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -30,8 +29,11 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
 
 use super::config::{KafkaConfig, Topics};
+use super::context::Context;
+use super::http::ApiSlot;
 use super::kafka::{self, ServiceError};
 use super::wire::{self, MARKER_KEY, Stored};
 use crate::api::view::View;
@@ -42,11 +44,51 @@ use crate::suppress::Disposition;
 /// How long a disposition may wait for the broker before the API answers 503.
 const PRODUCE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Serve the analyst API when `[api] enabled`: its router goes into `slot` (for the HTTP
+/// server), and a view of every employee, whichever instance owns them, is followed from
+/// the topics; the follower's thread, `None` when the API is off.
+pub fn start(ctx: &Context, slot: &ApiSlot) -> Result<Option<JoinHandle<()>>, ServiceError> {
+    let config = &ctx.config;
+    if !config.api.enabled {
+        return Ok(None);
+    }
+    let kafka = &ctx.kafka;
+    let view = Arc::new(View::new(
+        config.risk.clone(),
+        config.detect.working_hours.clone(),
+    ));
+    let feed = follow(kafka, Arc::clone(&view), ctx.cancel.clone())?;
+    let meta: BaseConsumer = kafka::client_config(kafka).create()?;
+    let producer = kafka::producer(kafka)?;
+    let dispositions = KafkaDispositions {
+        producer: producer.clone(),
+        topic: kafka.topics.dispositions.clone(),
+        partitions: kafka::partition_count(&meta, &kafka.topics.dispositions)?,
+        runtime: ctx.runtime.clone(),
+    };
+    let audit = KafkaAudit {
+        producer,
+        topic: kafka.topics.audit.clone(),
+        runtime: ctx.runtime.clone(),
+    };
+    let router = crate::api::Api::new(
+        &config.api,
+        view,
+        Arc::clone(&ctx.roster),
+        Arc::new(dispositions),
+        Arc::new(audit),
+    )
+    .router(config.api.max_body_bytes);
+    // Set once per process; a second `run` in one process keeps the first router.
+    let _ = slot.set(router);
+    Ok(Some(feed))
+}
+
 /// Follow the changelog, alerts and dispositions topics into `view` until `stop`.
 pub fn follow(
     kafka_config: &KafkaConfig,
     view: Arc<View>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) -> Result<JoinHandle<()>, ServiceError> {
     let consumer: BaseConsumer = kafka::client_config(kafka_config)
         .set("group.id", format!("{}.api-view", kafka_config.group_id))
@@ -65,7 +107,7 @@ pub fn follow(
     std::thread::Builder::new()
         .name("api-view".into())
         .spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
+            while !stop.is_cancelled() {
                 match consumer.poll(Duration::from_millis(200)) {
                     Some(Ok(m)) => apply(&view, &topics, &m),
                     Some(Err(e)) => tracing::warn!(error = %e, "api view: read failed"),
@@ -73,7 +115,7 @@ pub fn follow(
                 }
             }
         })
-        .map_err(|e| ServiceError::Other(format!("starting the api view: {e}")))
+        .map_err(ServiceError::thread("api view"))
 }
 
 fn apply(view: &View, t: &Topics, m: &impl Message) {

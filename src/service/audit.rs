@@ -10,19 +10,23 @@
 //! not appended twice.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use chrono::Utc;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use serde_json::{Value, json};
 
-use super::LoopOptions;
-use super::NoState;
-use super::kafka::ServiceError;
-use super::stage::{Progress, StageContext, poll_batch};
+use super::Stage;
+use super::api::KafkaAudit;
+use super::context::Context;
+use super::kafka::{self, ServiceError};
+use super::stage::{LoopOptions, NoState, Progress, StageContext, poll_batch};
+use super::supervisor::Running;
 use crate::alert::{Alert, AlertStatus};
 use crate::audit::{AuditLog, Entry, Kind};
+use crate::hex::sha256_hex;
+use crate::roster::Roster;
 
 /// The highest offset already in the log per (topic, partition), from the records'
 /// `kafka_source`.
@@ -72,8 +76,98 @@ pub fn entry_of(m: &OwnedMessage, alerts_topic: &str) -> Result<Entry, String> {
     Ok(entry)
 }
 
+/// Start the audit stage: `None` without `[audit] path` (nothing to record).
+pub fn start(ctx: &Context) -> Result<Option<Running>, ServiceError> {
+    let Some(mut log) = ctx.config.audit.open().map_err(ServiceError::Audit)? else {
+        tracing::info!("audit stage: no [audit] path, nothing to record");
+        return Ok(None);
+    };
+    let t = &ctx.kafka.topics;
+    let mut outbox = ctx.outbox()?;
+    let group = ctx.group(Stage::Audit);
+    let consumer = ctx.consumer(&group, NoState)?;
+    let dlq_partitions = kafka::partition_count(&consumer, &t.dlq)?;
+    let alerts = t.alerts.clone();
+    let opts = ctx.loop_options();
+    Running::spawn(
+        Stage::Audit,
+        group,
+        &[&t.alerts, &t.audit],
+        consumer,
+        None,
+        move |consumer| {
+            run_audit(
+                consumer,
+                &mut log,
+                &alerts,
+                &mut outbox,
+                dlq_partitions,
+                &opts,
+            )
+        },
+    )
+    .map(Some)
+}
+
+/// Configuration and roster changes, onto the audit topic (the audit stage appends them
+/// to the log).
+pub struct Changes {
+    topic: KafkaAudit,
+    /// The roster last recorded.
+    roster: Arc<Roster>,
+}
+
+impl Changes {
+    /// Record the start: the configuration file's digest, and the roster.
+    pub fn record_start(ctx: &Context) -> Result<Changes, ServiceError> {
+        let topic = KafkaAudit {
+            producer: kafka::producer(&ctx.kafka)?,
+            topic: ctx.kafka.topics.audit.clone(),
+            runtime: ctx.runtime.clone(),
+        };
+        if let Some(path) = &ctx.config.source {
+            match std::fs::read(path) {
+                Ok(bytes) => topic.record(
+                    "config_changed",
+                    "driftwatch",
+                    None,
+                    json!({
+                        "path": path.display().to_string(),
+                        "sha256": sha256_hex(&bytes),
+                        "event": "started",
+                    }),
+                ),
+                Err(e) => tracing::warn!(error = %e, "config file not readable for the audit log"),
+            }
+        }
+        let roster = (ctx.roster)();
+        topic.record("roster_changed", "driftwatch", None, roster_digest(&roster));
+        Ok(Changes { topic, roster })
+    }
+
+    /// Record the roster in force `now` if it is not the one recorded last.
+    pub fn roster(&mut self, now: Arc<Roster>) {
+        if !Arc::ptr_eq(&now, &self.roster) {
+            self.topic
+                .record("roster_changed", "driftwatch", None, roster_digest(&now));
+            self.roster = now;
+        }
+    }
+}
+
+/// What the audit log keeps of a roster: how many employees and a digest of every
+/// profile, so a change is visible without copying HR data into the log.
+fn roster_digest(roster: &Roster) -> Value {
+    let mut all = Vec::new();
+    for p in roster.iter() {
+        all.extend(serde_json::to_vec(p).unwrap_or_default());
+        all.push(b'\n');
+    }
+    json!({ "employees": roster.len(), "sha256": sha256_hex(&all) })
+}
+
 /// Append until stopped.
-pub(super) fn run_audit(
+fn run_audit(
     consumer: &BaseConsumer<StageContext<NoState>>,
     log: &mut AuditLog,
     alerts_topic: &str,
@@ -81,11 +175,11 @@ pub(super) fn run_audit(
     dlq_partitions: i32,
     opts: &LoopOptions,
 ) -> Result<(), ServiceError> {
-    let fail = |e: crate::audit::AuditError| ServiceError::Other(format!("audit log: {e}"));
+    let fail = ServiceError::Audit;
     let mut done = appended(&crate::audit::read(log.path()).map_err(fail)?);
     // `[audit] retention_days` is applied at open, then once a day while running.
     let mut retention_applied = std::time::Instant::now();
-    while !opts.stop.load(Ordering::SeqCst) {
+    while !opts.stop.is_cancelled() {
         if retention_applied.elapsed() >= std::time::Duration::from_secs(86_400) {
             retention_applied = std::time::Instant::now();
             if let Some(p) = log.apply_retention(Utc::now()).map_err(fail)? {

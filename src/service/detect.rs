@@ -28,9 +28,15 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 
 use super::Stage;
-use super::kafka::{Outbox, REQUEST_TIMEOUT, ServiceError};
+use super::config::Topics;
+use super::context::Context;
+use super::kafka::{self, Outbox, REQUEST_TIMEOUT, ServiceError};
 use super::order::{EventOrder, Until, Upstream};
-use super::stage::{Partitions, Progress, partitions_of, payload, read_range};
+use super::stage::{
+    Done, Partitions, Progress, partitions_of, payload, read_range, restore_until_cancelled,
+    stage_loop,
+};
+use super::supervisor::Running;
 use super::wire::{
     Applied, FindingRecord, LoginRecord, MARKER_KEY, Marker, Source, Stored, WATERMARK_KEY,
     WatermarkRecord,
@@ -46,6 +52,7 @@ use crate::telemetry::{
     FindingsRaised, LateRecordApplied, Metrics, RecordsHeld, StateRestoreFailed, StateRestored,
     WatermarkPublished, WatermarkTimedOut,
 };
+use tokio_util::sync::CancellationToken;
 
 /// Topic names the stage reads and writes.
 #[derive(Debug, Clone)]
@@ -239,6 +246,89 @@ impl PartitionState {
     }
 }
 
+/// Start the detect stage: logins, findings and dispositions to alerts, on the state of
+/// each partition restored from its changelog.
+pub fn start(ctx: &Context) -> Result<Running, ServiceError> {
+    let (config, kafka) = (&ctx.config, &ctx.kafka);
+    let t = &kafka.topics;
+    let group = ctx.group(Stage::Detect);
+    let outbox = ctx.outbox()?;
+    let topics = DetectTopics {
+        inputs: kafka.input.iter().map(|i| i.topic.clone()).collect(),
+        network: t.network.clone(),
+        logins: t.logins.clone(),
+        findings: t.findings.clone(),
+        dispositions: t.dispositions.clone(),
+        alerts: t.alerts.clone(),
+        alerts_format: kafka.alerts_format,
+        changelog: t.changelog.clone(),
+    };
+    let parts = DetectPartitions::new(
+        config.engine(),
+        EventOrder::of(&config.service),
+        topics,
+        ctx.restore_reader(&group)?,
+        Arc::clone(&ctx.metrics),
+        ctx.cancel.clone(),
+    );
+    let consumer = ctx.consumer(&group, parts)?;
+    check_co_partitioned(&consumer, t)?;
+    let opts = ctx.loop_options();
+    let roster = Arc::clone(&ctx.roster);
+    let suppress = Arc::clone(&ctx.suppress);
+    let metrics = Arc::clone(&ctx.metrics);
+    Running::spawn(
+        Stage::Detect,
+        group,
+        &[&t.logins, &t.findings, &t.dispositions],
+        consumer,
+        Some(DetectPartitions::export_risk_levels),
+        move |consumer| {
+            stage_loop(
+                consumer,
+                outbox,
+                &opts,
+                &metrics,
+                Stage::Detect,
+                |batch, out| {
+                    let parts = &consumer.context().partitions;
+                    let mut output = parts.apply(batch, &roster(), &suppress);
+                    let bad = std::mem::take(&mut output.bad);
+                    let offsets = std::mem::take(&mut output.offsets);
+                    parts.write(output, out)?;
+                    Ok(Done {
+                        bad,
+                        offsets: Some(offsets),
+                        watermarks: Vec::new(),
+                    })
+                },
+            )
+        },
+    )
+}
+
+/// The detect stage reads logins and findings partition by partition and writes alerts
+/// and state to the same partition numbers: their counts must agree.
+fn check_co_partitioned<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    t: &Topics,
+) -> Result<(), ServiceError> {
+    let n = kafka::partition_count(consumer, &t.logins)?;
+    for topic in [&t.findings, &t.alerts, &t.changelog, &t.dispositions] {
+        let m = kafka::partition_count(consumer, topic)?;
+        if m != n {
+            return Err(ServiceError::Topic {
+                topic: topic.clone(),
+                message: format!(
+                    "has {m} partitions but {} has {n}: they must be co-partitioned",
+                    t.logins
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The detect stage's partitions, shared between the consumer loop and its rebalance
 /// callbacks (both on the consumer's thread).
 pub struct DetectPartitions {
@@ -250,6 +340,8 @@ pub struct DetectPartitions {
     topics: DetectTopics,
     reader: BaseConsumer,
     metrics: Arc<Metrics>,
+    /// The service's token: a restore that keeps failing gives up once it is cancelled.
+    cancel: CancellationToken,
 }
 
 impl DetectPartitions {
@@ -259,6 +351,7 @@ impl DetectPartitions {
         topics: DetectTopics,
         reader: BaseConsumer,
         metrics: Arc<Metrics>,
+        cancel: CancellationToken,
     ) -> DetectPartitions {
         // Shared infrastructure needs every employee on a network, which one partition does
         // not have: the infra stage finds it and sends the findings here.
@@ -272,6 +365,7 @@ impl DetectPartitions {
             topics,
             reader,
             metrics,
+            cancel,
         }
     }
 
@@ -423,24 +517,20 @@ impl Partitions for DetectPartitions {
                 // is current.
                 continue;
             }
-            loop {
-                match self.restore(partition) {
-                    Ok(state) => {
-                        self.lock().insert(partition, state);
-                        break;
+            let restored = restore_until_cancelled(
+                &self.cancel,
+                || self.restore(partition),
+                |e| {
+                    StateRestoreFailed {
+                        stage: Stage::Detect,
+                        partition,
+                        error: e,
                     }
-                    Err(e) => {
-                        // Reading input without the state would apply it to empty
-                        // baselines: wait for the broker instead.
-                        StateRestoreFailed {
-                            stage: Stage::Detect,
-                            partition,
-                            error: &e,
-                        }
-                        .emit(&self.metrics);
-                        std::thread::sleep(std::time::Duration::from_secs(1));
-                    }
-                }
+                    .emit(&self.metrics)
+                },
+            );
+            if let Some(state) = restored {
+                self.lock().insert(partition, state);
             }
         }
     }
@@ -1052,6 +1142,11 @@ mod tests {
     /// A detect stage over one partition of each topic, holding no state, that waits for
     /// the infra stage (shared_infrastructure on) but never times out.
     fn stage() -> DetectPartitions {
+        stage_cancelled_by(CancellationToken::new())
+    }
+
+    /// [`stage`] on the service token `cancel`; its reader points at a closed port.
+    fn stage_cancelled_by(cancel: CancellationToken) -> DetectPartitions {
         let topics = DetectTopics {
             inputs: vec!["raw".into()],
             network: "net".into(),
@@ -1078,6 +1173,7 @@ mod tests {
             topics,
             reader,
             Arc::new(Metrics::new()),
+            cancel,
         );
         assert!(stage.wait_for_infra);
         let state = PartitionState::new(
@@ -1302,6 +1398,25 @@ mod tests {
                 .held_below_applied(&EmployeeId("E1".into()))
                 .is_empty()
         );
+    }
+
+    /// Regression: a restore that could not reach the broker retried forever, blind to
+    /// shutdown, and held the stage past the shutdown deadline. Once the token is
+    /// cancelled, an assignment returns and leaves the partition unrestored.
+    #[test]
+    fn a_cancelled_token_ends_the_restore_retries() {
+        let cancel = CancellationToken::new();
+        let stage = stage_cancelled_by(cancel.clone());
+        cancel.cancel();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition("logins", 1);
+        stage.assigned(&tpl, None);
+        let guard = stage.lock();
+        assert!(
+            !guard.contains_key(&1),
+            "nothing restored, nothing to apply to"
+        );
+        assert!(guard.contains_key(&0), "the partition held before is kept");
     }
 
     /// The changelog value keeps the held logins, and a value written before it had them

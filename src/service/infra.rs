@@ -26,9 +26,15 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 
 use super::Stage;
+use super::kafka;
 use super::kafka::{REQUEST_TIMEOUT, ServiceError};
 use super::order::{Announcer, EventOrder, Until, Upstream};
-use super::stage::{Partitions, Progress, committed_offset, partitions_of, payload, read_range};
+use super::stage::{
+    Done, Partitions, Progress, committed_offset, partitions_of, payload, read_range,
+    restore_until_cancelled, stage_loop,
+};
+use super::supervisor::Running;
+use super::wire;
 use super::wire::{FindingRecord, LoginRecord, Source, WATERMARK_KEY, Watermark, WatermarkRecord};
 use crate::alert::Finding;
 use crate::detect::shared_infrastructure::{self, NetworkIndex};
@@ -41,6 +47,7 @@ use crate::telemetry::{
     DuplicateSkipped, Event, EventLagObserved, LateRecordApplied, Metrics, RecordsHeld,
     StateRestoreFailed, StateRestored, WatermarkPublished, WatermarkTimedOut,
 };
+use tokio_util::sync::CancellationToken;
 
 /// A login held for ordering: where it came from.
 struct Held {
@@ -135,6 +142,74 @@ pub struct InfraPartitions {
     metrics: Arc<Metrics>,
     roster: Arc<dyn Fn() -> Arc<Roster> + Send + Sync>,
     suppress: Arc<Suppressions>,
+    /// The service's token: a restore that keeps failing gives up once it is cancelled.
+    cancel: CancellationToken,
+}
+
+/// Start the infra stage: the network topic to shared-infrastructure findings, written
+/// to the findings topic with watermarks behind them.
+pub fn start(ctx: &super::context::Context) -> Result<Running, ServiceError> {
+    let (config, kafka) = (&ctx.config, &ctx.kafka);
+    let t = &kafka.topics;
+    let group = ctx.group(Stage::Infra);
+    let outbox = ctx.outbox()?;
+    let reader = ctx.restore_reader(&group)?;
+    let network_partitions = kafka::partition_count(&reader, &t.network)?;
+    let parts = InfraPartitions::new(
+        &config.detect,
+        EventOrder::of(&config.service),
+        InfraTopics {
+            inputs: kafka.input.iter().map(|i| i.topic.clone()).collect(),
+            network: t.network.clone(),
+            network_partitions,
+        },
+        reader,
+        Arc::clone(&ctx.metrics),
+        Arc::clone(&ctx.roster),
+        Arc::clone(&ctx.suppress),
+        ctx.cancel.clone(),
+    );
+    let consumer = ctx.consumer(&group, parts)?;
+    let findings_partitions = kafka::partition_count(&consumer, &t.findings)?;
+    let findings_topic = t.findings.clone();
+    let mut opts = ctx.loop_options();
+    opts.announce_to = vec![(findings_topic.clone(), findings_partitions)];
+    let metrics = Arc::clone(&ctx.metrics);
+    Running::spawn(
+        Stage::Infra,
+        group,
+        &[&t.network],
+        consumer,
+        None,
+        move |consumer| {
+            stage_loop(
+                consumer,
+                outbox,
+                &opts,
+                &metrics,
+                Stage::Infra,
+                |batch, out| {
+                    let output = consumer.context().partitions.apply(batch);
+                    for f in &output.findings {
+                        let key = f.employee.0.as_bytes();
+                        let value = serde_json::to_vec(f).unwrap_or_default();
+                        out.send(
+                            &findings_topic,
+                            wire::partition_for(key, findings_partitions),
+                            key,
+                            &value,
+                            None,
+                        );
+                    }
+                    Ok(Done {
+                        bad: output.bad,
+                        offsets: Some(output.offsets),
+                        watermarks: output.watermarks,
+                    })
+                },
+            )
+        },
+    )
 }
 
 /// Where the infra stage reads, and how many partitions it has.
@@ -155,6 +230,7 @@ impl InfraPartitions {
         metrics: Arc<Metrics>,
         roster: Arc<dyn Fn() -> Arc<Roster> + Send + Sync>,
         suppress: Arc<Suppressions>,
+        cancel: CancellationToken,
     ) -> InfraPartitions {
         InfraPartitions {
             inner: Mutex::new(BTreeMap::new()),
@@ -168,6 +244,7 @@ impl InfraPartitions {
             metrics,
             roster,
             suppress,
+            cancel,
         }
     }
 
@@ -433,22 +510,20 @@ impl Partitions for InfraPartitions {
     fn assigned(&self, tpl: &TopicPartitionList, committed: Option<&TopicPartitionList>) {
         for partition in partitions_of(tpl, &self.topic) {
             let until = committed_offset(committed, &self.topic, partition).unwrap_or(0);
-            loop {
-                match self.restore(partition, until) {
-                    Ok(part) => {
-                        self.lock().insert(partition, part);
-                        break;
+            let restored = restore_until_cancelled(
+                &self.cancel,
+                || self.restore(partition, until),
+                |e| {
+                    StateRestoreFailed {
+                        stage: Stage::Infra,
+                        partition,
+                        error: e,
                     }
-                    Err(e) => {
-                        StateRestoreFailed {
-                            stage: Stage::Infra,
-                            partition,
-                            error: &e,
-                        }
-                        .emit(&self.metrics);
-                        std::thread::sleep(std::time::Duration::from_secs(1));
-                    }
-                }
+                    .emit(&self.metrics)
+                },
+            );
+            if let Some(part) = restored {
+                self.lock().insert(partition, part);
             }
         }
     }

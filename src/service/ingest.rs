@@ -8,15 +8,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rdkafka::TopicPartitionList;
+use rdkafka::consumer::Consumer;
 use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 
-use super::kafka::Outbox;
+use super::Stage;
+use super::context::Context;
+use super::kafka::{self, Outbox, ServiceError};
 use super::order::{Announcer, EventOrder};
-use super::stage::{Partitions, committed_offset, payload};
+use super::stage::{Done, Partitions, committed_offset, payload, stage_loop};
+use super::supervisor::Running;
 use super::wire::{LoginRecord, Source, Watermark, partition_for};
 use crate::decode::{FormatChoice, RejectReason};
 use crate::enrich::{DatabaseKind, Enricher, network_key};
@@ -26,6 +30,94 @@ use crate::telemetry::labels::Country;
 use crate::telemetry::{
     self, Event, Metrics, RecordConsumed, RecordFormat, RecordRejected, TopicName,
 };
+
+/// Start the ingest stage: the input topics decoded, enriched and written to the logins
+/// and network topics, with watermarks behind them.
+pub fn start(ctx: &Context) -> Result<Running, ServiceError> {
+    let (config, kafka) = (&ctx.config, &ctx.kafka);
+    let inputs: Vec<&str> = kafka.input.iter().map(|i| i.topic.as_str()).collect();
+    if inputs.is_empty() {
+        return Err(ServiceError::NoInputTopics);
+    }
+    let group = ctx.group(Stage::Ingest);
+    let outbox = ctx.outbox()?;
+    let probe = ctx.restore_reader(&group)?;
+    let mut input_partitions = BTreeMap::new();
+    for topic in &inputs {
+        input_partitions.insert((*topic).to_owned(), kafka::partition_count(&probe, topic)?);
+    }
+    let progress = InputProgress::new(EventOrder::of(&config.service), input_partitions);
+    let consumer = ctx.consumer(&group, progress)?;
+    for input in &kafka.input {
+        ctx.metrics.preregister_input(input.into(), input.format);
+    }
+    let t = &kafka.topics;
+    let ingest = Ingest {
+        pipeline: Pipeline {
+            decode: config.decode.context(Utc::now()),
+        },
+        formats: kafka
+            .input
+            .iter()
+            .map(|i| (i.topic.clone(), i.format))
+            .collect::<HashMap<_, _>>(),
+        topics: IngestTopics {
+            logins: t.logins.clone(),
+            logins_partitions: kafka::partition_count(&consumer, &t.logins)?,
+            network: t.network.clone(),
+            network_partitions: kafka::partition_count(&consumer, &t.network)?,
+            dlq: t.dlq.clone(),
+            dlq_partitions: kafka::partition_count(&consumer, &t.dlq)?,
+        },
+        include_filtered: config.dead_letter.include_filtered,
+        metrics: Arc::clone(&ctx.metrics),
+        databases: ctx.enricher.databases().iter().map(|d| d.kind).collect(),
+    };
+    let mut opts = ctx.loop_options();
+    opts.announce_to = vec![
+        (
+            ingest.topics.logins.clone(),
+            ingest.topics.logins_partitions,
+        ),
+        (
+            ingest.topics.network.clone(),
+            ingest.topics.network_partitions,
+        ),
+    ];
+    let roster = Arc::clone(&ctx.roster);
+    let enricher = Arc::clone(&ctx.enricher);
+    let metrics = Arc::clone(&ctx.metrics);
+    Running::spawn(
+        Stage::Ingest,
+        group,
+        &inputs,
+        consumer,
+        None,
+        move |consumer| {
+            stage_loop(
+                consumer,
+                outbox,
+                &opts,
+                &metrics,
+                Stage::Ingest,
+                |batch, out| {
+                    let progress = &consumer.context().partitions;
+                    ingest.apply(batch, &roster(), &enricher, progress, out);
+                    let caught_up = |topic: &str, partition: i32, next: Option<i64>| {
+                        matches!(
+                            consumer.fetch_watermarks(topic, partition, Duration::from_secs(2)),
+                            Ok((low, high)) if next.unwrap_or(low) >= high
+                        )
+                    };
+                    Ok(Done {
+                        watermarks: progress.due(caught_up),
+                        ..Done::default()
+                    })
+                },
+            )
+        },
+    )
+}
 
 /// Where ingest writes and how those topics are partitioned.
 #[derive(Debug, Clone)]

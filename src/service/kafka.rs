@@ -18,16 +18,7 @@ use super::config::KafkaConfig;
 /// unreachable (and tries again).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why the service could not do its work.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error("kafka: {0}")]
-    Kafka(#[from] KafkaError),
-    #[error("topic {topic}: {message}")]
-    Topic { topic: String, message: String },
-    #[error("{0}")]
-    Other(String),
-}
+pub use super::error::ServiceError;
 
 /// Settings every client gets: the brokers and the pass-through settings.
 pub fn client_config(kafka: &KafkaConfig) -> ClientConfig {
@@ -108,6 +99,17 @@ pub fn topic_specs(kafka: &KafkaConfig) -> Vec<TopicSpec> {
         // One partition: the audit log is one ordered chain.
         spec(&t.audit, 1, vec![]),
     ]
+}
+
+/// Create every topic driftwatch writes that does not exist yet ([`topic_specs`]), on a
+/// thread of its own: it blocks on `handle`, which may be the caller's runtime.
+pub fn ensure_all_topics(kafka: &KafkaConfig, handle: &Handle) -> Result<(), ServiceError> {
+    let specs = topic_specs(kafka);
+    std::thread::scope(|s| {
+        s.spawn(|| ensure_topics(kafka, &specs, handle))
+            .join()
+            .unwrap_or_else(|_| Err(ServiceError::Panicked("topic creation")))
+    })
 }
 
 /// Create the topics that do not exist yet. Existing topics are left as they are.
@@ -296,9 +298,7 @@ impl Outbox {
                     first_error.get_or_insert(ServiceError::Kafka(e));
                 }
                 Err(_) => {
-                    first_error.get_or_insert(ServiceError::Other(
-                        "producer shut down before delivery".to_owned(),
-                    ));
+                    first_error.get_or_insert(ServiceError::ProducerGone);
                 }
             }
         }

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use arc_swap::ArcSwap;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
 
 use super::config::KafkaConfig;
 use super::kafka::{REQUEST_TIMEOUT, ServiceError, client_config};
@@ -54,19 +54,20 @@ impl RosterSource {
     pub fn follow_topic(
         kafka: &KafkaConfig,
         topic: &str,
-        stop: Arc<AtomicBool>,
+        stop: CancellationToken,
     ) -> Result<RosterSource, ServiceError> {
         let mut reader = TopicRoster::open(kafka, topic)?;
         reader.catch_up()?;
-        let first = reader
-            .build()
-            .map_err(|e| ServiceError::Other(format!("roster topic {topic}: {e}")))?;
+        let first = reader.build().map_err(|error| ServiceError::RosterTopic {
+            topic: topic.to_owned(),
+            error,
+        })?;
         let current = Arc::new(ArcSwap::from_pointee(first));
         let shared = Arc::clone(&current);
         let follower = std::thread::Builder::new()
             .name("roster".to_owned())
             .spawn(move || reader.follow(&shared, &stop))
-            .map_err(|e| ServiceError::Other(format!("roster thread: {e}")))?;
+            .map_err(ServiceError::thread("roster thread"))?;
         Ok(RosterSource::Topic {
             current,
             follower: Some(follower),
@@ -147,10 +148,9 @@ impl TopicRoster {
                 None => {
                     idle += Duration::from_millis(200);
                     if idle > REQUEST_TIMEOUT {
-                        return Err(ServiceError::Other(format!(
-                            "roster topic {}: no records while catching up",
-                            self.topic
-                        )));
+                        return Err(ServiceError::RosterTopicSilent {
+                            topic: self.topic.clone(),
+                        });
                     }
                 }
             }
@@ -173,9 +173,9 @@ impl TopicRoster {
         Roster::from_json_str(&String::from_utf8_lossy(&text))
     }
 
-    fn follow(mut self, current: &ArcSwap<Roster>, stop: &AtomicBool) {
+    fn follow(mut self, current: &ArcSwap<Roster>, stop: &CancellationToken) {
         let mut dirty = false;
-        while !stop.load(Ordering::SeqCst) {
+        while !stop.is_cancelled() {
             match self.consumer.poll(Duration::from_millis(250)) {
                 Some(Ok(m)) => {
                     let (k, v) = (m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec));

@@ -13,21 +13,23 @@
 //! the destination that is down anyway.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use tokio::runtime::Handle;
 
+use super::context::Context;
 use super::detect::source_of;
 use super::kafka::{self, Outbox, ServiceError};
-use super::stage::{Progress, StageContext, poll_batch};
-use super::{LoopOptions, NoState, ingest};
+use super::stage::{LoopOptions, NoState, Progress, StageContext, poll_batch};
+use super::supervisor::Running;
+use super::{Stage, ingest};
 use std::collections::HashMap;
 
 use crate::alert::{Alert, Severity};
 use crate::roster::Roster;
+use crate::route::DestinationConfig;
 use crate::route::deliver::{Destination, Outcome, Routed};
 use crate::route::page::Person;
 use crate::route::payload::Action;
@@ -38,6 +40,41 @@ use ingest::DeadLetterReason;
 /// The route consumer may wait this long between two polls (librdkafka's maximum): a
 /// destination down for hours must not cost the consumer its partitions.
 const MAX_POLL_INTERVAL_MS: &str = "86400000";
+
+/// Start the route stage of one `[[route.destination]]`: alerts and dispositions to it.
+pub fn start(ctx: &Context, d: &DestinationConfig) -> Result<Running, ServiceError> {
+    let (config, kafka) = (&ctx.config, &ctx.kafka);
+    let t = &kafka.topics;
+    let outbox = ctx.outbox()?;
+    let destination = Destination::new(d, &config.route.links(), Arc::clone(&ctx.metrics))
+        .map_err(ServiceError::Route)?;
+    let consumer = consumer(kafka, &kafka.group_id, &d.name, Arc::clone(&ctx.metrics))?;
+    let dlq_partitions = kafka::partition_count(&consumer, &t.dlq)?;
+    // The route stage writes no watermarks: `announce_to` stays empty.
+    let opts = ctx.loop_options();
+    let roster = Arc::clone(&ctx.roster);
+    let runtime = ctx.runtime.clone();
+    let dispositions = t.dispositions.clone();
+    Running::spawn(
+        Stage::Route,
+        group(&kafka.group_id, &d.name),
+        &[&t.alerts, &t.dispositions],
+        consumer,
+        None,
+        move |consumer| {
+            run_destination(
+                consumer,
+                &destination,
+                &dispositions,
+                outbox,
+                dlq_partitions,
+                &opts,
+                &*roster,
+                &runtime,
+            )
+        },
+    )
+}
 
 /// The consumer group of one destination.
 pub(super) fn group(group_id: &str, destination: &str) -> String {
@@ -78,7 +115,7 @@ pub(super) fn run_destination(
         .emit(destination.metrics())
     };
     let mut ledger = Ledger::default();
-    while !opts.stop.load(Ordering::SeqCst) {
+    while !opts.stop.is_cancelled() {
         let batch = poll_batch(consumer, opts.batch_max, opts.batch_wait);
         if batch.is_empty() {
             continue;

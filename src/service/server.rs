@@ -2,13 +2,12 @@
 //! block on, the HTTP listener (`/metrics`, `/healthz`, `/readyz`, `/api/v1`) and the
 //! signal watcher, built in one order and torn down in the reverse one.
 //!
-//! SIGTERM (how orchestrators stop a process) and SIGINT (Ctrl-C) set the service's stop
-//! flag, as [`Server::stop`] does from inside: the service's loops and the caller's own
+//! SIGTERM (how orchestrators stop a process) and SIGINT (Ctrl-C) cancel the service's stop
+//! token, as [`Server::stop`] does from inside: the service's loops and the caller's own
 //! (the demo's producer) see one flag.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::runtime::Runtime;
@@ -76,11 +75,11 @@ impl Server {
                 let _ = http_stopped.await;
             },
         ));
-        let stop = Arc::clone(&handles.stop);
+        let stop = handles.stop.clone();
         runtime.spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutdown requested");
-            stop.store(true, Ordering::SeqCst);
+            stop.cancel();
         });
         Ok(Server {
             runtime,
@@ -108,12 +107,12 @@ impl Server {
 
     /// Ask the service to stop, as a signal does.
     pub fn stop(&self) {
-        self.handles.stop.store(true, Ordering::SeqCst);
+        self.handles.stop.cancel();
     }
 
     /// Whether a signal or [`Server::stop`] asked the service to stop.
     pub fn stopping(&self) -> bool {
-        self.handles.stop.load(Ordering::SeqCst)
+        self.handles.stop.is_cancelled()
     }
 
     /// Stop serving (requests in flight get a moment to finish), then the runtime. Call

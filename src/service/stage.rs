@@ -1,5 +1,6 @@
 //! What every stage's consumer loop shares: the consumer context that restores state on
-//! assignment and commits on revocation, batch polling, and offset storing.
+//! assignment (retrying until the service's token is cancelled) and commits on
+//! revocation, batch polling, offset storing, and the loop itself ([`stage_loop`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,9 +11,12 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
 
-use super::kafka::REQUEST_TIMEOUT;
-use crate::telemetry::{ConsumerStatsReceived, Event, Metrics};
+use super::ingest::{self, DeadLetterReason};
+use super::kafka::{Outbox, REQUEST_TIMEOUT, ServiceError};
+use super::{Stage, detect, wire};
+use crate::telemetry::{self, ConsumerStatsReceived, Event, Metrics, TopicName};
 
 /// What a stage does when partitions come and go. Called on the consumer's own thread,
 /// inside `poll`, before any record of a newly assigned partition is returned.
@@ -22,6 +26,44 @@ pub trait Partitions: Send + Sync + 'static {
     fn assigned(&self, tpl: &TopicPartitionList, committed: Option<&TopicPartitionList>);
     /// Partitions revoked (offsets are already committed).
     fn revoked(&self, tpl: &TopicPartitionList);
+}
+
+/// How long a failed restore waits before it tries again.
+const RESTORE_RETRY: Duration = Duration::from_secs(1);
+
+/// Restore a partition, trying again every second while it fails (`failed` says
+/// so each time): reading input without its state would apply it to empty baselines, so
+/// the stage waits for the broker instead. `None` once `cancel` is cancelled, before the
+/// first try or between two: the partition stays unrestored (its records are skipped) and
+/// the stage can end within the shutdown deadline.
+pub fn restore_until_cancelled<T, E>(
+    cancel: &CancellationToken,
+    mut restore: impl FnMut() -> Result<T, E>,
+    mut failed: impl FnMut(&E),
+) -> Option<T> {
+    while !cancel.is_cancelled() {
+        match restore() {
+            Ok(restored) => return Some(restored),
+            Err(e) => {
+                failed(&e);
+                sleep_unless_cancelled(cancel, RESTORE_RETRY);
+            }
+        }
+    }
+    None
+}
+
+/// Sleep `d`, in short steps so that a cancellation ends it early.
+pub fn sleep_unless_cancelled(cancel: &CancellationToken, d: Duration) {
+    let step = Duration::from_millis(20);
+    let until = Instant::now() + d;
+    while !cancel.is_cancelled() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(step));
+    }
 }
 
 /// What a stage's consumer holds, for the watch ([`super::watch`]) on another thread.
@@ -330,4 +372,169 @@ pub fn read_range(
     };
     reader.unassign()?;
     result
+}
+
+/// A stage that keeps no partitioned state (ingest's input order aside: see
+/// [`super::ingest::InputProgress`]).
+pub struct NoState;
+
+impl Partitions for NoState {
+    fn assigned(&self, _: &rdkafka::TopicPartitionList, _: Option<&rdkafka::TopicPartitionList>) {}
+    fn revoked(&self, _: &rdkafka::TopicPartitionList) {}
+}
+
+/// How a stage loops; see [`super::context::Context::loop_options`].
+#[derive(Clone)]
+pub struct LoopOptions {
+    pub batch_max: usize,
+    pub batch_wait: Duration,
+    /// The service's token: the loop ends once it is cancelled.
+    pub stop: CancellationToken,
+    pub dlq: String,
+    /// Where the stage's watermarks go: every partition of these topics (with their
+    /// partition counts); empty for a stage that writes none.
+    pub announce_to: Vec<(String, i32)>,
+}
+
+/// Poll, apply, produce, wait for acknowledgements, store offsets, write watermarks;
+/// until stopped. `apply` queues the batch's output and says what it could not read
+/// (dead-lettered with the batch), for a stage that holds records back which offsets to
+/// store, and the watermarks that vouch for the output. It is also called with an empty
+/// batch when a poll brings nothing, so held records can be released on a quiet input.
+pub fn stage_loop<P: Partitions>(
+    consumer: &BaseConsumer<StageContext<P>>,
+    mut outbox: Outbox,
+    opts: &LoopOptions,
+    metrics: &Metrics,
+    stage: Stage,
+    mut apply: impl FnMut(&[OwnedMessage], &mut Outbox) -> Result<Done, ServiceError>,
+) -> Result<(), ServiceError> {
+    let (mut batches, mut records, mut polling) = (0u64, 0u64, Duration::ZERO);
+    let running = Instant::now();
+    while !opts.stop.is_cancelled() {
+        let polled = Instant::now();
+        let batch = poll_batch(consumer, opts.batch_max, opts.batch_wait);
+        polling += polled.elapsed();
+        batches += u64::from(!batch.is_empty());
+        records += batch.len() as u64;
+        let started = Instant::now();
+        let done = apply(&batch, &mut outbox)?;
+        for (m, why) in &done.bad {
+            ingest::dead_letter(
+                &mut outbox,
+                &opts.dlq,
+                1,
+                m,
+                &detect::source_of(m),
+                stage.as_str(),
+                DeadLetterReason::UnreadableInternalRecord,
+                why,
+                "driftwatch",
+            );
+            telemetry::RecordDeadLettered {
+                topic: TopicName::of(m),
+                reason: DeadLetterReason::UnreadableInternalRecord,
+            }
+            .emit(metrics);
+        }
+        outbox.wait()?;
+        let progress = done.offsets.unwrap_or_else(|| {
+            let mut progress = Progress::default();
+            for m in &batch {
+                progress.done(m);
+            }
+            progress
+        });
+        progress.store(consumer);
+        // The watermarks go behind the output they vouch for, now acknowledged (the
+        // producer may reorder retried batches, so not before). Their own acknowledgement
+        // is awaited with the next batch's output: one round trip per batch, not two.
+        announce(&mut outbox, done.watermarks, &opts.announce_to);
+        if batch.is_empty() {
+            continue;
+        }
+        telemetry::BatchProcessed {
+            stage,
+            records: batch.len(),
+            elapsed: started.elapsed(),
+        }
+        .emit(metrics);
+    }
+    if let Err(e) = outbox.wait() {
+        tracing::warn!(error = %e, stage = stage.as_str(), "the last watermarks");
+    }
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!(error = %e, stage = stage.as_str(), "final commit");
+    }
+    // Where the stage's time went: polling (waiting for input included), waiting for the
+    // broker to acknowledge output, and the rest (the stage's own work).
+    let total = running.elapsed();
+    tracing::info!(
+        stage = stage.as_str(),
+        batches,
+        records,
+        seconds = total.as_secs_f64(),
+        polling_seconds = polling.as_secs_f64(),
+        acknowledgement_seconds = outbox.waited.as_secs_f64(),
+        acknowledgement_waits = outbox.waits,
+        working_seconds = total.saturating_sub(polling + outbox.waited).as_secs_f64(),
+        "stage stopped"
+    );
+    Ok(())
+}
+
+/// Write a stage's watermarks to every partition of their topics. Call only once the
+/// output they vouch for is acknowledged.
+fn announce(out: &mut Outbox, watermarks: Vec<wire::Watermark>, topics: &[(String, i32)]) {
+    if watermarks.is_empty() {
+        return;
+    }
+    let value = serde_json::to_vec(&wire::WatermarkRecord { watermarks }).unwrap_or_default();
+    for (topic, partitions) in topics {
+        for partition in 0..*partitions {
+            out.send(topic, partition, wire::WATERMARK_KEY, &value, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A restore that keeps failing tries again until the token is cancelled (here by the
+    /// second failure), then gives up: no timing, the count of tries says it.
+    #[test]
+    fn restore_retries_end_when_cancelled() {
+        let cancel = CancellationToken::new();
+        let tries = std::cell::Cell::new(0);
+        let restored: Option<()> = restore_until_cancelled(
+            &cancel,
+            || {
+                tries.set(tries.get() + 1);
+                Err("broker away")
+            },
+            |_| {
+                if tries.get() == 2 {
+                    cancel.cancel();
+                }
+            },
+        );
+        assert_eq!(restored, None);
+        assert_eq!(tries.get(), 2);
+    }
+
+    #[test]
+    fn restore_returns_what_succeeds() {
+        let cancel = CancellationToken::new();
+        let mut tries = 0;
+        let restored = restore_until_cancelled(
+            &cancel,
+            || {
+                tries += 1;
+                if tries < 2 { Err("once") } else { Ok(tries) }
+            },
+            |_| {},
+        );
+        assert_eq!(restored, Some(2));
+    }
 }

@@ -17,13 +17,13 @@
 //! for.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
 
 use super::Stage;
 use super::config::KafkaConfig;
@@ -127,14 +127,14 @@ struct Track {
     last_rejoin: Option<Instant>,
 }
 
-/// Start the watch thread; it ends when `stop` is set. Stalls are published into `out`
+/// Start the watch thread; it ends when `stop` is cancelled. Stalls are published into `out`
 /// (read by the supervisor for `/readyz`) and the metrics.
 pub fn spawn(
     kafka: &KafkaConfig,
     watched: Vec<Watched>,
     metrics: Arc<Metrics>,
     out: Arc<Mutex<Vec<Stall>>>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let threshold = threshold(kafka);
     let readers: Vec<Option<BaseConsumer>> = watched
@@ -152,7 +152,7 @@ pub fn spawn(
         .spawn(move || {
             let mut tracks: Vec<Track> = watched.iter().map(|_| Track::default()).collect();
             let mut next = Instant::now();
-            while !stop.load(Ordering::SeqCst) {
+            while !stop.is_cancelled() {
                 std::thread::sleep(Duration::from_millis(100));
                 if Instant::now() < next {
                     continue;
