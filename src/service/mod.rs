@@ -27,7 +27,8 @@
 //!   restore retries), `kafka` (clients, topics, the outbox), `wire` (record formats,
 //!   partitioner), `order` (event order, watermarks), `watch` (stalled groups).
 //! - Around them: `config` (`[kafka]`, `[service]`), `roster_source`, `api` (the analyst
-//!   API's Kafka side), `http` (`/metrics`, `/healthz`, `/readyz`), `error`.
+//!   API's Kafka side), `http` (`/metrics`, `/healthz`, `/readyz`), `server` (the runtime,
+//!   listener and signal handling `run` and `demo` both start from), `error`.
 //!
 //! What the stages count and log is in [`crate::telemetry`].
 
