@@ -479,6 +479,15 @@ fn found_words(found: &str) -> String {
     }
 }
 
+/// `NAME` when `value` is exactly `${NAME}`: a secret the configuration names instead of
+/// holding (Kafka credentials, destination URLs and keys).
+pub(crate) fn env_reference(value: &str) -> Option<&str> {
+    value
+        .strip_prefix("${")?
+        .strip_suffix('}')
+        .filter(|n| !n.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -239,7 +239,7 @@ impl RouteConfig {
                 ));
             }
             if let Some(url) = &d.url
-                && crate::service::config::env_reference(url).is_none()
+                && crate::config::env_reference(url).is_none()
                 && !is_http_url(url)
             {
                 errors.push(format!("{at}.url: {url:?} is not an http(s) address"));

@@ -226,7 +226,7 @@ impl KafkaConfig {
         self.client
             .iter()
             .filter_map(|(key, value)| {
-                let name = env_reference(value)?;
+                let name = crate::config::env_reference(value)?;
                 std::env::var_os(name)
                     .is_none()
                     .then(|| format!("kafka.client.{key}: environment variable {name} is not set"))
@@ -239,7 +239,7 @@ impl KafkaConfig {
         self.client
             .iter()
             .map(|(k, v)| {
-                let value = match env_reference(v) {
+                let value = match crate::config::env_reference(v) {
                     Some(name) => std::env::var(name).unwrap_or_default(),
                     None => v.clone(),
                 };
@@ -287,14 +287,6 @@ pub const GUARANTEED: [(&str, &str); 10] = [
     ),
     ("delivery.timeout.ms", "an alias of message.timeout.ms"),
 ];
-
-/// `NAME` when `value` is exactly `${NAME}`.
-pub(crate) fn env_reference(value: &str) -> Option<&str> {
-    value
-        .strip_prefix("${")?
-        .strip_suffix('}')
-        .filter(|n| !n.is_empty())
-}
 
 #[cfg(test)]
 mod tests {
