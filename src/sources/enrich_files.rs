@@ -129,7 +129,7 @@ fn check<T>(
 }
 
 /// Read the database at `path` for the `kind` slot; databases verified before are not
-/// walked again ([`mmdb::verified_dir`]).
+/// walked again ([`VerifiedDir`]).
 fn read_database(
     path: &Path,
     kind: DatabaseKind,
@@ -139,7 +139,58 @@ fn read_database(
         path: path.to_owned(),
         error: MmdbError::Reader(e.into()),
     })?;
-    GeoDb::from_bytes(path, bytes, kind, layout, mmdb::verified_dir().as_deref())
+    let remembered = VerifiedDir::from_environment();
+    GeoDb::from_bytes(
+        path,
+        bytes,
+        kind,
+        layout,
+        remembered.as_ref().map(|r| r as &dyn mmdb::Remembered),
+    )
+}
+
+/// Where a database walked in full is remembered, by the SHA-256 of its bytes: one empty
+/// file per key, never a database, in a `verified-mmdb` folder. The folder must be as
+/// trusted as the databases: whoever can write it can mark bytes as verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedDir(pub PathBuf);
+
+impl VerifiedDir {
+    /// `$DRIFTWATCH_CACHE_DIR` (empty: nowhere), else `$XDG_CACHE_HOME/driftwatch`, else
+    /// `~/.cache/driftwatch`, each with `verified-mmdb` inside.
+    pub fn from_environment() -> Option<VerifiedDir> {
+        let base = match std::env::var_os("DRIFTWATCH_CACHE_DIR") {
+            Some(dir) if dir.is_empty() => return None,
+            Some(dir) => PathBuf::from(dir),
+            None => std::env::var_os("XDG_CACHE_HOME")
+                .filter(|d| !d.is_empty())
+                .map(|d| PathBuf::from(d).join("driftwatch"))
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/driftwatch"))
+                })?,
+        };
+        Some(VerifiedDir(base.join("verified-mmdb")))
+    }
+}
+
+impl mmdb::Remembered for VerifiedDir {
+    fn contains(&self, key: &str) -> bool {
+        self.0.join(key).is_file()
+    }
+
+    /// Best effort: a folder that cannot be written only means the next start walks again.
+    fn insert(&self, key: &str) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        if let Err(e) = builder
+            .create(&self.0)
+            .and_then(|()| std::fs::write(self.0.join(key), b""))
+        {
+            tracing::debug!(folder = %self.0.display(), error = %e, "cannot remember a verified database");
+        }
+    }
 }
 
 /// The file's bytes, with room to spare for [`mmdb::open`] to rewrite the metadata in place
@@ -169,6 +220,27 @@ fn read_list(config: &IntelListConfig, has_asn_db: bool) -> Result<IntelList, En
 mod tests {
     use super::*;
     use crate::enrich::ListFormat;
+
+    /// The folder remembers a key once told, as an empty file; one that cannot be written
+    /// (a file is in the folder's way) remembers nothing and does not fail.
+    #[test]
+    fn a_verified_dir_remembers_keys_as_empty_files() {
+        use driftwatch_core::enrich::mmdb::Remembered;
+        let dir = tempfile::tempdir().unwrap();
+        let verified = VerifiedDir(dir.path().join("verified-mmdb"));
+        assert!(!verified.contains("v1-abc"));
+        verified.insert("v1-abc");
+        assert!(verified.contains("v1-abc"));
+        assert!(!verified.contains("v1-abd"));
+        assert_eq!(
+            std::fs::read(dir.path().join("verified-mmdb/v1-abc")).unwrap(),
+            b""
+        );
+        std::fs::write(dir.path().join("blocked"), b"a file").unwrap();
+        let blocked = VerifiedDir(dir.path().join("blocked"));
+        blocked.insert("v1-abc");
+        assert!(!blocked.contains("v1-abc"));
+    }
 
     #[test]
     fn validate_reports_every_problem_at_once() {

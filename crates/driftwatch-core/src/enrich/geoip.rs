@@ -279,8 +279,8 @@ impl GeoDb {
     /// Open, verify and classify the database in `bytes` (a whole `.mmdb` file, read from
     /// `path`, which names it in errors and [`DatabaseInfo`]) for the `kind` slot. A
     /// database whose records do not fit the slot is refused (a Country database configured
-    /// as `asn` would otherwise silently answer nothing). `remembered` is the folder of
-    /// databases verified before ([`mmdb::open_remembering`]); `None` walks every time.
+    /// as `asn` would otherwise silently answer nothing). `remembered` knows the databases
+    /// verified before ([`mmdb::open_remembering`]); `None` walks every time.
     ///
     /// Give `bytes` [`mmdb::METADATA_SLACK`] spare capacity, so the metadata is rewritten in
     /// place (a reallocation would briefly hold a City database twice).
@@ -289,7 +289,7 @@ impl GeoDb {
         bytes: Vec<u8>,
         kind: DatabaseKind,
         layout: CityLayoutSetting,
-        remembered: Option<&Path>,
+        remembered: Option<&dyn mmdb::Remembered>,
     ) -> Result<GeoDb, EnrichError> {
         let db_err = |error| EnrichError::Database {
             path: path.to_owned(),

@@ -143,26 +143,19 @@ pub enum Checked {
 /// check is walked again.
 const VERIFY_VERSION: u32 = 1;
 
-/// Where a database walked in full is remembered, by the SHA-256 of its bytes: `$DRIFTWATCH_CACHE_DIR`
-/// (empty: nowhere), else `$XDG_CACHE_HOME/driftwatch`, else `~/.cache/driftwatch`, in a
-/// `verified-mmdb` folder. What is cached is one empty file per digest, never a database.
-pub fn verified_dir() -> Option<std::path::PathBuf> {
-    use std::path::PathBuf;
-    let base = match std::env::var_os("DRIFTWATCH_CACHE_DIR") {
-        Some(dir) if dir.is_empty() => return None,
-        Some(dir) => PathBuf::from(dir),
-        None => std::env::var_os("XDG_CACHE_HOME")
-            .filter(|d| !d.is_empty())
-            .map(|d| PathBuf::from(d).join("driftwatch"))
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/driftwatch"))
-            })?,
-    };
-    Some(base.join("verified-mmdb"))
+/// What remembers the databases walked in full, by a key made of the check's version and
+/// the SHA-256 of the file's bytes. The driver keeps it (a folder of empty files, see
+/// `driftwatch::sources::enrich_files::VerifiedDir`); the core only asks and tells.
+pub trait Remembered {
+    /// Whether bytes with this key were walked before.
+    fn contains(&self, key: &str) -> bool;
+    /// Remember that bytes with this key were walked. Best effort: one that cannot be
+    /// remembered is only walked again at the next start.
+    fn insert(&self, key: &str);
 }
 
-/// [`open`], skipping the full walk of [`verify`] for bytes `remembered` (a folder, see
-/// [`verified_dir`]) says were walked before, and remembering them there once walked.
+/// [`open`], skipping the full walk of [`verify`] for bytes `remembered` says were walked
+/// before, and remembering them there once walked.
 ///
 /// The walk reads every network and record of the file (1.2 s of a 1.3 s start with DB-IP
 /// Lite City, IPv4 and IPv6, and an ASN database); it is what refuses a damaged file (half a
@@ -173,14 +166,9 @@ pub fn verified_dir() -> Option<std::path::PathBuf> {
 /// databases: whoever can write it can mark bytes as verified.
 pub fn open_remembering(
     mut bytes: Vec<u8>,
-    remembered: Option<&std::path::Path>,
+    remembered: Option<&dyn Remembered>,
 ) -> Result<(Opened, Checked), MmdbError> {
-    let stamp = remembered.map(|dir| {
-        dir.join(format!(
-            "v{VERIFY_VERSION}-{}",
-            crate::hex::sha256_hex(&bytes)
-        ))
-    });
+    let key = remembered.map(|_| format!("v{VERIFY_VERSION}-{}", crate::hex::sha256_hex(&bytes)));
     let marker = memchr::memmem::rfind(&bytes, METADATA_MARKER).ok_or(MmdbError::NoMetadata)?;
     let metadata_start = marker + METADATA_MARKER.len();
     let metadata = read_metadata(&bytes[metadata_start..])?;
@@ -207,33 +195,17 @@ pub fn open_remembering(
     bytes.truncate(metadata_start);
     bytes.extend_from_slice(&encode_metadata(&metadata));
     let reader = Reader::from_source(bytes)?;
-    let checked = if stamp.as_deref().is_some_and(std::path::Path::is_file) {
-        Checked::Remembered
-    } else {
-        verify(&reader, data_len)?;
-        if let Some(stamp) = &stamp {
-            remember(stamp);
+    let checked = match (remembered, &key) {
+        (Some(r), Some(key)) if r.contains(key) => Checked::Remembered,
+        _ => {
+            verify(&reader, data_len)?;
+            if let (Some(r), Some(key)) = (remembered, &key) {
+                r.insert(key);
+            }
+            Checked::Walked
         }
-        Checked::Walked
     };
     Ok((Opened { reader, metadata }, checked))
-}
-
-/// Best effort: a folder that cannot be written only means the next start walks again.
-fn remember(stamp: &std::path::Path) {
-    let Some(dir) = stamp.parent() else {
-        return;
-    };
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    if let Err(e) = builder
-        .create(dir)
-        .and_then(|()| std::fs::write(stamp, b""))
-    {
-        tracing::debug!(folder = %dir.display(), error = %e, "cannot remember a verified database");
-    }
 }
 
 /// Read the metadata map that follows the marker.
@@ -850,13 +822,23 @@ mod tests {
     /// byte is, and a damaged copy is refused though its original was remembered.
     #[test]
     fn a_verified_database_is_remembered_by_its_bytes_and_a_damaged_one_never() {
-        let dir = tempfile::tempdir().unwrap();
-        let memory = dir.path().join("verified-mmdb");
+        #[derive(Default)]
+        struct Memory(std::sync::Mutex<std::collections::HashSet<String>>);
+        impl Remembered for Memory {
+            fn contains(&self, key: &str) -> bool {
+                self.0.lock().unwrap().contains(key)
+            }
+            fn insert(&self, key: &str) {
+                self.0.lock().unwrap().insert(key.to_owned());
+            }
+        }
+        let memory = Memory::default();
+        let remembered = || Some(&memory as &dyn Remembered);
         let good = written();
-        let (_, first) = open_remembering(good.clone(), Some(&memory)).unwrap();
+        let (_, first) = open_remembering(good.clone(), remembered()).unwrap();
         assert_eq!(first, Checked::Walked);
-        assert_eq!(std::fs::read_dir(&memory).unwrap().count(), 1);
-        let (opened, again) = open_remembering(good.clone(), Some(&memory)).unwrap();
+        assert_eq!(memory.0.lock().unwrap().len(), 1);
+        let (opened, again) = open_remembering(good.clone(), remembered()).unwrap();
         assert_eq!(again, Checked::Remembered);
         assert_eq!(
             lookup_count(&opened),
@@ -868,13 +850,13 @@ mod tests {
         let tree_len = metadata_of(&good).tree_len() as usize;
         let at = memchr::memmem::find(&damaged[tree_len..], b"abc").unwrap() + tree_len;
         damaged[at] = 0xff;
-        let err = open_remembering(damaged, Some(&memory)).err();
+        let err = open_remembering(damaged, remembered()).err();
         assert!(
             err.is_some(),
             "a damaged copy opened on its original's record"
         );
         assert_eq!(
-            std::fs::read_dir(&memory).unwrap().count(),
+            memory.0.lock().unwrap().len(),
             1,
             "nothing remembered for it"
         );
