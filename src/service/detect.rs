@@ -221,19 +221,27 @@ impl PartitionState {
                 .is_some_and(|u| u.contains(source))
     }
 
-    /// The employee's logins read and not applied that `applied` covers: written beside
-    /// the state, so a restore does not take them for applied.
-    fn held_below_applied(&self, employee: &EmployeeId) -> Vec<Source> {
+    /// The logins held, by employee: built once per changelog write, so writing the
+    /// touched employees' states does not walk everything held once per employee.
+    fn held_by_employee(&self) -> HashMap<&EmployeeId, Vec<&Source>> {
+        let mut out: HashMap<&EmployeeId, Vec<&Source>> = HashMap::new();
+        for h in self.held.tags() {
+            out.entry(&h.employee).or_default().push(&h.source);
+        }
+        out
+    }
+
+    /// The employee's logins read and not applied that `applied` covers (`held`: theirs
+    /// among [`Self::held_by_employee`]): written beside the state, so a restore does not
+    /// take them for applied.
+    fn held_below_applied(&self, employee: &EmployeeId, held: &[&Source]) -> Vec<Source> {
         let Some(applied) = self.applied.get(employee) else {
             return Vec::new();
         };
-        let held = self
-            .held
-            .tags()
-            .filter(|h| h.employee == *employee)
-            .map(|h| &h.source);
         let unapplied = self.unapplied.get(employee).into_iter().flatten();
         let mut out: Vec<Source> = held
+            .iter()
+            .copied()
             .chain(unapplied)
             .filter(|s| applied.contains(s))
             .cloned()
@@ -1055,6 +1063,9 @@ impl DetectPartitions {
         }
         {
             let guard = self.lock();
+            let none = Applied::default();
+            // `touched` is ordered by partition: each partition's held logins indexed once.
+            let mut held: Option<(i32, HashMap<&EmployeeId, Vec<&Source>>)> = None;
             for (partition, employee) in &out.touched {
                 let Some(p) = guard.get(partition) else {
                     continue;
@@ -1062,8 +1073,15 @@ impl DetectPartitions {
                 let Some(state) = p.engine.state(employee) else {
                     continue;
                 };
-                let applied = p.applied.get(employee).cloned().unwrap_or_default();
-                let value = Stored::encode(&applied, &p.held_below_applied(employee), state);
+                if held.as_ref().is_none_or(|(q, _)| q != partition) {
+                    held = Some((*partition, p.held_by_employee()));
+                }
+                let theirs = held
+                    .as_ref()
+                    .and_then(|(_, h)| h.get(employee))
+                    .map_or(&[][..], Vec::as_slice);
+                let applied = p.applied.get(employee).unwrap_or(&none);
+                let value = Stored::encode(applied, &p.held_below_applied(employee, theirs), state);
                 outbox.send(
                     &t.changelog,
                     *partition,
@@ -1371,7 +1389,10 @@ mod tests {
             let p = &guard[&0];
             assert!(p.applied[&EmployeeId("E1".into())].contains(&later.source));
             assert_eq!(
-                p.held_below_applied(&EmployeeId("E1".into())),
+                p.held_below_applied(
+                    &EmployeeId("E1".into()),
+                    &p.held_by_employee()[&EmployeeId("E1".into())]
+                ),
                 vec![later.source.clone()]
             );
         }
@@ -1393,9 +1414,10 @@ mod tests {
         assert_eq!(seen(&stage), Some(at(10)), "the held login was applied");
         let guard = stage.lock();
         assert!(guard[&0].unapplied.is_empty());
+        assert!(guard[&0].held_by_employee().is_empty());
         assert!(
             guard[&0]
-                .held_below_applied(&EmployeeId("E1".into()))
+                .held_below_applied(&EmployeeId("E1".into()), &[])
                 .is_empty()
         );
     }
