@@ -26,7 +26,7 @@ use driftwatch::logs::UnknownLogFormat;
 use driftwatch::report::ReportError;
 use driftwatch::roster::RosterError;
 use driftwatch::route::deliver::RouteError;
-use driftwatch::service::kafka::ServiceError;
+use driftwatch::service::ServiceError;
 use driftwatch::service::server::StartError;
 use driftwatch::simulate::SimError;
 use driftwatch::suppress::SuppressError;

@@ -33,8 +33,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{KafkaConfig, Topics};
 use super::context::Context;
+use super::error::ServiceError;
 use super::http::ApiSlot;
-use super::kafka::{self, ServiceError};
+use super::kafka;
 use super::wire::{self, MARKER_KEY, Stored};
 use crate::api::view::View;
 use crate::api::{Audit, Call, Dispositions};

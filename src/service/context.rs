@@ -11,7 +11,8 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use super::config::KafkaConfig;
-use super::kafka::{self, Outbox, ServiceError};
+use super::error::ServiceError;
+use super::kafka::{self, Outbox};
 use super::roster_source::RosterSource;
 use super::stage::{LoopOptions, Partitions, StageContext};
 use super::{Handles, Stage};

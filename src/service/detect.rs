@@ -30,7 +30,8 @@ use rdkafka::message::{Message, OwnedMessage};
 use super::Stage;
 use super::config::Topics;
 use super::context::Context;
-use super::kafka::{self, Outbox, REQUEST_TIMEOUT, ServiceError};
+use super::error::ServiceError;
+use super::kafka::{self, Outbox, REQUEST_TIMEOUT};
 use super::order::{EventOrder, Until, Upstream};
 use super::stage::{
     Done, Partitions, Progress, partitions_of, payload, read_range, restore_until_cancelled,

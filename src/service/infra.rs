@@ -26,8 +26,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 
 use super::Stage;
+use super::error::ServiceError;
 use super::kafka;
-use super::kafka::{REQUEST_TIMEOUT, ServiceError};
+use super::kafka::REQUEST_TIMEOUT;
 use super::order::{Announcer, EventOrder, Until, Upstream};
 use super::stage::{
     Done, Partitions, Progress, committed_offset, partitions_of, payload, read_range,

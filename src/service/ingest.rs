@@ -17,7 +17,8 @@ use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 
 use super::Stage;
 use super::context::Context;
-use super::kafka::{self, Outbox, ServiceError};
+use super::error::ServiceError;
+use super::kafka::{self, Outbox};
 use super::order::{Announcer, EventOrder};
 use super::stage::{Done, Partitions, committed_offset, payload, stage_loop};
 use super::supervisor::Running;

@@ -13,12 +13,11 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use tokio::runtime::Handle;
 
 use super::config::KafkaConfig;
+use super::error::ServiceError;
 
 /// How long metadata and watermark requests may take before the stage reports the broker
 /// unreachable (and tries again).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub use super::error::ServiceError;
 
 /// Settings every client gets: the brokers and the pass-through settings.
 pub fn client_config(kafka: &KafkaConfig) -> ClientConfig {

@@ -15,7 +15,8 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use super::config::KafkaConfig;
-use super::kafka::{REQUEST_TIMEOUT, ServiceError, client_config};
+use super::error::ServiceError;
+use super::kafka::{REQUEST_TIMEOUT, client_config};
 use crate::reload::{Reload, Watched};
 use crate::roster::{Roster, RosterError};
 

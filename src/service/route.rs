@@ -21,7 +21,8 @@ use tokio::runtime::Handle;
 
 use super::context::Context;
 use super::detect::source_of;
-use super::kafka::{self, Outbox, ServiceError};
+use super::error::ServiceError;
+use super::kafka::{self, Outbox};
 use super::stage::{LoopOptions, NoState, Progress, StageContext, poll_batch};
 use super::supervisor::Running;
 use super::{Stage, ingest};

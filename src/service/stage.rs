@@ -13,8 +13,9 @@ use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
+use super::error::ServiceError;
 use super::ingest::{self, DeadLetterReason};
-use super::kafka::{Outbox, REQUEST_TIMEOUT, ServiceError};
+use super::kafka::{Outbox, REQUEST_TIMEOUT};
 use super::{Stage, detect, wire};
 use crate::telemetry::{self, ConsumerStatsReceived, Event, Metrics, TopicName};
 
