@@ -86,9 +86,12 @@ fn classify(e: &(dyn Error + 'static)) -> Option<Exit> {
         });
     }
     // `run` checks the configuration and every file it names before it listens (as
-    // check-config does, exit 2); what fails once the service is up is a failed run.
-    let failed = e.is::<ServiceError>()
-        || e.is::<StartError>()
+    // check-config does, exit 2); a service started without that check (the demo) says
+    // the same of its own set-up; what fails once the service is up is a failed run.
+    if let Some(e) = e.downcast_ref::<ServiceError>() {
+        return Some(if e.is_configuration() { Usage } else { Failed });
+    }
+    let failed = e.is::<StartError>()
         || e.is::<ReplayError>()
         || e.is::<AuditError>()
         || e.is::<RouteError>()
@@ -246,6 +249,16 @@ mod tests {
             Exit::Failed
         );
         assert_eq!(exit(StartError::Runtime(io())), Exit::Failed);
+        // The service's own set-up checks are configuration, as `run`'s pre-checks are.
+        for e in [
+            ServiceError::NoKafkaSection,
+            ServiceError::MissingEnvironment(vec!["KAFKA_PASSWORD is not set".into()]),
+            ServiceError::NoRoster,
+            ServiceError::NoInputTopics,
+        ] {
+            assert_eq!(exit(e), Exit::Usage);
+        }
+        assert_eq!(exit(ServiceError::ProducerGone), Exit::Failed);
         assert_eq!(
             exit(RouteError::Setup {
                 name: "pager".into(),

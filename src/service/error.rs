@@ -12,10 +12,9 @@ use super::Stage;
 /// Why the service could not do its work.
 ///
 /// Each message is whole: it carries its cause's text, so the cause is kept typed in the
-/// variant but not also offered as a `source` (an error chain printed with `{:#}` would say
-/// it twice). That also keeps `main`'s exit-code policy, which reads the chain, where it
-/// was: a service that fails exits 1; a broken roster, database or trip list is caught as a
-/// configuration error (exit 2) before the service starts.
+/// variant but not also offered as a `source`. Which failures are the operator's to fix
+/// (exit 2) and which are a run that failed (exit 1) is said by
+/// [`ServiceError::is_configuration`], not by the chain's other types.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("kafka: {0}")]
@@ -68,6 +67,22 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// Whether this is a configuration the service cannot start on (no `[kafka]`, a secret
+    /// missing from the environment, no roster or input topic, a roster, database or trip
+    /// file that does not load) rather than a failure of a service that could start.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::NoKafkaSection
+                | ServiceError::MissingEnvironment(_)
+                | ServiceError::NoRoster
+                | ServiceError::NoInputTopics
+                | ServiceError::Roster(_)
+                | ServiceError::Enrich(_)
+                | ServiceError::Suppressions(_)
+        )
+    }
+
     /// A thread named `what` ("the stage watch", "ingest stage") that did not start.
     pub fn thread(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServiceError {
         let what = what.into();
