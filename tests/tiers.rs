@@ -116,6 +116,39 @@ fn hermetic_tests_reach_for_nothing_outside_cargo() {
     );
 }
 
+/// Every `.rs` file below `dir`.
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Unit tests run in the hermetic tier, so the code they live in starts no other program:
+/// a unit test that needs promtool, a browser or a broker binary belongs in tests/ under
+/// `external`.
+#[test]
+fn unit_tests_start_no_other_program() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    rust_files(&root().join("crates"), &mut files);
+    let mut reaches = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for r in external_reaches(&source)
+            .into_iter()
+            .filter(|r| r.starts_with("Command::new("))
+        {
+            reaches.push(format!("{}: {r}", file.display()));
+        }
+    }
+    assert!(reaches.is_empty(), "{}", reaches.join("\n"));
+}
+
 /// The check finds what it looks for: each kind of reach in a made-up test.
 #[test]
 fn the_reach_check_finds_programs_brokers_browsers_and_data() {

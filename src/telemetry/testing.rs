@@ -120,50 +120,6 @@ pub fn consumer_stats() -> rdkafka::Statistics {
     }
 }
 
-/// Prometheus' own checker (`promtool check metrics`, Debian package `prometheus`) on an
-/// exposition: `Err` with what it said when it refuses it or has anything to say. Panics
-/// without promtool: CI installs it, and a skipped check would pass unnoticed.
-pub fn promtool_check_metrics(exposition: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => panic!(
-            "promtool not runnable ({e}): install it (Debian/Ubuntu: apt-get install -y \
-             prometheus) so the /metrics exposition can be checked"
-        ),
-    };
-    if let Some(mut stdin) = child.stdin.take()
-        && let Err(e) = stdin.write_all(exposition.as_bytes())
-    {
-        panic!("writing to promtool: {e}");
-    }
-    let out = match child.wait_with_output() {
-        Ok(o) => o,
-        Err(e) => panic!("promtool: {e}"),
-    };
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() && said.trim().is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "promtool check metrics ({}): {said}\n--- exposition ---\n{exposition}",
-            out.status
-        ))
-    }
-}
-
 /// An input topic as the configuration names it.
 pub fn input(topic: &str, format: FormatChoice) -> InputTopic {
     InputTopic {
